@@ -1,0 +1,30 @@
+"""dedupe: text deduplication and boilerplate detection for scraped web text.
+
+>>> import dedupe
+>>> dedupe.clean("Same sentence said twice here ok. Same sentence said twice here ok.").text
+'Same sentence said twice here ok.'
+"""
+
+from ._version import __version__
+from .api import clean
+from .config import Config, SignatureConfig, WithinConfig
+from .errors import ConfigError, DedupeError, IndexConfigMismatch, IndexStoreError, InputError
+from .models import CleanResult, Document, Span, rebuild
+
+
+__all__ = [
+    "CleanResult",
+    "Config",
+    "ConfigError",
+    "DedupeError",
+    "Document",
+    "IndexConfigMismatch",
+    "IndexStoreError",
+    "InputError",
+    "SignatureConfig",
+    "Span",
+    "WithinConfig",
+    "__version__",
+    "clean",
+    "rebuild",
+]

@@ -1,0 +1,92 @@
+"""Shared CLI plumbing: option aliases, config loading, error → exit-code mapping."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import typer
+
+from ..config import Config
+from ..errors import ConfigError, DedupeError, IndexStoreError, InputError
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_CONFIG = 4
+EXIT_INDEX = 5
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print one error line on stderr and return the Exit to raise."""
+    typer.echo(f"dedupe: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Map dedupe's exceptions to one stderr line and a documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except InputError as exc:
+            raise fail(str(exc), EXIT_INPUT) from None
+        except ConfigError as exc:
+            raise fail(str(exc), EXIT_CONFIG) from None
+        except IndexStoreError as exc:
+            raise fail(str(exc), EXIT_INDEX) from None
+        except DedupeError as exc:
+            raise fail(str(exc), EXIT_INTERNAL) from None
+        except BrokenPipeError:
+            raise typer.Exit(EXIT_OK) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except MemoryError:
+            raise fail("out of memory", EXIT_INTERNAL) from None
+        except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
+            raise fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Config from an optional JSON file plus per-section overrides (values ``None`` are skipped)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path}: not a readable JSON config: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: config must be a JSON object")
+    for section, values in (overrides or {}).items():
+        values = {k: v for k, v in values.items() if v is not None}
+        if values:
+            data.setdefault(section, {}).update(values)
+    try:
+        return Config.from_dict(data)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def write_output(path: str, content: str) -> None:
+    """Write to a file, or to stdout when ``path == "-"``."""
+    if path == "-":
+        sys.stdout.write(content)
+        sys.stdout.flush()
+    else:
+        try:
+            Path(path).write_text(content, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write: {exc.strerror}") from None

@@ -1,0 +1,26 @@
+"""The Typer application; each command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from .clean import clean_command
+
+app = typer.Typer(
+    name="dedupe",
+    help="Deduplicate and de-boilerplate scraped web text, with an offset-exact span report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("clean")(clean_command)
+
+
+@app.callback()
+def _root() -> None:
+    """dedupe: within-page repeats, site templates, near-duplicate documents."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

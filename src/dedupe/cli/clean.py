@@ -1,0 +1,42 @@
+"""``dedupe clean``: clean one page."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import api
+from ..io.text import read_text
+from ._common import handle_errors, load_config, write_output
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@handle_errors
+def clean_command(
+    path: Annotated[str, typer.Argument(help="Text file to clean, or - for standard input.")],
+    report: Annotated[Optional[str], typer.Option("--report", "-r", help="Write the JSON span report to FILE (- for stdout).")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text: cleaned text; json: report with the cleaned text.")] = OutputFormat.text,
+    config: Annotated[Optional[Path], typer.Option("--config", help="JSON config file (see README).")] = None,
+    keep: Annotated[Optional[str], typer.Option("--keep", help="Which copy to keep: context (default) or first.")] = None,
+    min_tokens: Annotated[Optional[int], typer.Option("--min-tokens", help="Shortest repeat, in tokens (default 8).")] = None,
+) -> None:
+    """Remove repeated and near-repeated spans inside one page; keep one canonical copy."""
+    cfg = load_config(config, {"within": {"keep_policy": keep, "min_repeat_tokens": min_tokens}})
+    text = read_text(path, max_bytes=cfg.max_doc_chars * 4)
+    result = api.clean(text, config=cfg, doc_id="" if path == "-" else path)
+    rep = api.report(result, cfg)
+    if report is not None:
+        write_output(report, json.dumps(rep, ensure_ascii=False, indent=1) + "\n")
+    if fmt is OutputFormat.json:
+        if report != "-":
+            write_output("-", json.dumps({**rep, "text": result.text}, ensure_ascii=False, indent=1) + "\n")
+    elif report != "-":
+        write_output("-", result.text)

@@ -1,0 +1,135 @@
+"""Frozen, validated configuration.
+
+Each level has its own dataclass; :class:`Config` bundles them. Invalid values raise
+:class:`~dedupe.errors.ConfigError` naming the field. ``Config.fingerprint()`` is a stable
+digest of every setting that changes what is hashed, stored in persistent indexes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+KEEP_POLICIES = ("context", "first")
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class WithinConfig:
+    """Within-page deduplication.
+
+    Attributes:
+        min_repeat_tokens: a repeat is a run of at least this many normalised tokens that occurs
+            two or more times in the page (exact, after NFKC + lower-casing, ignoring
+            punctuation and whitespace).
+        min_repeat_chars: a removed run must also hold at least this many non-space characters
+            (guards text without spaces, where a token is one character).
+        keep_policy: ``"context"`` keeps the copy in coherent context (complete sentences,
+            body-text neighbours); ``"first"`` keeps the first copy.
+        near_repeat: also find sentences/blocks repeated with small edits.
+        near_repeat_threshold: rapidfuzz ``ratio``/100 a pair of blocks must reach.
+        near_repeat_min_tokens: blocks shorter than this are never near-repeat candidates.
+        near_repeat_num_perm, near_repeat_bands: MinHash / LSH banding for candidates.
+        near_repeat_shingle: token n-gram size of the block shingles.
+    """
+
+    min_repeat_tokens: int = 8
+    min_repeat_chars: int = 20
+    keep_policy: str = "context"
+    near_repeat: bool = True
+    near_repeat_threshold: float = 0.9
+    near_repeat_min_tokens: int = 8
+    near_repeat_num_perm: int = 32
+    near_repeat_bands: int = 8
+    near_repeat_shingle: int = 2
+
+    def __post_init__(self) -> None:
+        _check(self.min_repeat_tokens >= 2, "within.min_repeat_tokens must be >= 2")
+        _check(self.min_repeat_chars >= 0, "within.min_repeat_chars must be >= 0")
+        _check(self.keep_policy in KEEP_POLICIES, f"within.keep_policy must be one of {KEEP_POLICIES}, got {self.keep_policy!r}")
+        _check(0.0 < self.near_repeat_threshold <= 1.0, "within.near_repeat_threshold must be in (0, 1]")
+        _check(self.near_repeat_min_tokens >= 2, "within.near_repeat_min_tokens must be >= 2")
+        _check(self.near_repeat_shingle >= 1, "within.near_repeat_shingle must be >= 1")
+        _check(
+            self.near_repeat_num_perm >= 1 and self.near_repeat_bands >= 1 and self.near_repeat_num_perm % self.near_repeat_bands == 0,
+            "within.near_repeat_num_perm must be a positive multiple of within.near_repeat_bands",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureConfig:
+    """Document signatures (MinHash), datasketch-compatible (``scheme="affine32"``).
+
+    Attributes:
+        shingle_size: word n-gram size; text without spaces uses character-token n-grams of
+            ``char_shingle_size``.
+        num_perm: number of permutations (signature length).
+        seed: permutation seed, as datasketch's ``MinHash(seed=...)``.
+    """
+
+    shingle_size: int = 5
+    char_shingle_size: int = 5
+    num_perm: int = 128
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        _check(self.shingle_size >= 1, "signature.shingle_size must be >= 1")
+        _check(self.char_shingle_size >= 1, "signature.char_shingle_size must be >= 1")
+        _check(1 <= self.num_perm <= 4096, "signature.num_perm must be in [1, 4096]")
+        _check(0 <= self.seed < 2**32, "signature.seed must be in [0, 2**32)")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """All settings of a dedupe run.
+
+    >>> Config().within.min_repeat_tokens
+    8
+    """
+
+    within: WithinConfig = field(default_factory=WithinConfig)
+    signature: SignatureConfig = field(default_factory=SignatureConfig)
+    max_doc_chars: int = 10_000_000
+
+    def __post_init__(self) -> None:
+        _check(self.max_doc_chars >= 1, "max_doc_chars must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        """Build a Config from a (possibly partial) nested dict, e.g. parsed from JSON."""
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            sub = f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+            if dataclasses.is_dataclass(sub):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{f.name} must be an object")
+                known = {x.name for x in dataclasses.fields(sub)}
+                unknown = set(value) - known
+                if unknown:
+                    raise ConfigError(f"unknown setting(s) in {f.name}: {sorted(unknown)}")
+                value = dataclasses.replace(sub, **value)
+            kwargs[f.name] = value
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {sorted(unknown)}")
+        return cls(**kwargs)
+
+    def fingerprint(self) -> str:
+        """Stable digest of the settings that change hashing (signature + tokenisation)."""
+        payload = {"signature": dataclasses.asdict(self.signature), "tokenizer": 1}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

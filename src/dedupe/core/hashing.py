@@ -1,0 +1,76 @@
+"""Stable 64-bit hashing, vectorised with numpy.
+
+Nothing here uses Python's salted ``hash()``: every value is a pure function of the input
+characters, identical across processes, machines and runs.
+
+Sequence hashes are polynomial hashes modulo 2**64 computed from prefix sums, so the hash of any
+sub-range is O(1) after one O(n) pass, then passed through the MurmurHash3 64-bit finaliser.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+
+#: odd bases, so they are invertible modulo 2**64
+CHAR_BASE = 0x100000001B3
+TOKEN_BASE = 0x9E3779B97F4A7C15
+
+
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser (a bijection), element-wise on a uint64 array."""
+    h = h ^ (h >> _S33)
+    h = h * _M1
+    h = h ^ (h >> _S33)
+    h = h * _M2
+    return h ^ (h >> _S33)
+
+
+_POW_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _powers(base: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """base**i and base**-i modulo 2**64 for i in [0, n]. Cached: pure derived constants."""
+    got = _POW_CACHE.get(base)
+    if got is not None and len(got[0]) > n:
+        return got[0][: n + 1], got[1][: n + 1]
+    size = max(n + 1, 1 << 16, 2 * len(got[0]) if got else 0)
+    inv = pow(base, -1, 1 << 64)
+    pw = np.empty(size, dtype=np.uint64)
+    ipw = np.empty(size, dtype=np.uint64)
+    pw[0] = ipw[0] = 1
+    with np.errstate(over="ignore"):
+        pw[1:] = np.cumprod(np.full(size - 1, base, dtype=np.uint64), dtype=np.uint64)
+        ipw[1:] = np.cumprod(np.full(size - 1, inv, dtype=np.uint64), dtype=np.uint64)
+    _POW_CACHE[base] = (pw, ipw)
+    return pw[: n + 1], ipw[: n + 1]
+
+
+def range_hashes(values: np.ndarray, start: np.ndarray, end: np.ndarray, base: int = CHAR_BASE) -> np.ndarray:
+    """Hash each sub-sequence ``values[start[i]:end[i]]`` (uint64 values), position independent.
+
+    >>> v = np.array([1, 2, 3, 1, 2], dtype=np.uint64)
+    >>> h = range_hashes(v, np.array([0, 3]), np.array([2, 5]))
+    >>> bool(h[0] == h[1])
+    True
+    """
+    n = len(values)
+    pw, ipw = _powers(base, n)
+    pref = np.zeros(n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        np.cumsum(values.astype(np.uint64, copy=False) * pw[:n], out=pref[1:])
+        raw = (pref[end] - pref[start]) * ipw[start]
+        lengths = (end - start).astype(np.uint64)
+        return fmix64(raw ^ (lengths * np.uint64(0x9E3779B97F4A7C15)))
+
+
+def kgram_hashes(token_hashes: np.ndarray, k: int) -> np.ndarray:
+    """Hash of every run of ``k`` consecutive token hashes; ``len(result) == max(0, n - k + 1)``."""
+    n = len(token_hashes)
+    if n < k:
+        return np.empty(0, dtype=np.uint64)
+    starts = np.arange(n - k + 1, dtype=np.int64)
+    return range_hashes(token_hashes, starts, starts + k, base=TOKEN_BASE)

@@ -1,0 +1,124 @@
+"""MinHash signatures, vectorised, compatible with datasketch's ``affine32`` scheme.
+
+datasketch (>= 2.0) ``MinHash(num_perm, seed, scheme="affine32")`` maps each 32-bit input hash
+``h`` through the MurmurHash3 32-bit finaliser, then through ``num_perm`` affine maps
+``a * h + b mod 2**32`` (odd ``a``), keeping the minimum of each. This module computes the same
+values for many shingles and many documents at once, so a signature made here equals the one
+datasketch makes from the same 32-bit shingle hashes, and converts to ``LeanMinHash`` losslessly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "no value yet" (max hash) for affine32
+
+_C1 = np.uint32(0x85EBCA6B)
+_C2 = np.uint32(0xC2B2AE35)
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser, element-wise on a uint32 array (as datasketch's ``_fmix``)."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * _C1
+    h = h ^ (h >> np.uint32(13))
+    h = h * _C2
+    return h ^ (h >> np.uint32(16))
+
+
+@lru_cache(maxsize=16)
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(a, b)`` uint32 parameters datasketch draws for ``scheme="affine32"``."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint64).astype(np.uint32)
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
+
+
+def to_hash32(h64: np.ndarray) -> np.ndarray:
+    """Fold 64-bit shingle hashes to the 32-bit input hashes MinHash consumes (high half)."""
+    return (h64 >> np.uint64(32)).astype(np.uint32)
+
+
+def signatures(hash32: np.ndarray, offsets: np.ndarray, num_perm: int = 128, seed: int = 1, *, chunk: int = 8192) -> np.ndarray:
+    """MinHash signatures of many sets at once.
+
+    Args:
+        hash32: uint32 input hashes of all sets, concatenated.
+        offsets: int array of length ``n_sets + 1``; set ``i`` is ``hash32[offsets[i]:offsets[i+1]]``.
+        num_perm, seed: as datasketch's ``MinHash``.
+        chunk: shingles processed per block (bounds memory to ``chunk * num_perm * 4`` bytes).
+
+    Returns:
+        uint32 array ``(n_sets, num_perm)``; an empty set gets all :data:`EMPTY`.
+
+    >>> sig = signatures(np.array([1, 2, 3], dtype=np.uint32), np.array([0, 3, 3]), num_perm=4)
+    >>> sig.shape, bool((sig[1] == EMPTY).all())
+    ((2, 4), True)
+    """
+    a, b = permutations(num_perm, seed)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n_sets = len(offsets) - 1
+    out = np.full((n_sets, num_perm), EMPTY, dtype=np.uint32)
+    total = int(offsets[-1]) if n_sets >= 0 and len(offsets) else 0
+    if total == 0:
+        return out
+    mixed = fmix32(np.asarray(hash32, dtype=np.uint32)[:total])
+    set_of = np.repeat(np.arange(n_sets), np.diff(offsets))
+    for lo in range(0, total, chunk):
+        hi = min(total, lo + chunk)
+        block = mixed[lo:hi, None] * a[None, :] + b[None, :]  # uint32 wraps mod 2**32
+        ids = set_of[lo:hi]
+        # boundaries of runs of the same set inside this block
+        cut = np.flatnonzero(np.diff(ids)) + 1
+        starts = np.concatenate(([0], cut))
+        mins = np.minimum.reduceat(block, starts, axis=0)
+        owners = ids[starts]
+        np.minimum(out[owners], mins, out=mins)
+        out[owners] = mins
+    return out
+
+
+def band_keys(sigs: np.ndarray, bands: int) -> np.ndarray:
+    """One uint64 key per (set, band): a stable hash of the band's rows. Shape ``(n, bands)``."""
+    n, num_perm = sigs.shape
+    rows = num_perm // bands
+    from .hashing import fmix64
+
+    s = sigs[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
+    acc = np.zeros((n, bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for r in range(rows):
+            acc = fmix64(acc * np.uint64(0x9E3779B97F4A7C15) + s[:, :, r] + np.uint64(r + 1))
+        acc = fmix64(acc + np.arange(bands, dtype=np.uint64)[None, :] * np.uint64(0xC2B2AE3D27D4EB4F))
+    return acc
+
+
+def candidate_pairs(keys: np.ndarray) -> np.ndarray:
+    """Pairs ``(i, j)``, ``i < j``, of sets sharing at least one band key. Shape ``(p, 2)``, sorted, unique.
+
+    Within each bucket, members are chained (each to the bucket's first member), which is enough
+    for union-find clustering and keeps the pair count linear in bucket size.
+    """
+    n, bands = keys.shape
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    flat = keys.ravel()
+    owner = np.repeat(np.arange(n, dtype=np.int64), bands)
+    order = np.lexsort((owner, flat))
+    fk, fo = flat[order], owner[order]
+    same = fk[1:] == fk[:-1]
+    # first member of each bucket run
+    run_start = np.flatnonzero(np.concatenate(([True], ~same)))
+    run_id = np.cumsum(np.concatenate(([True], ~same))) - 1
+    first = fo[run_start][run_id]
+    mask = fo != first
+    pairs = np.stack([first[mask], fo[mask]], axis=1)
+    if not len(pairs):
+        return np.empty((0, 2), dtype=np.int64)
+    pairs.sort(axis=1)
+    return np.unique(pairs, axis=0)

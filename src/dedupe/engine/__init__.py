@@ -1,0 +1,1 @@
+"""Algorithms over documents. No file or network I/O."""

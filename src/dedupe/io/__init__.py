@@ -1,0 +1,1 @@
+"""Adapters: read inputs into Documents, write results out. Optional dependencies load late."""
