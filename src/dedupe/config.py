@@ -89,6 +89,53 @@ class SignatureConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateConfig:
+    """Site templates (cross-page boilerplate) and main-text selection.
+
+    Attributes:
+        enabled: learn and remove site templates in corpus mode.
+        min_pages: a span/line is template only if at least this many of the site's pages hold it.
+        min_fraction: ... and at least this fraction of the site's pages.
+        main_text: second level: locate each page's main text and remove what lies outside it
+            (reported as ``off-main``). Switch off for deduplication without main-text selection.
+    """
+
+    enabled: bool = True
+    min_pages: int = 2
+    min_fraction: float = 0.0
+    main_text: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.min_pages >= 2, "templates.min_pages must be >= 2")
+        _check(0.0 <= self.min_fraction <= 1.0, "templates.min_fraction must be in [0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class NearDupConfig:
+    """Near-duplicate documents (MinHash + LSH on the cleaned text, verified).
+
+    Attributes:
+        enabled: find near-duplicate documents in corpus mode.
+        threshold: Jaccard similarity (of shingle sets of the cleaned text) a pair must reach.
+        bands: LSH bands; ``signature.num_perm`` must be a multiple of it.
+        canonical: which member of a cluster is canonical: ``first`` (input order), ``longest``,
+            ``url`` (smallest URL).
+        drop: drop non-canonical documents from the output (default: keep them, flagged).
+    """
+
+    enabled: bool = True
+    threshold: float = 0.7
+    bands: int = 32
+    canonical: str = "longest"
+    drop: bool = False
+
+    def __post_init__(self) -> None:
+        _check(0.0 < self.threshold <= 1.0, "neardup.threshold must be in (0, 1]")
+        _check(self.bands >= 1, "neardup.bands must be >= 1")
+        _check(self.canonical in ("first", "longest", "url"), "neardup.canonical must be first, longest or url")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """All settings of a dedupe run.
 
@@ -98,10 +145,16 @@ class Config:
 
     within: WithinConfig = field(default_factory=WithinConfig)
     signature: SignatureConfig = field(default_factory=SignatureConfig)
+    templates: TemplateConfig = field(default_factory=TemplateConfig)
+    neardup: NearDupConfig = field(default_factory=NearDupConfig)
     max_doc_chars: int = 10_000_000
 
     def __post_init__(self) -> None:
         _check(self.max_doc_chars >= 1, "max_doc_chars must be >= 1")
+        _check(
+            self.signature.num_perm % self.neardup.bands == 0,
+            "signature.num_perm must be a multiple of neardup.bands",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
