@@ -42,6 +42,20 @@ def _coverage(n: int, starts: np.ndarray, k: int) -> np.ndarray:
     return np.cumsum(diff[:-1]) > 0
 
 
+def repeat_coverage(hashes: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the tokens covered by some k-gram that occurs two or more times in ``hashes``.
+
+    >>> repeat_coverage(np.array([1, 2, 3, 1, 2], dtype=np.uint64), 2).tolist()
+    [True, True, False, True, True]
+    """
+    n = len(hashes)
+    kg = kgram_hashes(hashes, k)
+    if len(kg) < 2:
+        return np.zeros(n, dtype=bool)
+    _, inv, counts = np.unique(kg, return_inverse=True, return_counts=True)
+    return _coverage(n, np.flatnonzero(counts[inv] >= 2), k)
+
+
 def context_score(text: str, start: int, end: int, touches_prev: bool, touches_next: bool) -> int:
     """Score of a copy ``text[start:end]`` by how coherent its surroundings are (higher is better)."""
     score = 0
