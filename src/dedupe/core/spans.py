@@ -31,9 +31,14 @@ class Piece:
     extra: Any = None
 
 
+def _breaks(s: str) -> int:
+    """Number of line breaks in ``s`` (``\\r\\n``, ``\\n``, ``\\r`` and the other Unicode ones)."""
+    return len((s + "x").splitlines()) - 1
+
+
 def _is_gap_junk(s: str) -> bool:
     """True when ``s`` holds no letter or digit and no line break."""
-    return "\n" not in s and not any(ch.isalnum() for ch in s)
+    return _breaks(s) == 0 and not any(ch.isalnum() for ch in s)
 
 
 def finish_pieces(text: str, pieces: Iterable[Piece]) -> list[Piece]:
@@ -71,11 +76,14 @@ def finish_pieces(text: str, pieces: Iterable[Piece]) -> list[Piece]:
         a, b = out[i], out[i + 1]
         if a.end < b.start and _is_gap_junk(text[a.end : b.start]):
             out[i] = replace(a, end=b.start)
-    # 4. whitespace: never leave a doubled space or a run of blank lines at a cut. Pieces that
-    #    touch form one cut; its left whitespace goes to its first piece, its right to its last.
+    # 4. whitespace: never leave a doubled space or a run of blank lines at a cut. Pieces separated
+    #    only by whitespace form one cut: removing them joins the whitespace before the cut, the
+    #    gaps inside it and the whitespace after it. Exactly one of those runs is kept — the one
+    #    with the most line breaks (ties: the earliest); the others go into the pieces.
     clusters: list[list[int]] = []
     for i, p in enumerate(out):
-        if clusters and out[clusters[-1][-1]].end == p.start:
+        gap = text[out[clusters[-1][-1]].end : p.start] if clusters else "x"
+        if gap == "" or gap.isspace():
             clusters[-1].append(i)
         else:
             clusters.append([i])
@@ -90,18 +98,25 @@ def finish_pieces(text: str, pieces: Iterable[Piece]) -> list[Piece]:
         re_ = e
         while re_ < hi and text[re_].isspace():
             re_ += 1
-        left, right = text[ls:s], text[e:re_]
-        if ls == 0:  # the cut starts the text: drop the whitespace after it
-            e = re_
-        elif re_ == n:  # the cut ends the text: drop the whitespace before it
-            s = ls
-        elif left and right:  # keep the stronger break (more line breaks), drop the other
-            if right.count("\n") > left.count("\n"):
-                s = ls
-            else:
-                e = re_
-        elif left and not right and text[e] in _TRAILING_ATTACH:
-            s = ls  # "word CUT, more" -> "word, more"
-        out[first] = replace(out[first], start=s)
-        out[last] = replace(out[last], end=e)
+        # candidate runs: (start, end) in the original, in text order
+        runs = [(ls, s)]
+        runs += [(out[a].end, out[b].start) for a, b in zip(members, members[1:])]
+        runs.append((e, re_))
+        if ls == 0:  # the cut starts the text: keep what precedes it, drop all whitespace after
+            keep = 0
+        elif re_ == n:  # the cut ends the text: keep what follows it, drop the whitespace before
+            keep = len(runs) - 1
+        else:
+            live = [i for i, (a, b) in enumerate(runs) if b > a]
+            keep = max(live, key=lambda i: (_breaks(text[runs[i][0] : runs[i][1]]), -i)) if live else -1
+            if keep >= 0 and e == re_ and text[e] in _TRAILING_ATTACH and _breaks(text[runs[keep][0] : runs[keep][1]]) == 0:
+                keep = -1  # "word CUT, more" -> "word, more"
+        # absorb every run but the kept one into the neighbouring piece
+        if keep != 0:
+            out[first] = replace(out[first], start=ls)
+        for g, (a, b) in enumerate(zip(members, members[1:]), start=1):
+            if g != keep:
+                out[a] = replace(out[a], end=out[b].start)
+        if keep != len(runs) - 1:
+            out[last] = replace(out[last], end=re_)
     return out
