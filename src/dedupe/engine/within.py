@@ -174,8 +174,21 @@ class _UnionFind:
                 self.parent[ra] = rb
 
 
-def near_repeats(text: str, toks: Tokens, cfg: WithinConfig, removed: np.ndarray, kept_ref: np.ndarray) -> list[Piece]:
-    """Pass 2: near-repeated sentences/lines. Updates ``removed`` in place for what it removes."""
+def near_repeats(
+    text: str,
+    toks: Tokens,
+    cfg: WithinConfig,
+    removed: np.ndarray,
+    kept_ref: np.ndarray,
+    anchors: "list[tuple[int, int]] | None" = None,
+) -> list[Piece]:
+    """Pass 2: near-repeated sentences/lines. Updates ``removed`` in place for what it removes.
+
+    Candidate pairs come from MinHash LSH, plus *anchored* pairs: ``anchors`` holds
+    ``(removed token, its kept copy's token)`` from the exact pass, and the block holding a
+    removed run is always compared with the block holding its kept copy. A block with one word
+    changed is thus completed deterministically, not only when LSH happens to propose it.
+    """
     n = len(toks)
     if n < cfg.near_repeat_min_tokens * 2:
         return []
@@ -195,6 +208,15 @@ def near_repeats(text: str, toks: Tokens, cfg: WithinConfig, removed: np.ndarray
     pos = np.repeat(g_lo - offsets[:-1], g_cnt) + np.arange(offsets[-1])
     sigs = signatures(to_hash32(grams[pos]), offsets, cfg.near_repeat_num_perm, seed=7)
     pairs = candidate_pairs(band_keys(sigs, cfg.near_repeat_bands))
+    if anchors:
+        # candidate index of the block holding each token (-1: none)
+        cand_of = np.full(n + 1, -1, dtype=np.int64)
+        for ci, si in enumerate(cand.tolist()):
+            cand_of[lo[si] : hi[si]] = ci
+        extra = [(int(cand_of[r]), int(cand_of[k])) for r, k in anchors]
+        extra = [(min(x, y), max(x, y)) for x, y in extra if x >= 0 and y >= 0 and x != y]
+        if extra:
+            pairs = np.unique(np.concatenate([pairs.reshape(-1, 2), np.asarray(extra, dtype=np.int64)]), axis=0)
     if not len(pairs):
         return []
     rem_csum = np.concatenate(([0], np.cumsum(removed)))
@@ -268,5 +290,10 @@ def within_pieces(text: str, toks: Tokens, cfg: WithinConfig) -> tuple[list[Piec
     """Both passes; returns the raw pieces and the removed-token mask."""
     pieces, removed, kept_ref = exact_repeats(text, toks, cfg)
     if cfg.near_repeat:
-        pieces += near_repeats(text, toks, cfg, removed, kept_ref)
+        anchors: list[tuple[int, int]] = []
+        for p in pieces:  # first and last token of each removed run, and of its kept copy
+            if p.kept is not None:
+                anchors.append((int(np.searchsorted(toks.start, p.start)), int(np.searchsorted(toks.start, p.kept[0]))))
+                anchors.append((int(np.searchsorted(toks.end, p.end)), int(np.searchsorted(toks.end, p.kept[1]))))
+        pieces += near_repeats(text, toks, cfg, removed, kept_ref, anchors)
     return pieces, removed
