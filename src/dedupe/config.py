@@ -98,16 +98,36 @@ class TemplateConfig:
         min_fraction: ... and at least this fraction of the site's pages.
         main_text: second level: locate each page's main text and remove what lies outside it
             (reported as ``off-main``). Switch off for deduplication without main-text selection.
+        span_tokens: k of the span fingerprints (token k-grams) counted across a site's pages;
+            whole lines shorter than this are fingerprinted as lines.
+        mask_digits: digits are masked before fingerprinting (``Publié le : 19/06/2024`` and
+            ``Publié le : 02/07/2024`` match).
+        line_cost: main text: every line (or segment of a line between template spans) costs
+            this many tokens, so short link-like lines weigh little or nothing.
+        template_penalty: main text: each template token inside a run costs this many tokens.
+        list_penalty: main text: weight per token of free blocks inside a list region (between
+            repeats of a template marker on the same page, e.g. "Reply" under each comment).
+        list_min_repeats: a template line repeated this many times on a page marks a list region.
     """
 
     enabled: bool = True
     min_pages: int = 2
     min_fraction: float = 0.0
     main_text: bool = True
+    span_tokens: int = 5
+    mask_digits: bool = True
+    line_cost: float = 4.0
+    template_penalty: float = 1.0
+    list_penalty: float = -0.5
+    list_min_repeats: int = 3
 
     def __post_init__(self) -> None:
         _check(self.min_pages >= 2, "templates.min_pages must be >= 2")
         _check(0.0 <= self.min_fraction <= 1.0, "templates.min_fraction must be in [0, 1]")
+        _check(2 <= self.span_tokens <= 64, "templates.span_tokens must be in [2, 64]")
+        _check(self.line_cost >= 0, "templates.line_cost must be >= 0")
+        _check(self.template_penalty >= 0, "templates.template_penalty must be >= 0")
+        _check(self.list_min_repeats >= 2, "templates.list_min_repeats must be >= 2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +141,8 @@ class NearDupConfig:
         canonical: which member of a cluster is canonical: ``first`` (input order), ``longest``,
             ``url`` (smallest URL).
         drop: drop non-canonical documents from the output (default: keep them, flagged).
+        min_shingles: documents whose cleaned text has fewer distinct shingles are never
+            clustered (an empty or near-empty page is not a near-duplicate of another).
     """
 
     enabled: bool = True
@@ -128,11 +150,40 @@ class NearDupConfig:
     bands: int = 32
     canonical: str = "longest"
     drop: bool = False
+    min_shingles: int = 5
 
     def __post_init__(self) -> None:
         _check(0.0 < self.threshold <= 1.0, "neardup.threshold must be in (0, 1]")
         _check(self.bands >= 1, "neardup.bands must be >= 1")
+        _check(self.min_shingles >= 1, "neardup.min_shingles must be >= 1")
         _check(self.canonical in ("first", "longest", "url"), "neardup.canonical must be first, longest or url")
+
+
+CROSSPAGE_POLICIES = ("first", "longest", "url")
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusConfig:
+    """Corpus-mode settings beyond templates and near-duplicate documents.
+
+    Attributes:
+        crosspage: find cross-page duplicate blocks (lines of at least ``crosspage_min_tokens``
+            tokens held by two or more documents, across sites too, that no other rule removed).
+        crosspage_min_tokens: shortest block considered, in tokens.
+        crosspage_remove: remove such blocks from every page but the canonical one (default:
+            report them only, as flagged ``cross-page`` spans).
+        crosspage_policy: canonical page of a block: ``first`` (input order), ``longest`` (the
+            longest document), ``url`` (smallest URL); ties go to the smallest document id.
+    """
+
+    crosspage: bool = True
+    crosspage_min_tokens: int = 10
+    crosspage_remove: bool = False
+    crosspage_policy: str = "longest"
+
+    def __post_init__(self) -> None:
+        _check(self.crosspage_min_tokens >= 1, "corpus.crosspage_min_tokens must be >= 1")
+        _check(self.crosspage_policy in CROSSPAGE_POLICIES, f"corpus.crosspage_policy must be one of {CROSSPAGE_POLICIES}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +198,7 @@ class Config:
     signature: SignatureConfig = field(default_factory=SignatureConfig)
     templates: TemplateConfig = field(default_factory=TemplateConfig)
     neardup: NearDupConfig = field(default_factory=NearDupConfig)
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
     max_doc_chars: int = 10_000_000
 
     def __post_init__(self) -> None:
@@ -184,5 +236,9 @@ class Config:
 
     def fingerprint(self) -> str:
         """Stable digest of the settings that change hashing (signature + tokenisation)."""
-        payload = {"signature": dataclasses.asdict(self.signature), "tokenizer": 1}
+        payload = {
+            "signature": dataclasses.asdict(self.signature),
+            "tokenizer": 1,
+            "templates": {"span_tokens": self.templates.span_tokens, "mask_digits": self.templates.mask_digits, "scheme": 1},
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

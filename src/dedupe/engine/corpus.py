@@ -1,0 +1,429 @@
+"""The corpus job: count first, then clean, then cluster near-duplicate documents.
+
+Passes over an iterable of :class:`~dedupe.models.Document`:
+
+1. **Observe.** Every document is tokenised; its template fingerprints (span k-grams and short
+   lines, :mod:`dedupe.engine.templates`) go to the index store under the document's site, and
+   its block fingerprints (lines of at least ``corpus.crosspage_min_tokens`` tokens) are kept
+   for cross-page duplicates. Nothing is cleaned before the whole input has been counted, so the
+   result does not depend on input order.
+2. **Clean.** Each document is cleaned against the complete evidence: site pieces (templates and,
+   unless ``dedupe_only``, text outside the main text), within-page repeats, cross-page
+   duplicate blocks (flagged, or removed from all but the canonical page). Its MinHash signature
+   is taken on the CLEANED text.
+3. **Near-duplicate documents.** LSH banding over the signatures, verification with the exact
+   Jaccard of the cleaned texts' shingle sets, union-find clusters, one canonical per cluster
+   (:mod:`dedupe.engine.neardup`).
+
+Results come back in input order (or sorted by id with ``order="id"``) with ``meta``:
+``cluster`` (the canonical document's id, or ``None``), ``canonical`` (bool), ``removed_chars``
+(characters removed, by kind).
+
+Memory: the documents and the cleaned results are spilled to a temporary file between passes
+(unless ``docs`` is a list/tuple, which is iterated again), so the driver itself holds only
+per-document fingerprints of blocks and one signature per document.
+
+Per-document work (tokenising, fingerprints, cleaning, signatures) runs in ``workers``
+processes (``spawn`` start method; the index is handed to each worker once). Work is split and
+merged in input order, so the output does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import pickle
+import tempfile
+from collections.abc import Sequence
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from ..config import Config
+from ..core.spans import Piece
+from ..core.tokenize import Tokens, tokenize
+from ..errors import InputError
+from ..models import KIND_NEAR_DUP_DOC, CleanResult, Document, Span
+from . import crosspage, neardup
+from .assemble import assemble
+from .index import IndexStore, MemoryIndex
+from .within import within_pieces
+
+try:  # site templates + main text (engine/templates.py, engine/site.py)
+    from .templates import doc_fingerprints as _doc_fingerprints
+except ImportError:  # pragma: no cover - until the templates module lands
+    _doc_fingerprints = None
+try:
+    from .site import site_pieces as _site_pieces
+except ImportError:  # pragma: no cover
+    _site_pieces = None
+
+ProgressFn = Callable[[str, int, "int | None"], None]
+
+#: templates and main-text selection are available in this build
+HAS_TEMPLATES = _doc_fingerprints is not None and _site_pieces is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# one document
+# ---------------------------------------------------------------------------------------------
+def site_of(doc: Document) -> str:
+    """The site key of a document: its ``site`` field, else its URL host (lower-cased, without a
+    leading ``www.``), else ``""`` (one group for the whole input).
+
+    >>> site_of(Document("a", "t", url="https://WWW.Example.com/x"))
+    'example.com'
+    >>> site_of(Document("a", "t", url="https://x.org/", site="mine"))
+    'mine'
+    """
+    if doc.site:
+        return doc.site
+    if doc.url:
+        try:
+            host = urlsplit(doc.url.strip()).hostname or ""
+        except ValueError:
+            host = ""
+        host = host.lower().rstrip(".")
+        if host.startswith("www."):
+            host = host[4:]
+        return host
+    return ""
+
+
+def _fingerprints(text: str, toks: Tokens, cfg: Config) -> np.ndarray:
+    if not cfg.templates.enabled or _doc_fingerprints is None:
+        return np.empty(0, dtype=np.uint64)
+    return np.asarray(_doc_fingerprints(text, toks, cfg.templates), dtype=np.uint64)
+
+
+def observe_document(doc: Document, index: IndexStore, cfg: Config) -> np.ndarray:
+    """Tokenise ``doc``, compute its template fingerprints and record them in ``index`` under
+    :func:`site_of` ``(doc)``. Returns the fingerprints."""
+    fps = _fingerprints(doc.text, tokenize(doc.text), cfg)
+    index.observe(site_of(doc), doc.id, fps)
+    return fps
+
+
+def _site_cfg(cfg: Config, dedupe_only: bool) -> Config:
+    if dedupe_only and cfg.templates.main_text:
+        return dataclasses.replace(cfg, templates=dataclasses.replace(cfg.templates, main_text=False))
+    return cfg
+
+
+def _clip_within(pieces: list[Piece], toks: Tokens, site_mask: np.ndarray) -> list[Piece]:
+    """Within-page pieces, minus what the site pieces already remove.
+
+    A within-page piece whose kept copy lies (mostly) in a region the site pieces remove is
+    dropped: otherwise both copies would go. (The within pass does not yet know the site mask;
+    a 3rd copy may then survive as a duplicate, never is every copy lost.)
+    """
+    if not site_mask.any() or not pieces:
+        return pieces
+    csum = np.concatenate(([0], np.cumsum(site_mask, dtype=np.int64)))
+    out: list[Piece] = []
+    for p in pieces:
+        if p.kept is not None:
+            a = int(np.searchsorted(toks.start, p.kept[0], side="left"))
+            b = int(np.searchsorted(toks.start, p.kept[1], side="left"))
+            if b > a and (csum[b] - csum[a]) * 2 > (b - a):
+                continue
+        a = int(np.searchsorted(toks.start, p.start, side="left"))
+        b = int(np.searchsorted(toks.start, p.end, side="left"))
+        if b <= a or csum[b] - csum[a] == 0:
+            out.append(p)
+            continue
+        idx = np.flatnonzero(~site_mask[a:b]) + a
+        if not len(idx):
+            continue
+        brk = np.flatnonzero(np.diff(idx) != 1) + 1
+        for run in np.split(idx, brk):
+            out.append(dataclasses.replace(p, start=int(toks.start[run[0]]), end=int(toks.end[run[-1]])))
+    return out
+
+
+def _check_doc(doc: Document, cfg: Config) -> None:
+    if not isinstance(doc.text, str):
+        raise InputError(f"document {doc.id!r}: text must be a str, got {type(doc.text).__name__}")
+    if len(doc.text) > cfg.max_doc_chars:
+        raise InputError(f"document {doc.id!r} has {len(doc.text):,} characters, more than max_doc_chars={cfg.max_doc_chars:,}")
+
+
+def clean_document(
+    doc: Document,
+    index: IndexStore,
+    cfg: Config,
+    *,
+    dedupe_only: bool = False,
+    crosspage_hits: Sequence[crosspage.Hit] = (),
+    toks: Tokens | None = None,
+) -> CleanResult:
+    """Clean one document against the evidence in ``index`` (observe the corpus first).
+
+    Site pieces (templates; off-main text unless ``dedupe_only``) + within-page repeats +
+    cross-page blocks (``crosspage_hits``, from :func:`dedupe.engine.crosspage.resolve`).
+
+    Returns:
+        the :class:`CleanResult`; ``meta["removed_chars"]`` holds characters removed, by kind.
+    """
+    _check_doc(doc, cfg)
+    text = doc.text
+    if toks is None:
+        toks = tokenize(text)
+    site_p: list[Piece] = []
+    site_mask = np.zeros(len(toks), dtype=bool)
+    if cfg.templates.enabled and _site_pieces is not None:
+        site_p, site_mask = _site_pieces(text, toks, index, site_of(doc), _site_cfg(cfg, dedupe_only))
+        site_p = list(site_p)
+        site_mask = np.asarray(site_mask, dtype=bool)
+    within_p, _ = within_pieces(text, toks, cfg.within)
+    pieces = site_p + _clip_within(within_p, toks, site_mask)
+    flagged: list[Span] = []
+    if crosspage_hits:
+        cp_pieces, flagged = crosspage.doc_pieces(doc.id, text, toks, pieces, crosspage_hits, cfg.corpus)
+        pieces += cp_pieces
+    result = assemble(doc.id, text, pieces, flagged)
+    return dataclasses.replace(result, meta={"removed_chars": result.removed_chars()})
+
+
+# ---------------------------------------------------------------------------------------------
+# worker plumbing (spawn-safe: module-level functions, state set by the initializer)
+# ---------------------------------------------------------------------------------------------
+_W: dict[str, Any] = {}
+
+
+def _init_worker(cfg: Config, index_blob: bytes | None, dedupe_only: bool) -> None:
+    _W["cfg"] = cfg
+    _W["index"] = pickle.loads(index_blob) if index_blob is not None else None
+    _W["dedupe_only"] = dedupe_only
+
+
+def _observe_work(doc: Document) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    cfg: Config = _W["cfg"]
+    _check_doc(doc, cfg)
+    toks = tokenize(doc.text)
+    fps = _fingerprints(doc.text, toks, cfg)
+    bfp, bs, be = crosspage.block_fingerprints(doc.text, toks, cfg.corpus)
+    return fps, bfp, bs, be
+
+
+def _clean_work(item: tuple[Document, list[crosspage.Hit]]) -> tuple[CleanResult, np.ndarray, int]:
+    doc, hits = item
+    cfg: Config = _W["cfg"]
+    res = clean_document(doc, _W["index"], cfg, dedupe_only=_W["dedupe_only"], crosspage_hits=hits)
+    sig, n_sh = neardup.signature_of(res.text, cfg)
+    return res, sig, n_sh
+
+
+class _Spill:
+    """Append-only pickle file with random access by record offset."""
+
+    def __init__(self) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="dedupe-", suffix=".spill")
+        self._fh = os.fdopen(fd, "w+b")
+        self.offsets: list[int] = []
+
+    def append(self, obj: Any) -> None:
+        self._fh.seek(0, os.SEEK_END)
+        self.offsets.append(self._fh.tell())
+        pickle.dump(obj, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def get(self, i: int) -> Any:
+        self._fh.seek(self.offsets[i])
+        return pickle.load(self._fh)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self.offsets)):
+            yield self.get(i)
+
+    def close(self) -> None:
+        try:
+            self._fh.close()
+        finally:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+def _mapper(workers: int, cfg: Config, index: IndexStore | None, dedupe_only: bool):
+    """A context manager yielding an ordered ``map(fn, iterable)``; a pool when workers > 1."""
+
+    class _Ctx:
+        def __enter__(self_inner):
+            if workers <= 1:
+                _init_worker(cfg, None, dedupe_only)
+                _W["index"] = index
+                self_inner.pool = None
+                return lambda fn, it: map(fn, it)
+            blob = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL) if index is not None else None
+            ctx = multiprocessing.get_context("spawn")
+            self_inner.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, blob, dedupe_only))
+            return lambda fn, it: self_inner.pool.imap(fn, it, chunksize=8)
+
+        def __exit__(self_inner, *exc):
+            if self_inner.pool is not None:
+                if exc[0] is None:
+                    self_inner.pool.close()
+                else:
+                    self_inner.pool.terminate()
+                self_inner.pool.join()
+            _W.clear()
+            return False
+
+    return _Ctx()
+
+
+# ---------------------------------------------------------------------------------------------
+# the corpus job
+# ---------------------------------------------------------------------------------------------
+def run_corpus(
+    docs: Iterable[Document],
+    cfg: Config | None = None,
+    *,
+    index: IndexStore | None = None,
+    workers: int = 1,
+    dedupe_only: bool = False,
+    progress: ProgressFn | None = None,
+    order: str = "input",
+) -> Iterator[CleanResult]:
+    """Clean a corpus: observe everything, clean each document, cluster near-duplicates.
+
+    Args:
+        docs: documents with unique ids (a list/tuple is iterated twice; any other iterable is
+            spilled to a temporary file during the first pass).
+        cfg: settings (default :class:`Config`).
+        index: the evidence store; default a fresh :class:`MemoryIndex`. A persistent store keeps
+            what it saw before, so earlier pages count as evidence too.
+        workers: processes for per-document work (1 = in this process).
+        dedupe_only: keep site templates and repeats, but no main-text selection.
+        progress: called as ``progress(stage, done, total)``; stages ``observe``, ``clean``,
+            ``cluster``, ``write``.
+        order: ``"input"`` (input order) or ``"id"`` (sorted by document id: the output is then a
+            function of the set of documents, whatever their order).
+
+    Yields:
+        one :class:`CleanResult` per document, ``meta`` = ``cluster``, ``canonical``,
+        ``removed_chars``.
+
+    Raises:
+        InputError: a duplicate id, a non-str text or a text over ``cfg.max_doc_chars``.
+    """
+    cfg = cfg or Config()
+    if order not in ("input", "id"):
+        raise ValueError("order must be 'input' or 'id'")
+    index = index if index is not None else MemoryIndex()
+    workers = max(1, int(workers))
+    tick = progress or (lambda stage, done, total: None)
+
+    reiterable = isinstance(docs, (list, tuple))
+    doc_spill = None if reiterable else _Spill()
+    res_spill = _Spill()
+    try:
+        # -- pass 1: observe ----------------------------------------------------------------
+        ids: list[str] = []
+        seen: set[str] = set()
+        sites: list[str] = []
+        urls: list[str | None] = []
+        lengths: list[int] = []
+        blocks = crosspage.BlockTable()
+
+        def first_pass() -> Iterator[Document]:
+            for doc in docs:
+                if not isinstance(doc, Document):
+                    raise InputError(f"expected a Document, got {type(doc).__name__}")
+                if doc.id in seen:
+                    raise InputError(f"duplicate document id {doc.id!r}")
+                seen.add(doc.id)
+                _check_doc(doc, cfg)
+                ids.append(doc.id)
+                sites.append(site_of(doc))
+                urls.append(doc.url)
+                lengths.append(len(doc.text))
+                if doc_spill is not None:
+                    doc_spill.append(doc)
+                yield doc
+
+        with _mapper(workers, cfg, None, dedupe_only) as pmap:
+            for i, (fps, bfp, bs, be) in enumerate(pmap(_observe_work, first_pass())):
+                index.observe(sites[i], ids[i], fps)
+                blocks.add(i, bfp, bs, be)
+                if (i + 1) % 64 == 0:
+                    tick("observe", i + 1, None)
+        n = len(ids)
+        tick("observe", n, n)
+        seen.clear()
+
+        hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
+
+        # -- pass 2: clean -------------------------------------------------------------------
+        def second_pass() -> Iterator[tuple[Document, list[crosspage.Hit]]]:
+            source = docs if doc_spill is None else iter(doc_spill)
+            for i, doc in enumerate(source):
+                yield doc, hits.get(i, [])
+
+        sigs = np.empty((n, cfg.signature.num_perm), dtype=np.uint32)
+        n_shingles = np.zeros(n, dtype=np.int64)
+        cleaned_len = np.zeros(n, dtype=np.int64)
+        with _mapper(workers, cfg, index, dedupe_only) as pmap:
+            for i, (res, sig, n_sh) in enumerate(pmap(_clean_work, second_pass())):
+                sigs[i] = sig
+                n_shingles[i] = n_sh
+                cleaned_len[i] = len(res.text)
+                res_spill.append(res)
+                if (i + 1) % 64 == 0:
+                    tick("clean", i + 1, n)
+        tick("clean", n, n)
+        if doc_spill is not None:
+            doc_spill.close()
+            doc_spill = None
+
+        # -- pass 3: near-duplicate documents -----------------------------------------------
+        clusters = neardup.Clusters.empty(n)
+        if cfg.neardup.enabled and n > 1:
+            clusters = neardup.cluster(
+                sigs,
+                n_shingles,
+                lambda i: res_spill.get(i).text,
+                cfg,
+                ids=ids,
+                urls=urls,
+                lengths=cleaned_len.tolist(),
+            )
+        tick("cluster", n, n)
+
+        # -- yield ---------------------------------------------------------------------------
+        seq = range(n) if order == "input" else sorted(range(n), key=lambda i: ids[i])
+        for done, i in enumerate(seq):
+            res: CleanResult = res_spill.get(i)
+            canon = int(clusters.canonical[i])
+            meta = dict(res.meta)
+            meta["cluster"] = ids[canon] if canon >= 0 else None
+            meta["canonical"] = bool(canon < 0 or canon == i)
+            spans = res.spans
+            if canon >= 0 and canon != i:
+                span = Span(
+                    0,
+                    len(res.original),
+                    res.original,
+                    KIND_NEAR_DUP_DOC,
+                    f"minhash-lsh+jaccard>={cfg.neardup.threshold}",
+                    float(clusters.score[i]),
+                    kept=(0, int(lengths[canon])),
+                    kept_doc=ids[canon],
+                    removed=False,
+                )
+                spans = tuple(sorted((*spans, span), key=lambda s: (s.start, s.end, not s.removed)))
+            meta["removed_chars"] = res.removed_chars()
+            yield dataclasses.replace(res, spans=spans, meta=meta)
+            if (done + 1) % 256 == 0:
+                tick("write", done + 1, n)
+        tick("write", n, n)
+    finally:
+        if doc_spill is not None:
+            doc_spill.close()
+        res_spill.close()
