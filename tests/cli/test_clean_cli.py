@@ -1,0 +1,155 @@
+"""``dedupe clean`` through Typer's CliRunner (issue 2, acceptance 4).
+
+click >= 8.2 keeps stderr separate: ``result.stdout`` is stdout only, ``result.stderr`` stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import dedupe
+from dedupe.cli import app
+
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_9438c1acc4b3994a.txt"
+EXIT_INPUT = 3
+EXIT_USAGE = 2
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def assert_one_error_line(result, code: int, *needles: str) -> None:
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dedupe: error: ")
+    for needle in needles:
+        assert needle in lines[0]
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    assert result.stdout == ""
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+def test_file_to_stdout_equals_api(runner: CliRunner) -> None:
+    text = SEED.read_text(encoding="utf-8")
+    result = runner.invoke(app, ["clean", str(SEED)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == dedupe.clean(text).text
+    assert result.stderr == ""
+
+
+def test_stdin_to_stdout(runner: CliRunner) -> None:
+    text = "Breaking news here today, read all of it now. " * 3 + "\nEnd."
+    result = runner.invoke(app, ["clean", "-"], input=text.encode("utf-8"))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == dedupe.clean(text).text
+    assert result.stdout.count("Breaking news") == 1
+
+
+def test_report_to_file_rebuilds_original(runner: CliRunner, tmp_path: Path) -> None:
+    text = SEED.read_text(encoding="utf-8")
+    rep = tmp_path / "spans.json"
+    result = runner.invoke(app, ["clean", str(SEED), "--report", str(rep)])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(rep.read_text(encoding="utf-8"))
+    assert data["dedupe_version"] == dedupe.__version__
+    assert data["config"]["within"]["keep_policy"] == "context"
+    assert data["original_chars"] == len(text)
+    assert len(data["spans"]) == 4
+    spans = [dedupe.Span(s["start"], s["end"], s["text"], s["kind"], s["rule"], s["score"], tuple(s["kept"])) for s in data["spans"]]
+    for s in spans:
+        assert s.text == text[s.start : s.end]
+    assert dedupe.rebuild(result.stdout, spans) == text  # cleaned stdout + report = original
+
+
+def test_format_json(runner: CliRunner) -> None:
+    text = SEED.read_text(encoding="utf-8")
+    result = runner.invoke(app, ["clean", str(SEED), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["text"] == dedupe.clean(text).text
+    assert [s["kind"] for s in data["spans"]] == ["repeat"] * 4
+    assert all(isinstance(s["kept"], list) and len(s["kept"]) == 2 for s in data["spans"])
+
+
+def test_report_to_stdout(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["clean", str(SEED), "--report", "-"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)  # only the report, no cleaned text mixed in
+    assert "spans" in data and "text" not in data
+
+
+def test_keep_first_option(runner: CliRunner) -> None:
+    a = runner.invoke(app, ["clean", str(SEED)])
+    b = runner.invoke(app, ["clean", str(SEED), "--keep", "first"])
+    assert a.exit_code == b.exit_code == 0
+    assert a.stdout != b.stdout
+    assert b.stdout.startswith(SEED.read_text(encoding="utf-8")[:100])
+
+
+def test_bad_keep_value_is_a_config_error(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["clean", str(SEED), "--keep", "last"])
+    assert_one_error_line(result, 4, "keep_policy")
+
+
+def test_unknown_option_is_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["clean", str(SEED), "--no-such-option"])
+    assert result.exit_code == EXIT_USAGE
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_path(runner: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.txt"
+    assert_one_error_line(runner.invoke(app, ["clean", str(missing)]), EXIT_INPUT, str(missing), "no such file")
+
+
+def test_directory(runner: CliRunner, tmp_path: Path) -> None:
+    assert_one_error_line(runner.invoke(app, ["clean", str(tmp_path)]), EXIT_INPUT, "directory")
+
+
+def test_empty_file(runner: CliRunner, tmp_path: Path) -> None:
+    p = tmp_path / "empty.txt"
+    p.write_bytes(b"")
+    assert_one_error_line(runner.invoke(app, ["clean", str(p)]), EXIT_INPUT, "empty")
+    p.write_bytes(b" \n\t\n")
+    assert_one_error_line(runner.invoke(app, ["clean", str(p)]), EXIT_INPUT, "empty")
+
+
+def test_empty_stdin(runner: CliRunner) -> None:
+    assert_one_error_line(runner.invoke(app, ["clean", "-"], input=b""), EXIT_INPUT, "<stdin>", "empty")
+
+
+def test_invalid_utf8(runner: CliRunner, tmp_path: Path) -> None:
+    p = tmp_path / "latin1.txt"
+    p.write_bytes("Café crème, déjà vu.".encode("latin-1"))
+    assert_one_error_line(runner.invoke(app, ["clean", str(p)]), EXIT_INPUT, "invalid UTF-8", "byte 3")
+    assert_one_error_line(runner.invoke(app, ["clean", "-"], input=b"ok \xff\xfe"), EXIT_INPUT, "invalid UTF-8")
+
+
+def test_binary_file(runner: CliRunner, tmp_path: Path) -> None:
+    p = tmp_path / "image.png"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    assert_one_error_line(runner.invoke(app, ["clean", str(p)]), EXIT_INPUT, "binary")
+
+
+def test_bom_is_dropped(runner: CliRunner, tmp_path: Path) -> None:
+    p = tmp_path / "bom.txt"
+    p.write_bytes("\ufeffHello there.".encode("utf-8"))
+    result = runner.invoke(app, ["clean", str(p)])
+    assert result.exit_code == 0
+    assert result.stdout == "Hello there."
+
+
+def test_unwritable_report(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "no_dir" / "r.json"
+    result = runner.invoke(app, ["clean", str(SEED), "--report", str(target)])
+    assert result.exit_code == EXIT_INPUT
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dedupe: error:") and "cannot write" in lines[0]
+    assert "Traceback" not in result.stderr
