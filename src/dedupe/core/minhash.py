@@ -51,7 +51,9 @@ def signatures(hash32: np.ndarray, offsets: np.ndarray, num_perm: int = 128, see
         hash32: uint32 input hashes of all sets, concatenated.
         offsets: int array of length ``n_sets + 1``; set ``i`` is ``hash32[offsets[i]:offsets[i+1]]``.
         num_perm, seed: as datasketch's ``MinHash``.
-        chunk: shingles processed per block (bounds memory to ``chunk * num_perm * 4`` bytes).
+        chunk: shingles processed per block (bounds the work buffer to ``chunk * num_perm * 4``
+            bytes). 8192 measured fastest at 128 permutations: smaller blocks pay per-call
+            overhead, larger ones fall out of cache.
 
     Returns:
         uint32 array ``(n_sets, num_perm)``; an empty set gets all :data:`EMPTY`.
@@ -68,18 +70,26 @@ def signatures(hash32: np.ndarray, offsets: np.ndarray, num_perm: int = 128, see
     if total == 0:
         return out
     mixed = fmix32(np.asarray(hash32, dtype=np.uint32)[:total])
-    set_of = np.repeat(np.arange(n_sets), np.diff(offsets))
+    # Layout (num_perm, chunk): every numpy inner loop then runs over a long contiguous row
+    # (SIMD-friendly), and the per-set minimum is a reduceat along the contiguous axis.
+    # 600k shingles x 128 permutations: 0.107 s with the (chunk, num_perm) layout, 0.019 s here.
+    a_col = a[:, None]
+    b_col = b[:, None]
+    buf = np.empty((num_perm, min(chunk, total)), dtype=np.uint32)
+    nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    set_start = offsets[nonempty]  # start of every non-empty set, increasing
     for lo in range(0, total, chunk):
         hi = min(total, lo + chunk)
-        block = mixed[lo:hi, None] * a[None, :] + b[None, :]  # uint32 wraps mod 2**32
-        ids = set_of[lo:hi]
-        # boundaries of runs of the same set inside this block
-        cut = np.flatnonzero(np.diff(ids)) + 1
-        starts = np.concatenate(([0], cut))
-        mins = np.minimum.reduceat(block, starts, axis=0)
-        owners = ids[starts]
-        np.minimum(out[owners], mins, out=mins)
-        out[owners] = mins
+        blk = buf[:, : hi - lo]
+        np.multiply(a_col, mixed[None, lo:hi], out=blk)  # uint32 wraps mod 2**32
+        np.add(blk, b_col, out=blk)
+        # non-empty sets overlapping [lo, hi): the one containing lo, then those starting inside
+        first = int(np.searchsorted(set_start, lo, side="right")) - 1
+        last = int(np.searchsorted(set_start, hi, side="left"))
+        owners = nonempty[first:last]
+        starts = np.maximum(set_start[first:last], lo) - lo
+        mins = np.minimum.reduceat(blk, starts, axis=1).T
+        out[owners] = np.minimum(out[owners], mins)
     return out
 
 
