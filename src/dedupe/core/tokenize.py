@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -54,10 +55,11 @@ _BMP_CLASS = _build_bmp_table()  # constant lookup table, built once at import
 
 def char_classes(codepoints: np.ndarray) -> np.ndarray:
     """SEP / WORD / SINGLE class of every code point (uint32 array)."""
-    cls = _BMP_CLASS[np.minimum(codepoints, 0xFFFF)]
-    astral = codepoints > 0xFFFF
-    if astral.any():
-        idx = np.flatnonzero(astral)
+    # take(mode="clip") maps every code point above the BMP to entry 0xFFFF (fixed below); it is
+    # about 2x faster than fancy indexing with np.minimum
+    cls = _BMP_CLASS.take(codepoints, mode="clip")
+    if len(codepoints) and int(codepoints.max()) > 0xFFFF:
+        idx = np.flatnonzero(codepoints > 0xFFFF)
         uniq, inv = np.unique(codepoints[idx], return_inverse=True)
         cls[idx] = np.array([_char_class(int(c)) for c in uniq], dtype=np.uint8)[inv]
     return cls
@@ -104,15 +106,7 @@ def tokenize(text: str, norm: NormalizedText | None = None) -> Tokens:
     if norm is None:
         norm = normalize(text)
     cp = codepoints(norm.text)
-    cls = char_classes(cp)
-    word = cls == WORD
-    single = cls == SINGLE
-    prev_word = np.concatenate(([False], word[:-1]))
-    next_word = np.concatenate((word[1:], [False]))
-    is_start = single | (word & ~prev_word)
-    is_end = single | (word & ~next_word)
-    nstart = np.flatnonzero(is_start).astype(np.int64)
-    nend = np.flatnonzero(is_end).astype(np.int64) + 1
+    nstart, nend, single = _token_bounds(cp)
     hashes = range_hashes(cp, nstart, nend)
     if len(nstart):
         ostart, oend = norm.to_original(nstart, nend)
@@ -122,8 +116,90 @@ def tokenize(text: str, norm: NormalizedText | None = None) -> Tokens:
         start=np.asarray(ostart, dtype=np.int64),
         end=np.asarray(oend, dtype=np.int64),
         hashes=hashes,
-        single=single[nstart],
+        single=single,
         norm=norm,
         nstart=nstart,
         nend=nend,
     )
+
+
+def _token_bounds(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, single) of the tokens of a code point array: runs of WORD characters, and
+    every SINGLE character on its own."""
+    cls = char_classes(cp)
+    word = cls == WORD
+    single = cls == SINGLE
+    prev_word = np.empty_like(word)
+    prev_word[:1] = False
+    prev_word[1:] = word[:-1]
+    next_word = np.empty_like(word)
+    next_word[-1:] = False
+    next_word[:-1] = word[1:]
+    is_start = single | (word & ~prev_word)
+    is_end = single | (word & ~next_word)
+    nstart = np.flatnonzero(is_start)
+    nend = np.flatnonzero(is_end) + 1
+    return nstart.astype(np.int64, copy=False), nend.astype(np.int64, copy=False), single[nstart]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenBatch:
+    """Token hashes of many texts at once (no offsets: what signatures need).
+
+    Attributes:
+        hashes: uint64, the tokens of all texts concatenated; equal to ``tokenize(text).hashes``
+            of each text.
+        single: bool, one-character tokens of spaceless scripts (as :attr:`Tokens.single`).
+        offsets: int64 of length ``n_texts + 1``: text ``i`` owns ``hashes[offsets[i]:offsets[i+1]]``.
+    """
+
+    hashes: np.ndarray
+    single: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+def _normalize_many(texts: Sequence[str]) -> tuple[str, np.ndarray]:
+    """Normalised texts joined by ``"\n"`` and the start of each in the joined string.
+
+    Joining first and normalising once is equivalent to normalising each text: a line break is a
+    starter that composes with nothing, and it ends the context of lower-casing's final-sigma
+    rule. When any text needs the slow path (not NFKC, or lower-casing changes its length), every
+    text is normalised on its own with :func:`normalize`.
+    """
+    joined = "\n".join(texts)
+    lengths: list[int] | None = None
+    if unicodedata.is_normalized("NFKC", joined):
+        low = joined.lower()
+        if len(low) == len(joined):
+            joined = low
+            lengths = [len(t) for t in texts]
+    if lengths is None:
+        parts = [normalize(t).text for t in texts]
+        joined = "\n".join(parts)
+        lengths = [len(t) for t in parts]
+    starts = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(lengths, dtype=np.int64) + 1, out=starts[1:])
+    return joined, starts
+
+
+def tokenize_many(texts: Sequence[str]) -> TokenBatch:
+    """Token hashes of many texts in one vectorised pass (same hashes as :func:`tokenize`).
+
+    One numpy pass over all texts removes the per-text overhead that dominates short texts.
+
+    >>> b = tokenize_many(["Hello, WORLD!", "", "東京 world"])
+    >>> b.offsets.tolist()
+    [0, 2, 2, 5]
+    >>> bool(b.hashes[1] == b.hashes[4] == tokenize("world").hashes[0])
+    True
+    """
+    joined, char_starts = _normalize_many(texts)
+    cp = codepoints(joined)
+    nstart, nend, single = _token_bounds(cp)
+    hashes = range_hashes(cp, nstart, nend)
+    offsets = np.searchsorted(nstart, char_starts).astype(np.int64)
+    offsets[-1] = len(nstart)
+    return TokenBatch(hashes=hashes, single=single, offsets=offsets)
