@@ -1,0 +1,341 @@
+"""Incremental corpus mode over a persistent index store (a crawl, page after page, day after day).
+
+:class:`Index` drives the corpus functions of :mod:`dedupe.engine.corpus` against a store that
+remembers earlier pages (:class:`~dedupe.stores.sqlite.SQLiteIndex` by default, see
+:func:`dedupe.open_index`):
+
+* :meth:`Index.observe` records pages as template evidence (one transaction per call).
+* :meth:`Index.clean` observes one page, cleans it against its site's evidence *so far*, and
+  looks its cleaned text up among the stored signatures (near-duplicate of a page seen before),
+  then stores its own signature.
+* :meth:`Index.corpus` is corpus mode on a batch, with the stored pages as extra evidence.
+* :meth:`Index.reclean` re-cleans stored pages against everything the index now holds, without
+  re-observing: once a site has enough pages, its early pages can be cleaned again. Fed page by
+  page and then re-cleaned, the results equal an in-memory corpus run on the same pages.
+
+The store needs, beyond :class:`~dedupe.engine.index.IndexStore`: ``observe_many``,
+``put_signatures``, ``doc_info``, ``get_text``, ``signature_table``, ``forget_docs``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..config import Config
+from ..core.minhash import EMPTY, band_keys
+from ..errors import InputError
+from ..models import KIND_NEAR_DUP_DOC, CleanResult, Document, Span
+from . import neardup
+from .corpus import clean_document, observe_document, run_corpus, site_of
+from .crosspage import policy_rank
+
+
+class _Recorder:
+    """Collects what :func:`observe_document` would write, to write it in one batch."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, np.ndarray]] = []
+
+    def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
+        self.items.append((site, doc_id, fingerprints))
+
+
+class _NoObserve:
+    """A view of a store whose ``observe`` does nothing: clean against stored evidence only."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"store": self.store}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.store = state["store"]
+
+
+def _as_doc(doc: Document | dict) -> Document:
+    if isinstance(doc, Document):
+        return doc
+    if isinstance(doc, dict) and isinstance(doc.get("id"), str) and "text" in doc:
+        return Document(doc["id"], doc["text"], url=doc.get("url"), site=doc.get("site"))
+    raise InputError("a document must be a Document or a dict with 'id' (str) and 'text'")
+
+
+class Index:
+    """Corpus mode with memory: a store plus the settings it was built with.
+
+    Args:
+        store: the evidence store (e.g. :class:`~dedupe.stores.sqlite.SQLiteIndex`); closed by
+            :meth:`close`.
+        config: settings; default the store's own ``config``.
+        dedupe_only: no main-text selection (templates and repeats only).
+    """
+
+    def __init__(self, store: Any, config: Config | None = None, *, dedupe_only: bool = False) -> None:
+        self.store = store
+        self.config: Config = config or getattr(store, "config", None) or Config()
+        self.dedupe_only = dedupe_only
+
+    # -- evidence -------------------------------------------------------------------------------
+    def observe(self, docs: Iterable[Document | dict]) -> int:
+        """Record pages as template evidence, all in ONE transaction (all or nothing).
+
+        Re-observing an id replaces its earlier contribution. Returns the number of pages.
+        """
+        rec = _Recorder()
+        infos: list[dict[str, Any]] = []
+        for d in docs:
+            doc = _as_doc(d)
+            if not isinstance(doc.text, str):
+                raise InputError(f"document {doc.id!r}: text must be a str")
+            if len(doc.text) > self.config.max_doc_chars:
+                raise InputError(f"document {doc.id!r} has {len(doc.text):,} characters, more than max_doc_chars")
+            observe_document(doc, rec, self.config)
+            infos.append({"url": doc.url, "chars": len(doc.text), "text": doc.text})
+        return self.store.observe_many([(*item, info) for item, info in zip(rec.items, infos)])
+
+    # -- cleaning -------------------------------------------------------------------------------
+    def clean(self, doc: Document | dict) -> CleanResult:
+        """Observe ``doc``, clean it against its site's evidence so far, find stored pages it
+        near-duplicates, and store its signature.
+
+        ``meta``: ``removed_chars``, ``cluster`` (the canonical page's id, or None),
+        ``canonical`` (bool), ``site_pages`` (pages of the site observed so far, this one included).
+        """
+        doc = _as_doc(doc)
+        self.observe([doc])
+        res = clean_document(doc, self.store, self.config, dedupe_only=self.dedupe_only)
+        return self._link([(doc, res)])[0]
+
+    def corpus(self, docs: Iterable[Document | dict], *, workers: int = 1, progress: Any = None) -> Iterator[CleanResult]:
+        """Corpus mode on a batch, with the index as memory: the batch is observed into the store
+        (earlier pages count as evidence too), cleaned, clustered within the batch, and each page
+        not clustered in the batch is also looked up among stored pages."""
+        batch = [_as_doc(d) for d in docs]
+        out = list(run_corpus(batch, self.config, index=_BatchObserver(self.store, batch), workers=workers, dedupe_only=self.dedupe_only, progress=progress))
+        by_id = {d.id: d for d in batch}
+        yield from self._link([(by_id[r.doc_id], r) for r in out])
+
+    def reclean(
+        self,
+        ids: Sequence[str] | None = None,
+        *,
+        site: str | None = None,
+        docs: Iterable[Document | dict] | None = None,
+        workers: int = 1,
+        progress: Any = None,
+    ) -> Iterator[CleanResult]:
+        """Re-clean stored pages against everything the index holds now, without re-observing.
+
+        Which pages: ``docs`` (the caller passes them again: needed when the index does not
+        store texts), else ``ids``, else every page of ``site``, else every observed page. Pages
+        come in first-observation order; cross-page blocks and near-duplicate clusters are found
+        among them (as a corpus run on them would). Their new signatures and cleaned texts are
+        stored for later look-ups.
+
+        Raises:
+            InputError: an id is not in the index, or its text is not stored.
+        """
+        if docs is not None:
+            batch = [_as_doc(d) for d in docs]
+        else:
+            if ids is None:
+                ids = self.store.doc_ids(site)
+            info = self.store.doc_info(ids)
+            missing = [i for i in ids if i not in info]
+            if missing:
+                raise InputError(f"not in the index: {', '.join(map(repr, missing[:5]))}")
+            batch = []
+            for doc_id in sorted(ids, key=lambda i: (info[i]["seq"], i)):
+                text = self.store.get_text(doc_id)
+                if text is None:
+                    raise InputError(f"the index does not store the text of {doc_id!r}; pass the documents again (docs=...)")
+                meta = info[doc_id]
+                batch.append(Document(doc_id, text, url=meta.get("url"), site=meta.get("site")))
+        results = list(run_corpus(batch, self.config, index=_NoObserve(self.store), workers=workers, dedupe_only=self.dedupe_only, progress=progress))
+        self._store_signatures(results)
+        yield from results
+
+    # -- near-duplicates against the stored pages ------------------------------------------------
+    def _store_signatures(self, results: Sequence[CleanResult]) -> list[tuple[np.ndarray, int]]:
+        cfg = self.config
+        sigs = [neardup.signature_of(r.text, cfg) for r in results]
+        items = []
+        for r, (sig, n_sh) in zip(results, sigs):
+            keys = band_keys(sig[None, :], cfg.neardup.bands)[0]
+            items.append((r.doc_id, sig, keys, {"n_shingles": n_sh, "clean_chars": len(r.text), "clean_text": r.text}))
+        self.store.put_signatures(items)
+        return sigs
+
+    def matches(self, doc_id: str, sig: np.ndarray, n_shingles: int, clean_text: str, exclude: set[str] = frozenset()) -> list[tuple[str, float]]:  # type: ignore[assignment]
+        """Stored pages whose cleaned text is a near-duplicate of ``clean_text``: ``[(id, jaccard)]``.
+
+        Verification is the exact Jaccard of the shingle sets when the index stores cleaned
+        texts, else the MinHash estimate.
+        """
+        cfg = self.config
+        nd = cfg.neardup
+        if not nd.enabled or n_shingles < nd.min_shingles or sig[0] == EMPTY:
+            return []
+        keys = band_keys(sig[None, :], nd.bands)[0]
+        cands = [c for c in self.store.band_candidates(keys) if c != doc_id and c not in exclude]
+        if not cands:
+            return []
+        stored = self.store.get_signatures(cands)
+        mine: np.ndarray | None = None
+        out: list[tuple[str, float]] = []
+        for c in cands:
+            other = stored.get(c)
+            if other is None:
+                continue
+            est = float((other == sig).mean())
+            if est < nd.threshold - neardup.PREFILTER_SLACK:
+                continue
+            text = self.store.get_text(c, clean=True)
+            if text is None:
+                score = est
+            else:
+                if mine is None:
+                    mine = neardup.shingle_set(clean_text, cfg.signature)
+                theirs = neardup.shingle_set(text, cfg.signature)
+                if len(theirs) < nd.min_shingles:
+                    continue
+                score = neardup.jaccard(mine, theirs)
+            if score >= nd.threshold:
+                out.append((c, score))
+        return out
+
+    def _link(self, pairs: list[tuple[Document, CleanResult]]) -> list[CleanResult]:
+        """Store the results' signatures; mark pages not clustered in their batch that
+        near-duplicate a stored page."""
+        batch_ids = {d.id for d, _ in pairs}
+        sigs = self._store_signatures([r for _, r in pairs])
+        policy = self.config.neardup.canonical
+        out: list[CleanResult] = []
+        for (doc, res), (sig, n_sh) in zip(pairs, sigs):
+            meta = dict(res.meta)
+            meta.setdefault("cluster", None)
+            meta.setdefault("canonical", True)
+            if meta["cluster"] is None:
+                found = self.matches(doc.id, sig, n_sh, res.text, exclude=batch_ids)
+                if found:
+                    info = self.store.doc_info([doc.id] + [c for c, _ in found])
+                    members = sorted(info, key=lambda i: (info[i]["seq"], i))  # first-seen order
+                    rank = policy_rank(
+                        policy,
+                        ids=members,
+                        urls=[info[m].get("url") for m in members],
+                        lengths=[int(info[m].get("clean_chars") or 0) for m in members],
+                    )
+                    canon = members[int(np.argmin(rank))]
+                    meta["cluster"] = canon
+                    meta["canonical"] = canon == doc.id
+                    if canon != doc.id:
+                        score = dict(found)[canon] if canon in dict(found) else max(s for _, s in found)
+                        span = Span(
+                            0, len(res.original), res.original, KIND_NEAR_DUP_DOC,
+                            f"index:minhash-lsh+jaccard>={self.config.neardup.threshold}", float(score),
+                            kept=(0, int(info[canon].get("chars") or 0)), kept_doc=canon, removed=False,
+                        )
+                        spans = tuple(sorted((*res.spans, span), key=lambda s: (s.start, s.end, not s.removed)))
+                        res = dataclasses.replace(res, spans=spans)
+            meta["site_pages"] = self.store.site_pages(site_of(doc))
+            out.append(dataclasses.replace(res, meta=meta))
+        return out
+
+    # -- inspection and housekeeping ----------------------------------------------------------------
+    def clusters(self) -> list[list[str]]:
+        """Verified near-duplicate clusters among all stored signatures (sorted ids, canonical
+        first by the config's policy)."""
+        cfg = self.config
+        ids, sigs, n_sh = self.store.signature_table()
+        if len(ids) < 2 or not cfg.neardup.enabled:
+            return []
+        info = self.store.doc_info(ids)
+        texts: dict[int, str] = {}
+
+        def get_text(i: int) -> str:
+            if i not in texts:
+                texts[i] = self.store.get_text(ids[i], clean=True) or ""
+            return texts[i]
+
+        cl = neardup.cluster(
+            sigs, n_sh, get_text, cfg, ids=ids, urls=[info.get(i, {}).get("url") for i in ids],
+            lengths=[int(info.get(i, {}).get("clean_chars") or 0) for i in ids],
+        )
+        groups: dict[int, list[int]] = {}
+        for i, c in enumerate(cl.canonical.tolist()):
+            if c >= 0:
+                groups.setdefault(c, []).append(i)
+        return sorted([ids[c]] + sorted(ids[m] for m in ms if m != c) for c, ms in groups.items())
+
+    def stats(self) -> dict[str, Any]:
+        """Store statistics plus template fingerprints per site and near-duplicate clusters."""
+        st = dict(self.store.stats())
+        t = self.config.templates
+        per_site = self.store.template_counts(t.min_pages, t.min_fraction)
+        st["template_fingerprints"] = sum(per_site.values())
+        st["sites_with_templates"] = len(per_site)
+        st["clusters"] = len(self.clusters())
+        return st
+
+    def forget(self, ids: Iterable[str] = (), *, site: str | None = None) -> int:
+        """Remove pages (by id, or all pages of ``site``) and their evidence; returns how many."""
+        n = 0
+        ids = list(ids)
+        if ids:
+            n += self.store.forget_docs(ids)
+        if site is not None:
+            n += len(self.store.doc_ids(site))
+            self.store.forget_site(site)
+        return n
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _BatchObserver(_NoObserve):
+    """A store view for :func:`run_corpus` on a batch: observations are buffered and written in
+    one transaction when cleaning starts (the first evidence read)."""
+
+    def __init__(self, store: Any, batch: Sequence[Document]) -> None:
+        super().__init__(store)
+        self._pending: list[tuple[str, str, np.ndarray, dict]] = []
+        self._info = {d.id: {"url": d.url, "chars": len(d.text), "text": d.text} for d in batch if isinstance(d.text, str)}
+
+    def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
+        self._pending.append((site, doc_id, fingerprints, self._info.get(doc_id, {})))
+
+    def _flush(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self.store.observe_many(pending)
+
+    def __getattr__(self, name: str) -> Any:
+        if self.__dict__.get("_pending"):
+            self._flush()
+        return getattr(self.store, name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        self._flush()
+        return {"store": self.store}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.store = state["store"]
+        self._pending = []
+        self._info = {}

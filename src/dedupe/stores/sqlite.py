@@ -1,0 +1,811 @@
+"""SQLite index store: one file, WAL mode, several writer processes on one host.
+
+:class:`SQLiteIndex` implements :class:`~dedupe.engine.index.IndexStore` on a single SQLite file
+(standard library, no server). It is the default persistent store behind
+:func:`dedupe.open_index`.
+
+Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_id`` =
+:data:`APPLICATION_ID`)::
+
+    meta(key, value)                     format, schema version, config fingerprint, config, version
+    sites(site_id, name, pages)          one row per site; pages = observed pages of the site
+    docs(did, doc_id, site_id, seq, url, chars, clean_chars, info)
+                                         one row per observed page; seq = first-observation order
+    doc_fps(did, fps)                    the page's fingerprints (uint64 blob), to undo on re-observe
+    site_fp(site_id, fp, pages)          document frequency of each fingerprint within its site
+    sigs(did, sig, bands, n_shingles)    MinHash signature (uint32 blob), band keys (uint64 blob)
+    bands(band, key, did)                LSH buckets (band position, band key) -> document
+    texts(did, text, clean)              optional: zlib-compressed original and cleaned text
+
+64-bit hashes are stored as signed ``int64`` (the same 8 bytes, viewed through numpy).
+
+Concurrency: every write runs in ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a
+read snapshot is never upgraded and SQLite's busy handler always applies), with a busy timeout
+and an outer retry loop with backoff; callers never see "database is locked". The WAL is kept
+bounded by ``wal_autocheckpoint`` plus ``journal_size_limit`` and an explicit
+``wal_checkpoint(TRUNCATE)`` after large batches.
+
+Opening is careful not to damage what is at ``path``: a file that is not a SQLite database, a
+SQLite database that is not a dedupe index, a damaged file, or an index built with other hashing
+settings raises :class:`~dedupe.errors.IndexStoreError` /
+:class:`~dedupe.errors.IndexConfigMismatch` before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import time
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
+
+from .._version import __version__
+from ..config import Config
+from ..errors import IndexConfigMismatch, IndexStoreError
+
+SCHEMA_VERSION = 1
+#: ``PRAGMA application_id`` of a dedupe index ("DDUP").
+APPLICATION_ID = 0x44445550
+FORMAT = "dedupe-index"
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_CHUNK = 30_000  # host parameters per statement (SQLite >= 3.32 allows 32766)
+_CHECKPOINT_ROWS = 200_000  # after a write batch touching this many rows, truncate the WAL
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE sites (site_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, pages INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE docs (
+    did INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    site_id INTEGER,
+    seq INTEGER NOT NULL,
+    url TEXT,
+    chars INTEGER,
+    clean_chars INTEGER,
+    info TEXT
+);
+CREATE INDEX docs_site ON docs(site_id, doc_id);
+CREATE TABLE doc_fps (did INTEGER PRIMARY KEY, fps BLOB NOT NULL);
+CREATE TABLE site_fp (site_id INTEGER NOT NULL, fp INTEGER NOT NULL, pages INTEGER NOT NULL,
+                      PRIMARY KEY (site_id, fp)) WITHOUT ROWID;
+CREATE TABLE sigs (did INTEGER PRIMARY KEY, sig BLOB NOT NULL, bands BLOB NOT NULL, n_shingles INTEGER);
+CREATE TABLE bands (band INTEGER NOT NULL, key INTEGER NOT NULL, did INTEGER NOT NULL,
+                    PRIMARY KEY (band, key, did)) WITHOUT ROWID;
+CREATE INDEX bands_did ON bands(did);
+CREATE TABLE texts (did INTEGER PRIMARY KEY, text BLOB, clean BLOB);
+"""
+
+
+def hash_settings(config: Config) -> dict[str, Any]:
+    """The settings an index's stored hashes depend on; an index refuses other values.
+
+    ``Config.fingerprint()`` (signature + tokeniser) plus the LSH band count, which changes the
+    stored band keys.
+    """
+    return {"fingerprint": config.fingerprint(), "bands": config.neardup.bands}
+
+
+def to_i64(a: np.ndarray) -> list[int]:
+    """uint64 array -> Python ints of the same 8 bytes read as signed int64 (SQLite INTEGER)."""
+    return np.ascontiguousarray(a, dtype=np.uint64).view(np.int64).tolist()
+
+
+def from_i64(values: Iterable[int]) -> np.ndarray:
+    """Signed int64 values read back from SQLite -> uint64 array."""
+    return np.fromiter(values, dtype=np.int64).view(np.uint64)
+
+
+def _is_busy(exc: BaseException) -> bool:
+    msg = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg)
+
+
+class SQLiteIndex:
+    """A persistent :class:`~dedupe.engine.index.IndexStore` in one SQLite file.
+
+    Args:
+        path: the index file; created (with its schema) when missing or empty.
+        config: the settings in use. A new index records them; an existing index refuses to
+            open when its hashing settings (:func:`hash_settings`) differ. ``None``: use the
+            config stored in the index (or the defaults for a new index).
+        store_text: keep each observed page's original text (zlib-compressed) so pages can be
+            re-cleaned from the index alone. Only used when the index is created; an existing
+            index keeps its setting.
+        busy_timeout: seconds to wait for another process's write lock before giving up with
+            :class:`~dedupe.errors.IndexStoreError`.
+        readonly: open for reading only (stats); nothing is ever written.
+
+    Raises:
+        IndexStoreError: ``path`` is not a dedupe index, is damaged, or cannot be opened.
+        IndexConfigMismatch: the index was built with other hashing settings.
+
+    >>> import tempfile, numpy as np
+    >>> with tempfile.TemporaryDirectory() as d, SQLiteIndex(d + "/i.db") as ix:
+    ...     ix.observe("s", "a", np.array([1, 2], dtype=np.uint64))
+    ...     ix.observe("s", "b", np.array([2], dtype=np.uint64))
+    ...     ix.doc_freq("s", np.array([1, 2, 3], dtype=np.uint64)).tolist()
+    [1, 2, 0]
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        config: Config | None = None,
+        store_text: bool = True,
+        busy_timeout: float = 60.0,
+        readonly: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.busy_timeout = float(busy_timeout)
+        self.readonly = readonly
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._check_file()
+        conn = self._connect()
+        try:
+            meta = self._read_meta(conn)
+            if meta is None:
+                if readonly:
+                    raise IndexStoreError(f"{self.path}: no dedupe index here")
+                meta = self._create(conn, config or Config(), store_text)
+            stored_cfg = self._check_meta(meta, config)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self.config: Config = config if config is not None else stored_cfg
+        self.meta = meta
+        self.store_text = meta.get("store_text") == "1"
+        if not readonly:
+            self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
+            conn.execute("PRAGMA wal_autocheckpoint=1000")
+            conn.execute("PRAGMA journal_size_limit=67108864")
+
+    # -- opening ---------------------------------------------------------------------------
+    def _check_file(self) -> None:
+        p = self.path
+        if p.is_dir():
+            raise IndexStoreError(f"{p}: is a directory, not an index file")
+        if not p.exists():
+            if self.readonly:
+                raise IndexStoreError(f"{p}: index not found")
+            if not p.parent.exists():
+                raise IndexStoreError(f"{p}: directory {p.parent} does not exist")
+            return
+        try:
+            with open(p, "rb") as fh:
+                head = fh.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise IndexStoreError(f"{p}: cannot read: {exc.strerror}") from None
+        if head and head != _SQLITE_HEADER:
+            raise IndexStoreError(f"{p}: not a dedupe index (not an SQLite file); refusing to touch it")
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.readonly:
+                uri = "file:" + self.path.resolve().as_posix() + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, isolation_level=None)
+            else:
+                conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise IndexStoreError(f"{self.path}: cannot open index: {exc}") from None
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+        conn.execute("PRAGMA temp_store=MEMORY")
+        return conn
+
+    def _read_meta(self, conn: sqlite3.Connection) -> dict[str, str] | None:
+        """The meta table of an existing index; None for an empty database. Reads only."""
+        try:
+            app_id = self._retry(lambda: conn.execute("PRAGMA application_id").fetchone()[0])
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables and app_id == 0:
+                return None
+            if app_id != APPLICATION_ID or "meta" not in tables:
+                raise IndexStoreError(f"{self.path}: an SQLite database, but not a dedupe index; refusing to touch it")
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise IndexStoreError(f"{self.path}: not a readable dedupe index ({exc}); refusing to touch it") from None
+        if meta.get("format") != FORMAT:
+            raise IndexStoreError(f"{self.path}: not a dedupe index (no format marker); refusing to touch it")
+        return meta
+
+    def _create(self, conn: sqlite3.Connection, config: Config, store_text: bool) -> dict[str, str]:
+        meta = {
+            "format": FORMAT,
+            "schema_version": str(SCHEMA_VERSION),
+            "config_fingerprint": config.fingerprint(),
+            "hash_settings": json.dumps(hash_settings(config), sort_keys=True),
+            "config": json.dumps(config.to_dict(), sort_keys=True),
+            "dedupe_version": __version__,
+            "store_text": "1" if store_text else "0",
+            "seq": "0",
+        }
+
+        def create() -> dict[str, str]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                existing = self._read_meta(conn)  # another process may have created it meanwhile
+                if existing is not None:
+                    conn.execute("ROLLBACK")
+                    return existing
+                for stmt in _SCHEMA.strip().split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", sorted(meta.items()))
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return meta
+
+        try:
+            return self._retry(create)
+        except sqlite3.DatabaseError as exc:
+            raise IndexStoreError(f"{self.path}: cannot create index: {exc}") from None
+
+    def _check_meta(self, meta: dict[str, str], config: Config | None) -> Config:
+        version = meta.get("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise IndexStoreError(
+                f"{self.path}: index schema version {version}, this dedupe ({__version__}) reads version {SCHEMA_VERSION}"
+            )
+        try:
+            stored = Config.from_dict(json.loads(meta["config"]))
+            stored_hash = json.loads(meta["hash_settings"])
+        except Exception as exc:  # noqa: BLE001 - damaged meta row
+            raise IndexStoreError(f"{self.path}: index metadata is damaged ({exc})") from None
+        if config is not None:
+            wanted = hash_settings(config)
+            if wanted != stored_hash:
+                diff = ", ".join(f"{k}: index {stored_hash.get(k)!r} vs config {v!r}" for k, v in wanted.items() if stored_hash.get(k) != v)
+                raise IndexConfigMismatch(
+                    f"{self.path}: index was built with other hashing settings ({diff}); use the config "
+                    f"it was built with (dedupe index stats shows it) or a new index file"
+                )
+        return stored
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise IndexStoreError(f"{self.path}: index is closed")
+        if os.getpid() != self._pid:  # forked: never share a connection across processes
+            self._pid = os.getpid()
+            self._conn = self._connect()
+        return self._conn
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """Run ``fn``, retrying with backoff while another process holds a lock."""
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.005
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise IndexStoreError(
+                        f"{self.path}: index busy: another process kept it locked for more than {self.busy_timeout:.0f} s"
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.5)
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one ``BEGIN IMMEDIATE`` transaction (all or nothing), with retries."""
+        if self.readonly:
+            raise IndexStoreError(f"{self.path}: index opened read-only")
+        conn = self.conn
+
+        def attempt() -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = fn(conn)
+                conn.execute("COMMIT")
+                return out
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        try:
+            return self._retry(attempt)
+        except sqlite3.DatabaseError as exc:
+            raise IndexStoreError(f"{self.path}: index write failed: {exc}") from None
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self.conn
+        try:
+            return self._retry(lambda: fn(conn))
+        except sqlite3.DatabaseError as exc:
+            raise IndexStoreError(f"{self.path}: index read failed: {exc}") from None
+
+    @staticmethod
+    def _site_id(conn: sqlite3.Connection, site: str, create: bool) -> int | None:
+        row = conn.execute("SELECT site_id FROM sites WHERE name = ?", (site,)).fetchone()
+        if row is not None:
+            return row[0]
+        if not create:
+            return None
+        return conn.execute("INSERT INTO sites(name, pages) VALUES (?, 0)", (site,)).lastrowid
+
+    # -- template evidence ---------------------------------------------------------------------
+    def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
+        """Record ``doc_id``'s fingerprints for ``site``, replacing its earlier contribution."""
+        self.observe_many([(site, doc_id, fingerprints)])
+
+    def observe_many(self, items: Iterable[tuple[str, str, np.ndarray]] | Iterable[tuple[str, str, np.ndarray, dict]]) -> int:
+        """Observe many pages in ONE transaction (all or nothing). Items are
+        ``(site, doc_id, fingerprints)`` or ``(site, doc_id, fingerprints, info)`` where ``info``
+        may hold ``url``, ``chars``, ``clean_chars``, ``text`` (stored if the index keeps texts)
+        and anything else JSON-serialisable. Returns the number of pages observed."""
+        batch = [self._prep(it) for it in items]
+        if not batch:
+            return 0
+        rows = self._write(lambda conn: self._observe_tx(conn, batch))
+        if rows >= _CHECKPOINT_ROWS:
+            self.checkpoint()
+        return len(batch)
+
+    @staticmethod
+    def _prep(item: tuple) -> tuple[str, str, np.ndarray, dict]:
+        site, doc_id, fps = item[0], item[1], item[2]
+        info = dict(item[3]) if len(item) > 3 and item[3] else {}
+        if not isinstance(doc_id, str) or not isinstance(site, str):
+            raise TypeError("site and doc_id must be str")
+        return site, doc_id, np.unique(np.asarray(fps, dtype=np.uint64)), info
+
+    def _observe_tx(self, conn: sqlite3.Connection, batch: list[tuple[str, str, np.ndarray, dict]]) -> int:
+        # Later items for the same doc_id replace earlier ones (as observing them in order would).
+        last: dict[str, int] = {}
+        for i, (_, doc_id, _, _) in enumerate(batch):
+            last[doc_id] = i
+        batch = [batch[i] for i in sorted(last.values())]
+        seq = int(conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
+        touched = 0
+        dec_rows: list[tuple[int, int]] = []
+        site_delta: dict[int, int] = {}
+        per_site: dict[int, list[np.ndarray]] = {}
+        site_cache: dict[str, int] = {}
+        for site, doc_id, fps, info in batch:
+            info = dict(info)  # this function may be retried: never mutate the caller's items
+            sid = site_cache.get(site)
+            if sid is None:
+                sid = site_cache[site] = self._site_id(conn, site, create=True)
+            text = info.pop("text", None)
+            cols = (
+                sid,
+                info.pop("url", None),
+                info.pop("chars", None),
+                info.pop("clean_chars", None),
+                json.dumps(info, sort_keys=True) if info else None,
+            )
+            row = conn.execute("SELECT did, site_id FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
+            if row is None:
+                seq += 1
+                did = conn.execute(
+                    "INSERT INTO docs(site_id, url, chars, clean_chars, info, doc_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (*cols, doc_id, seq),
+                ).lastrowid
+            else:  # re-observed: undo its earlier contribution, keep its first-seen order (seq)
+                did, old_sid = row
+                fb = conn.execute("SELECT fps FROM doc_fps WHERE did = ?", (did,)).fetchone()
+                if old_sid is not None:
+                    site_delta[old_sid] = site_delta.get(old_sid, 0) - 1
+                    if fb is not None:
+                        dec_rows.extend((old_sid, fp) for fp in np.frombuffer(fb[0], dtype=np.int64).tolist())
+                conn.execute("UPDATE docs SET site_id = ?, url = ?, chars = ?, clean_chars = ?, info = ? WHERE did = ?", (*cols, did))
+                conn.execute("DELETE FROM doc_fps WHERE did = ?", (did,))
+                conn.execute("DELETE FROM texts WHERE did = ?", (did,))  # its cleaned text is stale too
+            conn.execute("INSERT INTO doc_fps(did, fps) VALUES (?, ?)", (did, fps.view(np.int64).tobytes()))
+            if text is not None and self.store_text:
+                conn.execute("INSERT INTO texts(did, text, clean) VALUES (?, ?, NULL)", (did, zlib.compress(text.encode("utf-8"), 6)))
+            site_delta[sid] = site_delta.get(sid, 0) + 1
+            per_site.setdefault(sid, []).append(fps)
+        if dec_rows:  # the same (site, fp) may be undone for several docs: aggregate
+            uniq, counts = np.unique(np.array(dec_rows, dtype=np.int64), axis=0, return_counts=True)
+            conn.executemany(
+                "UPDATE site_fp SET pages = pages - ? WHERE site_id = ? AND fp = ?",
+                zip(counts.tolist(), uniq[:, 0].tolist(), uniq[:, 1].tolist()),
+            )
+            conn.execute("DELETE FROM site_fp WHERE pages <= 0")
+            touched += len(uniq)
+        for sid, n in site_delta.items():
+            if n:
+                conn.execute("UPDATE sites SET pages = pages + ? WHERE site_id = ?", (n, sid))
+        for sid, arrays in per_site.items():  # new contributions, aggregated per (site, fp)
+            if len(arrays) > 1:
+                uniq, counts = np.unique(np.concatenate(arrays), return_counts=True)
+            else:
+                uniq, counts = arrays[0], np.ones(len(arrays[0]), dtype=np.int64)
+            conn.executemany(
+                "INSERT INTO site_fp(site_id, fp, pages) VALUES (?, ?, ?) "
+                "ON CONFLICT(site_id, fp) DO UPDATE SET pages = pages + excluded.pages",
+                zip([sid] * len(uniq), to_i64(uniq), counts.tolist()),
+            )
+            touched += len(uniq)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (str(seq),))
+        return touched
+
+    def site_pages(self, site: str) -> int:
+        row = self._read(lambda c: c.execute("SELECT pages FROM sites WHERE name = ?", (site,)).fetchone())
+        return int(row[0]) if row else 0
+
+    def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
+        """How many observed pages of ``site`` hold each fingerprint (int64 array)."""
+        fps = np.asarray(fingerprints, dtype=np.uint64)
+        out = np.zeros(len(fps), dtype=np.int64)
+        if not len(fps):
+            return out
+
+        def q(conn: sqlite3.Connection) -> dict[int, int]:
+            sid = self._site_id(conn, site, create=False)
+            if sid is None:
+                return {}
+            found: dict[int, int] = {}
+            keys = sorted(set(to_i64(fps)))
+            for lo in range(0, len(keys), _CHUNK):
+                part = keys[lo : lo + _CHUNK]
+                sql = f"SELECT fp, pages FROM site_fp WHERE site_id = ? AND fp IN ({','.join('?' * len(part))})"
+                found.update(conn.execute(sql, [sid, *part]).fetchall())
+            return found
+
+        found = self._read(q)
+        if found:
+            keys = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
+            vals = np.fromiter(found.values(), dtype=np.int64, count=len(found))
+            order = np.argsort(keys)
+            keys, vals = keys[order], vals[order]
+            f64 = fps.view(np.int64)
+            pos = np.searchsorted(keys, f64)
+            pos[pos >= len(keys)] = 0
+            hit = keys[pos] == f64
+            out[hit] = vals[pos[hit]]
+        return out
+
+    def site_doc_freqs(self, site: str) -> tuple[np.ndarray, np.ndarray]:
+        """All fingerprints of ``site`` with their page counts (uint64, int64), sorted by fp."""
+
+        def q(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+            sid = self._site_id(conn, site, create=False)
+            if sid is None:
+                return []
+            return conn.execute("SELECT fp, pages FROM site_fp WHERE site_id = ?", (sid,)).fetchall()
+
+        rows = self._read(q)
+        fps = from_i64(r[0] for r in rows)
+        pages = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        order = np.argsort(fps)
+        return fps[order], pages[order]
+
+    # -- near-duplicate documents ------------------------------------------------------------
+    def put_signature(self, doc_id: str, signature: np.ndarray, band_keys: np.ndarray) -> None:
+        self.put_signatures([(doc_id, signature, band_keys)])
+
+    def put_signatures(self, items: Iterable[tuple]) -> None:
+        """Store (or replace) many signatures in one transaction. Items are ``(doc_id, signature,
+        band_keys)`` or ``(doc_id, signature, band_keys, extra)`` with ``extra`` holding
+        ``n_shingles``, ``clean_chars`` and ``clean_text`` (kept if the index stores texts).
+        A signature of a document that was never observed registers the document (no site)."""
+        batch = []
+        for it in items:
+            extra = dict(it[3]) if len(it) > 3 and it[3] else {}
+            batch.append((it[0], np.asarray(it[1], dtype=np.uint32).copy(), np.asarray(it[2], dtype=np.uint64).copy(), extra))
+        if not batch:
+            return
+
+        def tx(conn: sqlite3.Connection) -> None:
+            for doc_id, sig, keys, extra in batch:
+                did = self._did(conn, doc_id, create=True)
+                self._drop_sig_tx(conn, did)
+                conn.execute(
+                    "INSERT INTO sigs(did, sig, bands, n_shingles) VALUES (?, ?, ?, ?)",
+                    (did, sig.tobytes(), keys.tobytes(), extra.get("n_shingles")),
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO bands(band, key, did) VALUES (?, ?, ?)",
+                    zip(range(len(keys)), to_i64(keys), [did] * len(keys)),
+                )
+                if extra.get("clean_chars") is not None:
+                    conn.execute("UPDATE docs SET clean_chars = ? WHERE did = ?", (int(extra["clean_chars"]), did))
+                clean = extra.get("clean_text")
+                if clean is not None and self.store_text:
+                    blob = zlib.compress(clean.encode("utf-8"), 6)
+                    if conn.execute("UPDATE texts SET clean = ? WHERE did = ?", (blob, did)).rowcount == 0:
+                        conn.execute("INSERT INTO texts(did, text, clean) VALUES (?, NULL, ?)", (did, blob))
+
+        self._write(tx)
+
+    def _did(self, conn: sqlite3.Connection, doc_id: str, create: bool) -> int | None:
+        row = conn.execute("SELECT did FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is not None:
+            return row[0]
+        if not create:
+            return None
+        seq = int(conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0]) + 1
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (str(seq),))
+        return conn.execute("INSERT INTO docs(doc_id, site_id, seq) VALUES (?, NULL, ?)", (doc_id, seq)).lastrowid
+
+    @staticmethod
+    def _drop_sig_tx(conn: sqlite3.Connection, did: int) -> None:
+        row = conn.execute("SELECT bands FROM sigs WHERE did = ?", (did,)).fetchone()
+        if row is None:
+            return
+        keys = np.frombuffer(row[0], dtype=np.int64).tolist()
+        conn.executemany("DELETE FROM bands WHERE band = ? AND key = ? AND did = ?", zip(range(len(keys)), keys, [did] * len(keys)))
+        conn.execute("DELETE FROM sigs WHERE did = ?", (did,))
+
+    def get_signature(self, doc_id: str) -> np.ndarray | None:
+        row = self._read(
+            lambda c: c.execute("SELECT s.sig FROM sigs s JOIN docs d ON d.did = s.did WHERE d.doc_id = ?", (doc_id,)).fetchone()
+        )
+        return None if row is None else np.frombuffer(row[0], dtype=np.uint32).copy()
+
+    def get_signatures(self, doc_ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored signatures of many documents (missing ones are left out)."""
+        ids = sorted(set(doc_ids))
+
+        def q(conn: sqlite3.Connection) -> dict[str, np.ndarray]:
+            out: dict[str, np.ndarray] = {}
+            for lo in range(0, len(ids), _CHUNK):
+                part = ids[lo : lo + _CHUNK]
+                sql = f"SELECT d.doc_id, s.sig FROM sigs s JOIN docs d ON d.did = s.did WHERE d.doc_id IN ({','.join('?' * len(part))})"
+                for doc_id, blob in conn.execute(sql, part):
+                    out[doc_id] = np.frombuffer(blob, dtype=np.uint32).copy()
+            return out
+
+        return self._read(q)
+
+    def signature_table(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """All stored signatures: ``(doc_ids, signatures (n, num_perm) uint32, n_shingles)``, by id."""
+        rows = self._read(
+            lambda c: c.execute(
+                "SELECT d.doc_id, s.sig, s.n_shingles FROM sigs s JOIN docs d ON d.did = s.did ORDER BY d.doc_id"
+            ).fetchall()
+        )
+        num_perm = self.config.signature.num_perm
+        sigs = np.empty((len(rows), num_perm), dtype=np.uint32)
+        for i, r in enumerate(rows):
+            sigs[i] = np.frombuffer(r[1], dtype=np.uint32)
+        n_sh = np.array([r[2] if r[2] is not None else num_perm for r in rows], dtype=np.int64)
+        return [r[0] for r in rows], sigs, n_sh
+
+    def band_candidates(self, band_keys: np.ndarray) -> list[str]:
+        keys = to_i64(np.asarray(band_keys, dtype=np.uint64))
+        if not keys:
+            return []
+        values = ",".join("(?, ?)" for _ in keys)
+        sql = (
+            f"WITH q(band, key) AS (VALUES {values}) "
+            "SELECT DISTINCT d.doc_id FROM q JOIN bands b ON b.band = q.band AND b.key = q.key JOIN docs d ON d.did = b.did "
+            "ORDER BY d.doc_id"
+        )
+        params = [x for b, k in enumerate(keys) for x in (b, k)]
+        return [r[0] for r in self._read(lambda c: c.execute(sql, params).fetchall())]
+
+    def band_groups(self) -> Iterator[list[str]]:
+        """Every LSH bucket holding two or more documents, as sorted lists of doc ids."""
+        sql = (
+            "SELECT b.band, b.key, d.doc_id FROM bands b JOIN docs d ON d.did = b.did "
+            "WHERE (b.band, b.key) IN (SELECT band, key FROM bands GROUP BY band, key HAVING count(*) > 1) "
+            "ORDER BY b.band, b.key, d.doc_id"
+        )
+        rows = self._read(lambda c: c.execute(sql).fetchall())
+        group: list[str] = []
+        prev: tuple[int, int] | None = None
+        for band, key, doc_id in rows:
+            if (band, key) != prev:
+                if len(group) > 1:
+                    yield group
+                group, prev = [], (band, key)
+            group.append(doc_id)
+        if len(group) > 1:
+            yield group
+
+    # -- per-document facts ----------------------------------------------------------------------
+    def doc_info(self, doc_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """``{doc_id: {"site", "seq", "url", "chars", "clean_chars", ...}}`` of observed pages."""
+        ids = None if doc_ids is None else sorted(set(doc_ids))
+        base = "SELECT d.doc_id, s.name, d.seq, d.url, d.chars, d.clean_chars, d.info FROM docs d LEFT JOIN sites s ON s.site_id = d.site_id"
+
+        def q(conn: sqlite3.Connection) -> list[tuple]:
+            if ids is None:
+                return conn.execute(base).fetchall()
+            rows: list[tuple] = []
+            for lo in range(0, len(ids), _CHUNK):
+                part = ids[lo : lo + _CHUNK]
+                rows.extend(conn.execute(f"{base} WHERE d.doc_id IN ({','.join('?' * len(part))})", part).fetchall())
+            return rows
+
+        out: dict[str, dict[str, Any]] = {}
+        for doc_id, site, seq, url, chars, clean_chars, info in self._read(q):
+            d = json.loads(info) if info else {}
+            d.update(site=site, seq=seq, url=url, chars=chars, clean_chars=clean_chars)
+            out[doc_id] = d
+        return out
+
+    def set_clean_chars(self, items: Iterable[tuple[str, int]]) -> None:
+        """Record the cleaned length of pages (used by the ``longest`` canonical policy)."""
+        rows = [(int(n), d) for d, n in items]
+        if rows:
+            self._write(lambda c: c.executemany("UPDATE docs SET clean_chars = ? WHERE doc_id = ?", rows))
+
+    def get_text(self, doc_id: str, *, clean: bool = False) -> str | None:
+        """The stored original (or, with ``clean``, last cleaned) text of ``doc_id``; None when
+        not stored."""
+        col = "clean" if clean else "text"
+        row = self._read(
+            lambda c: c.execute(f"SELECT t.{col} FROM texts t JOIN docs d ON d.did = t.did WHERE d.doc_id = ?", (doc_id,)).fetchone()
+        )
+        return None if row is None or row[0] is None else zlib.decompress(row[0]).decode("utf-8")
+
+    # -- housekeeping ----------------------------------------------------------------------------
+    def forget_doc(self, doc_id: str) -> None:
+        self.forget_docs([doc_id])
+
+    def forget_docs(self, doc_ids: Iterable[str]) -> int:
+        """Remove everything these documents contributed, in one transaction; returns how many existed."""
+        ids = list(dict.fromkeys(doc_ids))
+
+        def tx(conn: sqlite3.Connection) -> int:
+            n = 0
+            dec: list[tuple[int, int]] = []
+            for doc_id in ids:
+                row = conn.execute("SELECT did, site_id FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
+                if row is None:
+                    continue
+                n += 1
+                did, sid = row
+                fb = conn.execute("SELECT fps FROM doc_fps WHERE did = ?", (did,)).fetchone()
+                if fb is not None and sid is not None:
+                    dec.extend((sid, fp) for fp in np.frombuffer(fb[0], dtype=np.int64).tolist())
+                    conn.execute("UPDATE sites SET pages = pages - 1 WHERE site_id = ?", (sid,))
+                self._drop_sig_tx(conn, did)
+                for table in ("doc_fps", "texts", "docs"):
+                    conn.execute(f"DELETE FROM {table} WHERE did = ?", (did,))
+            if dec:
+                arr = np.array(dec, dtype=np.int64)
+                uniq, counts = np.unique(arr, axis=0, return_counts=True)
+                conn.executemany(
+                    "UPDATE site_fp SET pages = pages - ? WHERE site_id = ? AND fp = ?",
+                    zip(counts.tolist(), uniq[:, 0].tolist(), uniq[:, 1].tolist()),
+                )
+                conn.execute("DELETE FROM site_fp WHERE pages <= 0")
+            conn.execute("DELETE FROM sites WHERE pages <= 0 AND site_id NOT IN (SELECT site_id FROM docs WHERE site_id IS NOT NULL)")
+            return n
+
+        n = self._write(tx)
+        return n
+
+    def forget_site(self, site: str) -> None:
+        self.forget_docs(self.doc_ids(site))
+
+        def tx(conn: sqlite3.Connection) -> None:  # a site with no pages left leaves no trace
+            sid = self._site_id(conn, site, create=False)
+            if sid is not None:
+                conn.execute("DELETE FROM site_fp WHERE site_id = ?", (sid,))
+                conn.execute("DELETE FROM sites WHERE site_id = ? AND pages <= 0", (sid,))
+
+        self._write(tx)
+
+    def doc_ids(self, site: str | None = None) -> list[str]:
+        """Observed document ids (of one site, or all), sorted. As :class:`MemoryIndex`, a
+        document known only by its signature (never observed) is not listed."""
+        if site is None:
+            rows = self._read(lambda c: c.execute("SELECT doc_id FROM docs WHERE site_id IS NOT NULL ORDER BY doc_id").fetchall())
+        else:
+            rows = self._read(
+                lambda c: c.execute(
+                    "SELECT d.doc_id FROM docs d JOIN sites s ON s.site_id = d.site_id WHERE s.name = ? ORDER BY d.doc_id",
+                    (site,),
+                ).fetchall()
+            )
+        return [r[0] for r in rows]
+
+    def sites(self) -> dict[str, int]:
+        """``{site: pages}`` of every site with observed pages."""
+        return dict(self._read(lambda c: c.execute("SELECT name, pages FROM sites WHERE pages > 0 ORDER BY name").fetchall()))
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and sizes: sites, pages, fingerprints, signatures, file bytes, settings."""
+
+        def q(conn: sqlite3.Connection) -> dict[str, Any]:
+            one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+            return {
+                "sites": one("SELECT count(*) FROM sites WHERE pages > 0"),
+                "pages": one("SELECT count(*) FROM docs WHERE site_id IS NOT NULL"),
+                "documents": one("SELECT count(*) FROM docs"),
+                "fingerprints": one("SELECT count(*) FROM site_fp"),
+                "signatures": one("SELECT count(*) FROM sigs"),
+                "stored_texts": one("SELECT count(*) FROM texts WHERE text IS NOT NULL"),
+            }
+
+        out = self._read(q)
+        files = {s: self.path.with_name(self.path.name + s) for s in ("", "-wal", "-shm")}
+        out["file_bytes"] = files[""].stat().st_size if files[""].exists() else 0
+        out["wal_bytes"] = files["-wal"].stat().st_size if files["-wal"].exists() else 0
+        out["schema_version"] = SCHEMA_VERSION
+        out["config_fingerprint"] = self.meta.get("config_fingerprint")
+        out["dedupe_version"] = self.meta.get("dedupe_version")
+        out["store_text"] = self.store_text
+        return out
+
+    def template_counts(self, min_pages: int, min_fraction: float) -> dict[str, int]:
+        """Per site: how many fingerprints meet the template threshold (``pages >= max(min_pages,
+        ceil(min_fraction * site_pages))``)."""
+        rows = self._read(
+            lambda c: c.execute(
+                "SELECT s.name, s.pages, f.pages, count(*) FROM site_fp f JOIN sites s ON s.site_id = f.site_id "
+                "WHERE f.pages >= ? GROUP BY s.site_id, f.pages",
+                (min_pages,),
+            ).fetchall()
+        )
+        out: dict[str, int] = {}
+        for site, site_pages, pages, n in rows:
+            if pages >= min_fraction * site_pages:
+                out[site] = out.get(site, 0) + n
+        return out
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and truncate it (best effort if readers are active)."""
+        if self.readonly:
+            return
+        self._read(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+
+    def compact(self) -> dict[str, int]:
+        """VACUUM the file and truncate the WAL; returns sizes before and after (bytes)."""
+        before = self.path.stat().st_size
+        self.checkpoint()
+        self._read(lambda c: c.execute("VACUUM"))
+        self.checkpoint()
+        return {"before": before, "after": self.path.stat().st_size}
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's ``PRAGMA integrity_check``: ``["ok"]`` when the file is sound."""
+        return [r[0] for r in self._read(lambda c: c.execute("PRAGMA integrity_check").fetchall())]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            if self._pid == os.getpid():
+                try:
+                    if not self.readonly:
+                        conn.execute("PRAGMA optimize")
+                except sqlite3.Error:
+                    pass
+                conn.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickling (worker processes) carries the path and settings; the copy reopens the file."""
+        return {"path": str(self.path), "config": self.config.to_dict(), "busy_timeout": self.busy_timeout, "readonly": self.readonly}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            state["path"], config=Config.from_dict(state["config"]), busy_timeout=state["busy_timeout"], readonly=state["readonly"]
+        )
+
+    def __enter__(self) -> "SQLiteIndex":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
