@@ -166,9 +166,13 @@ class SQLiteIndex:
         self.meta = meta
         self.store_text = meta.get("store_text") == "1"
         if not readonly:
-            self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
-            conn.execute("PRAGMA wal_autocheckpoint=1000")
-            conn.execute("PRAGMA journal_size_limit=67108864")
+            try:
+                self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
+                conn.execute("PRAGMA wal_autocheckpoint=1000")
+                conn.execute("PRAGMA journal_size_limit=67108864")
+            except sqlite3.DatabaseError as exc:
+                self.close()
+                raise IndexStoreError(f"{self.path}: cannot open index: {exc}") from None
 
     # -- opening ---------------------------------------------------------------------------
     def _check_file(self) -> None:
@@ -198,10 +202,14 @@ class SQLiteIndex:
                 conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise IndexStoreError(f"{self.path}: cannot open index: {exc}") from None
-        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
-        conn.execute("PRAGMA temp_store=MEMORY")
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+            conn.execute("PRAGMA temp_store=MEMORY")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise IndexStoreError(f"{self.path}: not a readable dedupe index ({exc}); refusing to touch it") from None
         return conn
 
     def _read_meta(self, conn: sqlite3.Connection) -> dict[str, str] | None:

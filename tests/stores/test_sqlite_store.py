@@ -1,0 +1,186 @@
+"""SQLiteIndex against the IndexStore protocol and the MemoryIndex reference; opening safety."""
+
+from __future__ import annotations
+
+import pickle
+import random
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dedupe.config import Config, NearDupConfig, SignatureConfig, TemplateConfig
+from dedupe.engine.index import IndexStore, MemoryIndex
+from dedupe.errors import IndexConfigMismatch, IndexStoreError
+from dedupe.stores.sqlite import SQLiteIndex, from_i64, to_i64
+
+U64 = np.uint64
+
+
+def fps(*xs: int) -> np.ndarray:
+    return np.array(xs, dtype=U64)
+
+
+def state(ix: IndexStore, sites: list[str], universe: np.ndarray, band_probe: list[np.ndarray]) -> tuple:
+    return (
+        ix.doc_ids(),
+        {s: ix.doc_ids(s) for s in sites},
+        {s: ix.site_pages(s) for s in sites},
+        {s: ix.doc_freq(s, universe).tolist() for s in sites},
+        [ix.band_candidates(k) for k in band_probe],
+        {d: (None if (g := ix.get_signature(d)) is None else g.tolist()) for d in [f"d{i}" for i in range(12)]},
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_operations_agree_with_memory_index(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    # fingerprints straddle 2**63 so the signed int64 storage is exercised
+    universe = np.array(sorted({rng.randrange(2**64) for _ in range(40)} | {0, 2**63 - 1, 2**63, 2**64 - 1}), dtype=U64)
+    sites = ["a", "b", "c"]
+    band_probe = [np.array([rng.randrange(4) for _ in range(3)], dtype=U64) for _ in range(6)]
+    mem, sql = MemoryIndex(), SQLiteIndex(tmp_path / "i.db")
+    assert isinstance(sql, IndexStore)
+    for step in range(60):
+        op = rng.random()
+        doc = f"d{rng.randrange(12)}"
+        if op < 0.45:
+            site = rng.choice(sites)
+            chosen = universe[rng.sample(range(len(universe)), rng.randrange(0, 15))]
+            chosen = np.concatenate([chosen, chosen[:2]])  # duplicates in the input are counted once
+            for ix in (mem, sql):
+                ix.observe(site, doc, chosen)
+        elif op < 0.6:
+            batch = [(rng.choice(sites), f"d{rng.randrange(12)}", universe[rng.sample(range(len(universe)), 5)]) for _ in range(4)]
+            mem.observe_many(batch)
+            sql.observe_many(batch)
+        elif op < 0.8:
+            sig = np.array([rng.randrange(2**32) for _ in range(6)], dtype=np.uint32)
+            keys = np.array([rng.randrange(4) for _ in range(3)], dtype=U64)
+            for ix in (mem, sql):
+                ix.put_signature(doc, sig, keys)
+        elif op < 0.93:
+            for ix in (mem, sql):
+                ix.forget_doc(doc)
+        else:
+            site = rng.choice(sites)
+            for ix in (mem, sql):
+                ix.forget_site(site)
+        assert state(sql, sites, universe, band_probe) == state(mem, sites, universe, band_probe), f"step {step}"
+    sql.close()
+    # and after reopening the file
+    with SQLiteIndex(tmp_path / "i.db") as again:
+        assert state(again, sites, universe, band_probe) == state(mem, sites, universe, band_probe)
+        assert again.integrity_check() == ["ok"]
+
+
+def test_int64_round_trip() -> None:
+    a = np.array([0, 1, 2**63 - 1, 2**63, 2**64 - 1], dtype=U64)
+    assert to_i64(a) == [0, 1, 2**63 - 1, -(2**63), -1]
+    assert np.array_equal(from_i64(to_i64(a)), a)
+
+
+def test_reobserve_does_not_double_count(tmp_path: Path) -> None:
+    with SQLiteIndex(tmp_path / "i.db") as ix:
+        for _ in range(3):
+            ix.observe("s", "a", fps(1, 2, 3))
+        ix.observe("s", "b", fps(2))
+        assert ix.site_pages("s") == 2
+        assert ix.doc_freq("s", fps(1, 2, 3)).tolist() == [1, 2, 1]
+        ix.observe("t", "a", fps(2))  # moved to another site: its old contribution goes
+        assert ix.site_pages("s") == 1 and ix.site_pages("t") == 1
+        assert ix.doc_freq("s", fps(1, 2, 3)).tolist() == [0, 1, 0]
+        # one batch holding the same id twice: the later item wins, counted once
+        ix.observe_many([("s", "c", fps(7)), ("s", "c", fps(8))])
+        assert ix.doc_freq("s", fps(7, 8)).tolist() == [0, 1]
+
+
+def test_forget(tmp_path: Path) -> None:
+    with SQLiteIndex(tmp_path / "i.db") as ix:
+        ix.observe_many([("s", "a", fps(1, 2)), ("s", "b", fps(2)), ("t", "c", fps(2))])
+        ix.put_signature("a", np.arange(4, dtype=np.uint32), fps(5, 6))
+        ix.forget_doc("a")
+        assert ix.doc_freq("s", fps(1, 2)).tolist() == [0, 1]
+        assert ix.get_signature("a") is None and ix.band_candidates(fps(5, 6)) == []
+        ix.forget_site("s")
+        assert ix.doc_ids() == ["c"] and ix.site_pages("s") == 0
+        assert ix.doc_freq("t", fps(2)).tolist() == [1]
+        n = ix.conn.execute("SELECT count(*) FROM site_fp").fetchone()[0]
+        assert n == 1  # no orphan rows left behind
+
+
+def test_pickle_reopens_same_file(tmp_path: Path) -> None:
+    with SQLiteIndex(tmp_path / "i.db") as ix:
+        ix.observe("s", "a", fps(9))
+        clone = pickle.loads(pickle.dumps(ix))
+        assert clone.doc_freq("s", fps(9)).tolist() == [1]
+        clone.close()
+
+
+# -- opening safety ----------------------------------------------------------------------------
+def test_config_mismatch_is_refused_and_file_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "i.db"
+    with SQLiteIndex(path, config=Config()) as ix:
+        ix.observe("s", "a", fps(1))
+    before = path.read_bytes()
+    for other in (Config(signature=SignatureConfig(num_perm=64)), Config(neardup=NearDupConfig(bands=16))):
+        with pytest.raises(IndexConfigMismatch, match="other hashing settings"):
+            SQLiteIndex(path, config=other)
+    assert path.read_bytes() == before
+    # settings that only change decisions, not hashes, are accepted
+    with SQLiteIndex(path, config=Config(templates=TemplateConfig(min_pages=3))) as ix:
+        assert ix.doc_freq("s", fps(1)).tolist() == [1]
+
+
+def test_not_an_index_is_refused_and_untouched(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("these are my notes, not an index\n" * 100)
+    other = tmp_path / "other.sqlite"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t(x)")
+    con.execute("INSERT INTO t VALUES (1)")
+    con.commit()
+    con.close()
+    for path, msg in ((text, "not an SQLite file"), (other, "not a dedupe index")):
+        before = path.read_bytes()
+        with pytest.raises(IndexStoreError, match=msg):
+            SQLiteIndex(path)
+        assert path.read_bytes() == before
+    with pytest.raises(IndexStoreError, match="directory"):
+        SQLiteIndex(tmp_path)
+
+
+def test_damaged_index_gives_index_errors_only(tmp_path: Path) -> None:
+    path = tmp_path / "i.db"
+    rng = np.random.default_rng(0)
+    with SQLiteIndex(path) as ix:
+        ix.observe_many([("s", f"d{i}", rng.integers(0, 2**63, 300).astype(U64)) for i in range(50)])
+    data = bytearray(path.read_bytes())
+    # keep the header page, scribble over the rest
+    data[4096:] = rng.integers(0, 256, len(data) - 4096, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    before = path.read_bytes()
+    with pytest.raises(IndexStoreError):
+        with SQLiteIndex(path) as ix:
+            ix.doc_freq("s", fps(1, 2, 3))
+            ix.stats()
+    assert path.read_bytes() == before
+    # a truncated header page
+    path.write_bytes(before[:100])
+    with pytest.raises(IndexStoreError):
+        SQLiteIndex(path)
+
+
+def test_missing_file_is_created_and_empty_file_initialised(tmp_path: Path) -> None:
+    with SQLiteIndex(tmp_path / "new.db") as ix:
+        assert ix.stats()["pages"] == 0
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with SQLiteIndex(empty) as ix:
+        ix.observe("s", "a", fps(1))
+    with SQLiteIndex(empty) as ix:
+        assert ix.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert ix.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with pytest.raises(IndexStoreError, match="does not exist"):
+        SQLiteIndex(tmp_path / "no" / "dir.db")
