@@ -6,7 +6,7 @@
 """
 
 from ._version import __version__
-from .api import clean
+from .api import clean, clean_corpus
 from .config import Config, SignatureConfig, WithinConfig
 from .errors import ConfigError, DedupeError, IndexConfigMismatch, IndexStoreError, InputError
 from .models import CleanResult, Document, Span, rebuild
@@ -26,5 +26,6 @@ __all__ = [
     "WithinConfig",
     "__version__",
     "clean",
+    "clean_corpus",
     "rebuild",
 ]

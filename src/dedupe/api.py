@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
 from ._version import __version__
 from .config import Config
 from .core.tokenize import tokenize
 from .engine.assemble import assemble
 from .engine.within import within_pieces
 from .errors import InputError
-from .models import CleanResult
+from .engine.corpus import run_corpus
+from .engine.index import IndexStore
+from .io.jsonl import FieldMap, Reject, row_to_document
+from .models import CleanResult, Document
 
 
 def clean(text: str, *, config: Config | None = None, doc_id: str = "") -> CleanResult:
@@ -57,3 +62,58 @@ def report(result: CleanResult, config: Config | None = None) -> dict:
         "removed_chars": result.removed_chars(),
         "spans": [s.to_dict() for s in result.spans],
     }
+
+
+def _as_documents(docs: "Iterable[Document | Mapping[str, Any]]", max_chars: int) -> "Iterator[Document]":
+    for n, d in enumerate(docs, start=1):
+        if isinstance(d, Document):
+            yield d
+            continue
+        got = row_to_document(d, source="<docs>", line=n, fields=FieldMap(), max_chars=max_chars)
+        if isinstance(got, Reject):
+            raise InputError(f"document {n}" + (f" ({got.id!r})" if got.id else "") + f": {got.reason}")
+        yield got
+
+
+def clean_corpus(
+    docs: "Iterable[Document | Mapping[str, Any]]",
+    *,
+    config: Config | None = None,
+    workers: int = 1,
+    dedupe_only: bool = False,
+    index: "IndexStore | None" = None,
+    order: str = "input",
+    progress: "Callable[[str, int, int | None], None] | None" = None,
+) -> "Iterator[CleanResult]":
+    """Clean many pages: site templates, main text, within-page repeats, cross-page duplicates,
+    near-duplicate documents.
+
+    Args:
+        docs: :class:`~dedupe.models.Document` objects or dicts ``{"id", "text" | "html",
+            "url"?, "site"?}``; ids must be unique. A list is read twice; any other iterable is
+            spilled to a temporary file.
+        config: settings (defaults: :class:`~dedupe.config.Config`).
+        workers: processes for per-document work; the output does not depend on it.
+        dedupe_only: no main-text selection (templates and repeats are still removed).
+        index: an index store holding evidence from earlier runs (default: a fresh in-memory one).
+        order: ``"input"`` or ``"id"`` (sorted by id: independent of the input order).
+        progress: called as ``progress(stage, done, total)`` (see :func:`dedupe.engine.corpus.run_corpus`).
+
+    Returns:
+        an iterator of :class:`~dedupe.models.CleanResult`, one per document, with ``meta``
+        ``cluster`` (canonical id of its near-duplicate cluster, or None), ``canonical`` and
+        ``removed_chars``.
+
+    Raises:
+        InputError: a bad document (missing/non-str text, duplicate id, over ``max_doc_chars``).
+
+    >>> rs = list(clean_corpus([{"id": "a", "text": "One two three."}, {"id": "b", "text": "Four five."}]))
+    >>> [(r.doc_id, r.text, r.meta["canonical"]) for r in rs]
+    [('a', 'One two three.', True), ('b', 'Four five.', True)]
+    """
+    cfg = config or Config()
+    if isinstance(docs, (list, tuple)):
+        docs = list(_as_documents(docs, cfg.max_doc_chars))
+    else:
+        docs = _as_documents(docs, cfg.max_doc_chars)
+    return run_corpus(docs, cfg, index=index, workers=workers, dedupe_only=dedupe_only, order=order, progress=progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from .clean import clean_command
+from .corpus import corpus_command
 
 app = typer.Typer(
     name="dedupe",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("clean")(clean_command)
+app.command("corpus")(corpus_command)
 
 
 @app.callback()

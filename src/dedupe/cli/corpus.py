@@ -1,0 +1,200 @@
+"""``dedupe corpus``: clean many pages at once (templates, main text, repeats, near-duplicates).
+
+Exit codes: 0 when at least one document was processed (rejected rows are reported on stderr,
+written to ``--rejects`` and counted in the summary); 3 when nothing could be processed (no input
+row, or every row rejected) or an input path is missing; 4 for a bad config; 1 internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import IO, Annotated, Any, Iterator, Optional
+
+import typer
+
+from .. import api
+from ..errors import InputError
+from ..io.files import iter_inputs
+from ..io.jsonl import FieldMap, Reject, dumps, out_row, report_rows
+from ..models import Document
+from ._common import EXIT_INPUT, fail, handle_errors, load_config
+
+_MAX_REJECT_MESSAGES = 20
+
+
+class Order(str, Enum):
+    id = "id"
+    input = "input"
+
+
+class Policy(str, Enum):
+    first = "first"
+    longest = "longest"
+    url = "url"
+
+
+class _Progress:
+    """A one-line progress display on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.t0 = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.2 and (total is None or done < total):
+            return
+        self.last = now
+        if total:
+            width = 30
+            fill = int(width * done / total) if total else 0
+            bar = "#" * fill + "-" * (width - fill)
+            msg = f"\r{stage:<8} [{bar}] {done:,}/{total:,} pages  {now - self.t0:6.1f}s"
+        else:
+            msg = f"\r{stage:<8} {done:,} pages  {now - self.t0:6.1f}s"
+        sys.stderr.write(msg)
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 70 + "\r")
+            sys.stderr.flush()
+
+
+def _open_out(path: str) -> IO[str]:
+    if path == "-":
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+@handle_errors
+def corpus_command(
+    inputs: Annotated[list[str], typer.Argument(help="JSONL files, directories of .txt/.html files, or - (JSONL on stdin).", show_default=False)],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output JSONL: input rows with cleaned text and a `dedupe` object (- for stdout).")],
+    report: Annotated[Optional[str], typer.Option("--report", "-r", help="Span report JSONL: one removed or flagged span per row.")] = None,
+    rejects: Annotated[Optional[str], typer.Option("--rejects", help="JSONL of rows not written to OUT (bad input, dropped near-duplicates), with the reason.")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Processes for per-document work (output does not depend on it).")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    dedupe_only: Annotated[bool, typer.Option("--dedupe-only", help="Deduplicate only: no main-text selection (no off-main removal).")] = False,
+    no_templates: Annotated[bool, typer.Option("--no-templates", help="Do not learn or remove site templates (implies no main-text selection).")] = False,
+    drop_near_dups: Annotated[bool, typer.Option("--drop-near-dups", help="Leave non-canonical near-duplicate documents out of OUT (they go to --rejects).")] = False,
+    crosspage_remove: Annotated[bool, typer.Option("--crosspage-remove", help="Remove cross-page duplicate blocks from all but the canonical page (default: report only).")] = False,
+    crosspage_policy: Annotated[Optional[Policy], typer.Option("--crosspage-policy", help="Canonical page of a cross-page block.")] = None,
+    canonical: Annotated[Optional[Policy], typer.Option("--canonical", help="Canonical document of a near-duplicate cluster.")] = None,
+    order: Annotated[Order, typer.Option("--order", help="Row order of OUT and REPORT: id (independent of input order) or input.")] = Order.id,
+    config: Annotated[Optional[Path], typer.Option("--config", help="JSON config file (see README).")] = None,
+    id_field: Annotated[str, typer.Option("--id-field", help="Input field holding the document id.")] = "id",
+    text_field: Annotated[str, typer.Option("--text-field", help="Input field holding the text.")] = "text",
+    url_field: Annotated[str, typer.Option("--url-field", help="Input field holding the URL.")] = "url",
+    site_field: Annotated[str, typer.Option("--site-field", help="Input field holding the site key.")] = "site",
+    html_field: Annotated[str, typer.Option("--html-field", help="Input field holding HTML (used when the text field is absent).")] = "html",
+) -> None:
+    """Clean a corpus: site templates, main text, within-page repeats, cross-page duplicates and
+    near-duplicate documents, with a span report."""
+    overrides: dict[str, dict[str, Any]] = {
+        "neardup": {"drop": True if drop_near_dups else None, "canonical": canonical.value if canonical else None},
+        "templates": {"enabled": False if no_templates else None},
+        "corpus": {
+            "crosspage_remove": True if crosspage_remove else None,
+            "crosspage_policy": crosspage_policy.value if crosspage_policy else None,
+        },
+    }
+    cfg = load_config(config, overrides)
+    fields = FieldMap(id_field, text_field, url_field, site_field, html_field)
+    progress = _Progress(not quiet)
+    t0 = time.monotonic()
+
+    rows_in = 0
+    reject_list: list[Reject] = []
+    rows_meta: dict[str, Document] = {}
+    chars_in = 0
+
+    def docs() -> Iterator[Document]:
+        nonlocal rows_in, chars_in
+        for item in iter_inputs(inputs, fields=fields, max_chars=cfg.max_doc_chars):
+            rows_in += 1
+            if isinstance(item, Reject):
+                reject_list.append(item)
+                if len(reject_list) <= _MAX_REJECT_MESSAGES:
+                    where = f"{item.source}" + (f":{item.line}" if item.line else "")
+                    typer.echo(f"dedupe: rejected {where}" + (f" (id {item.id!r})" if item.id else "") + f": {item.reason}", err=True)
+                continue
+            chars_in += len(item.text)
+            # keep the row's other fields (not its text) to write the output row
+            rows_meta[item.id] = Document(item.id, "", item.url, item.site, item.meta)
+            yield item
+
+    out_fh = rep_fh = rej_fh = None
+    n_out = n_dropped = 0
+    removed: dict[str, int] = {}
+    flagged: dict[str, int] = {}
+    clusters: set[str] = set()
+    in_clusters = 0
+    try:
+        results = api.clean_corpus(docs(), config=cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress)
+        for res in results:
+            if out_fh is None:
+                out_fh = _open_out(out)
+                rep_fh = _open_out(report) if report is not None else None
+            doc = rows_meta.pop(res.doc_id)
+            for s in res.spans:
+                if s.removed:
+                    removed[s.kind] = removed.get(s.kind, 0) + s.end - s.start
+                else:
+                    flagged[s.kind] = flagged.get(s.kind, 0) + 1
+            if res.meta.get("cluster") is not None:
+                clusters.add(res.meta["cluster"])
+                in_clusters += 1
+            if rep_fh is not None:
+                for row in report_rows(res):
+                    rep_fh.write(dumps(row))
+            if cfg.neardup.drop and not res.meta.get("canonical", True):
+                n_dropped += 1
+                reject_list.append(Reject(str(doc.meta.get("source")), doc.meta.get("line"), res.doc_id, f"near-duplicate of {res.meta['cluster']!r} (dropped by --drop-near-dups)"))
+                continue
+            out_fh.write(dumps(out_row(doc, res)))
+            n_out += 1
+        if out_fh is None and rows_in - len(reject_list) > 0:  # pragma: no cover - defensive
+            out_fh = _open_out(out)
+    finally:
+        progress.done()
+        for fh in (out_fh, rep_fh):
+            if fh is not None and fh is not sys.stdout:
+                fh.close()
+    if rejects is not None:
+        rej_fh = _open_out(rejects)
+        try:
+            for r in reject_list:
+                rej_fh.write(dumps(r.to_dict()))
+        finally:
+            if rej_fh is not sys.stdout:
+                rej_fh.close()
+    n_rej = len(reject_list) - n_dropped
+    if len(reject_list) > _MAX_REJECT_MESSAGES:
+        typer.echo(f"dedupe: ... {len(reject_list) - _MAX_REJECT_MESSAGES} more rejected rows" + (f" (see {rejects})" if rejects else ""), err=True)
+    if n_out + n_dropped == 0:
+        if rows_in == 0:
+            raise fail("no input rows: nothing to process", EXIT_INPUT)
+        raise fail(f"all {rows_in:,} input rows were rejected: nothing processed" + (f" (reasons in {rejects})" if rejects else ""), EXIT_INPUT)
+    if not quiet:
+        secs = time.monotonic() - t0
+        total_removed = sum(removed.values())
+        typer.echo(
+            f"dedupe corpus: {rows_in:,} rows in = {n_out:,} out + {n_rej:,} rejected + {n_dropped:,} dropped near-duplicates; "
+            f"{chars_in:,} chars, {total_removed:,} removed ({100 * total_removed / max(chars_in, 1):.1f}%); "
+            f"{len(clusters):,} near-duplicate clusters ({in_clusters:,} documents); {secs:.1f}s, {chars_in / 1e6 / max(secs, 1e-9):.2f} M chars/s",
+            err=True,
+        )
+        if removed:
+            typer.echo("  removed chars by kind: " + ", ".join(f"{k} {v:,}" for k, v in sorted(removed.items())), err=True)
+        if flagged:
+            typer.echo("  flagged spans by kind: " + ", ".join(f"{k} {v:,}" for k, v in sorted(flagged.items())), err=True)

@@ -1,0 +1,75 @@
+"""HTML → text with block structure (one block per line), through resiliparse.
+
+resiliparse (``Resiliparse`` on PyPI, a runtime dependency) is a fast, maintained C++/Cython
+HTML parser and text extractor. :func:`html_to_text` keeps all visible text
+(``extract_plain_text(main_content=False)``: boilerplate is dedupe's job, not the extractor's),
+without alt texts or list bullets, stripped lines, no blank lines: one block per line, the input
+corpus mode's line/block rules expect.
+
+:func:`decode_html` turns bytes into str robustly: BOM → strict UTF-8 → the charset declared in a
+``<meta>`` tag (latin-1/ASCII read as cp1252, as browsers do) → cp1252 → UTF-8 with replacement.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import InputError
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_LATIN1 = ("latin-1", "latin1", "iso-8859-1", "iso8859-1", "us-ascii", "ascii", "l1")
+
+
+def decode_html(raw: bytes) -> str:
+    """Decode HTML bytes: BOM → UTF-8 → declared charset → cp1252 → UTF-8 with replacement.
+
+    >>> decode_html("café".encode("cp1252"))
+    'café'
+    >>> decode_html(b'<meta charset="koi8-r">' + "мир".encode("koi8-r"))[-3:]
+    'мир'
+    """
+    for bom, enc in _BOMS:
+        if raw.startswith(bom):
+            return raw[len(bom) :].decode(enc, errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    m = _META_CHARSET.search(raw[:4096])
+    if m:
+        enc = m.group(1).decode("ascii", "ignore").lower()
+        if enc in _LATIN1:
+            enc = "cp1252"
+        try:
+            return raw.decode(enc)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def _extractor():
+    try:
+        from resiliparse.extract.html2text import extract_plain_text
+        from resiliparse.parse.html import HTMLTree
+    except ImportError:  # pragma: no cover - resiliparse is a runtime dependency
+        raise InputError("HTML input needs resiliparse: pip install 'dedupe-spans[html]' (or pip install resiliparse)") from None
+    return extract_plain_text, HTMLTree
+
+
+def html_to_text(html: str | bytes) -> str:
+    """All visible text of an HTML page, one block per line.
+
+    >>> html_to_text("<div>Nav <a href='/'>Home</a></div><p>Para one.</p><p>Two<br>lines</p><ul><li>a</li></ul>")
+    'Nav Home\\nPara one.\\nTwo\\nlines\\na'
+    """
+    extract_plain_text, HTMLTree = _extractor()
+    if isinstance(html, bytes):
+        html = decode_html(html)
+    tree = HTMLTree.parse(html)
+    text = extract_plain_text(tree, main_content=False, alt_texts=False, list_bullets=False)
+    lines = (ln.strip() for ln in text.splitlines())
+    return "\n".join(ln for ln in lines if ln)

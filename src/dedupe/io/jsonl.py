@@ -1,0 +1,183 @@
+"""JSONL rows in, JSONL rows out, and the rejects of bad rows.
+
+Input rows are JSON objects ``{"id", "text", "url"?, "site"?}`` (field names configurable with
+:class:`FieldMap`); a row may carry ``html`` instead of ``text`` (converted with
+:func:`dedupe.io.html.html_to_text`). Every other field passes through to the output row.
+
+A row that cannot be processed becomes a :class:`Reject` (source, line number, id when known,
+reason) instead of stopping the run: malformed JSON, a non-object row, a missing or non-string
+text, invalid UTF-8, a document longer than ``max_doc_chars``. (Duplicate ids are caught by
+:func:`dedupe.io.files.iter_inputs`, which sees all inputs.)
+
+Output: :func:`out_row` (the input row with ``text`` replaced by the cleaned text plus a
+``dedupe`` object), :func:`report_rows` (one row per removed or flagged span), :func:`reject_row`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import IO, Any, Iterator
+
+from ..models import CleanResult, Document
+from .html import html_to_text
+
+#: what an input row must not exceed beyond its text (JSON quoting and other fields)
+_ROW_OVERHEAD = 1 << 20
+_ID_PEEK = re.compile(rb'"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})')
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    """Names of the input fields."""
+
+    id: str = "id"
+    text: str = "text"
+    url: str = "url"
+    site: str = "site"
+    html: str = "html"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A row that was not processed, and why."""
+
+    source: str
+    line: int | None
+    id: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "line": self.line, "id": self.id, "reason": self.reason}
+
+
+def _peek_id(raw: bytes, fields: FieldMap) -> str | None:
+    if fields.id != "id":
+        pat = re.compile(rb'"' + re.escape(fields.id.encode()) + rb'"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})')
+    else:
+        pat = _ID_PEEK
+    m = pat.search(raw[:4096])
+    if not m:
+        return None
+    try:
+        v = json.loads(m.group(1))
+    except ValueError:
+        return None
+    return str(v)
+
+
+def row_to_document(row: Any, *, source: str, line: int | None, fields: FieldMap, max_chars: int) -> Document | Reject:
+    """One parsed row → a :class:`Document` (the row kept in ``meta["row"]``) or a :class:`Reject`."""
+    if not isinstance(row, dict):
+        return Reject(source, line, None, f"row is a JSON {type(row).__name__}, expected an object")
+    raw_id = row.get(fields.id)
+    if raw_id is None:
+        doc_id = f"{source}:{line}"
+    elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool):
+        doc_id = str(raw_id)
+    else:
+        return Reject(source, line, None, f"field {fields.id!r} must be a string or an integer, got {type(raw_id).__name__}")
+    text = row.get(fields.text)
+    from_html = False
+    if text is None:
+        html = row.get(fields.html)
+        if html is None:
+            return Reject(source, line, doc_id, f"missing text field {fields.text!r} (and no {fields.html!r} field)")
+        if not isinstance(html, str):
+            return Reject(source, line, doc_id, f"field {fields.html!r} must be a string, got {type(html).__name__}")
+        if len(html) > max_chars * 4:
+            return Reject(source, line, doc_id, f"HTML has {len(html):,} characters, more than 4 x max_doc_chars={max_chars:,}")
+        try:
+            text = html_to_text(html)
+        except Exception as exc:  # noqa: BLE001 - a broken page is a reject, not a crash
+            return Reject(source, line, doc_id, f"HTML could not be converted: {type(exc).__name__}: {exc}")
+        from_html = True
+    elif not isinstance(text, str):
+        return Reject(source, line, doc_id, f"field {fields.text!r} must be a string, got {type(text).__name__}")
+    if len(text) > max_chars:
+        return Reject(source, line, doc_id, f"text has {len(text):,} characters, more than max_doc_chars={max_chars:,}")
+    url = row.get(fields.url)
+    site = row.get(fields.site)
+    url = url if isinstance(url, str) and url else None
+    site = str(site) if isinstance(site, (str, int)) and not isinstance(site, bool) and str(site) else None
+    kept = {k: (None if k == fields.text else v) for k, v in row.items() if k != fields.html}
+    if from_html:
+        kept[fields.text] = None
+    return Document(doc_id, text, url=url, site=site, meta={"row": kept, "source": source, "line": line, "text_field": fields.text})
+
+
+def iter_jsonl(fh: IO[bytes], source: str, *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000) -> Iterator[Document | Reject]:
+    """Documents (or rejects) of a binary JSONL stream; blank lines are skipped."""
+    limit = max_chars * 6 + _ROW_OVERHEAD  # a JSON-escaped text can take up to 6 bytes per char
+    for n, raw in enumerate(fh, start=1):
+        if not raw.strip():
+            continue
+        if len(raw) > limit:
+            yield Reject(source, n, _peek_id(raw, fields), f"line has {len(raw):,} bytes: the text cannot fit max_doc_chars={max_chars:,}")
+            continue
+        try:
+            s = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield Reject(source, n, _peek_id(raw, fields), f"invalid UTF-8 at byte {exc.start} of the line")
+            continue
+        if n == 1 and s.startswith("\ufeff"):
+            s = s[1:]
+        try:
+            row = json.loads(s)
+        except json.JSONDecodeError as exc:
+            yield Reject(source, n, _peek_id(raw, fields), f"malformed JSON: {exc.msg} at column {exc.colno}")
+            continue
+        yield row_to_document(row, source=source, line=n, fields=fields, max_chars=max_chars)
+
+
+def dedupe_info(result: CleanResult) -> dict[str, Any]:
+    """The ``dedupe`` object of an output row."""
+    removed = {k: v for k, v in sorted(result.removed_chars().items())}
+    flagged: dict[str, int] = {}
+    for s in result.spans:
+        if not s.removed:
+            flagged[s.kind] = flagged.get(s.kind, 0) + 1
+    return {
+        "original_chars": len(result.original),
+        "cleaned_chars": len(result.text),
+        "removed_chars": removed,
+        "flagged_spans": dict(sorted(flagged.items())),
+        "cluster": result.meta.get("cluster"),
+        "canonical": bool(result.meta.get("canonical", True)),
+    }
+
+
+def out_row(doc: Document, result: CleanResult) -> dict[str, Any]:
+    """The input row with the text field replaced by the cleaned text, plus ``dedupe``."""
+    meta = doc.meta or {}
+    row = dict(meta.get("row") or {"id": doc.id})
+    text_field = meta.get("text_field", "text")
+    row[text_field] = result.text
+    row["dedupe"] = dedupe_info(result)
+    return row
+
+
+def report_rows(result: CleanResult) -> Iterator[dict[str, Any]]:
+    """One row per removed or flagged span: offsets into that document's original text."""
+    for s in result.spans:
+        kept = None
+        if s.kept is not None:
+            kept = {"doc_id": s.kept_doc if s.kept_doc is not None else result.doc_id, "start": s.kept[0], "end": s.kept[1]}
+        yield {
+            "doc_id": result.doc_id,
+            "start": s.start,
+            "end": s.end,
+            "kind": s.kind,
+            "removed": s.removed,
+            "text": s.text,
+            "kept": kept,
+            "score": round(float(s.score), 4),
+            "site_pages": s.site_pages,
+            "rule": s.rule,
+        }
+
+
+def dumps(row: dict[str, Any]) -> str:
+    """One JSONL line (UTF-8 kept readable, no trailing spaces)."""
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
