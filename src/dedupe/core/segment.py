@@ -24,34 +24,43 @@ def _space_table() -> np.ndarray:
     return _SPACE_TABLE
 
 
+_TERM = np.array([ord(c) for c in ".!?…"], dtype=np.uint32)
+_CJK_TERM = np.array([ord(c) for c in "。！？"], dtype=np.uint32)
+_CLOSERS = np.array([ord(c) for c in "\"'»”’)]"], dtype=np.uint32)
+
+
 def sentence_bounds(text: str) -> tuple[np.ndarray, np.ndarray]:
     """Half-open (start, end) char offsets of the sentences/lines of ``text``, whitespace trimmed.
+
+    A sentence ends after ``.!?…`` plus any closing quotes/brackets when whitespace follows,
+    after ``。！？``, and at every line break (the rule of ``_BOUNDARY``, computed with numpy
+    instead of a regex scan: the regex was a quarter of ``clean``'s time on real pages).
 
     >>> s, e = sentence_bounds("One two. Three four!\nFive")
     >>> [("One two. Three four!\nFive")[a:b] for a, b in zip(s, e)]
     ['One two.', 'Three four!', 'Five']
     """
     n = len(text)
-    spans = [m.span() for m in _BOUNDARY.finditer(text)]
     if not n:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     space = _space_table().take(cp, mode="clip")
-    sp = np.flatnonzero(space)
-    m = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
-    a, b = m[:, 0], m[:, 1]
-    # closing quotes matched before the whitespace belong to the sentence: a sentence ends at
-    # the first whitespace of its boundary match (or at the match end)
-    nxt = np.searchsorted(sp, a)
-    first_space = np.where(nxt < len(sp), sp[np.minimum(nxt, max(len(sp) - 1, 0))] if len(sp) else n, n)
-    seg_end = np.minimum(first_space, b)
-    starts = np.concatenate(([0], b))
-    ends = np.concatenate((seg_end, [n]))
+    # after a terminal: skip the closing quotes/brackets; a cut if whitespace follows them
+    term = np.flatnonzero(np.isin(cp, _TERM))
+    non_closer = np.flatnonzero(~np.isin(cp, _CLOSERS))
+    k = np.searchsorted(non_closer, term + 1)
+    after = np.where(k < len(non_closer), non_closer[np.minimum(k, max(len(non_closer) - 1, 0))] if len(non_closer) else n, n)
+    cut_term = after[(after < n) & space[np.minimum(after, n - 1)]]
+    cut_cjk = np.flatnonzero(np.isin(cp, _CJK_TERM)) + 1
+    cut_nl = np.flatnonzero(cp == 10)
+    cuts = np.unique(np.concatenate((cut_term, cut_cjk, cut_nl)))
+    starts = np.concatenate(([0], cuts))
+    ends = np.concatenate((cuts, [n]))
     # trim surrounding whitespace; drop segments that hold none but whitespace
     ns = np.flatnonzero(~space)
     lo = np.searchsorted(ns, starts)
     hi = np.searchsorted(ns, ends)
-    keep = (ends > starts) & (hi > lo)
+    keep = hi > lo
     lo, hi = lo[keep], hi[keep]
     return ns[lo].astype(np.int64), ns[hi - 1].astype(np.int64) + 1
 
