@@ -22,8 +22,8 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_i
 Concurrency: every write runs in ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a
 read snapshot is never upgraded and SQLite's busy handler always applies), with a busy timeout
 and an outer retry loop with backoff; callers never see "database is locked". The WAL is kept
-bounded by ``wal_autocheckpoint`` plus ``journal_size_limit`` and an explicit
-``wal_checkpoint(TRUNCATE)`` after large batches.
+bounded by ``wal_autocheckpoint`` plus ``journal_size_limit``, and by an explicit
+``wal_checkpoint(TRUNCATE)`` after any write that leaves it larger than ``wal_limit``.
 
 Opening is careful not to damage what is at ``path``: a file that is not a SQLite database, a
 SQLite database that is not a dedupe index, a damaged file, or an index built with other hashing
@@ -33,6 +33,7 @@ settings raises :class:`~dedupe.errors.IndexStoreError` /
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -55,7 +56,6 @@ FORMAT = "dedupe-index"
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _CHUNK = 30_000  # host parameters per statement (SQLite >= 3.32 allows 32766)
-_CHECKPOINT_ROWS = 200_000  # after a write batch touching this many rows, truncate the WAL
 
 T = TypeVar("T")
 
@@ -93,6 +93,27 @@ def hash_settings(config: Config) -> dict[str, Any]:
     return {"fingerprint": config.fingerprint(), "bands": config.neardup.bands}
 
 
+def _lenient_config(data: Any) -> Config:
+    """The stored config, ignoring settings this version does not know (an index written by
+    another version); only :func:`hash_settings` must match, and that is checked separately."""
+    if not isinstance(data, dict):
+        return Config()
+    known = {f.name: f for f in dataclasses.fields(Config)}
+    clean: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in known:
+            continue
+        sub = known[name].default_factory() if known[name].default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+        if dataclasses.is_dataclass(sub) and isinstance(value, dict):
+            names = {f.name for f in dataclasses.fields(sub)}
+            value = {k: v for k, v in value.items() if k in names}
+        clean[name] = value
+    try:
+        return Config.from_dict(clean)
+    except Exception:  # noqa: BLE001 - fall back to the defaults; hash settings still checked
+        return Config()
+
+
 def to_i64(a: np.ndarray) -> list[int]:
     """uint64 array -> Python ints of the same 8 bytes read as signed int64 (SQLite INTEGER)."""
     return np.ascontiguousarray(a, dtype=np.uint64).view(np.int64).tolist()
@@ -122,6 +143,8 @@ class SQLiteIndex:
         busy_timeout: seconds to wait for another process's write lock before giving up with
             :class:`~dedupe.errors.IndexStoreError`.
         readonly: open for reading only (stats); nothing is ever written.
+        wal_limit: after a write, a WAL file larger than this many bytes is checkpointed and
+            truncated (``PRAGMA wal_checkpoint(TRUNCATE)``).
 
     Raises:
         IndexStoreError: ``path`` is not a dedupe index, is damaged, or cannot be opened.
@@ -143,8 +166,11 @@ class SQLiteIndex:
         store_text: bool = True,
         busy_timeout: float = 60.0,
         readonly: bool = False,
+        wal_limit: int = 8 * 2**20,
     ) -> None:
         self.path = Path(path)
+        self._wal_path = self.path.with_name(self.path.name + "-wal")
+        self.wal_limit = int(wal_limit)
         self.busy_timeout = float(busy_timeout)
         self.readonly = readonly
         self._conn: sqlite3.Connection | None = None
@@ -272,10 +298,16 @@ class SQLiteIndex:
                 f"{self.path}: index schema version {version}, this dedupe ({__version__}) reads version {SCHEMA_VERSION}"
             )
         try:
-            stored = Config.from_dict(json.loads(meta["config"]))
             stored_hash = json.loads(meta["hash_settings"])
+            stored_dict = json.loads(meta["config"])
         except Exception as exc:  # noqa: BLE001 - damaged meta row
             raise IndexStoreError(f"{self.path}: index metadata is damaged ({exc})") from None
+        stored = _lenient_config(stored_dict)
+        if config is None and hash_settings(stored) != stored_hash:
+            raise IndexConfigMismatch(
+                f"{self.path}: the settings stored in the index cannot be rebuilt by this dedupe ({__version__}); "
+                "pass the config the index was built with"
+            )
         if config is not None:
             wanted = hash_settings(config)
             if wanted != stored_hash:
@@ -331,9 +363,24 @@ class SQLiteIndex:
                 raise
 
         try:
-            return self._retry(attempt)
+            out = self._retry(attempt)
         except sqlite3.DatabaseError as exc:
             raise IndexStoreError(f"{self.path}: index write failed: {exc}") from None
+        self._bound_wal()
+        return out
+
+    def _bound_wal(self) -> None:
+        """Truncate the WAL once it outgrows ``wal_limit`` (automatic checkpoints cannot reset it
+        while other processes keep reading and writing)."""
+        try:
+            size = os.stat(self._wal_path).st_size
+        except OSError:
+            return
+        if size > self.wal_limit:
+            try:
+                self.checkpoint()
+            except IndexStoreError:  # pragma: no cover - best effort; the next write tries again
+                pass
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self.conn
@@ -364,9 +411,7 @@ class SQLiteIndex:
         batch = [self._prep(it) for it in items]
         if not batch:
             return 0
-        rows = self._write(lambda conn: self._observe_tx(conn, batch))
-        if rows >= _CHECKPOINT_ROWS:
-            self.checkpoint()
+        self._write(lambda conn: self._observe_tx(conn, batch))
         return len(batch)
 
     @staticmethod
@@ -768,11 +813,22 @@ class SQLiteIndex:
                 out[site] = out.get(site, 0) + n
         return out
 
-    def checkpoint(self) -> None:
-        """Copy the WAL into the database file and truncate it (best effort if readers are active)."""
+    def checkpoint(self, *, patience: float = 5.0) -> bool:
+        """Copy the WAL into the database file and truncate it. Another process's checkpoint
+        makes SQLite answer "busy" at once (its busy handler is not used for that lock), so
+        this retries with backoff for up to ``patience`` seconds. Returns True when done."""
         if self.readonly:
-            return
-        self._read(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+            return False
+        deadline = time.monotonic() + patience
+        delay = 0.002
+        while True:
+            busy = self._read(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())[0]
+            if not busy:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.1)
 
     def compact(self) -> dict[str, int]:
         """VACUUM the file and truncate the WAL; returns sizes before and after (bytes)."""
@@ -790,11 +846,6 @@ class SQLiteIndex:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             if self._pid == os.getpid():
-                try:
-                    if not self.readonly:
-                        conn.execute("PRAGMA optimize")
-                except sqlite3.Error:
-                    pass
                 conn.close()
 
     def __getstate__(self) -> dict[str, Any]:
