@@ -136,7 +136,12 @@ class NearDupConfig:
 
     Attributes:
         enabled: find near-duplicate documents in corpus mode.
-        threshold: Jaccard similarity (of shingle sets of the cleaned text) a pair must reach.
+        threshold: exact Jaccard similarity (of the shingle sets of the cleaned texts) a pair
+            must reach. 0.5: with boilerplate removed, copies with edits stay above it (5%
+            scattered word edits already bring word 5-gram Jaccard down to 0.61-0.73), and on the
+            ~2,900 real pages of benchmarks/bench_neardup.py it formed no cluster that 0.7 did
+            not. LSH (32 bands x 4 rows) proposes a pair at J = 0.5 / 0.6 / 0.7 with
+            probability 0.87 / 0.99 / 1.0.
         bands: LSH bands; ``signature.num_perm`` must be a multiple of it.
         canonical: which member of a cluster is canonical: ``first`` (input order), ``longest``,
             ``url`` (smallest URL).
@@ -146,7 +151,7 @@ class NearDupConfig:
     """
 
     enabled: bool = True
-    threshold: float = 0.7
+    threshold: float = 0.5
     bands: int = 32
     canonical: str = "longest"
     drop: bool = False
@@ -174,14 +179,20 @@ class CorpusConfig:
             report them only, as flagged ``cross-page`` spans).
         crosspage_policy: canonical page of a block: ``first`` (input order), ``longest`` (the
             longest document), ``url`` (smallest URL); ties go to the smallest document id.
+        dup_pages_threshold: pages of one site whose RAW texts have an estimated Jaccard of at
+            least this are copies of one page (a re-crawl, one article under two URLs); they do
+            not count as template evidence for each other, so their shared body is not taken
+            for a template.
     """
 
     crosspage: bool = True
     crosspage_min_tokens: int = 10
     crosspage_remove: bool = False
     crosspage_policy: str = "longest"
+    dup_pages_threshold: float = 0.8
 
     def __post_init__(self) -> None:
+        _check(0.0 < self.dup_pages_threshold <= 1.0, "corpus.dup_pages_threshold must be in (0, 1]")
         _check(self.crosspage_min_tokens >= 1, "corpus.crosspage_min_tokens must be >= 1")
         _check(self.crosspage_policy in CROSSPAGE_POLICIES, f"corpus.crosspage_policy must be one of {CROSSPAGE_POLICIES}")
 

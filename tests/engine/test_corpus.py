@@ -218,3 +218,33 @@ def test_templates_removed_from_every_page() -> None:
             assert "Home | News" not in r.text
             assert "All rights reserved" not in r.text
             assert r.meta["removed_chars"].get("template", 0) > 0
+
+
+@pytest.mark.skipif(not corpus_mod.HAS_TEMPLATES, reason="site templates module not built yet")
+def test_copies_of_one_page_do_not_make_its_body_a_template() -> None:
+    docs = make_corpus(8)
+    # the same article under a second URL of the same site (a re-crawl)
+    docs.append(Document("s0-p0-again", docs[0].text, url="https://www.site0.example/0?ref=x"))
+    cfg = Config(neardup=NearDupConfig(enabled=False))
+    res = {r.doc_id: r for r in run_corpus(docs, cfg)}
+    body = docs[0].text.split("\n")[1]
+    for d in ("s0-p0", "s0-p0-again"):
+        assert body in res[d].text
+        assert res[d].meta["removed_chars"].get("template", 0) > 0  # the real template still goes
+        assert "Home | News" not in res[d].text
+    # and the two copies then form one near-duplicate cluster
+    res2 = {r.doc_id: r for r in run_corpus(docs)}
+    assert res2["s0-p0"].meta["cluster"] == res2["s0-p0-again"].meta["cluster"] is not None
+
+
+def test_excluding_index_view() -> None:
+    idx = MemoryIndex()
+    a = np.array([1, 2, 3], dtype=np.uint64)
+    idx.observe("s", "p1", a)
+    idx.observe("s", "p2", a)
+    idx.observe("s", "p3", np.array([1], dtype=np.uint64))
+    view = corpus_mod.ExcludingIndex(idx, "s", np.array([1, 2, 3], dtype=np.uint64), np.array([1, 1, 1]), 1)
+    assert view.site_pages("s") == 2 and view.site_pages("t") == 0
+    assert view.doc_freq("s", a).tolist() == [2, 1, 1]
+    assert view.doc_freq("t", a).tolist() == [0, 0, 0]
+    assert view.doc_ids("s") == ["p1", "p2", "p3"]

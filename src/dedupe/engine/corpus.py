@@ -143,6 +143,46 @@ def _clip_within(pieces: list[Piece], toks: Tokens, site_mask: np.ndarray) -> li
     return out
 
 
+class ExcludingIndex:
+    """A read view of an index store for one page, without the evidence of its copies.
+
+    Copies of one page on a site (a re-crawl, one article under two URLs) hold the same body; if
+    they counted as evidence for each other, the body would look like a template. This view
+    subtracts, for ``site``, the pages ``n_other`` and the fingerprints ``other_fps`` (unique,
+    sorted) with ``counts`` that the page's copies contributed. Only the two read operations the
+    site pieces use are overridden; everything else goes to the wrapped store.
+    """
+
+    def __init__(self, base: IndexStore, site: str, other_fps: np.ndarray, counts: np.ndarray, n_other: int) -> None:
+        self._base = base
+        self._site = site
+        self._fps = other_fps
+        self._counts = counts
+        self._n_other = n_other
+
+    def site_pages(self, site: str) -> int:
+        n = self._base.site_pages(site)
+        return max(n - self._n_other, 1) if site == self._site else n
+
+    def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
+        df = np.asarray(self._base.doc_freq(site, fingerprints), dtype=np.int64)
+        if site != self._site or not len(self._fps) or not len(df):
+            return df
+        fps = np.asarray(fingerprints, dtype=np.uint64)
+        pos = np.minimum(np.searchsorted(self._fps, fps), len(self._fps) - 1)
+        hit = self._fps[pos] == fps
+        df = df.copy()
+        df[hit] -= self._counts[pos[hit]]
+        return np.maximum(df, 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base, name)
+
+
+#: per document: (fingerprints of its copies, unique; their counts; number of copies)
+Exclusion = tuple[np.ndarray, np.ndarray, int]
+
+
 def _check_doc(doc: Document, cfg: Config) -> None:
     if not isinstance(doc.text, str):
         raise InputError(f"document {doc.id!r}: text must be a str, got {type(doc.text).__name__}")
@@ -158,11 +198,14 @@ def clean_document(
     dedupe_only: bool = False,
     crosspage_hits: Sequence[crosspage.Hit] = (),
     toks: Tokens | None = None,
+    exclude: Exclusion | None = None,
 ) -> CleanResult:
     """Clean one document against the evidence in ``index`` (observe the corpus first).
 
     Site pieces (templates; off-main text unless ``dedupe_only``) + within-page repeats +
-    cross-page blocks (``crosspage_hits``, from :func:`dedupe.engine.crosspage.resolve`).
+    cross-page blocks (``crosspage_hits``, from :func:`dedupe.engine.crosspage.BlockTable.resolve`).
+    ``exclude``: the template evidence of this page's copies, not counted (see
+    :class:`ExcludingIndex`).
 
     Returns:
         the :class:`CleanResult`; ``meta["removed_chars"]`` holds characters removed, by kind.
@@ -174,7 +217,9 @@ def clean_document(
     site_p: list[Piece] = []
     site_mask = np.zeros(len(toks), dtype=bool)
     if cfg.templates.enabled and _site_pieces is not None:
-        site_p, site_mask = _site_pieces(text, toks, index, site_of(doc), _site_cfg(cfg, dedupe_only))
+        site = site_of(doc)
+        view = index if exclude is None else ExcludingIndex(index, site, *exclude)
+        site_p, site_mask = _site_pieces(text, toks, view, site, _site_cfg(cfg, dedupe_only))
         site_p = list(site_p)
         site_mask = np.asarray(site_mask, dtype=bool)
     within_p, _ = within_pieces(text, toks, cfg.within)
@@ -199,19 +244,24 @@ def _init_worker(cfg: Config, index_blob: bytes | None, dedupe_only: bool) -> No
     _W["dedupe_only"] = dedupe_only
 
 
-def _observe_work(doc: Document) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _observe_work(doc: Document) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     cfg: Config = _W["cfg"]
     _check_doc(doc, cfg)
     toks = tokenize(doc.text)
     fps = _fingerprints(doc.text, toks, cfg)
     bfp, bs, be = crosspage.block_fingerprints(doc.text, toks, cfg.corpus)
-    return fps, bfp, bs, be
+    raw_sig, _ = neardup.signature_of(doc.text, cfg)
+    return fps, bfp, bs, be, raw_sig
 
 
-def _clean_work(item: tuple[Document, list[crosspage.Hit]]) -> tuple[CleanResult, np.ndarray, int]:
-    doc, hits = item
+def _fps_work(doc: Document) -> np.ndarray:
+    return _fingerprints(doc.text, tokenize(doc.text), _W["cfg"])
+
+
+def _clean_work(item: tuple[Document, list[crosspage.Hit], Exclusion | None]) -> tuple[CleanResult, np.ndarray, int]:
+    doc, hits, exclude = item
     cfg: Config = _W["cfg"]
-    res = clean_document(doc, _W["index"], cfg, dedupe_only=_W["dedupe_only"], crosspage_hits=hits)
+    res = clean_document(doc, _W["index"], cfg, dedupe_only=_W["dedupe_only"], crosspage_hits=hits, exclude=exclude)
     sig, n_sh = neardup.signature_of(res.text, cfg)
     return res, sig, n_sh
 
@@ -281,6 +331,25 @@ def _mapper(workers: int, cfg: Config, index: IndexStore | None, dedupe_only: bo
 # ---------------------------------------------------------------------------------------------
 # the corpus job
 # ---------------------------------------------------------------------------------------------
+def _exclusions(groups: list[list[int]], pmap: Any, source: Any) -> dict[int, Exclusion]:
+    """For each member of each group of page copies: its copies' fingerprints and counts."""
+    members = sorted(i for g in groups for i in g)
+    if not members:
+        return {}
+    if isinstance(source, _Spill):
+        docs_m = [source.get(i) for i in members]
+    else:
+        docs_m = [source[i] for i in members]
+    fps_of = dict(zip(members, pmap(_fps_work, docs_m)))
+    out: dict[int, Exclusion] = {}
+    for g in groups:
+        for i in g:
+            others = [fps_of[j] for j in g if j != i]
+            u, c = np.unique(np.concatenate(others), return_counts=True)
+            out[i] = (u.astype(np.uint64), c.astype(np.int64), len(others))
+    return out
+
+
 def run_corpus(
     docs: Iterable[Document],
     cfg: Config | None = None,
@@ -348,23 +417,33 @@ def run_corpus(
                     doc_spill.append(doc)
                 yield doc
 
+        raw_sigs: list[np.ndarray] = []
         with _mapper(workers, cfg, None, dedupe_only) as pmap:
-            for i, (fps, bfp, bs, be) in enumerate(pmap(_observe_work, first_pass())):
+            for i, (fps, bfp, bs, be, raw_sig) in enumerate(pmap(_observe_work, first_pass())):
                 index.observe(sites[i], ids[i], fps)
                 blocks.add(i, bfp, bs, be)
+                raw_sigs.append(raw_sig)
                 if (i + 1) % 64 == 0:
                     tick("observe", i + 1, None)
-        n = len(ids)
-        tick("observe", n, n)
-        seen.clear()
+            n = len(ids)
+            tick("observe", n, n)
+            seen.clear()
+
+            # copies of one page on a site must not vote for each other's body as template
+            exclusions: dict[int, Exclusion] = {}
+            if cfg.templates.enabled and n > 1:
+                sig_arr = np.stack(raw_sigs)
+                groups = neardup.page_groups(sig_arr, sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands)
+                exclusions = _exclusions(groups, pmap, docs if doc_spill is None else doc_spill)
+            del raw_sigs
 
         hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
 
         # -- pass 2: clean -------------------------------------------------------------------
-        def second_pass() -> Iterator[tuple[Document, list[crosspage.Hit]]]:
+        def second_pass() -> Iterator[tuple[Document, list[crosspage.Hit], Exclusion | None]]:
             source = docs if doc_spill is None else iter(doc_spill)
             for i, doc in enumerate(source):
-                yield doc, hits.get(i, [])
+                yield doc, hits.get(i, []), exclusions.get(i)
 
         sigs = np.empty((n, cfg.signature.num_perm), dtype=np.uint32)
         n_shingles = np.zeros(n, dtype=np.int64)

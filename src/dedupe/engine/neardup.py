@@ -190,3 +190,30 @@ def cluster(
             out.canonical[m] = canon
             out.score[m] = 1.0 if m == canon else jaccard(sh(m), sh(canon))
     return out
+
+
+def page_groups(sigs: np.ndarray, sites: Sequence[str], threshold: float, bands: int) -> list[list[int]]:
+    """Groups (size >= 2, sorted) of pages of the SAME site whose signatures estimate a Jaccard
+    of at least ``threshold``: copies of one page (re-crawls, the same article under two URLs).
+
+    Used on the raw page texts before templates are learned: such copies must not vote for each
+    other's content as "template".
+    """
+    n = len(sigs)
+    if n < 2:
+        return []
+    ok = np.flatnonzero(sigs[:, 0] != EMPTY)
+    if len(ok) < 2:
+        return []
+    pairs = ok[lsh_pairs(band_keys(sigs[ok], bands))]
+    if not len(pairs):
+        return []
+    est = (sigs[pairs[:, 0]] == sigs[pairs[:, 1]]).mean(axis=1)
+    uf = _UF()
+    for (i, j), e in zip(pairs.tolist(), est.tolist()):
+        if e >= threshold and sites[i] == sites[j]:
+            uf.union(i, j)
+    groups: dict[int, list[int]] = {}
+    for x in sorted(uf.parent):
+        groups.setdefault(uf.find(x), []).append(x)
+    return [g for g in groups.values() if len(g) >= 2]
