@@ -24,9 +24,21 @@ def _space_table() -> np.ndarray:
     return _SPACE_TABLE
 
 
-_TERM = np.array([ord(c) for c in ".!?…"], dtype=np.uint32)
-_CJK_TERM = np.array([ord(c) for c in "。！？"], dtype=np.uint32)
-_CLOSERS = np.array([ord(c) for c in "\"'»”’)]"], dtype=np.uint32)
+_SPACE, _IS_TERM, _IS_CJK_TERM, _IS_CLOSER = 1, 2, 4, 8
+_CLASS_TABLE: np.ndarray | None = None
+
+
+def _class_table() -> np.ndarray:
+    """Bit flags per BMP code point: whitespace, ``.!?…``, ``。！？``, closing quote/bracket.
+    Code points above the BMP are clipped onto entry 0xFFFF, which has no flag."""
+    global _CLASS_TABLE
+    if _CLASS_TABLE is None:
+        t = _space_table().astype(np.uint8) * _SPACE
+        for chars, flag in ((".!?…", _IS_TERM), ("。！？", _IS_CJK_TERM), ("\"'»”’)]", _IS_CLOSER)):
+            for c in chars:
+                t[ord(c)] |= flag
+        _CLASS_TABLE = t
+    return _CLASS_TABLE
 
 
 def sentence_bounds(text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -44,14 +56,15 @@ def sentence_bounds(text: str) -> tuple[np.ndarray, np.ndarray]:
     if not n:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    space = _space_table().take(cp, mode="clip")
+    cls = _class_table().take(cp, mode="clip")
+    space = (cls & _SPACE) != 0
     # after a terminal: skip the closing quotes/brackets; a cut if whitespace follows them
-    term = np.flatnonzero(np.isin(cp, _TERM))
-    non_closer = np.flatnonzero(~np.isin(cp, _CLOSERS))
+    term = np.flatnonzero(cls & _IS_TERM)
+    non_closer = np.flatnonzero((cls & _IS_CLOSER) == 0)
     k = np.searchsorted(non_closer, term + 1)
     after = np.where(k < len(non_closer), non_closer[np.minimum(k, max(len(non_closer) - 1, 0))] if len(non_closer) else n, n)
     cut_term = after[(after < n) & space[np.minimum(after, n - 1)]]
-    cut_cjk = np.flatnonzero(np.isin(cp, _CJK_TERM)) + 1
+    cut_cjk = np.flatnonzero(cls & _IS_CJK_TERM) + 1
     cut_nl = np.flatnonzero(cp == 10)
     cuts = np.unique(np.concatenate((cut_term, cut_cjk, cut_nl)))
     starts = np.concatenate(([0], cuts))
