@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Mapping
+import os
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from ._version import __version__
 from .config import Config
@@ -14,6 +15,9 @@ from .engine.corpus import run_corpus
 from .engine.index import IndexStore
 from .io.jsonl import FieldMap, Reject, row_to_document
 from .models import CleanResult, Document
+
+if TYPE_CHECKING:
+    from .engine.indexing import Index
 
 
 def clean(text: str, *, config: Config | None = None, doc_id: str = "") -> CleanResult:
@@ -117,3 +121,32 @@ def clean_corpus(
     else:
         docs = _as_documents(docs, cfg.max_doc_chars)
     return run_corpus(docs, cfg, index=index, workers=workers, dedupe_only=dedupe_only, order=order, progress=progress)
+
+
+def open_index(path: "str | os.PathLike[str]", *, config: Config | None = None, store_text: bool = True, dedupe_only: bool = False) -> "Index":
+    """Open (or create) a persistent index: corpus mode that remembers earlier pages.
+
+    Args:
+        path: the SQLite index file (created when missing).
+        config: settings; default the ones stored in the index (or the defaults for a new one).
+            An index refuses settings that change its hashes (shingles, permutations, bands).
+        store_text: keep each page's original and cleaned text (zlib) so earlier pages can be
+            re-cleaned and near-duplicates verified exactly (new indexes only).
+        dedupe_only: no main-text selection.
+
+    Returns:
+        an :class:`~dedupe.engine.indexing.Index` (a context manager): ``observe(docs)``,
+        ``clean(doc)``, ``corpus(docs)``, ``reclean(ids | site=...)``, ``stats()``, ``forget(...)``.
+
+    Raises:
+        IndexStoreError: ``path`` is not a dedupe index or is damaged (nothing is written).
+        IndexConfigMismatch: the index was built with other hashing settings.
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d, open_index(os.path.join(d, "crawl.db")) as idx:
+    ...     idx.clean({"id": "a", "text": "Some page text here.", "site": "example.org"}).text
+    'Some page text here.'
+    """
+    from .stores import open_index as _open
+
+    return _open(path, config=config, store_text=store_text, dedupe_only=dedupe_only)

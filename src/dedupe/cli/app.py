@@ -6,6 +6,7 @@ import typer
 
 from .clean import clean_command
 from .corpus import corpus_command
+from .index import index_app
 
 app = typer.Typer(
     name="dedupe",
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command("clean")(clean_command)
 app.command("corpus")(corpus_command)
+app.add_typer(index_app, name="index")
 
 
 @app.callback()

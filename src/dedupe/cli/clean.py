@@ -11,6 +11,7 @@ import typer
 
 from .. import api
 from ..io.text import read_text
+from ..models import Document
 from ._common import handle_errors, load_config, write_output
 
 
@@ -27,11 +28,16 @@ def clean_command(
     config: Annotated[Optional[Path], typer.Option("--config", help="JSON config file (see README).")] = None,
     keep: Annotated[Optional[str], typer.Option("--keep", help="Which copy to keep: context (default) or first.")] = None,
     min_tokens: Annotated[Optional[int], typer.Option("--min-tokens", help="Shortest repeat, in tokens (default 8).")] = None,
+    index: Annotated[Optional[Path], typer.Option("--index", help="Persistent index: observe the page, clean it against the pages seen before (one site per index), record it.")] = None,
 ) -> None:
     """Remove repeated and near-repeated spans inside one page; keep one canonical copy."""
     cfg = load_config(config, {"within": {"keep_policy": keep, "min_repeat_tokens": min_tokens}})
     text = read_text(path, max_bytes=cfg.max_doc_chars * 4)
-    result = api.clean(text, config=cfg, doc_id="" if path == "-" else path)
+    if index is not None:
+        with api.open_index(index, config=cfg) as idx:
+            result = idx.clean(Document("-" if path == "-" else path, text))
+    else:
+        result = api.clean(text, config=cfg, doc_id="" if path == "-" else path)
     rep = api.report(result, cfg)
     if report is not None:
         write_output(report, json.dumps(rep, ensure_ascii=False, indent=1) + "\n")

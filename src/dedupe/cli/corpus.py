@@ -97,6 +97,7 @@ def corpus_command(
     url_field: Annotated[str, typer.Option("--url-field", help="Input field holding the URL.")] = "url",
     site_field: Annotated[str, typer.Option("--site-field", help="Input field holding the site key.")] = "site",
     html_field: Annotated[str, typer.Option("--html-field", help="Input field holding HTML (used when the text field is absent).")] = "html",
+    index: Annotated[Optional[Path], typer.Option("--index", help="Persistent index: earlier pages count as evidence, near-duplicates of stored pages are found, and these pages are recorded.")] = None,
 ) -> None:
     """Clean a corpus: site templates, main text, within-page repeats, cross-page duplicates and
     near-duplicate documents, with a span report."""
@@ -139,8 +140,12 @@ def corpus_command(
     flagged: dict[str, int] = {}
     clusters: set[str] = set()
     in_clusters = 0
+    idx = api.open_index(index, config=cfg, dedupe_only=dedupe_only or no_templates) if index is not None else None
     try:
-        results = api.clean_corpus(docs(), config=cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress)
+        if idx is not None:
+            results = idx.corpus(docs(), workers=workers, order=order.value, progress=progress)
+        else:
+            results = api.clean_corpus(docs(), config=cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress)
         for res in results:
             if out_fh is None:
                 out_fh = _open_out(out)
@@ -167,6 +172,8 @@ def corpus_command(
             out_fh = _open_out(out)
     finally:
         progress.done()
+        if idx is not None:
+            idx.close()
         for fh in (out_fh, rep_fh):
             if fh is not None and fh is not sys.stdout:
                 fh.close()

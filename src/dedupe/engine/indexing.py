@@ -116,12 +116,12 @@ class Index:
         res = clean_document(doc, self.store, self.config, dedupe_only=self.dedupe_only)
         return self._link([(doc, res)])[0]
 
-    def corpus(self, docs: Iterable[Document | dict], *, workers: int = 1, progress: Any = None) -> Iterator[CleanResult]:
+    def corpus(self, docs: Iterable[Document | dict], *, workers: int = 1, progress: Any = None, order: str = "input") -> Iterator[CleanResult]:
         """Corpus mode on a batch, with the index as memory: the batch is observed into the store
         (earlier pages count as evidence too), cleaned, clustered within the batch, and each page
         not clustered in the batch is also looked up among stored pages."""
         batch = [_as_doc(d) for d in docs]
-        out = list(run_corpus(batch, self.config, index=_BatchObserver(self.store, batch), workers=workers, dedupe_only=self.dedupe_only, progress=progress))
+        out = list(run_corpus(batch, self.config, index=_BatchObserver(self.store, batch), workers=workers, dedupe_only=self.dedupe_only, progress=progress, order=order))
         by_id = {d.id: d for d in batch}
         yield from self._link([(by_id[r.doc_id], r) for r in out])
 
