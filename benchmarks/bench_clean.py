@@ -6,7 +6,7 @@
   caption, lead repeated with a word changed, repeated nav, title copy), seed 0;
 * real: page text of ``../shared/data`` (dragnet, l3s_gn1, cleanportaleval HTML) extracted with
   resiliparse ``extract_plain_text(main_content=False)``, one block per line (benchmark-only use;
-  extraction time is not counted).
+  extraction time is not counted; ``DEDUPE_DATA`` overrides the data folder).
 
 Median of ``--runs`` passes over all pages; ``--profile`` prints the cProfile top functions of one
 pass over the real pages.
@@ -18,6 +18,7 @@ import argparse
 import cProfile
 import gzip
 import json
+import os
 import pstats
 import statistics
 import sys
@@ -30,7 +31,7 @@ from bench_signatures import machine  # noqa: E402
 
 import dedupe  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("DEDUPE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def real_pages(limit: int) -> list[str]:
