@@ -44,13 +44,48 @@ class _Recorder:
 
 
 class _NoObserve:
-    """A view of a store whose ``observe`` does nothing: clean against stored evidence only."""
+    """A read view of a store whose ``observe`` does nothing: clean against stored evidence only.
+
+    Nothing is written while the view cleans, so a site's whole (fingerprint, pages) table is
+    read once and answered from memory (one query per site instead of one per page), within a
+    budget of ``cache_rows`` rows (least recently used sites are dropped first).
+    """
+
+    cache_rows = 4_000_000
 
     def __init__(self, store: Any) -> None:
         self.store = store
+        self._sites: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._rows = 0
 
     def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
         return None
+
+    def _site(self, site: str) -> tuple[np.ndarray, np.ndarray] | None:
+        got = self._sites.pop(site, None)
+        if got is None:
+            if not hasattr(self.store, "site_doc_freqs"):
+                return None
+            got = self.store.site_doc_freqs(site)
+            self._rows += len(got[0])
+            while self._sites and self._rows > self.cache_rows:
+                old = next(iter(self._sites))
+                self._rows -= len(self._sites.pop(old)[0])
+        self._sites[site] = got  # most recently used last
+        return got
+
+    def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
+        table = self._site(site)
+        if table is None:
+            return self.store.doc_freq(site, fingerprints)
+        keys, pages = table
+        fps = np.asarray(fingerprints, dtype=np.uint64)
+        out = np.zeros(len(fps), dtype=np.int64)
+        if len(keys) and len(fps):
+            pos = np.minimum(np.searchsorted(keys, fps), len(keys) - 1)
+            hit = keys[pos] == fps
+            out[hit] = pages[pos[hit]]
+        return out
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
@@ -59,7 +94,7 @@ class _NoObserve:
         return {"store": self.store}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.store = state["store"]
+        self.__init__(state["store"])
 
 
 def _as_doc(doc: Document | dict) -> Document:
@@ -315,7 +350,7 @@ class _BatchObserver(_NoObserve):
 
     def __init__(self, store: Any, batch: Sequence[Document]) -> None:
         super().__init__(store)
-        self._pending: list[tuple[str, str, np.ndarray, dict]] = []
+        self._pending = []
         self._info = {d.id: {"url": d.url, "chars": len(d.text), "text": d.text} for d in batch if isinstance(d.text, str)}
 
     def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
@@ -325,6 +360,10 @@ class _BatchObserver(_NoObserve):
         if self._pending:
             pending, self._pending = self._pending, []
             self.store.observe_many(pending)
+
+    def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
+        self._flush()
+        return super().doc_freq(site, fingerprints)
 
     def __getattr__(self, name: str) -> Any:
         if self.__dict__.get("_pending"):
@@ -336,6 +375,6 @@ class _BatchObserver(_NoObserve):
         return {"store": self.store}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.store = state["store"]
+        _NoObserve.__init__(self, state["store"])
         self._pending = []
         self._info = {}

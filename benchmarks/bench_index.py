@@ -1,0 +1,157 @@
+"""Persistent index benchmark: corpus mode through an SQLite index vs in memory, same run.
+
+    python benchmarks/bench_index.py --pages 10000 [--pages 100000] [--stream 2000]
+
+Generated corpus (seeded): sites of 50 pages each sharing a navigation line, a promo, short
+markers, a dated line and a footer; bodies of ~450 words; 2% near-duplicate copies on other
+sites. Measured, in one process, on the same pages:
+
+* ``memory``: ``run_corpus(docs)`` with the in-memory store (reference);
+* ``index batch``: ``Index.corpus(docs)`` on a new SQLite index (observe all in one
+  transaction, clean, cluster, store signatures and texts);
+* ``index stream``: ``Index.clean(doc)`` page by page (one observe transaction, clean against
+  the evidence so far, near-duplicate look-up, signature write, per page) on the first
+  ``--stream`` pages;
+* look-up latency on the filled index: ``doc_freq`` for one page's fingerprints and
+  ``band_candidates`` for one signature; index size per million stored (site, fingerprint) rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dedupe.config import Config
+from dedupe.core.minhash import band_keys
+from dedupe.core.tokenize import tokenize
+from dedupe.engine import neardup
+from dedupe.engine.corpus import _fingerprints, run_corpus, site_of
+from dedupe.models import Document
+from dedupe.stores import open_index
+
+WORDS = None
+
+
+def vocab(rng: random.Random, n: int = 20000) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyzéè"
+    return ["".join(rng.choice(letters) for _ in range(rng.randint(2, 10))) for _ in range(n)]
+
+
+def corpus(n: int, seed: int = 0, per_site: int = 50, body_words: int = 450) -> list[Document]:
+    rng = random.Random(seed)
+    words = vocab(rng)
+
+    def sent(k: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(k)).capitalize() + "."
+
+    docs: list[Document] = []
+    n_sites = max(1, n // per_site)
+    chrome = [
+        (
+            f"Home | News | World | Sport | Culture | {sent(3)}",
+            f"Get the site {s} app and never miss a story, download it now for free today.",
+            f"Copyright {s} media group. All rights reserved. {sent(8)}",
+        )
+        for s in range(n_sites)
+    ]
+    for i in range(n):
+        s = i % n_sites
+        if i >= 50 and rng.random() < 0.02:  # a near-duplicate of an earlier page, on another site
+            src = docs[rng.randrange(len(docs))]
+            body = src.text.split("\n")[3:-2]
+            text = "\n".join([f"Mirror {s} chrome", *body, "end"]) + "\n"
+            docs.append(Document(f"p{i}", text, url=f"https://mirror{s}.example/{i}"))
+            continue
+        nav, promo, foot = chrome[s]
+        paras = [" ".join(sent(rng.randint(8, 20)) for _ in range(5)) for _ in range(body_words // 75)]
+        dated = f"Published {rng.randint(1, 28):02d}/0{rng.randint(1, 9)}/2024 - {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}"
+        text = "\n".join([nav, sent(10), dated, *paras[:2], promo, *paras[2:], "Comments", foot]) + "\n"
+        docs.append(Document(f"p{i}", text, url=f"https://site{s}.example/{i}"))
+    return docs
+
+
+def mb(docs: list[Document]) -> float:
+    return sum(len(d.text.encode("utf-8")) for d in docs) / 1e6
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def bench(n: int, stream: int, workdir: Path) -> list[tuple]:
+    docs = corpus(n)
+    size = mb(docs)
+    cfg = Config()
+    rows = []
+    _, t_mem = timed(lambda: sum(1 for _ in run_corpus(docs, cfg)))
+    rows.append((n, "memory: run_corpus", t_mem, n / t_mem, size / t_mem, ""))
+    path = workdir / f"bench-{n}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    with open_index(path, config=cfg) as idx:
+        _, t_idx = timed(lambda: sum(1 for _ in idx.corpus(docs)))
+        rows.append((n, "index batch: Index.corpus", t_idx, n / t_idx, size / t_idx, f"{t_idx / t_mem - 1:+.0%} time vs memory"))
+        st = idx.store.stats()
+        # look-up latency on the filled index
+        rng = random.Random(1)
+        sample = [docs[rng.randrange(n)] for _ in range(200)]
+        fps = [(site_of(d), _fingerprints(d.text, tokenize(d.text), cfg)) for d in sample]
+        t = time.perf_counter()
+        for site, f in fps:
+            idx.store.doc_freq(site, f)
+        t_df = (time.perf_counter() - t) / len(fps)
+        n_fp = float(np.mean([len(f) for _, f in fps]))
+        keys = [band_keys(neardup.signature_of(d.text, cfg)[0][None, :], cfg.neardup.bands)[0] for d in sample]
+        t = time.perf_counter()
+        for k in keys:
+            idx.store.band_candidates(k)
+        t_band = (time.perf_counter() - t) / len(keys)
+        idx.store.checkpoint()
+        file_bytes = path.stat().st_size
+        rows.append((n, "lookup doc_freq (one page)", t_df, 1 / t_df, None, f"{t_df * 1e3:.2f} ms for {n_fp:.0f} fps = {t_df / n_fp * 1e6:.2f} us/fp"))
+        rows.append((n, "lookup band_candidates", t_band, 1 / t_band, None, f"{t_band * 1e3:.2f} ms per signature ({cfg.neardup.bands} bands)"))
+        per_m = file_bytes / (st["fingerprints"] / 1e6)
+        rows.append((n, "index size", None, None, None, f"{file_bytes / 2**20:.0f} MiB file, {st['fingerprints']:,} (site,fp) rows, "
+                     f"{per_m / 2**20:.0f} MiB per million rows (texts stored), {file_bytes / n / 1024:.1f} KiB/page, corpus {size:.0f} MB"))
+    if stream:
+        k = min(stream, n)
+        sp = workdir / f"stream-{n}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(sp) + suffix).unlink(missing_ok=True)
+        with open_index(sp, config=cfg) as idx:
+            _, t_s = timed(lambda: [idx.clean(d) for d in docs[:k]])
+        sub = docs[:k]
+        _, t_m = timed(lambda: sum(1 for _ in run_corpus(sub, cfg)))
+        rows.append((k, "index stream: Index.clean per page", t_s, k / t_s, mb(sub) / t_s, f"{t_s / t_m - 1:+.0%} time vs memory on the same {k} pages"))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pages", type=int, action="append", help="corpus sizes (repeatable); default 10000")
+    ap.add_argument("--stream", type=int, default=2000, help="pages for the page-by-page run (0: skip)")
+    ap.add_argument("--dir", default=None, help="where to write the index files (default: a temp dir)")
+    args = ap.parse_args()
+    sizes = args.pages or [10000]
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, Python {sys.version.split()[0]}, SQLite {__import__('sqlite3').sqlite_version}")
+    with tempfile.TemporaryDirectory(dir=args.dir) as d:
+        print("| pages | run | seconds | pages/s | MB/s | note |")
+        print("|---:|---|---:|---:|---:|---|")
+        for n in sizes:
+            for n_, name, secs, pps, mbs, note in bench(n, args.stream, Path(d)):
+                f = lambda x, p: "" if x is None else f"{x:,.{p}f}"  # noqa: E731
+                print(f"| {n_:,} | {name} | {f(secs, 2)} | {f(pps, 0)} | {f(mbs, 2)} | {note} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
