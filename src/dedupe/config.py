@@ -108,6 +108,13 @@ class TemplateConfig:
         list_penalty: main text: weight per token of free blocks inside a list region (between
             repeats of a template marker on the same page, e.g. "Reply" under each comment).
         list_min_repeats: a template line repeated this many times on a page marks a list region.
+        template_unit_cap: main text: a template unit (one line, or one template stretch of a
+            line) costs at most this many tokens, so one promo line never splits an article.
+        headline_window: main text: the nearest free line (3-40 tokens) before the main run,
+            across at most this many template units, is kept as the headline. 0 = off.
+        restore_below: main text: a long template unit (>= 2 * span_tokens tokens) inside the
+            main run, held by fewer than this fraction of the site's pages, is kept (an
+            article's own headline or paragraph shown as a teaser on other pages). 0 = never.
     """
 
     enabled: bool = True
@@ -116,10 +123,13 @@ class TemplateConfig:
     main_text: bool = True
     span_tokens: int = 5
     mask_digits: bool = True
-    line_cost: float = 4.0
-    template_penalty: float = 1.0
+    line_cost: float = 6.0
+    template_penalty: float = 2.0
     list_penalty: float = -0.5
     list_min_repeats: int = 3
+    restore_below: float = 0.5
+    template_unit_cap: int = 8
+    headline_window: int = 6
 
     def __post_init__(self) -> None:
         _check(self.min_pages >= 2, "templates.min_pages must be >= 2")
@@ -128,6 +138,8 @@ class TemplateConfig:
         _check(self.line_cost >= 0, "templates.line_cost must be >= 0")
         _check(self.template_penalty >= 0, "templates.template_penalty must be >= 0")
         _check(self.list_min_repeats >= 2, "templates.list_min_repeats must be >= 2")
+        _check(self.template_unit_cap >= 0, "templates.template_unit_cap must be >= 0 (0 = no cap)")
+        _check(self.headline_window >= 0, "templates.headline_window must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)

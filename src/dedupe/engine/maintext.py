@@ -1,0 +1,208 @@
+"""Main text by position: the second level of corpus mode.
+
+Counting across pages cannot see boilerplate that appears on one page only (related headlines,
+comment widgets, author bios, per-page menus). Once template text is marked, the article is
+usually the largest contiguous stretch of text free of it. This module finds that stretch.
+
+Contract (called by :func:`dedupe.engine.site.site_pieces`; keep stable)::
+
+    main_text_pieces(text: str, toks: Tokens, template: np.ndarray, cfg: TemplateConfig,
+                     masked: np.ndarray | None = None) -> tuple[list[Piece], np.ndarray]
+
+returns ``off-main`` pieces and the boolean token mask they remove.
+
+How:
+
+1. **Units.** The page is cut into units: each line, further split wherever template tokens
+   start or stop, so flattened text with navigation glued mid-line still yields separate units.
+   A unit is *template* (all its tokens are template) or *free*.
+2. **Weights.** A free unit weighs its token count minus ``line_cost`` (short link-like lines —
+   menus, related headlines, counters — weigh little or less than nothing; paragraphs dominate).
+   A template unit weighs ``-template_penalty`` per token, counting at most
+   ``template_unit_cap`` tokens: a one-word «Advertisement», a share bar or an app promo line
+   inside the article costs little and does not split it; a navigation block or footer (many
+   template lines) costs a lot.
+3. **Lists.** A marker is a template unit or a short whole line that stands alone between free
+   units («Reply» under each comment; the items of a share bar or menu have template
+   neighbours and do not count). When its digit-masked text recurs ``list_min_repeats`` times
+   on the page, the free units between two consecutive occurrences at most ``_LIST_MAX_GAP``
+   free tokens apart form a list, and so do the free units just before its first occurrence
+   back to the previous template unit (the first item, after the list's header). List units
+   weigh ``list_penalty`` per token (negative), so a long comment section or related-story list
+   neither outweighs nor extends a short article, while an article with three «Share» bars
+   between long paragraphs is not a list.
+4. **Run.** The maximum-weight contiguous run of units (Kadane; ties → the earliest) is the main
+   text. The nearest free whole line of 3–40 tokens before it, across at most
+   ``headline_window`` template units (byline, date line, share bar), joins it: the headline. Free units outside it are reported as ``off-main``. When no run has positive weight
+   nothing is removed (there is no evidence of a main text).
+
+Everything here works on one page with the template mask the caller computed; with no template
+evidence (a single-page site) only the line-cost and list cues act.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import TemplateConfig
+from ..core.hashing import TOKEN_BASE, range_hashes
+from ..core.spans import Piece
+from ..core.tokenize import Tokens
+from ..models import KIND_OFF_MAIN
+from .templates import line_ids
+
+_LIST_MAX_GAP = 120  # mean free tokens between two markers of a list region, at most
+
+
+def units(text: str, toks: Tokens, template: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the page into units: (first token, end token, is_template, is_whole_line)."""
+    n = len(toks)
+    if not n:
+        e = np.empty(0, dtype=np.int64)
+        return e, e, np.empty(0, dtype=bool), np.empty(0, dtype=bool)
+    lid, _ = line_ids(text, toks)
+    tpl = np.asarray(template, dtype=bool)
+    brk = np.flatnonzero((np.diff(lid) != 0) | (np.diff(tpl.astype(np.int8)) != 0)) + 1
+    first = np.concatenate(([0], brk)).astype(np.int64)
+    end = np.concatenate((brk, [n])).astype(np.int64)
+    whole = np.ones(len(first), dtype=bool)
+    line_break_before = np.concatenate(([True], lid[first[1:]] != lid[first[1:] - 1]))
+    line_break_after = np.concatenate((lid[end[:-1]] != lid[end[:-1] - 1], [True]))
+    whole = line_break_before & line_break_after
+    return first, end, tpl[first], whole
+
+
+def _best_run(w: np.ndarray) -> tuple[int, int, float]:
+    """Maximum-sum contiguous run [i, j] of ``w``; ties go to the earliest, then shortest."""
+    best, bi, bj = -np.inf, 0, -1
+    cur, ci = 0.0, 0
+    for j, x in enumerate(w.tolist()):
+        if cur <= 0:
+            cur, ci = x, j
+        else:
+            cur += x
+        if cur > best:
+            best, bi, bj = cur, ci, j
+    return bi, bj, float(best)
+
+
+def unit_weights(
+    first: np.ndarray, end: np.ndarray, is_tpl: np.ndarray, whole: np.ndarray, masked: np.ndarray, cfg: TemplateConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weights of the units and the mask of free units that lie in a list region."""
+    ntok = (end - first).astype(np.float64)
+    cost = np.minimum(ntok, cfg.template_unit_cap) if cfg.template_unit_cap else ntok
+    w = np.where(is_tpl, -cfg.template_penalty * cost, ntok - cfg.line_cost)
+    in_list = np.zeros(len(first), dtype=bool)
+    marker = is_tpl | (whole & ((end - first) < cfg.span_tokens))
+    # a list marker stands alone between free units («Reply» between comments), unlike the
+    # items of a share bar or a menu, whose neighbours are template too
+    free_prev = np.concatenate(([True], ~is_tpl[:-1]))
+    free_next = np.concatenate((~is_tpl[1:], [True]))
+    marker &= free_prev & free_next
+    midx = np.flatnonzero(marker)
+    if len(midx) >= cfg.list_min_repeats:
+        mh = range_hashes(masked, first[midx], end[midx], base=TOKEN_BASE)
+        uniq, inv, counts = np.unique(mh, return_inverse=True, return_counts=True)
+        free_cum = np.concatenate(([0.0], np.cumsum(np.where(is_tpl, 0.0, ntok))))
+        for g in np.flatnonzero(counts >= cfg.list_min_repeats).tolist():
+            occ = midx[inv == g].tolist()
+            chained = False
+            for a, b in zip(occ[:-1], occ[1:]):
+                if free_cum[b] - free_cum[a + 1] <= _LIST_MAX_GAP:
+                    in_list[a + 1 : b] |= ~is_tpl[a + 1 : b]
+                    chained = True
+            if chained:
+                # the first item sits before the first marker, after the list's header
+                a = occ[0]
+                u = a - 1
+                while u >= 0 and not is_tpl[u]:
+                    u -= 1
+                if u >= 0 and free_cum[a] - free_cum[u + 1] <= _LIST_MAX_GAP:
+                    in_list[u + 1 : a] = True
+    if in_list.any():
+        w = np.where(in_list, cfg.list_penalty * ntok, w)
+    return w, in_list
+
+
+def main_text_pieces(
+    text: str,
+    toks: Tokens,
+    template: np.ndarray,
+    cfg: TemplateConfig,
+    masked: np.ndarray | None = None,
+    share: np.ndarray | None = None,
+) -> tuple[list[Piece], np.ndarray, np.ndarray]:
+    """Off-main pieces of one page and the token mask they remove.
+
+    Args:
+        text: the page text.
+        toks: ``tokenize(text)``.
+        template: boolean token mask of template tokens (site evidence; all False when none).
+        cfg: template settings (``line_cost``, ``template_penalty``, ``list_penalty``, ...).
+        masked: digit-masked token hashes (computed when not given).
+        share: per token, the fraction of the site's pages holding its template evidence
+            (None: treat every template token as certain).
+
+    Returns:
+        (pieces of kind ``off-main``, boolean mask of the tokens they cover, boolean mask of
+        template tokens *restored* because they lie inside the main run as a long unit held by
+        under ``restore_below`` of the site's pages — an article's own headline or paragraph
+        that other pages of the site show as a teaser).
+    """
+    n = len(toks)
+    mask = np.zeros(n, dtype=bool)
+    restored = np.zeros(n, dtype=bool)
+    if not n:
+        return [], mask, restored
+    if masked is None:
+        from .templates import masked_hashes
+
+        masked = masked_hashes(toks, cfg)
+    first, end, is_tpl, whole = units(text, toks, template)
+    w, in_list = unit_weights(first, end, is_tpl, whole, masked, cfg)
+    ntok = end - first
+    # uncertain template units: long, and on few of the site's pages (teasers of this article
+    # on other pages). They neither help nor break a run; inside the chosen run they are kept.
+    uncertain = np.zeros(len(first), dtype=bool)
+    if share is not None and cfg.restore_below > 0:
+        for u in np.flatnonzero(is_tpl & (ntok >= 2 * cfg.span_tokens)).tolist():
+            if float(share[first[u] : end[u]].max()) < cfg.restore_below:
+                uncertain[u] = True
+        w = np.where(uncertain, 0.0, w)
+    i, j, best = _best_run(w)
+    if best <= 0 or j < i:
+        return [], mask, restored
+    # the headline: the nearest free whole line before the run, across a few template units
+    # (byline, date line, share bar), is part of the main text
+    if cfg.headline_window:
+        u, skipped = i - 1, 0
+        while u >= 0 and is_tpl[u] and not uncertain[u] and skipped < cfg.headline_window:
+            u, skipped = u - 1, skipped + 1
+        if u >= 0 and (not is_tpl[u] or uncertain[u]) and whole[u] and 3 <= ntok[u] <= 40 and not in_list[u]:
+            i = u
+    for u in np.flatnonzero(uncertain).tolist():
+        if i <= u <= j:
+            restored[first[u] : end[u]] = True
+    free = ~is_tpl
+    total_free = float(ntok[free].sum())
+    main_free = float(ntok[i : j + 1][free[i : j + 1]].sum())
+    score = round(main_free / total_free, 4) if total_free else 0.0
+    pieces: list[Piece] = []
+    outside = free.copy()
+    outside[i : j + 1] = False
+    u = 0
+    m = len(first)
+    while u < m:
+        if not outside[u]:
+            u += 1
+            continue
+        v = u
+        while v + 1 < m and outside[v + 1]:
+            v += 1
+        a, b = int(first[u]), int(end[v])
+        mask[a:b] = True
+        rule = "list-region" if in_list[u : v + 1].all() else "outside-main-run"
+        pieces.append(Piece(int(toks.start[a]), int(toks.end[b - 1]), KIND_OFF_MAIN, rule, score))
+        u = v + 1
+    return pieces, mask, restored

@@ -1,0 +1,134 @@
+"""Site-template fingerprints: what a page contributes to its site's evidence.
+
+Contract (called by the corpus driver and by every :class:`~dedupe.engine.index.IndexStore`
+user; keep stable)::
+
+    doc_fingerprints(text: str, toks: Tokens, cfg: TemplateConfig) -> np.ndarray  # unique uint64
+
+A page's fingerprints are the union of two families, each salted so they never collide:
+
+* **span k-grams** — every run of ``k = cfg.span_tokens`` consecutive tokens, over the whole
+  text (across line breaks), so template text glued mid-line into flattened text (the seed's
+  navigation) is still counted;
+* **short whole lines** — every line with ``1 <= tokens < k`` as one unit («PUBLICITÉ»,
+  «Commentaires», «Suivre»): strings shorter than k tokens have no k-gram of their own, but
+  recur as whole lines.
+
+With ``cfg.mask_digits`` every token holding a digit is replaced by one placeholder before
+hashing, so «Publié le : 19/06/2024 - 01:54» and «Publié le : 02/07/2024 - 18:10» give the same
+fingerprints. Fingerprints depend only on the text (stable hashes, no salted ``hash()``), not on
+token order in the result (they are returned sorted and unique).
+
+:func:`masked_hashes`, :func:`span_fingerprints` and :func:`line_units` expose the same pieces
+position by position, for :mod:`dedupe.engine.site`, which looks each position up in the index.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+
+from ..config import TemplateConfig
+from ..core.hashing import TOKEN_BASE, fmix64, kgram_hashes, range_hashes
+from ..core.tokenize import Tokens, codepoints
+
+#: salts that keep the two fingerprint families apart
+SPAN_SALT = np.uint64(0x5BD1E9955BD1E995)
+LINE_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
+#: the hash every digit-bearing token is replaced by
+DIGIT_TOKEN = np.uint64(0x6A09E667F3BCC909)
+
+
+def _build_digit_table() -> np.ndarray:
+    table = np.zeros(0x10000, dtype=bool)
+    for cp in range(0x10000):
+        if unicodedata.category(chr(cp)) == "Nd":
+            table[cp] = True
+    return table
+
+
+_DIGIT = _build_digit_table()  # constant lookup table (BMP decimal digits), built once at import
+
+
+def digit_tokens(toks: Tokens) -> np.ndarray:
+    """Boolean mask of tokens holding at least one decimal digit."""
+    n = len(toks)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    cp = codepoints(toks.norm.text)
+    isd = _DIGIT[np.minimum(cp, 0xFFFF)] & (cp <= 0xFFFF)
+    cs = np.concatenate(([0], np.cumsum(isd, dtype=np.int64)))
+    return (cs[toks.nend] - cs[toks.nstart]) > 0
+
+
+def masked_hashes(toks: Tokens, cfg: TemplateConfig) -> np.ndarray:
+    """Token hashes with digit-bearing tokens replaced by one placeholder (when ``mask_digits``)."""
+    h = np.asarray(toks.hashes, dtype=np.uint64)
+    if not cfg.mask_digits or not len(h):
+        return h
+    d = digit_tokens(toks)
+    if not d.any():
+        return h
+    h = h.copy()
+    h[d] = DIGIT_TOKEN
+    return h
+
+
+def span_fingerprints(masked: np.ndarray, k: int) -> np.ndarray:
+    """Fingerprint of the k-gram starting at each token position (``len == max(0, n-k+1)``)."""
+    kg = kgram_hashes(masked, k)
+    if not len(kg):
+        return kg
+    return fmix64(kg ^ SPAN_SALT)
+
+
+def line_ids(text: str, toks: Tokens) -> tuple[np.ndarray, np.ndarray]:
+    """(line index of every token, start offset of every line)."""
+    nl = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32) == 10
+    line_starts = np.concatenate(([0], np.flatnonzero(nl) + 1)).astype(np.int64)
+    lid = np.searchsorted(line_starts, toks.start, side="right") - 1
+    return lid.astype(np.int64), line_starts
+
+
+def line_units(text: str, toks: Tokens, masked: np.ndarray, max_tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lines with ``1 <= tokens < max_tokens``: (first token, end token (exclusive), fingerprint)."""
+    n = len(toks)
+    if not n:
+        e = np.empty(0, dtype=np.int64)
+        return e, e, np.empty(0, dtype=np.uint64)
+    lid, _ = line_ids(text, toks)
+    brk = np.flatnonzero(np.diff(lid) != 0) + 1
+    first = np.concatenate(([0], brk)).astype(np.int64)
+    end = np.concatenate((brk, [n])).astype(np.int64)
+    short = (end - first) < max_tokens
+    first, end = first[short], end[short]
+    if not len(first):
+        return first, end, np.empty(0, dtype=np.uint64)
+    fps = fmix64(range_hashes(masked, first, end, base=TOKEN_BASE) ^ LINE_SALT)
+    return first, end, fps
+
+
+def doc_fingerprints(text: str, toks: Tokens, cfg: TemplateConfig) -> np.ndarray:
+    """Unique, sorted uint64 fingerprints of one page (span k-grams + short whole lines).
+
+    Args:
+        text: the page text (original).
+        toks: ``tokenize(text)``.
+        cfg: template settings (``span_tokens``, ``mask_digits``).
+
+    Returns:
+        sorted unique uint64 array, to pass to ``IndexStore.observe(site, doc_id, fps)``.
+
+    >>> from dedupe.core.tokenize import tokenize
+    >>> from dedupe.config import TemplateConfig
+    >>> a, b = "Publié le : 19/06/2024 - 01:54", "Publié le : 02/07/2025 - 18:10"
+    >>> cfg = TemplateConfig()
+    >>> bool((doc_fingerprints(a, tokenize(a), cfg) == doc_fingerprints(b, tokenize(b), cfg)).all())
+    True
+    """
+    masked = masked_hashes(toks, cfg)
+    k = cfg.span_tokens
+    spans = span_fingerprints(masked, k)
+    _, _, lines = line_units(text, toks, masked, k)
+    return np.unique(np.concatenate((spans, lines)))
