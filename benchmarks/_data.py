@@ -1,0 +1,190 @@
+"""Loading the multi-page development sets of ``../shared/data`` for the boilerplate benchmark.
+
+Everything here is benchmark plumbing, not part of the package:
+
+* :func:`decode_html` — robust bytes → str (BOM → UTF-8 → declared charset → cp1252 → replace).
+* :func:`html_to_text` — all visible text, one block per line (resiliparse
+  ``extract_plain_text(main_content=False)``), the "full text" input of the reference rows.
+* :func:`load_set` — pages of ``dragnet`` / ``cleanportaleval`` / ``l3s_gn1`` with their site and
+  human gold text, as defined in ``../shared/data/README.md``.
+* :func:`bow_scores` / :func:`macro_prf` — the bag-of-words metric of that README.
+* Extracted texts are cached under ``benchmarks/.cache/`` (gitignored).
+
+The data is read-only and never copied into the repository.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html as html_lib
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = (HERE.parent.parent / "shared" / "data").resolve()
+CACHE = HERE / ".cache"
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+_TOKEN = re.compile(r"\w+")
+
+
+@dataclass
+class Page:
+    id: str
+    site: str
+    html: str
+    gold: str
+
+
+def decode_html(raw: bytes) -> str:
+    """BOM → strict UTF-8 → declared charset → cp1252 (for latin-1 too) → UTF-8 with replacement."""
+    for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if raw.startswith(bom):
+            return raw[len(bom) :].decode(enc, errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    m = _META_CHARSET.search(raw[:4096])
+    if m:
+        enc = m.group(1).decode("ascii", "ignore").lower()
+        if enc in ("latin-1", "latin1", "iso-8859-1", "iso8859-1", "us-ascii", "ascii"):
+            enc = "cp1252"
+        try:
+            return raw.decode(enc)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def html_to_text(html: str) -> str:
+    """All visible text of the page, one block per line (resiliparse; no alt texts, no bullets)."""
+    from resiliparse.extract.html2text import extract_plain_text
+
+    text = extract_plain_text(html, main_content=False, alt_texts=False, list_bullets=False)
+    lines = (ln.strip() for ln in text.splitlines())
+    return "\n".join(ln for ln in lines if ln)
+
+
+def trafilatura_text(html: str) -> str:
+    """trafilatura's default extraction (empty string when it returns None)."""
+    import trafilatura
+
+    return trafilatura.extract(html) or ""
+
+
+def _read_gz(path: Path) -> str:
+    with gzip.open(path, "rb") as fh:
+        return decode_html(fh.read())
+
+
+def _rows(name: str) -> list[dict]:
+    with open(DATA / name / "index.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _dragnet() -> list[Page]:
+    out = []
+    for r in _rows("dragnet"):
+        gold = (DATA / "dragnet" / r["gold"]).read_bytes().decode("utf-8", errors="replace")
+        gold = gold.split("!@#$%^&*()  COMMENTS")[0]
+        out.append(Page(r["id"], r["site"], _read_gz(DATA / "dragnet" / r["html"]), gold))
+    return out
+
+
+_CPE_TAG = re.compile(r"^\s*<(p|h|l)>", re.M)
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def _cleanportaleval() -> list[Page]:
+    out = []
+    for r in _rows("cleanportaleval"):
+        raw = (DATA / "cleanportaleval" / r["gold"]).read_bytes().decode("utf-8", errors="replace")
+        lines = raw.strip().splitlines()
+        if lines and lines[0].startswith("URL:"):
+            lines = lines[1:]
+        gold = html_lib.unescape(_CPE_TAG.sub("", _HTML_COMMENT.sub("", "\n".join(lines))))
+        if not gold.strip():
+            continue  # pages without gold text are not scored
+        out.append(Page(r["id"], r["site"], _read_gz(DATA / "cleanportaleval" / r["html"]), gold))
+    return out
+
+
+def _l3s() -> list[Page]:
+    blocks = {}
+    with open(DATA / "l3s_gn1" / "derived_blocks.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            blocks[r["id"]] = r["blocks"]
+    out = []
+    for r in _rows("l3s_gn1"):
+        gold = "\n".join(b["text"] for b in blocks.get(r["id"], []) if b["label"] in ("headline", "fulltext", "supplemental"))
+        out.append(Page(r["id"], r["site"], _read_gz(DATA / "l3s_gn1" / r["original"]), gold))
+    return out
+
+
+LOADERS = {"dragnet": _dragnet, "cleanportaleval": _cleanportaleval, "l3s_gn1": _l3s}
+#: minimum pages per site kept in each set (README: dragnet and l3s_gn1 sites with >= 3 pages)
+MIN_SITE_PAGES = {"dragnet": 3, "cleanportaleval": 1, "l3s_gn1": 3}
+
+
+def load_set(name: str, *, use_cache: bool = True) -> list[dict]:
+    """Pages of one set as dicts ``id, site, gold, full, traf`` (full = resiliparse text,
+    traf = trafilatura output), restricted to sites with enough pages; cached as JSON."""
+    CACHE.mkdir(exist_ok=True)
+    cache = CACHE / f"{name}.json"
+    if use_cache and cache.exists():
+        return json.loads(cache.read_text(encoding="utf-8"))
+    pages = LOADERS[name]()
+    per_site = Counter(p.site for p in pages)
+    pages = [p for p in pages if per_site[p.site] >= MIN_SITE_PAGES[name]]
+    rows = [
+        {"id": p.id, "site": p.site, "gold": p.gold, "full": html_to_text(p.html), "traf": trafilatura_text(p.html)}
+        for p in pages
+    ]
+    cache.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    return rows
+
+
+def bow(text: str) -> Counter:
+    return Counter(_TOKEN.findall(text.lower()))
+
+
+def bow_scores(pred: str, gold: str) -> tuple[float | None, float]:
+    """(precision or None when ``pred`` has no token, recall) of one page."""
+    p, g = bow(pred), bow(gold)
+    inter = sum((p & g).values())
+    np_, ng = sum(p.values()), sum(g.values())
+    prec = inter / np_ if np_ else None
+    rec = inter / ng if ng else 1.0
+    return prec, rec
+
+
+def macro_prf(preds: list[str], golds: list[str]) -> dict:
+    """Macro P over pages with non-empty output, macro R over all pages, F1 of the two macros."""
+    ps, rs = [], []
+    empty = 0
+    for pred, gold in zip(preds, golds):
+        p, r = bow_scores(pred, gold)
+        rs.append(r)
+        if p is None:
+            empty += 1
+        else:
+            ps.append(p)
+    P = sum(ps) / len(ps) if ps else 0.0
+    R = sum(rs) / len(rs) if rs else 0.0
+    F = 2 * P * R / (P + R) if P + R else 0.0
+    return {"P": P, "R": R, "F1": F, "empty": empty, "pages": len(preds)}
+
+
+def by_site(rows: list[dict]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        groups[r["site"]].append(i)
+    return dict(groups)
