@@ -9,7 +9,7 @@ from ._version import __version__
 from .config import Config
 from .core.tokenize import tokenize
 from .engine.assemble import assemble
-from .engine.within import within_pieces
+from .engine.within import flagged_spans, within_analysis
 from .errors import InputError
 from .engine.corpus import run_corpus
 from .engine.index import IndexStore
@@ -47,8 +47,8 @@ def clean(text: str, *, config: Config | None = None, doc_id: str = "") -> Clean
     if len(text) > cfg.max_doc_chars:
         raise InputError(f"document has {len(text):,} characters, more than max_doc_chars={cfg.max_doc_chars:,}")
     toks = tokenize(text)
-    pieces, _ = within_pieces(text, toks, cfg.within)
-    return assemble(doc_id, text, pieces)
+    res = within_analysis(text, toks, cfg.within)
+    return assemble(doc_id, text, res.pieces, flagged_spans(text, res.flagged))
 
 
 def report(result: CleanResult, config: Config | None = None) -> dict:

@@ -40,6 +40,10 @@ class WithinConfig:
         near_repeat_min_tokens: blocks shorter than this are never near-repeat candidates.
         near_repeat_num_perm, near_repeat_bands: MinHash / LSH banding for candidates.
         near_repeat_shingle: token n-gram size of the block shingles.
+        artefact_evidence: remove a repeat only with evidence that it is an extraction artefact
+            (copies back to back; a copy that is a sentence fragment or cut off by an ellipsis;
+            a copy glued to such repeats); other repeats are reported as flagged spans
+            (``removed=False``). ``False`` removes every repeat but one copy.
     """
 
     min_repeat_tokens: int = 8
@@ -51,6 +55,7 @@ class WithinConfig:
     near_repeat_num_perm: int = 32
     near_repeat_bands: int = 8
     near_repeat_shingle: int = 2
+    artefact_evidence: bool = True
 
     def __post_init__(self) -> None:
         _check(self.min_repeat_tokens >= 2, "within.min_repeat_tokens must be >= 2")

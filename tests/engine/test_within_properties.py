@@ -24,7 +24,7 @@ from dedupe.core.tokenize import tokenize
 
 SMALL = Config(within=WithinConfig(min_repeat_tokens=2, min_repeat_chars=0))  # fires on almost anything
 FIRST = Config(within=WithinConfig(keep_policy="first"))
-CONFIGS = [Config(), SMALL, FIRST]
+CONFIGS = [Config(), SMALL, FIRST, Config(within=WithinConfig(min_repeat_tokens=2, min_repeat_chars=0, artefact_evidence=False))]
 
 LATIN = "abcdefghijklmnopqrstuvwxyz"
 ACCENTED = "éèêàâçôûîïüœæ"
@@ -165,10 +165,10 @@ def test_text_without_repeats_is_unchanged(seed: int) -> None:
         assert result.text == text
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.sampled_from([" ", "\n", "\n\n", "\r\n"]))
-def test_near_repeat_paragraph_one_copy_kept(seed: int, sep: str) -> None:
-    """A paragraph duplicated with one word changed: one copy removed (reported), the other kept whole."""
+REMOVE_ALL = Config(within=WithinConfig(artefact_evidence=False))
+
+
+def _near_text(seed: int, sep: str) -> tuple[str, str, str, list[str], list[str]]:
     rng = random.Random(seed)
     text_words = distinct_words(rng, 42)
     para = text_words[:30]
@@ -178,7 +178,30 @@ def test_near_repeat_paragraph_one_copy_kept(seed: int, sep: str) -> None:
     before, after = text_words[30:36], text_words[36:42]
     a, b = " ".join(para) + ".", " ".join(changed) + "."
     text = sep.join([" ".join(before) + ".", a, " ".join(after) + ".", b])
+    return text, a, b, before, after
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([" ", "\n", "\n\n", "\r\n"]))
+def test_near_repeat_paragraph_without_artefact_evidence_is_flagged(seed: int, sep: str) -> None:
+    """Default config: two whole paragraphs far apart, one word changed, nothing suggests an
+    extraction artefact: both copies stay, and the repeat is reported as a flagged span."""
+    text, a, b, before, after = _near_text(seed, sep)
     result = dedupe.clean(text)
+    check_invariants(text, result)
+    assert result.text == text
+    flagged = [s for s in result.spans if not s.removed]
+    assert flagged and all(s.text == text[s.start : s.end] for s in flagged)
+    assert sum(s.end - s.start for s in flagged) >= len(a) // 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([" ", "\n", "\n\n", "\r\n"]))
+def test_near_repeat_paragraph_one_copy_kept(seed: int, sep: str) -> None:
+    """A paragraph duplicated with one word changed: one copy removed (reported), the other kept
+    whole (``artefact_evidence=False``: every repeat is removed)."""
+    text, a, b, before, after = _near_text(seed, sep)
+    result = dedupe.clean(text, config=REMOVE_ALL)
     check_invariants(text, result)
     assert (a in result.text) != (b in result.text), "exactly one copy survives whole"
     survivor = a if a in result.text else b

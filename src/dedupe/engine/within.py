@@ -12,6 +12,29 @@ Two passes over one text:
    groups (union-find) keep one canonical block each. Blocks left with a few orphan tokens by the
    exact pass (a lead with one word changed) are completed here.
 
+Before them, *periodic runs* (``"X X X"`` with a unit shorter than ``k`` tokens, whose k-grams
+overlap their own copies) are reduced to one unit (:func:`periodic_runs`).
+
+**Artefact evidence** (``WithinConfig.artefact_evidence``, default on). Repetition is not always an
+extraction artefact: forum replies quote earlier posts, a table of contents reappears as the
+section headings, list items and table rows repeat. So a repeat found by the passes above is
+*removed* only with positive evidence that it is an artefact, else it is *flagged* (reported as
+a span with ``removed=False``, text untouched). Evidence for an exact repeat (one removed run and
+its kept copy):
+
+* ``adjacent`` — the two copies are back to back (no token between them): a caption printed
+  twice, an article printed twice in a row, ``X X X``;
+* ``fragment`` — one copy starts with a lower-case letter where a sentence starts (after
+  ``.!?…``, a blank line or the start of the text) while the other copy starts mid-sentence:
+  a piece of a sentence printed on its own, as in a teaser stitched from body text;
+* ``truncated`` — one copy is followed by an ellipsis, the other is not (a teaser);
+* ``joined`` — the run touches (no token between) another removed run that has evidence: the
+  title and lead glued to the teaser fragments of the reference page.
+
+A near repeat is removed when it is back to back with its canonical block, or touches or
+completes text already removed; else it is flagged. Whole lines repeated far apart, long
+quoted passages and repeated list items therefore survive (both copies), reported.
+
 The *context* keep policy scores each copy: a copy that starts as a sentence fragment (a
 lower-case word right after a sentence end or a line start) loses 2 points; a copy that ends in
 an ellipsis loses 1; each side of a copy that touches another repeated region loses 1 (a teaser
@@ -19,6 +42,8 @@ made of repeats). The highest score is kept; ties go to the earliest copy.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -29,9 +54,10 @@ from ..core.minhash import band_keys, candidate_pairs, signatures, to_hash32
 from ..core.segment import TERMINAL, sentence_bounds
 from ..core.spans import Piece
 from ..core.tokenize import Tokens
-from ..models import KIND_NEAR_REPEAT, KIND_REPEAT
+from ..models import KIND_NEAR_REPEAT, KIND_REPEAT, Span
 
 _NEIGHBOUR_GAP = 2  # tokens: a copy this close to another repeated region "touches" it
+_JOIN_GAP = 0  # tokens: removed pieces this close join one cluster of evidence
 
 
 def _coverage(n: int, starts: np.ndarray, k: int) -> np.ndarray:
@@ -76,8 +102,16 @@ def context_score(text: str, start: int, end: int, touches_prev: bool, touches_n
     return score
 
 
-def exact_repeats(text: str, toks: Tokens, cfg: WithinConfig) -> tuple[list[Piece], np.ndarray, np.ndarray]:
-    """Pass 1. Returns (pieces, removed token mask, mask of tokens that are kept copies of removed ones)."""
+def exact_repeats(
+    text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None
+) -> tuple[list[Piece], np.ndarray, np.ndarray]:
+    """Pass 1. Returns (pieces, removed token mask, mask of tokens that are kept copies of removed ones).
+
+    Every repeat is returned as a removal piece here (no artefact evidence is applied; see
+    :func:`within_analysis`). ``excluded`` marks tokens another level removes: an occurrence that
+    touches one is never kept while a fully non-excluded occurrence exists, a k-gram whose every
+    occurrence touches one is ignored, and excluded tokens are never part of a piece.
+    """
     n = len(toks)
     k = cfg.min_repeat_tokens
     removed = np.zeros(n, dtype=bool)
@@ -110,7 +144,20 @@ def exact_repeats(text: str, toks: Tokens, cfg: WithinConfig) -> tuple[list[Piec
     else:
         pos_score = np.zeros(len(rep_pos), dtype=np.int64)
     group = inv[rep_pos]
-    order = np.lexsort((rep_pos, -pos_score, group))
+    if excluded is not None and excluded.any():
+        ex_csum = np.concatenate(([0], np.cumsum(excluded, dtype=np.int64)))
+        touch = (ex_csum[np.minimum(rep_pos + k, n)] - ex_csum[rep_pos]) > 0
+        # a k-gram whose every occurrence touches an excluded token: the other level removes it
+        free_in_group = np.bincount(group, weights=~touch, minlength=len(counts))
+        live = free_in_group[group] > 0
+        if not live.all():
+            rep_pos, group, pos_score, touch = rep_pos[live], group[live], pos_score[live], touch[live]
+            if not len(rep_pos):
+                return [], removed, kept_ref
+        order = np.lexsort((rep_pos, -pos_score, touch, group))
+    else:
+        excluded = None
+        order = np.lexsort((rep_pos, -pos_score, group))
     g_sorted = group[order]
     head = np.concatenate(([True], g_sorted[1:] != g_sorted[:-1]))
     head_idx = np.cumsum(head) - 1
@@ -122,6 +169,8 @@ def exact_repeats(text: str, toks: Tokens, cfg: WithinConfig) -> tuple[list[Piec
     nk_pos = rep_pos[~is_kept]
     rem_cov = _coverage(n, nk_pos, k)
     removed = rem_cov & ~kept_cov
+    if excluded is not None:
+        removed &= ~excluded
     if not removed.any():
         return [], np.zeros(n, dtype=bool), kept_ref
     # partner of each removed token: via the last non-kept occurrence starting at or before it
@@ -149,7 +198,7 @@ def exact_repeats(text: str, toks: Tokens, cfg: WithinConfig) -> tuple[list[Piec
         pieces.append(
             Piece(
                 int(toks.start[a]), int(toks.end[b]), KIND_REPEAT, rule, 1.0,
-                kept=(int(toks.start[a + d]), int(toks.end[b + d])),
+                kept=(int(toks.start[a + d]), int(toks.end[b + d])), extra=(a, b, d),
             )
         )
     return pieces, final_removed, kept_ref
@@ -181,8 +230,16 @@ def near_repeats(
     removed: np.ndarray,
     kept_ref: np.ndarray,
     anchors: "list[tuple[int, int]] | None" = None,
+    flagged: "list[Piece] | None" = None,
+    excluded: np.ndarray | None = None,
 ) -> list[Piece]:
     """Pass 2: near-repeated sentences/lines. Updates ``removed`` in place for what it removes.
+
+    With ``flagged`` (a list) and ``cfg.artefact_evidence``, a near copy is removed only with
+    evidence of an extraction artefact: it is back to back with its canonical block, or it
+    touches (within a couple of tokens) text already removed, or part of it is already removed
+    (an exact run the first pass removed, completed here). Otherwise it is appended to
+    ``flagged`` (reported, not removed). Without ``flagged`` every near copy is removed.
 
     Candidate pairs come from MinHash LSH, plus *anchored* pairs: ``anchors`` holds
     ``(removed token, its kept copy's token)`` from the exact pass, and the block holding a
@@ -219,7 +276,8 @@ def near_repeats(
             pairs = np.unique(np.concatenate([pairs.reshape(-1, 2), np.asarray(extra, dtype=np.int64)]), axis=0)
     if not len(pairs):
         return []
-    rem_csum = np.concatenate(([0], np.cumsum(removed)))
+    blocked = removed | excluded if excluded is not None else removed  # removed here or by another level
+    rem_csum = np.concatenate(([0], np.cumsum(blocked)))
     ref_csum = np.concatenate(([0], np.cumsum(kept_ref)))
     norm = toks.norm.text
 
@@ -269,31 +327,279 @@ def near_repeats(
                 continue
             s = cand[i]
             a, b = int(lo[s]), int(hi[s])
-            if removed[a:b].all():
+            if blocked[a:b].all():
                 continue
             score = max(best.get((min(i, canon), max(i, canon)), 0.0), cfg.near_repeat_threshold)
             if (min(i, canon), max(i, canon)) not in best:
                 score = fuzz.ratio(seg_norm(i), seg_norm(canon)) / 100
                 if score < cfg.near_repeat_threshold:
                     continue  # joined only transitively and too far from the canonical copy
+            if flagged is not None and cfg.artefact_evidence:
+                ca, cb = int(lo[cs]), int(hi[cs])
+                back_to_back = b == ca or cb == a  # no token between the blocks
+                g = _NEIGHBOUR_GAP
+                touches = bool(removed[max(0, a - g) : a].any() or removed[b : b + g].any() or removed[a:b].any())
+                if not (back_to_back or touches):
+                    idx = np.flatnonzero(~blocked[a:b]) + a
+                    for run in np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1):
+                        t0, t1 = int(run[0]), int(run[-1])
+                        flagged.append(Piece(int(toks.start[t0]), int(toks.end[t1]), KIND_NEAR_REPEAT, "near-block/flagged", float(score), kept=kept))
+                    continue
+                rule = "near-block/adjacent" if back_to_back else "near-block/joined"
+            else:
+                rule = "near-block"
             # remove the parts of the block not already removed
-            idx = np.flatnonzero(~removed[a:b]) + a
+            idx = np.flatnonzero(~blocked[a:b]) + a
             brk = np.flatnonzero(np.diff(idx) != 1) + 1
             for run in np.split(idx, brk):
                 t0, t1 = int(run[0]), int(run[-1])
-                pieces.append(Piece(int(toks.start[t0]), int(toks.end[t1]), KIND_NEAR_REPEAT, "near-block", float(score), kept=kept))
-            removed[a:b] = True
+                pieces.append(Piece(int(toks.start[t0]), int(toks.end[t1]), KIND_NEAR_REPEAT, rule, float(score), kept=kept))
+            removed[idx] = True
+            blocked[idx] = True
     return pieces
 
 
-def within_pieces(text: str, toks: Tokens, cfg: WithinConfig) -> tuple[list[Piece], np.ndarray]:
-    """Both passes; returns the raw pieces and the removed-token mask."""
-    pieces, removed, kept_ref = exact_repeats(text, toks, cfg)
+def periodic_runs(text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None) -> tuple[list[Piece], np.ndarray]:
+    """Back-to-back repeats of a unit shorter than ``min_repeat_tokens`` (``"X X X"``).
+
+    The exact pass cannot undo such a run: its k-grams overlap their own copies, so the copies
+    it keeps cover more than one unit. Here, for each period ``d`` in ``2 .. k-1`` tokens (the
+    smallest first), a run where token ``i`` equals token ``i + d`` for ``L >= k`` consecutive
+    ``i`` is the unit (tokens ``[s, s + d)``) followed by ``L`` tokens that repeat it; those ``L``
+    tokens are removed, one piece per copy of the unit, each with the first unit as its kept
+    copy. Period 1 (one word repeated: "very very very") is never a unit. Runs that touch
+    ``excluded`` tokens, or whose removed part is shorter than ``min_repeat_chars`` non-space
+    characters, are left to the exact pass.
+
+    Returns (pieces, mask of the removed tokens).
+    """
+    h = toks.hashes
+    n = len(h)
+    k = cfg.min_repeat_tokens
+    mask = np.zeros(n, dtype=bool)
+    pieces: list[Piece] = []
+    if n < k + 2:
+        return pieces, mask
+    claimed = np.zeros(n + 1, dtype=bool)
+    tok_chars = np.cumsum(np.concatenate(([0], toks.nend - toks.nstart)))
+    ex_csum = np.concatenate(([0], np.cumsum(excluded, dtype=np.int64))) if excluded is not None else None
+    for d in range(1, k):
+        if n < d + k:
+            break
+        eq = np.concatenate(([False], h[:-d] == h[d:], [False]))
+        edges = np.flatnonzero(np.diff(eq.astype(np.int8)))
+        starts, ends = edges[0::2], edges[1::2]  # eq[i] for i in [start, end)
+        for s, e in zip(starts.tolist(), ends.tolist()):
+            L = e - s
+            if L < k:
+                continue
+            lo_t, hi_t = s, e + d  # tokens of the whole run
+            if claimed[lo_t:hi_t].any():
+                continue
+            claimed[lo_t:hi_t] = True
+            if d == 1:
+                continue
+            if ex_csum is not None and ex_csum[hi_t] - ex_csum[lo_t]:
+                continue
+            if tok_chars[hi_t] - tok_chars[s + d] < cfg.min_repeat_chars:
+                continue
+            mask[s + d : hi_t] = True
+            for a in range(s + d, hi_t, d):
+                b = min(a + d, hi_t) - 1
+                m = b - a
+                pieces.append(
+                    Piece(int(toks.start[a]), int(toks.end[b]), KIND_REPEAT, f"periodic-run/{d}-tokens", 1.0,
+                          kept=(int(toks.start[s]), int(toks.end[s + m])))
+                )
+    return pieces, mask
+
+
+def _start_kind(text: str, pos: int) -> str:
+    """``"sentence"`` when ``pos`` starts a sentence (after ``.!?…``, a blank line or the start of
+    the text, skipping whitespace and opening quotes), else ``"mid"``. A single line break is not
+    a sentence start: hard-wrapped text breaks lines mid-sentence."""
+    j = pos - 1
+    breaks = 0
+    while j >= 0 and (text[j].isspace() or text[j] in "\"'«“‘(>"):
+        breaks += text[j] == "\n"
+        j -= 1
+    return "sentence" if j < 0 or breaks >= 2 or text[j] in TERMINAL else "mid"
+
+
+def _ellipsis_after(text: str, pos: int) -> bool:
+    tail = text[pos : pos + 4].lstrip(" \t")
+    return tail.startswith("…") or tail.startswith("...")
+
+
+def _artefact_evidence(text: str, toks: Tokens, a: int, b: int, ka: int, kb: int) -> str | None:
+    """Why the copy at tokens ``[a, b]`` and its identical copy ``[ka, kb]`` (inclusive token
+    ranges) look like an extraction artefact, or None.
+
+    * ``adjacent`` — the copies are back to back (no token between them);
+    * ``fragment`` — one copy starts with a lower-case letter where a sentence starts while the
+      other copy starts mid-sentence (a piece of a sentence printed on its own);
+    * ``truncated`` — one copy is followed by an ellipsis and the other is not (a teaser).
+    """
+    if b + 1 >= ka and kb + 1 >= a:  # touching or overlapping
+        return "adjacent"
+    sa, sk = int(toks.start[a]), int(toks.start[ka])
+    ka_kind, a_kind = _start_kind(text, sk), _start_kind(text, sa)
+    if (text[sa].islower() and a_kind == "sentence" and ka_kind == "mid") or (
+        text[sk].islower() and ka_kind == "sentence" and a_kind == "mid"
+    ):
+        return "fragment"
+    if _ellipsis_after(text, int(toks.end[b])) != _ellipsis_after(text, int(toks.end[kb])):
+        return "truncated"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class WithinAnalysis:
+    """Result of :func:`within_analysis`.
+
+    Attributes:
+        pieces: raw removal pieces (to :func:`~dedupe.engine.assemble.assemble`).
+        flagged: repeats reported but not removed (no evidence of an extraction artefact);
+            turn them into spans with :func:`flagged_spans`.
+        removed: token mask of what ``pieces`` remove.
+    """
+
+    pieces: list[Piece]
+    flagged: list[Piece]
+    removed: np.ndarray
+
+
+def flagged_spans(text: str, flagged: "list[Piece]") -> list[Span]:
+    """Report-only spans (``removed=False``) for flagged pieces."""
+    return [Span(p.start, p.end, text[p.start : p.end], p.kind, p.rule, p.score, p.kept, None, False) for p in flagged]
+
+
+def _clip_raw(pieces: list[Piece], toks: Tokens, keep: np.ndarray) -> list[Piece]:
+    """Exact pieces minus the tokens in ``keep`` (each part keeps its own identical kept copy)."""
+    out: list[Piece] = []
+    for p in pieces:
+        a, b, d = p.extra
+        if not keep[a : b + 1].any():
+            out.append(p)
+            continue
+        idx = np.flatnonzero(~keep[a : b + 1]) + a
+        for run in np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1) if len(idx) else []:
+            x, y = int(run[0]), int(run[-1])
+            out.append(replace(p, start=int(toks.start[x]), end=int(toks.end[y]),
+                               kept=(int(toks.start[x + d]), int(toks.end[y + d])), extra=(x, y, d)))
+    return out
+
+
+def _gate(text: str, toks: Tokens, pieces: list[Piece]) -> tuple[list[Piece], list[Piece]]:
+    """Split exact-repeat pieces into (removed, flagged) by artefact evidence.
+
+    A piece has evidence when its own copies do (:func:`_artefact_evidence`) or when it is glued
+    to a piece that has: removed pieces within ``_NEIGHBOUR_GAP`` tokens of each other form one
+    cluster (a teaser stitched from several repeats is one cluster), whose evidence all its
+    pieces share. Only the removed side clusters: kept copies lie in the body, where unrelated
+    repeats sit side by side (a summary and its detailed sections, forum posts and quotes).
+    """
+    if not pieces:
+        return [], []
+    m = len(pieces)
+    why: list[str | None] = []
+    ivs: list[tuple[int, int, int]] = []
+    for i, p in enumerate(pieces):
+        a, b, d = p.extra
+        why.append(_artefact_evidence(text, toks, a, b, a + d, b + d))
+        ivs.append((a, b, i))
+    ivs.sort()
+    uf = _UnionFind(m)
+    end = -10**9
+    last = -1
+    for a, b, i in ivs:
+        if last >= 0 and a - end - 1 <= _JOIN_GAP:
+            uf.union(last, i)
+        if b > end or last < 0:
+            end, last = max(end, b), i
+    cluster_why: dict[int, str] = {}
+    for i in range(m):
+        if why[i] is not None:
+            cluster_why.setdefault(uf.find(i), why[i])  # type: ignore[arg-type]
+    keep: list[Piece] = []
+    flag: list[Piece] = []
+    for i, p in enumerate(pieces):
+        w = why[i] or cluster_why.get(uf.find(i))
+        if w is None:
+            flag.append(replace(p, rule=p.rule + "/flagged", extra=None))
+        else:
+            keep.append(replace(p, rule=p.rule + "/" + (w if why[i] else "joined"), extra=None))
+    return keep, flag
+
+
+def within_analysis(text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None) -> WithinAnalysis:
+    """All within-page passes: periodic runs, exact repeats, near repeats.
+
+    Args:
+        text, toks: the page and its tokens.
+        cfg: settings. With ``cfg.artefact_evidence`` (default) a repeat is removed only with
+            evidence that it is an extraction artefact (see :func:`_artefact_evidence`, the module
+            docstring and the README), otherwise it is flagged.
+        excluded: optional bool mask over tokens that another level removes (site templates,
+            off-main text). Such tokens are never removed or flagged here, an occurrence touching
+            one is never the kept copy while a fully non-excluded occurrence exists, and a repeat
+            whose every occurrence touches one yields nothing.
+    """
+    n = len(toks)
+    excl = np.zeros(n, dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
+    if len(excl) != n:
+        raise ValueError(f"excluded has {len(excl)} entries for {n} tokens")
+    per_pieces, per_mask = periodic_runs(text, toks, cfg, excl)
+    raw, _, _ = exact_repeats(text, toks, cfg, excl | per_mask)
+    if per_pieces:  # the unit a periodic run keeps is the kept copy of its pieces: never removed
+        per_kept = np.zeros(n, dtype=bool)
+        for p in per_pieces:
+            per_kept[int(np.searchsorted(toks.start, p.kept[0])) : int(np.searchsorted(toks.end, p.kept[1])) + 1] = True  # type: ignore[index]
+        raw = _clip_raw(raw, toks, per_kept)
+    if cfg.artefact_evidence:
+        kept_pieces, flagged = _gate(text, toks, raw)
+    else:
+        kept_pieces, flagged = [replace(p, extra=None) for p in raw], []
+    removed = per_mask.copy()
+    kept_ref = np.zeros(n, dtype=bool)  # kept copies of removed text: the near pass never removes them
+    if per_pieces:
+        kept_ref |= per_kept
+    for p in kept_pieces:
+        a = int(np.searchsorted(toks.start, p.start))
+        b = int(np.searchsorted(toks.end, p.end))
+        ka = int(np.searchsorted(toks.start, p.kept[0]))  # type: ignore[index]
+        kb = int(np.searchsorted(toks.end, p.kept[1]))  # type: ignore[index]
+        removed[a : b + 1] = True
+        kept_ref[ka : kb + 1] = True
+    pieces = per_pieces + kept_pieces
     if cfg.near_repeat:
         anchors: list[tuple[int, int]] = []
-        for p in pieces:  # first and last token of each removed run, and of its kept copy
-            if p.kept is not None:
-                anchors.append((int(np.searchsorted(toks.start, p.start)), int(np.searchsorted(toks.start, p.kept[0]))))
-                anchors.append((int(np.searchsorted(toks.end, p.end)), int(np.searchsorted(toks.end, p.kept[1]))))
-        pieces += near_repeats(text, toks, cfg, removed, kept_ref, anchors)
-    return pieces, removed
+        for p in kept_pieces:  # first and last token of each removed run, and of its kept copy
+            anchors.append((int(np.searchsorted(toks.start, p.start)), int(np.searchsorted(toks.start, p.kept[0]))))  # type: ignore[index]
+            anchors.append((int(np.searchsorted(toks.end, p.end)), int(np.searchsorted(toks.end, p.kept[1]))))  # type: ignore[index]
+        near_flag: list[Piece] = []
+        pieces += near_repeats(text, toks, cfg, removed, kept_ref, anchors, flagged=near_flag, excluded=excl)
+        if near_flag or flagged:
+            # an exact-flagged run inside a block the near pass removed is removed, not flagged
+            flagged = [p for p in flagged if not removed[int(np.searchsorted(toks.start, p.start))]]
+            flag_mask = np.zeros(n, dtype=bool)
+            for p in flagged:
+                flag_mask[int(np.searchsorted(toks.start, p.start)) : int(np.searchsorted(toks.end, p.end)) + 1] = True
+            for p in near_flag:
+                a = int(np.searchsorted(toks.start, p.start))
+                b = int(np.searchsorted(toks.end, p.end))
+                idx = np.flatnonzero(~flag_mask[a : b + 1]) + a
+                for run in np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1) if len(idx) else []:
+                    flagged.append(replace(p, start=int(toks.start[run[0]]), end=int(toks.end[run[-1]])))
+                flag_mask[a : b + 1] = True
+            flagged.sort(key=lambda p: (p.start, p.end))
+    return WithinAnalysis(pieces, flagged, removed)
+
+
+def within_pieces(
+    text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None
+) -> tuple[list[Piece], np.ndarray]:
+    """All passes; returns the raw removal pieces and the removed-token mask (flagged repeats are
+    dropped: use :func:`within_analysis` to get them too)."""
+    res = within_analysis(text, toks, cfg, excluded)
+    return res.pieces, res.removed
