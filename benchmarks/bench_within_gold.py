@@ -190,18 +190,139 @@ def run(data: Path, cfg: Config, verbose: bool) -> dict:
     return {"gold": stats, "l3s": l3s, "examples": examples, "seconds": elapsed}
 
 
+# ---------------------------------------------------------------- positives: planted artefacts
+
+_WORD = re.compile(r"\S+")
+
+
+def _cover(spans, a: int, b: int) -> float:
+    """Share of [a, b) covered by ``spans``."""
+    return sum(max(0, min(b, s.end) - max(a, s.start)) for s in spans) / max(1, b - a)
+
+
+def _handled(spans, a: int, b: int) -> bool:
+    """The planted copy [a, b) or its original is cut by ``spans``: at least half of [a, b) is
+    covered by the spans or by their kept copies (the policy may keep the planted copy and cut
+    the original instead: the page then holds one copy either way)."""
+    kept = [s for s in spans if s.kept is not None]
+    by_kept = sum(max(0, min(b, s.kept[1]) - max(a, s.kept[0])) for s in kept) / max(1, b - a)
+    return _cover(spans, a, b) >= 0.5 or by_kept >= 0.5
+
+
+def plant(page: str, rng: "random.Random") -> "tuple[str, list[tuple[int, int, str]], list[str]] | None":
+    """Extraction artefacts planted into a real (gold) article, the way extractors produce them.
+
+    Returns (text, planted copies as (start, end, kind), body sentences that must survive) or
+    None when the page is too short. Kinds: ``doubled`` (a paragraph printed twice back to
+    back), ``teaser`` (two fragments of body sentences, cut mid-sentence, glued after the title
+    at the top), ``title+lead`` (title and first paragraph printed again after a navigation line,
+    with nothing else suggesting an artefact: expected to be flagged, not removed).
+    """
+    paras = [p.strip() for p in page.split("\n") if len(_WORD.findall(p)) >= 12]
+    if len(paras) < 4:
+        return None
+    sents = [x for p in paras for x in re.split(r"(?<=[.!?])\s+", p) if len(_WORD.findall(x)) >= 16]
+    if len(sents) < 2:
+        return None
+    title = " ".join(_WORD.findall(paras[0])[:9]).rstrip(".,;:") + "."
+    frags = []
+    for x in rng.sample(sents, 2):
+        ws = _WORD.findall(x)
+        i = next((j for j in range(3, len(ws) - 10) if ws[j][:1].islower()), None)
+        if i is None:
+            return None
+        frags.append(" ".join(ws[i : i + rng.randint(9, 14)]).rstrip(".,;:") + ".")
+    d = rng.randrange(1, len(paras))
+    parts: list[tuple[str, str]] = [(title, "keep"), (" ".join(frags), "teaser"), ("Home | News | World | Sport", "keep"),
+                                    (title, "title+lead"), (paras[0], "title+lead"), ("Published 19/06/2024 by Staff", "keep")]
+    for i, p in enumerate(paras):
+        parts.append((p, "keep"))
+        if i == d:
+            parts.append((p, "doubled"))
+    text, pos, planted = "", 0, []
+    for i, (t, kind) in enumerate(parts):
+        sep = " " if kind == "doubled" or (i == 1) else ("\n" if i else "")
+        text += sep
+        pos += len(sep)
+        if kind != "keep":
+            if planted and planted[-1][2] == kind and kind == "title+lead":
+                planted[-1] = (planted[-1][0], pos + len(t), kind)
+            else:
+                planted.append((pos, pos + len(t), kind))
+        text += t
+        pos += len(t)
+    return text, planted, [x for p in paras for x in re.split(r"(?<=[.!?])\s+", p) if len(x) > 20]
+
+
+def positives(data: Path, cfg: Config, n_pages: int) -> dict[str, dict[str, int]]:
+    """Planted artefacts in dragnet gold articles and in ``gen.pages``: removed / flagged / missed."""
+    import random
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import gen  # noqa: E402
+
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rng = random.Random("plant-0")
+    idx = load_index(data, "dragnet")
+    done = 0
+    for pid in sorted(idx):
+        if done >= n_pages:
+            break
+        page = gold_text(data, "dragnet", idx[pid], {})
+        got = plant(page, rng) if page else None
+        if got is None:
+            continue
+        text, planted, sentences = got
+        done += 1
+        res = dedupe.clean(text, config=cfg)
+        flagged = [s for s in res.spans if not s.removed]
+        for a, b, kind in planted:
+            st = out["dragnet+" + kind]
+            st["n"] += 1
+            if _handled(res.removed_spans, a, b):
+                st["removed"] += 1
+            elif _handled(flagged, a, b):
+                st["flagged"] += 1
+        st = out["dragnet body sentences"]
+        for x in sentences:
+            st["n"] += 1
+            st["removed"] += x not in res.text  # a body sentence lost (must stay 0)
+    for pg in gen.pages(n_pages, seed=0):
+        res = dedupe.clean(pg.text, config=cfg)
+        flagged = [s for s in res.spans if not s.removed]
+        for a, b, kind in pg.planted:
+            if kind == "nav-copy":
+                continue  # 6 words: below min_repeat_tokens by construction
+            st = out["gen+" + kind]
+            st["n"] += 1
+            if _handled(res.removed_spans, a, b):
+                st["removed"] += 1
+            elif _handled(flagged, a, b):
+                st["flagged"] += 1
+    seed = (ROOT / "seeds" / "000_9438c1acc4b3994a.txt").read_text(encoding="utf-8")
+    res = dedupe.clean(seed, config=cfg)
+    st = out["seed page: repeat groups (4)"]
+    st["n"] = 4
+    st["removed"] = len(res.removed_spans)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--min-tokens", type=int, default=None)
     ap.add_argument("--keep", default=None)
     ap.add_argument("-v", "--verbose", action="store_true", help="list removed gold rows")
+    ap.add_argument("--positives", type=int, default=200, help="pages per positive set (0: skip)")
+    ap.add_argument("--remove-all", action="store_true", help="artefact_evidence=False (remove every repeat)")
     args = ap.parse_args(argv)
     w = {}
     if args.min_tokens:
         w["min_repeat_tokens"] = args.min_tokens
     if args.keep:
         w["keep_policy"] = args.keep
+    if args.remove_all:
+        w["artefact_evidence"] = False
     cfg = Config(within=WithinConfig(**w))
     out = run(args.data, cfg, args.verbose)
     print(f"dedupe {dedupe.__version__}, within config: {json.dumps(cfg.to_dict()['within'])}")
@@ -230,6 +351,17 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for cat, st in sorted(out["l3s"].items(), key=lambda kv: -kv[1]["rows"]):
         print(f"| {cat} | {st['rows']} | {st['rows_copy_removed']} | {st['copies_removed']} / {st['copies']} |")
+    if args.positives:
+        pos = positives(args.data, cfg, args.positives)
+        print()
+        print(f"Positives: planted artefacts ({args.positives} dragnet gold articles with planted copies; {args.positives} gen.py pages; the seed)")
+        print("| planted copy | n | one copy removed | flagged only | neither |")
+        print("|---|---|---|---|---|")
+        for kind, st in sorted(pos.items()):
+            n = st["n"] or 1
+            rest = st["n"] - st["removed"] - st["flagged"]
+            print(f"| {kind} | {st['n']} | {st['removed']} ({100 * st['removed'] / n:.1f}%) | {st['flagged']} | {rest} |")
+        print("(dragnet body sentences: 'removed' = sentences of the article missing from the output)")
     if out["examples"]:
         print()
         print("Gold rows that lose characters:")

@@ -24,8 +24,8 @@ its kept copy):
 
 * ``adjacent`` — the two copies are back to back (no token between them): a caption printed
   twice, an article printed twice in a row, ``X X X``;
-* ``fragment`` — one copy starts with a lower-case letter where a sentence starts (after
-  ``.!?…``, a blank line or the start of the text) while the other copy starts mid-sentence:
+* ``fragment`` — one copy starts with a lower-case letter right after a sentence end
+  (``.!?…``) while the other copy starts mid-sentence:
   a piece of a sentence printed on its own, as in a teaser stitched from body text;
 * ``truncated`` — one copy is followed by an ellipsis, the other is not (a teaser);
 * ``joined`` — the run touches (no token between) another removed run that has evidence: the
@@ -415,15 +415,13 @@ def periodic_runs(text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarr
 
 
 def _start_kind(text: str, pos: int) -> str:
-    """``"sentence"`` when ``pos`` starts a sentence (after ``.!?…``, a blank line or the start of
-    the text, skipping whitespace and opening quotes), else ``"mid"``. A single line break is not
-    a sentence start: hard-wrapped text breaks lines mid-sentence."""
+    """``"sentence"`` when ``pos`` follows a sentence end (``.!?…``, skipping whitespace and opening
+    quotes), else ``"mid"``. A line start alone is not a sentence end: hard-wrapped text breaks
+    lines mid-sentence, and a lower-case word at a line start is often a user name or a list item."""
     j = pos - 1
-    breaks = 0
     while j >= 0 and (text[j].isspace() or text[j] in "\"'«“‘(>"):
-        breaks += text[j] == "\n"
         j -= 1
-    return "sentence" if j < 0 or breaks >= 2 or text[j] in TERMINAL else "mid"
+    return "sentence" if j >= 0 and text[j] in TERMINAL else "mid"
 
 
 def _ellipsis_after(text: str, pos: int) -> bool:
@@ -582,16 +580,17 @@ def within_analysis(text: str, toks: Tokens, cfg: WithinConfig, excluded: np.nda
         if near_flag or flagged:
             # an exact-flagged run inside a block the near pass removed is removed, not flagged
             flagged = [p for p in flagged if not removed[int(np.searchsorted(toks.start, p.start))]]
-            flag_mask = np.zeros(n, dtype=bool)
+            # a near-flagged block already reported by the exact pass (it or its canonical copy
+            # overlaps an exact-flagged run or that run's kept copy) is not reported twice
+            seen = np.zeros(n, dtype=bool)
             for p in flagged:
-                flag_mask[int(np.searchsorted(toks.start, p.start)) : int(np.searchsorted(toks.end, p.end)) + 1] = True
+                seen[int(np.searchsorted(toks.start, p.start)) : int(np.searchsorted(toks.end, p.end)) + 1] = True
+                seen[int(np.searchsorted(toks.start, p.kept[0])) : int(np.searchsorted(toks.end, p.kept[1])) + 1] = True  # type: ignore[index]
             for p in near_flag:
-                a = int(np.searchsorted(toks.start, p.start))
-                b = int(np.searchsorted(toks.end, p.end))
-                idx = np.flatnonzero(~flag_mask[a : b + 1]) + a
-                for run in np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1) if len(idx) else []:
-                    flagged.append(replace(p, start=int(toks.start[run[0]]), end=int(toks.end[run[-1]])))
-                flag_mask[a : b + 1] = True
+                a, b = int(np.searchsorted(toks.start, p.start)), int(np.searchsorted(toks.end, p.end))
+                ka, kb = int(np.searchsorted(toks.start, p.kept[0])), int(np.searchsorted(toks.end, p.kept[1]))  # type: ignore[index]
+                if not (seen[a : b + 1].any() or seen[ka : kb + 1].any()):
+                    flagged.append(p)
             flagged.sort(key=lambda p: (p.start, p.end))
     return WithinAnalysis(pieces, flagged, removed)
 
