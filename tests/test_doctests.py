@@ -12,9 +12,8 @@ import dedupe
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(dedupe.__path__, "dedupe."))
 
-# docstrings that doctest cannot parse yet, in files owned elsewhere (reported to the lead):
-# sentence_bounds' example holds "\n" inside a non-raw docstring, so the example line breaks.
-KNOWN_BROKEN = {"dedupe.core.segment": "sentence_bounds docstring needs r\"\"\" (its example contains \\n)"}
+# docstrings that doctest cannot parse yet (module name -> reason); keep empty
+KNOWN_BROKEN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -42,7 +42,7 @@ def _class_table() -> np.ndarray:
 
 
 def sentence_bounds(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Half-open (start, end) char offsets of the sentences/lines of ``text``, whitespace trimmed.
+    r"""Half-open (start, end) char offsets of the sentences/lines of ``text``, whitespace trimmed.
 
     A sentence ends after ``.!?…`` plus any closing quotes/brackets when whitespace follows,
     after ``。！？``, and at every line break (the rule of ``_BOUNDARY``, computed with numpy
