@@ -153,3 +153,16 @@ def test_unwritable_report(runner: CliRunner, tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dedupe: error:") and "cannot write" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_all_repeats_removes_a_repeat_that_is_only_flagged_by_default(runner: CliRunner) -> None:
+    line = "A whole line repeated far away in this page here."
+    text = f"{line}\nOther text in between, with quite different words.\n{line}\n"
+    default = runner.invoke(app, ["clean", "-", "--format", "json"], input=text)
+    assert default.exit_code == 0
+    rep = json.loads(default.stdout)
+    assert rep["text"].count(line) == 2  # no artefact evidence: both copies stay ...
+    assert [s["removed"] for s in rep["spans"]] == [False]  # ... and the repeat is reported
+    every = runner.invoke(app, ["clean", "-", "--all-repeats"], input=text)
+    assert every.exit_code == 0
+    assert every.stdout.count(line) == 1

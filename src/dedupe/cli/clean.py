@@ -28,10 +28,11 @@ def clean_command(
     config: Annotated[Optional[Path], typer.Option("--config", help="JSON config file (see README).")] = None,
     keep: Annotated[Optional[str], typer.Option("--keep", help="Which copy to keep: context (default) or first.")] = None,
     min_tokens: Annotated[Optional[int], typer.Option("--min-tokens", help="Shortest repeat, in tokens (default 8).")] = None,
+    all_repeats: Annotated[bool, typer.Option("--all-repeats", help="Remove every repeat (one copy kept), not only those with evidence of an extraction artefact; the others are otherwise only reported.")] = False,
     index: Annotated[Optional[Path], typer.Option("--index", help="Persistent index: observe the page, clean it against the pages seen before (one site per index), record it.")] = None,
 ) -> None:
     """Remove repeated and near-repeated spans inside one page; keep one canonical copy."""
-    cfg = load_config(config, {"within": {"keep_policy": keep, "min_repeat_tokens": min_tokens}})
+    cfg = load_config(config, {"within": {"keep_policy": keep, "min_repeat_tokens": min_tokens, "artefact_evidence": False if all_repeats else None}})
     text = read_text(path, max_bytes=cfg.max_doc_chars * 4)
     if index is not None:
         with api.open_index(index, config=cfg) as idx:
