@@ -113,3 +113,63 @@ def test_headline_joins_the_run_across_byline_and_date() -> None:
         assert title in res.text
     cfg0 = Config(templates=dataclasses.replace(TemplateConfig(), headline_window=0))
     assert not any(t in r.text for r, t in zip(_clean_site(pages, cfg0), titles))
+
+
+def test_one_long_comment_does_not_break_the_comment_list() -> None:
+    rng = random.Random(4)
+    pages, articles, longs = [], [], []
+    for _ in range(4):
+        art = [_para(rng, 40), _para(rng, 40)]
+        long_c = [_para(rng, 60) for _ in range(3)]  # one comment of 180 tokens, more than a list gap
+        lines = [*NAV, _para(rng, 8), *art, "Comments"]
+        for c in range(10):
+            lines += [f"{_word(rng)} says:", *(long_c if c == 4 else [_para(rng, 30)]), "Reply"]
+        lines += FOOTER
+        pages.append("\n".join(lines) + "\n")
+        articles.append(art)
+        longs.append(long_c)
+    for res, art, long_c in zip(_clean_site(pages), articles, longs):
+        for para in art:
+            assert para in res.text
+        # the long comment sits between two "Reply" markers of a list whose median gap is short
+        assert not any(p in res.text for p in long_c)
+
+
+def test_repeated_short_free_lines_mark_a_comment_list() -> None:
+    # comments stamped with a time line that is on no other page (no template marker at all)
+    rng = random.Random(5)
+    pages, articles, comments = [], [], []
+    for d in range(4):
+        art = [_para(rng, 40), _para(rng, 40)]
+        com = [_para(rng, 30) for _ in range(10)]
+        lines = [*NAV, _para(rng, 8), *art]
+        for i, c in enumerate(com):
+            lines += [f"{_word(rng)} wrote :", c, f"{i}:{d}5 pm {['March', 'June', 'May', 'July'][d]} {i + 1}, 201{d}"]
+        lines += FOOTER
+        pages.append("\n".join(lines) + "\n")
+        articles.append(art)
+        comments.append(com)
+    for res, art, com in zip(_clean_site(pages), articles, comments):
+        for para in art:
+            assert para in res.text
+        assert sum(c in res.text for c in com) == 0
+
+
+def test_article_on_two_pages_of_a_site_is_kept_on_both() -> None:
+    # one article crawled under two URLs of an 8-page site (other teasers around it): its
+    # paragraphs are on 2 of 8 pages, template by count, yet they form the page's main text
+    rng = random.Random(6)
+    shared = [_para(rng, 40) for _ in range(4)]
+    pages = []
+    for i in range(8):
+        body = shared if i in (0, 1) else [_para(rng, 40) for _ in range(4)]
+        teasers = [_para(rng, 6) for _ in range(8)]
+        pages.append("\n".join([*NAV, *teasers, *body, *FOOTER]) + "\n")
+    res = _clean_site(pages)
+    for r in res[:2]:
+        for para in shared:
+            assert para in r.text
+    # the same paragraphs on most of the site's pages are a template, and go
+    pages_many = ["\n".join([*NAV, *(_para(rng, 6) for _ in range(8)), *shared, _para(rng, 40), *FOOTER]) + "\n" for _ in range(8)]
+    for r in _clean_site(pages_many):
+        assert not any(p in r.text for p in shared)

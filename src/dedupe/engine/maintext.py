@@ -22,19 +22,26 @@ How:
    ``template_unit_cap`` tokens: a one-word «Advertisement», a share bar or an app promo line
    inside the article costs little and does not split it; a navigation block or footer (many
    template lines) costs a lot.
-3. **Lists.** A marker is a template unit or a short whole line that stands alone between free
-   units («Reply» under each comment; the items of a share bar or menu have template
-   neighbours and do not count). When its digit-masked text recurs ``list_min_repeats`` times
-   on the page, the free units between two consecutive occurrences at most ``_LIST_MAX_GAP``
-   free tokens apart form a list, and so do the free units just before its first occurrence
-   back to the previous template unit (the first item, after the list's header). List units
-   weigh ``list_penalty`` per token (negative), so a long comment section or related-story list
-   neither outweighs nor extends a short article, while an article with three «Share» bars
+3. **Lists.** A marker is a template unit, or a free whole line shorter than
+   ``_MARKER_TOKENS * span_tokens`` tokens, that stands alone between free units («Reply» under
+   each comment, a comment's time stamp; the items of a share bar or menu have template
+   neighbours and do not count). Occurrences of one digit-masked marker text are chained while
+   at most ``_LIST_BREAK`` free tokens apart; a chain of ``list_min_repeats`` markers whose
+   median gap is at most ``_LIST_MAX_GAP`` free tokens is a list (one long comment does not
+   break it): the free units between its markers, plus one item's worth (``_EDGE_ITEM`` median
+   gaps) before the first marker and after the last, up to the nearest template unit. List
+   units weigh ``list_penalty`` per token (negative), so a long comment section or related-story
+   list neither outweighs nor extends a short article, while an article with three «Share» bars
    between long paragraphs is not a list.
 4. **Run.** The maximum-weight contiguous run of units (Kadane; ties → the earliest) is the main
    text. The nearest free whole line of 3–40 tokens before it, across at most
    ``headline_window`` template units (byline, date line, share bar), joins it: the headline. Free units outside it are reported as ``off-main``. When no run has positive weight
    nothing is removed (there is no evidence of a main text).
+5. **Uncertain template units.** A template unit of at least ``2 * span_tokens`` tokens held by
+   fewer than ``restore_below`` of the site's pages is more likely an article's own paragraph
+   that another page shows (as a teaser, or a second copy of the article under another URL)
+   than a template: it weighs ``_UNCERTAIN_W`` times a free unit's weight, and inside the
+   chosen run it is kept.
 
 Everything here works on one page with the template mask the caller computed; with no template
 evidence (a single-page site) only the line-cost and list cues act.
@@ -51,7 +58,11 @@ from ..core.tokenize import Tokens
 from ..models import KIND_OFF_MAIN
 from .templates import line_ids
 
-_LIST_MAX_GAP = 120  # mean free tokens between two markers of a list region, at most
+_LIST_MAX_GAP = 120  # median free tokens between two markers of a list region, at most
+_LIST_BREAK = 8 * _LIST_MAX_GAP  # free tokens between two markers that end a list region
+_MARKER_TOKENS = 2  # a free whole line shorter than this many span_tokens can mark list items
+_UNCERTAIN_W = 0.5  # weight of an uncertain template unit (long, on few pages), relative to a free one
+_EDGE_ITEM = 1.5  # the item before the first / after the last marker: at most this many median gaps
 
 
 def units(text: str, toks: Tokens, template: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -94,7 +105,7 @@ def unit_weights(
     cost = np.minimum(ntok, cfg.template_unit_cap) if cfg.template_unit_cap else ntok
     w = np.where(is_tpl, -cfg.template_penalty * cost, ntok - cfg.line_cost)
     in_list = np.zeros(len(first), dtype=bool)
-    marker = is_tpl | (whole & ((end - first) < cfg.span_tokens))
+    marker = is_tpl | (whole & ((end - first) < _MARKER_TOKENS * cfg.span_tokens))
     # a list marker stands alone between free units («Reply» between comments), unlike the
     # items of a share bar or a menu, whose neighbours are template too
     free_prev = np.concatenate(([True], ~is_tpl[:-1]))
@@ -107,19 +118,41 @@ def unit_weights(
         free_cum = np.concatenate(([0.0], np.cumsum(np.where(is_tpl, 0.0, ntok))))
         for g in np.flatnonzero(counts >= cfg.list_min_repeats).tolist():
             occ = midx[inv == g].tolist()
-            chained = False
-            for a, b in zip(occ[:-1], occ[1:]):
-                if free_cum[b] - free_cum[a + 1] <= _LIST_MAX_GAP:
+            gaps = [free_cum[b] - free_cum[a + 1] for a, b in zip(occ[:-1], occ[1:])]
+            # chains: consecutive occurrences at most _LIST_BREAK free tokens apart; a chain of
+            # list_min_repeats markers whose median gap is short is a list (one long comment
+            # inside a comment section does not break it)
+            chains, cur = [], [0]
+            for t, gap in enumerate(gaps):
+                if gap <= _LIST_BREAK:
+                    cur.append(t + 1)
+                else:
+                    chains.append(cur)
+                    cur = [t + 1]
+            chains.append(cur)
+            for ch in chains:
+                if len(ch) < cfg.list_min_repeats:
+                    continue
+                med = float(np.median([gaps[t] for t in ch[:-1]]))
+                if med > _LIST_MAX_GAP:
+                    continue
+                for t in ch[:-1]:
+                    a, b = occ[t], occ[t + 1]
                     in_list[a + 1 : b] |= ~is_tpl[a + 1 : b]
-                    chained = True
-            if chained:
-                # the first item sits before the first marker, after the list's header
-                a = occ[0]
-                u = a - 1
-                while u >= 0 and not is_tpl[u]:
+                # the first item before the first marker (markers that close an item, «Reply»),
+                # the last one after the last marker (markers that open one, «X wrote:»): free
+                # units up to the nearest template unit, as long as they add up to one item
+                edge = _EDGE_ITEM * max(med, 1.0)
+                u, acc = occ[ch[0]] - 1, 0.0
+                while u >= 0 and not is_tpl[u] and acc + ntok[u] <= edge:
+                    acc += ntok[u]
+                    in_list[u] = True
                     u -= 1
-                if u >= 0 and free_cum[a] - free_cum[u + 1] <= _LIST_MAX_GAP:
-                    in_list[u + 1 : a] = True
+                v, acc = occ[ch[-1]] + 1, 0.0
+                while v < len(first) and not is_tpl[v] and acc + ntok[v] <= edge:
+                    acc += ntok[v]
+                    in_list[v] = True
+                    v += 1
     if in_list.any():
         w = np.where(in_list, cfg.list_penalty * ntok, w)
     return w, in_list
@@ -169,7 +202,7 @@ def main_text_pieces(
         for u in np.flatnonzero(is_tpl & (ntok >= 2 * cfg.span_tokens)).tolist():
             if float(share[first[u] : end[u]].max()) < cfg.restore_below:
                 uncertain[u] = True
-        w = np.where(uncertain, 0.0, w)
+        w = np.where(uncertain, _UNCERTAIN_W * (ntok - cfg.line_cost), w)
     i, j, best = _best_run(w)
     if best <= 0 or j < i:
         return [], mask, restored

@@ -100,12 +100,18 @@ def template_mask(
         for a, b in zip(starts.tolist(), ends.tolist()):
             # k-gram bleed: up to k-1 edge tokens held by at most half as many pages as the
             # run's strongest part (a page-specific word next to the template) are not template
+            # only when the weak stretch is shorter than k (a stronger token follows within it):
+            # k or more weak tokens are text with evidence of their own (an article on two pages)
             top = int(tokdf[a:b].max())
             a0, b0 = a, b
             while a < min(b, a0 + k - 1) and src[a] == 1 and 2 * int(tokdf[a]) <= top:
                 a += 1
+            if a == a0 + k - 1 and a < b and src[a] == 1 and 2 * int(tokdf[a]) <= top:
+                a = a0
             while b > max(a, b0 - k + 1) and src[b - 1] == 1 and 2 * int(tokdf[b - 1]) <= top:
                 b -= 1
+            if b == b0 - k + 1 and b > a and src[b - 1] == 1 and 2 * int(tokdf[b - 1]) <= top:
+                b = b0
             for lo, hi in ((a0, a), (b, b0)):
                 tpl[lo:hi] = False
                 tokdf[lo:hi] = 0
