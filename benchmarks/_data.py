@@ -92,7 +92,8 @@ def _rows(name: str) -> list[dict]:
 def _dragnet() -> list[Page]:
     out = []
     for r in _rows("dragnet"):
-        gold = (DATA / "dragnet" / r["gold"]).read_bytes().decode("utf-8", errors="replace")
+        # a few gold files are UTF-16 with a BOM or cp1252: same robust decoding as the HTML
+        gold = decode_html((DATA / "dragnet" / r["gold"]).read_bytes())
         gold = gold.split("!@#$%^&*()  COMMENTS")[0]
         out.append(Page(r["id"], r["site"], _read_gz(DATA / "dragnet" / r["html"]), gold))
     return out
@@ -105,7 +106,7 @@ _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 def _cleanportaleval() -> list[Page]:
     out = []
     for r in _rows("cleanportaleval"):
-        raw = (DATA / "cleanportaleval" / r["gold"]).read_bytes().decode("utf-8", errors="replace")
+        raw = decode_html((DATA / "cleanportaleval" / r["gold"]).read_bytes())
         lines = raw.strip().splitlines()
         if lines and lines[0].startswith("URL:"):
             lines = lines[1:]

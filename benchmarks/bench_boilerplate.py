@@ -2,9 +2,9 @@
 
 For dragnet (sites with >= 3 pages), cleanportaleval (69 pages with gold, grouped by site) and
 l3s_gn1 (hosts with >= 3 pages), every page's visible text (resiliparse, one block per line) is
-grouped by site and cleaned by the engine: fingerprints of every page are observed into a
-:class:`~dedupe.engine.index.MemoryIndex` first, then each page gets its within-page repeats,
-site templates and (level 2) off-main pieces. The cleaned text is scored against the human gold
+grouped by site and cleaned through the product path, :func:`dedupe.clean_corpus` (every page
+observed first, copies of one page excluded from each other's evidence, then each page gets its
+site templates, (level 2) off-main pieces and within-page repeats). The cleaned text is scored against the human gold
 with the bag-of-words macro P/R/F1 of ``../shared/data/README.md``. Reference rows (full text,
 drop lines on >= 50% of the site's pages, trafilatura, trafilatura + 50%) are computed in the
 same run. One default config for every set.
@@ -30,13 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _data  # noqa: E402
 
+from dedupe import clean_corpus  # noqa: E402
 from dedupe.config import Config, TemplateConfig  # noqa: E402
 from dedupe.core.tokenize import tokenize  # noqa: E402
 from dedupe.engine.assemble import assemble  # noqa: E402
 from dedupe.engine.index import MemoryIndex  # noqa: E402
 from dedupe.engine.site import site_pieces  # noqa: E402
 from dedupe.engine.templates import doc_fingerprints  # noqa: E402
-from dedupe.engine.within import within_pieces  # noqa: E402
 from dedupe.models import KIND_TEMPLATE  # noqa: E402
 
 SETS = ("dragnet", "cleanportaleval", "l3s_gn1")
@@ -57,19 +57,17 @@ def drop_frequent_lines(texts: list[str], sites: list[str], fraction: float = 0.
 
 
 def run_engine(texts: list[str], sites: list[str], cfg: Config, within: bool = True) -> list:
-    """Corpus cleaning as the corpus driver does it: observe every page, then clean each."""
+    """Corpus cleaning through the product path, :func:`dedupe.clean_corpus` (observe every page,
+    copies of one page on a site excluded from each other's evidence, then clean each page).
+    ``within=False`` (diagnostics only): the site level alone, as the corpus driver calls it."""
+    if within:
+        docs = [{"id": str(i), "text": t, "site": s} for i, (t, s) in enumerate(zip(texts, sites))]
+        return list(clean_corpus(docs, config=cfg))
     index = MemoryIndex()
     toks = [tokenize(t) for t in texts]
     for i, (t, tk, s) in enumerate(zip(texts, toks, sites)):
         index.observe(s, str(i), doc_fingerprints(t, tk, cfg.templates))
-    results = []
-    for i, (t, tk, s) in enumerate(zip(texts, toks, sites)):
-        pieces, _ = site_pieces(t, tk, index, s, cfg)
-        if within:
-            wp, _ = within_pieces(t, tk, cfg.within)
-            pieces = pieces + wp
-        results.append(assemble(str(i), t, pieces))
-    return results
+    return [assemble(str(i), t, site_pieces(t, tk, index, s, cfg)[0]) for i, (t, tk, s) in enumerate(zip(texts, toks, sites))]
 
 
 def with_templates(**kw) -> Config:
