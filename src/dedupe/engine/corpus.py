@@ -250,7 +250,7 @@ def _observe_work(doc: Document) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     toks = tokenize(doc.text)
     fps = _fingerprints(doc.text, toks, cfg)
     bfp, bs, be = crosspage.block_fingerprints(doc.text, toks, cfg.corpus)
-    raw_sig, _ = neardup.signature_of(doc.text, cfg)
+    raw_sig, _ = neardup.signature_of(doc.text, cfg, hashes=toks.hashes, single=toks.single)
     return fps, bfp, bs, be, raw_sig
 
 
@@ -261,9 +261,26 @@ def _fps_work(doc: Document) -> np.ndarray:
 def _clean_work(item: tuple[Document, list[crosspage.Hit], Exclusion | None]) -> tuple[CleanResult, np.ndarray, int]:
     doc, hits, exclude = item
     cfg: Config = _W["cfg"]
-    res = clean_document(doc, _W["index"], cfg, dedupe_only=_W["dedupe_only"], crosspage_hits=hits, exclude=exclude)
-    sig, n_sh = neardup.signature_of(res.text, cfg)
+    _check_doc(doc, cfg)
+    toks = tokenize(doc.text)
+    res = clean_document(doc, _W["index"], cfg, dedupe_only=_W["dedupe_only"], crosspage_hits=hits, exclude=exclude, toks=toks)
+    keep = _kept_tokens(toks, res)
+    sig, n_sh = neardup.signature_of(res.text, cfg, hashes=toks.hashes[keep], single=toks.single[keep])
     return res, sig, n_sh
+
+
+def _kept_tokens(toks: Tokens, res: CleanResult) -> np.ndarray:
+    """Mask of the tokens that lie outside every removed span (the cleaned text's tokens)."""
+    keep = np.ones(len(toks), dtype=bool)
+    rem = res.removed_spans
+    if rem and len(toks):
+        starts = np.array([s.start for s in rem], dtype=np.int64)
+        ends = np.array([s.end for s in rem], dtype=np.int64)
+        # token t is removed when some span has start <= tok.start < end (spans are disjoint)
+        k = np.searchsorted(starts, toks.start, side="right") - 1
+        inside = (k >= 0) & (toks.start < ends[np.maximum(k, 0)])
+        keep &= ~inside
+    return keep
 
 
 class _Spill:

@@ -38,31 +38,36 @@ except ImportError:  # pragma: no cover
 PREFILTER_SLACK = 0.25
 
 
-def shingle_set(text: str, cfg: SignatureConfig) -> np.ndarray:
+def shingle_set(text: str, cfg: SignatureConfig, *, hashes: np.ndarray | None = None, single: np.ndarray | None = None) -> np.ndarray:
     """Sorted unique uint32 shingle hashes (the MinHash input) of one text.
+
+    ``hashes`` / ``single``: the text's token hashes and spaceless flags, when already known
+    (e.g. the tokens of a page that survive cleaning), to skip tokenising.
 
     >>> a = shingle_set("one two three four five six", SignatureConfig())
     >>> len(a)
     2
     """
-    toks = tokenize(text)
-    n = len(toks)
+    if hashes is None or single is None:
+        toks = tokenize(text)
+        hashes, single = toks.hashes, toks.single
+    n = len(hashes)
     if n == 0:
         return np.empty(0, dtype=np.uint32)
     if _shingle_hashes is not None:
-        sh, _ = _shingle_hashes(toks.hashes, np.array([0, n], dtype=np.int64), cfg.shingle_size, single=toks.single, char_k=cfg.char_shingle_size)
+        sh, _ = _shingle_hashes(hashes, np.array([0, n], dtype=np.int64), cfg.shingle_size, single=single, char_k=cfg.char_shingle_size)
     else:
-        k = cfg.char_shingle_size if int(toks.single.sum()) * 2 > n else cfg.shingle_size
+        k = cfg.char_shingle_size if int(single.sum()) * 2 > n else cfg.shingle_size
         if n >= k:
-            sh = kgram_hashes(toks.hashes, k)
+            sh = kgram_hashes(hashes, k)
         else:
-            sh = range_hashes(toks.hashes, np.array([0]), np.array([n]), base=TOKEN_BASE)
+            sh = range_hashes(hashes, np.array([0]), np.array([n]), base=TOKEN_BASE)
     return np.unique(to_hash32(np.asarray(sh, dtype=np.uint64)))
 
 
-def signature_of(text: str, cfg: Config) -> tuple[np.ndarray, int]:
+def signature_of(text: str, cfg: Config, *, hashes: np.ndarray | None = None, single: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """``(signature, number of distinct shingles)`` of one (cleaned) text."""
-    sh = shingle_set(text, cfg.signature)
+    sh = shingle_set(text, cfg.signature, hashes=hashes, single=single)
     sig = signatures(sh, np.array([0, len(sh)], dtype=np.int64), cfg.signature.num_perm, cfg.signature.seed)[0]
     return sig, len(sh)
 

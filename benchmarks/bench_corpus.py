@@ -1,0 +1,96 @@
+"""Corpus-mode speed and memory: `dedupe corpus` end to end on generated corpora.
+
+For each size (default 25 / 50 / 100 MB of UTF-8 text, :mod:`gen_corpus`, seed 0) and each
+worker count (1, 2), runs ``dedupe corpus FILE --out OUT --report REPORT --quiet`` in a fresh
+child process and reports wall time, MB/s (input text bytes / wall seconds), peak RSS of the
+main process and the largest peak RSS of a worker process (``getrusage``), pages, removed
+characters and near-duplicate clusters (from OUT).
+
+Run: ``python benchmarks/bench_corpus.py [--sizes 25 50 100] [--workers 1 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _child(path: str, workers: int, out: str, report: str) -> None:
+    from dedupe.cli.app import app
+
+    t0 = time.perf_counter()
+    try:
+        app(["corpus", path, "--out", out, "--report", report, "--workers", str(workers), "--quiet"], standalone_mode=False)
+    except SystemExit as exc:  # pragma: no cover
+        if exc.code:
+            raise
+    secs = time.perf_counter() - t0
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"secs": secs, "rss_main_mb": self_kb / 1024, "rss_worker_mb": child_kb / 1024}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=float, nargs="+", default=[25, 50, 100])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(args.child[0], int(args.child[1]), args.child[2], args.child[3])
+        return
+    sys.path.insert(0, str(HERE))
+    from gen_corpus import generate
+
+    tmp = Path(tempfile.mkdtemp(prefix="dedupe-bench-"))
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    print("| corpus MB | pages | workers | seconds | MB/s | peak RSS main (MB) | peak RSS worker (MB) | removed % | clusters |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for mb in args.sizes:
+        path = tmp / f"corpus{mb:g}.jsonl"
+        n_bytes = 0
+        pages = 0
+        with open(path, "w", encoding="utf-8") as fh:
+            for row in generate(mb, args.seed):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n_bytes += len(row["text"].encode("utf-8"))
+                pages += 1
+        for w in args.workers:
+            out, rep = tmp / "out.jsonl", tmp / "rep.jsonl"
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", str(path), str(w), str(out), str(rep)],
+                capture_output=True, text=True, check=True,
+            )
+            m = json.loads(proc.stdout.strip().splitlines()[-1])
+            orig = cleaned = 0
+            clusters = set()
+            with open(out, encoding="utf-8") as fh:
+                for line in fh:
+                    d = json.loads(line)["dedupe"]
+                    orig += d["original_chars"]
+                    cleaned += d["cleaned_chars"]
+                    if d["cluster"] is not None:
+                        clusters.add(d["cluster"])
+            print(
+                f"| {n_bytes / 1e6:.1f} | {pages:,} | {w} | {m['secs']:.1f} | {n_bytes / 1e6 / m['secs']:.2f} | "
+                f"{m['rss_main_mb']:.0f} | {m['rss_worker_mb']:.0f} | {100 * (orig - cleaned) / orig:.1f} | {len(clusters)} |",
+                flush=True,
+            )
+        path.unlink()
+    for f in tmp.iterdir():
+        f.unlink()
+    tmp.rmdir()
+
+
+if __name__ == "__main__":
+    main()
