@@ -49,7 +49,7 @@ from ..models import KIND_NEAR_DUP_DOC, CleanResult, Document, Span
 from . import crosspage, neardup
 from .assemble import assemble
 from .index import IndexStore, MemoryIndex
-from .within import within_pieces
+from .within import flagged_spans, within_analysis
 
 try:  # site templates + main text (engine/templates.py, engine/site.py)
     from .templates import doc_fingerprints as _doc_fingerprints
@@ -110,37 +110,6 @@ def _site_cfg(cfg: Config, dedupe_only: bool) -> Config:
     if dedupe_only and cfg.templates.main_text:
         return dataclasses.replace(cfg, templates=dataclasses.replace(cfg.templates, main_text=False))
     return cfg
-
-
-def _clip_within(pieces: list[Piece], toks: Tokens, site_mask: np.ndarray) -> list[Piece]:
-    """Within-page pieces, minus what the site pieces already remove.
-
-    A within-page piece whose kept copy lies (mostly) in a region the site pieces remove is
-    dropped: otherwise both copies would go. (The within pass does not yet know the site mask;
-    a 3rd copy may then survive as a duplicate, never is every copy lost.)
-    """
-    if not site_mask.any() or not pieces:
-        return pieces
-    csum = np.concatenate(([0], np.cumsum(site_mask, dtype=np.int64)))
-    out: list[Piece] = []
-    for p in pieces:
-        if p.kept is not None:
-            a = int(np.searchsorted(toks.start, p.kept[0], side="left"))
-            b = int(np.searchsorted(toks.start, p.kept[1], side="left"))
-            if b > a and (csum[b] - csum[a]) * 2 > (b - a):
-                continue
-        a = int(np.searchsorted(toks.start, p.start, side="left"))
-        b = int(np.searchsorted(toks.start, p.end, side="left"))
-        if b <= a or csum[b] - csum[a] == 0:
-            out.append(p)
-            continue
-        idx = np.flatnonzero(~site_mask[a:b]) + a
-        if not len(idx):
-            continue
-        brk = np.flatnonzero(np.diff(idx) != 1) + 1
-        for run in np.split(idx, brk):
-            out.append(dataclasses.replace(p, start=int(toks.start[run[0]]), end=int(toks.end[run[-1]])))
-    return out
 
 
 class ExcludingIndex:
@@ -222,12 +191,14 @@ def clean_document(
         site_p, site_mask = _site_pieces(text, toks, view, site, _site_cfg(cfg, dedupe_only))
         site_p = list(site_p)
         site_mask = np.asarray(site_mask, dtype=bool)
-    within_p, _ = within_pieces(text, toks, cfg.within)
-    pieces = site_p + _clip_within(within_p, toks, site_mask)
-    flagged: list[Span] = []
+    # within-page repeats know what the site level removes: their kept copy never lies there
+    wa = within_analysis(text, toks, cfg.within, excluded=site_mask)
+    pieces = site_p + wa.pieces
+    flagged: list[Span] = flagged_spans(text, wa.flagged)
     if crosspage_hits:
-        cp_pieces, flagged = crosspage.doc_pieces(doc.id, text, toks, pieces, crosspage_hits, cfg.corpus)
+        cp_pieces, cp_flagged = crosspage.doc_pieces(doc.id, text, toks, pieces, crosspage_hits, cfg.corpus)
         pieces += cp_pieces
+        flagged += cp_flagged
     result = assemble(doc.id, text, pieces, flagged)
     return dataclasses.replace(result, meta={"removed_chars": result.removed_chars()})
 
