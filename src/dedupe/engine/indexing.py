@@ -48,7 +48,8 @@ class _NoObserve:
 
     Nothing is written while the view cleans, so a site's whole (fingerprint, pages) table is
     read once and answered from memory (one query per site instead of one per page), within a
-    budget of ``cache_rows`` rows (least recently used sites are dropped first).
+    budget of ``cache_rows`` rows; sites beyond the budget are queried page by page (no
+    eviction: with interleaved sites an LRU would reload whole site tables for every page).
     """
 
     cache_rows = 4_000_000
@@ -56,22 +57,21 @@ class _NoObserve:
     def __init__(self, store: Any) -> None:
         self.store = store
         self._sites: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._uncached: set[str] = set()
         self._rows = 0
 
     def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
         return None
 
     def _site(self, site: str) -> tuple[np.ndarray, np.ndarray] | None:
-        got = self._sites.pop(site, None)
-        if got is None:
-            if not hasattr(self.store, "site_doc_freqs"):
-                return None
-            got = self.store.site_doc_freqs(site)
-            self._rows += len(got[0])
-            while self._sites and self._rows > self.cache_rows:
-                old = next(iter(self._sites))
-                self._rows -= len(self._sites.pop(old)[0])
-        self._sites[site] = got  # most recently used last
+        got = self._sites.get(site)
+        if got is not None or site in self._uncached:
+            return got
+        if not hasattr(self.store, "site_doc_freqs") or self._rows >= self.cache_rows:
+            self._uncached.add(site)
+            return None
+        got = self._sites[site] = self.store.site_doc_freqs(site)
+        self._rows += len(got[0])
         return got
 
     def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
