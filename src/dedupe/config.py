@@ -263,9 +263,11 @@ class Config:
         return cls(**kwargs)
 
     def fingerprint(self) -> str:
-        """Stable digest of the settings that change hashing (signature + tokenisation)."""
+        """Stable digest of the settings that change what is hashed and stored (tokenisation,
+        signatures and their LSH bands, template fingerprints)."""
         payload = {
             "signature": dataclasses.asdict(self.signature),
+            "bands": self.neardup.bands,
             "tokenizer": 1,
             "templates": {"span_tokens": self.templates.span_tokens, "mask_digits": self.templates.mask_digits, "scheme": 1},
         }

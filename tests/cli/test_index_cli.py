@@ -104,3 +104,21 @@ def test_index_errors_exit_5_and_leave_files_alone(tmp_path: Path) -> None:
     assert db.read_bytes() == before
     r = runner.invoke(app, ["index", "forget", str(db)])
     assert r.exit_code == 2
+
+
+@needs_templates
+def test_clean_with_index_keeps_sites_apart(tmp_path: Path) -> None:
+    db = tmp_path / "sites.db"
+    docs = [d for d in multi_site(pages=3) if d.id.startswith("s0-")]
+    outs = []
+    for n, d in enumerate(docs):
+        page = tmp_path / f"{d.id}.txt"
+        page.write_text(d.text)
+        # the last page claims another site: no evidence there, so its template stays
+        site = "one.example" if n < 2 else "other.example"
+        r = runner.invoke(app, ["clean", str(page), "--index", str(db), "--site", site, "--id", d.id])
+        assert r.exit_code == 0, r.output
+        outs.append(r.stdout)
+    assert "All rights reserved" not in outs[1]
+    assert "All rights reserved" in outs[2]
+    assert stats(db)["pages"] == 3

@@ -29,14 +29,17 @@ def clean_command(
     keep: Annotated[Optional[str], typer.Option("--keep", help="Which copy to keep: context (default) or first.")] = None,
     min_tokens: Annotated[Optional[int], typer.Option("--min-tokens", help="Shortest repeat, in tokens (default 8).")] = None,
     all_repeats: Annotated[bool, typer.Option("--all-repeats", help="Remove every repeat (one copy kept), not only those with evidence of an extraction artefact; the others are otherwise only reported.")] = False,
-    index: Annotated[Optional[Path], typer.Option("--index", help="Persistent index: observe the page, clean it against the pages seen before (one site per index), record it.")] = None,
+    index: Annotated[Optional[Path], typer.Option("--index", help="Persistent index: observe the page, clean it against the pages of its site seen before, record it.")] = None,
+    site: Annotated[Optional[str], typer.Option("--site", help="With --index: the page's site (default: the host of --url, else one group).")] = None,
+    url: Annotated[Optional[str], typer.Option("--url", help="With --index: the page's URL (its host is the site when --site is not given).")] = None,
+    doc_id: Annotated[Optional[str], typer.Option("--id", help="With --index: the page's id (default: the path). Re-observing an id replaces it.")] = None,
 ) -> None:
     """Remove repeated and near-repeated spans inside one page; keep one canonical copy."""
     cfg = load_config(config, {"within": {"keep_policy": keep, "min_repeat_tokens": min_tokens, "artefact_evidence": False if all_repeats else None}})
     text = read_text(path, max_bytes=cfg.max_doc_chars * 4)
     if index is not None:
         with api.open_index(index, config=cfg) as idx:
-            result = idx.clean(Document("-" if path == "-" else path, text))
+            result = idx.clean(Document(doc_id or ("-" if path == "-" else path), text, url=url, site=site))
     else:
         result = api.clean(text, config=cfg, doc_id="" if path == "-" else path)
     rep = api.report(result, cfg)
