@@ -248,3 +248,57 @@ def test_excluding_index_view() -> None:
     assert view.doc_freq("s", a).tolist() == [2, 1, 1]
     assert view.doc_freq("t", a).tolist() == [0, 0, 0]
     assert view.doc_ids("s") == ["p1", "p2", "p3"]
+
+
+def _gen_docs(mb: float = 0.4, seed: int = 3) -> list[Document]:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    try:
+        from gen_corpus import generate
+    finally:
+        sys.path.pop(0)
+    return [Document(r["id"], r["text"], url=r.get("url"), site=r.get("site")) for r in generate(mb, seed, pages_per_site=12)]
+
+
+def test_count_index_agrees_with_memory_index() -> None:
+    from dedupe.engine.index import CountIndex
+    from dedupe.errors import IndexStoreError
+
+    cfg = Config()
+    docs = _gen_docs()
+    mem, exact, pruned = MemoryIndex(), CountIndex(), CountIndex(min_count=2)
+    CountIndex.BUFFER_BUDGET, old = 5000, CountIndex.BUFFER_BUDGET  # force many merges
+    try:
+        fps_of = {}
+        for d in docs:
+            fps_of[d.id] = observe_document(d, mem, cfg)
+            for ix in (exact, pruned):
+                ix.observe(site_of(d), d.id, fps_of[d.id])
+    finally:
+        CountIndex.BUFFER_BUDGET = old
+    exact.freeze(), pruned.freeze()
+    rng = np.random.default_rng(0)
+    for d in docs[::7]:
+        s = site_of(d)
+        q = np.concatenate((fps_of[d.id], rng.integers(0, 2**63, 50, dtype=np.int64).astype(np.uint64)))
+        want = mem.doc_freq(s, q)
+        assert exact.site_pages(s) == pruned.site_pages(s) == mem.site_pages(s)
+        assert np.array_equal(exact.doc_freq(s, q), want)
+        assert np.array_equal(pruned.doc_freq(s, q), np.where(want >= 2, want, 0))
+        assert want.max() >= 2 and (want == 1).any()  # the check sees both cases
+    assert pruned.n_fingerprints() < exact.n_fingerprints() / 3
+    assert exact.doc_ids() == mem.doc_ids()
+    with pytest.raises(IndexStoreError):
+        exact.observe("x", "new", np.zeros(1, dtype=np.uint64))
+
+
+def test_run_corpus_count_index_matches_memory_index() -> None:
+    docs = _gen_docs(0.3, seed=5)
+    a = list(run_corpus(docs, index=MemoryIndex()))
+    b = list(run_corpus(docs))  # default: the compact CountIndex
+    assert [r.text for r in a] == [r.text for r in b]
+    assert [r.spans for r in a] == [r.spans for r in b]
+    assert [r.meta for r in a] == [r.meta for r in b]
+    assert any(s.kind == "template" for r in b for s in r.spans)

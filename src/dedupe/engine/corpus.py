@@ -48,7 +48,7 @@ from ..errors import InputError
 from ..models import KIND_NEAR_DUP_DOC, CleanResult, Document, Span
 from . import crosspage, neardup
 from .assemble import assemble
-from .index import IndexStore, MemoryIndex
+from .index import CountIndex, IndexStore, MemoryIndex
 from .within import flagged_spans, within_analysis
 
 try:  # site templates + main text (engine/templates.py, engine/site.py)
@@ -354,7 +354,8 @@ def run_corpus(
         docs: documents with unique ids (a list/tuple is iterated twice; any other iterable is
             spilled to a temporary file during the first pass).
         cfg: settings (default :class:`Config`).
-        index: the evidence store; default a fresh :class:`MemoryIndex`. A persistent store keeps
+        index: the evidence store; default a fresh :class:`~dedupe.engine.index.CountIndex`
+            (compact, frozen after the first pass; same results as a :class:`MemoryIndex`). A persistent store keeps
             what it saw before, so earlier pages count as evidence too.
         workers: processes for per-document work (1 = in this process).
         dedupe_only: keep site templates and repeats, but no main-text selection.
@@ -373,7 +374,10 @@ def run_corpus(
     cfg = cfg or Config()
     if order not in ("input", "id"):
         raise ValueError("order must be 'input' or 'id'")
-    index = index if index is not None else MemoryIndex()
+    if index is None:
+        # compact counts; a fingerprint on one page can never be template evidence when the
+        # threshold is >= 2 pages, so those (most of them) are not kept
+        index = CountIndex(min_count=2 if cfg.templates.min_pages >= 2 else 1)
     workers = max(1, int(workers))
     tick = progress or (lambda stage, done, total: None)
 
@@ -415,6 +419,8 @@ def run_corpus(
                     tick("observe", i + 1, None)
             n = len(ids)
             tick("observe", n, n)
+            if isinstance(index, CountIndex):
+                index.freeze()
             seen.clear()
 
             # copies of one page on a site must not vote for each other's body as template
