@@ -24,7 +24,9 @@ Memory: the documents and the cleaned results are spilled to a temporary file be
 per-document fingerprints of blocks and one signature per document.
 
 Per-document work (tokenising, fingerprints, cleaning, signatures) runs in ``workers``
-processes (``spawn`` start method; the index is handed to each worker once). Work is split and
+processes: one ``spawn`` pool for both passes; after counting, the index is pickled once to a
+temporary file that each worker loads on first use (the default :class:`CountIndex` is a few flat
+arrays holding only fingerprints seen on 2+ pages of a site). Work is split and
 merged in input order, so the output does not depend on the number of workers.
 """
 
@@ -212,14 +214,25 @@ _W: dict[str, Any] = {}
 def _init_worker(cfg: Config, index_blob: bytes | None, dedupe_only: bool) -> None:
     _W["cfg"] = cfg
     _W["index"] = pickle.loads(index_blob) if index_blob is not None else None
+    _W["index_path"] = None
     _W["dedupe_only"] = dedupe_only
+
+
+def _index_for(path: str | None) -> Any:
+    """The index of the current pass: in this process, or loaded once from ``path`` (a pickle
+    written by the driver after counting) in a worker."""
+    if path is not None and _W.get("index_path") != path:
+        with open(path, "rb") as fh:
+            _W["index"] = pickle.load(fh)
+        _W["index_path"] = path
+    return _W["index"]
 
 
 def _observe_work(doc: Document) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     cfg: Config = _W["cfg"]
     _check_doc(doc, cfg)
     toks = tokenize(doc.text)
-    fps = _fingerprints(doc.text, toks, cfg)
+    fps = np.unique(_fingerprints(doc.text, toks, cfg))  # sorted unique: the driver skips np.unique
     bfp, bs, be = crosspage.block_fingerprints(doc.text, toks, cfg.corpus)
     raw_sig, _ = neardup.signature_of(doc.text, cfg, hashes=toks.hashes, single=toks.single)
     return fps, bfp, bs, be, raw_sig
@@ -229,12 +242,12 @@ def _fps_work(doc: Document) -> np.ndarray:
     return _fingerprints(doc.text, tokenize(doc.text), _W["cfg"])
 
 
-def _clean_work(item: tuple[Document, list[crosspage.Hit], Exclusion | None]) -> tuple[CleanResult, np.ndarray, int]:
-    doc, hits, exclude = item
+def _clean_work(item: tuple[Document, list[crosspage.Hit], Exclusion | None, str | None]) -> tuple[CleanResult, np.ndarray, int]:
+    doc, hits, exclude, index_path = item
     cfg: Config = _W["cfg"]
     _check_doc(doc, cfg)
     toks = tokenize(doc.text)
-    res = clean_document(doc, _W["index"], cfg, dedupe_only=_W["dedupe_only"], crosspage_hits=hits, exclude=exclude, toks=toks)
+    res = clean_document(doc, _index_for(index_path), cfg, dedupe_only=_W["dedupe_only"], crosspage_hits=hits, exclude=exclude, toks=toks)
     keep = _kept_tokens(toks, res)
     sig, n_sh = neardup.signature_of(res.text, cfg, hashes=toks.hashes[keep], single=toks.single[keep])
     return res, sig, n_sh
@@ -288,32 +301,53 @@ class _Spill:
                 pass
 
 
-def _mapper(workers: int, cfg: Config, index: IndexStore | None, dedupe_only: bool):
-    """A context manager yielding an ordered ``map(fn, iterable)``; a pool when workers > 1."""
+class _Mapper:
+    """Ordered ``map(fn, iterable)`` for both passes: in this process (``workers <= 1``) or one
+    ``spawn`` pool. :meth:`share_index` hands the counted index to the workers: pickled once to a
+    temporary file whose path travels with each clean task; a worker loads it on first use."""
 
-    class _Ctx:
-        def __enter__(self_inner):
-            if workers <= 1:
-                _init_worker(cfg, None, dedupe_only)
-                _W["index"] = index
-                self_inner.pool = None
-                return lambda fn, it: map(fn, it)
-            blob = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL) if index is not None else None
+    def __init__(self, workers: int, cfg: Config, dedupe_only: bool) -> None:
+        self.workers, self.cfg, self.dedupe_only = workers, cfg, dedupe_only
+        self.pool: Any = None
+        self.index_path: str | None = None
+
+    def __enter__(self) -> "_Mapper":
+        _init_worker(self.cfg, None, self.dedupe_only)
+        if self.workers > 1:
             ctx = multiprocessing.get_context("spawn")
-            self_inner.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, blob, dedupe_only))
-            return lambda fn, it: self_inner.pool.imap(fn, it, chunksize=8)
+            self.pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.cfg, None, self.dedupe_only))
+        return self
 
-        def __exit__(self_inner, *exc):
-            if self_inner.pool is not None:
+    def __call__(self, fn: Callable[[Any], Any], it: Iterable[Any]) -> Iterator[Any]:
+        if self.pool is None:
+            return map(fn, it)
+        return self.pool.imap(fn, it, chunksize=8)
+
+    def share_index(self, index: IndexStore) -> str | None:
+        if self.pool is None:
+            _W["index"] = index
+            return None
+        fd, self.index_path = tempfile.mkstemp(prefix="dedupe-", suffix=".index")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(index, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return self.index_path
+
+    def __exit__(self, *exc: Any) -> bool:
+        try:
+            if self.pool is not None:
                 if exc[0] is None:
-                    self_inner.pool.close()
+                    self.pool.close()
                 else:
-                    self_inner.pool.terminate()
-                self_inner.pool.join()
+                    self.pool.terminate()
+                self.pool.join()
+        finally:
             _W.clear()
-            return False
-
-    return _Ctx()
+            if self.index_path is not None:
+                try:
+                    os.unlink(self.index_path)
+                except OSError:
+                    pass
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,7 +444,7 @@ def run_corpus(
                 yield doc
 
         raw_sigs: list[np.ndarray] = []
-        with _mapper(workers, cfg, None, dedupe_only) as pmap:
+        with _Mapper(workers, cfg, dedupe_only) as pmap:
             for i, (fps, bfp, bs, be, raw_sig) in enumerate(pmap(_observe_work, first_pass())):
                 index.observe(sites[i], ids[i], fps)
                 blocks.add(i, bfp, bs, be)
@@ -429,20 +463,23 @@ def run_corpus(
                 sig_arr = np.stack(raw_sigs)
                 groups = neardup.page_groups(sig_arr, sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands)
                 exclusions = _exclusions(groups, pmap, docs if doc_spill is None else doc_spill)
+                del sig_arr
             del raw_sigs
 
-        hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
+            hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
+            del blocks
 
-        # -- pass 2: clean -------------------------------------------------------------------
-        def second_pass() -> Iterator[tuple[Document, list[crosspage.Hit], Exclusion | None]]:
-            source = docs if doc_spill is None else iter(doc_spill)
-            for i, doc in enumerate(source):
-                yield doc, hits.get(i, []), exclusions.get(i)
+            # -- pass 2: clean ---------------------------------------------------------------
+            index_path = pmap.share_index(index)
 
-        sigs = np.empty((n, cfg.signature.num_perm), dtype=np.uint32)
-        n_shingles = np.zeros(n, dtype=np.int64)
-        cleaned_len = np.zeros(n, dtype=np.int64)
-        with _mapper(workers, cfg, index, dedupe_only) as pmap:
+            def second_pass() -> Iterator[tuple[Document, list[crosspage.Hit], Exclusion | None, str | None]]:
+                source = docs if doc_spill is None else iter(doc_spill)
+                for i, doc in enumerate(source):
+                    yield doc, hits.get(i, []), exclusions.get(i), index_path
+
+            sigs = np.empty((n, cfg.signature.num_perm), dtype=np.uint32)
+            n_shingles = np.zeros(n, dtype=np.int64)
+            cleaned_len = np.zeros(n, dtype=np.int64)
             for i, (res, sig, n_sh) in enumerate(pmap(_clean_work, second_pass())):
                 sigs[i] = sig
                 n_shingles[i] = n_sh

@@ -190,7 +190,9 @@ class CountIndex:
             raise IndexStoreError("CountIndex is frozen: no observe after freeze()")
         if doc_id in self._doc_site:
             raise IndexStoreError(f"CountIndex is append-only: document {doc_id!r} observed twice")
-        fps = np.unique(np.asarray(fingerprints, dtype=np.uint64))
+        fps = np.asarray(fingerprints, dtype=np.uint64)
+        if len(fps) > 1 and not bool((fps[1:] > fps[:-1]).all()):  # sorted unique input: no sort
+            fps = np.unique(fps)
         self._doc_site[doc_id] = site
         self._pages[site].append(doc_id)
         if len(fps):
