@@ -173,3 +173,41 @@ def test_article_on_two_pages_of_a_site_is_kept_on_both() -> None:
     pages_many = ["\n".join([*NAV, *(_para(rng, 6) for _ in range(8)), *shared, _para(rng, 40), *FOOTER]) + "\n" for _ in range(8)]
     for r in _clean_site(pages_many):
         assert not any(p in r.text for p in shared)
+
+
+def test_comment_headers_with_varying_names_mark_a_list() -> None:
+    # "Posted by: <name> | <time> <month> <day>, <year>" under each comment: the name varies, the
+    # month differs from page to page (no template evidence), the dated tail repeats on the page
+    rng = random.Random(7)
+    pages, articles, comments = [], [], []
+    for d in range(4):
+        art = [_para(rng, 40), _para(rng, 40)]
+        com = [_para(rng, 30) for _ in range(8)]
+        lines = [*NAV, _para(rng, 8), *art]
+        month = ["March", "June", "May", "July"][d]
+        for i, c in enumerate(com):
+            lines += [c, f"Posted by: {_word(rng).title()} {_word(rng).title()} | {i}:{d}5 pm {month} {i + 10}, 201{d}"]
+        lines += FOOTER
+        pages.append("\n".join(lines) + "\n")
+        articles.append(art)
+        comments.append(com)
+    for res, art, com in zip(_clean_site(pages), articles, comments):
+        for para in art:
+            assert para in res.text
+        assert sum(c in res.text for c in com) == 0
+
+
+def test_article_between_a_dated_byline_and_dated_links_is_not_a_list_item() -> None:
+    rng = random.Random(8)
+    pages, articles = [], []
+    for d in range(4):
+        art = [_para(rng, 30) for _ in range(3)]
+        month = ["March", "June", "May", "July"][d]
+        links = [x for i in range(6) for x in (_para(rng, 6), f"by {_word(rng).title()} on {month} {i + 2}, 2007")]
+        lines = [*NAV, _para(rng, 8), f"by {_word(rng).title()} on {month} {d + 20}, 2007", *art, "Past Coverage", *links, *FOOTER]
+        pages.append("\n".join(lines) + "\n")
+        articles.append((art, links[::2]))
+    for res, (art, titles) in zip(_clean_site(pages), articles):
+        for para in art:
+            assert para in res.text
+        assert not any(t in res.text for t in titles)

@@ -25,10 +25,14 @@ How:
 3. **Lists.** A marker is a template unit, or a free whole line shorter than
    ``_MARKER_TOKENS * span_tokens`` tokens, that stands alone between free units («Reply» under
    each comment, a comment's time stamp; the items of a share bar or menu have template
-   neighbours and do not count). Occurrences of one digit-masked marker text are chained while
+   neighbours and do not count); so is a short line with a digit next to free text, signed by
+   its digit-masked tail (a comment header, «Posted by: Jane | September 13, 2012 at 05:15 AM»,
+   whose name varies). Occurrences of one marker signature are chained while
    at most ``_LIST_BREAK`` free tokens apart; a chain of ``list_min_repeats`` markers whose
    median gap is at most ``_LIST_MAX_GAP`` free tokens is a list (one long comment does not
-   break it): the free units between its markers, plus one item's worth (``_EDGE_ITEM`` median
+   break it; markers back to back, a table of figures, hold no items; a gap at either end of a
+   chain ``_END_GAP`` times longer than the others is not an item): the free units between its
+   markers, plus one item's worth (``_EDGE_ITEM`` median
    gaps) before the first marker and after the last, up to the nearest template unit. List
    units weigh ``list_penalty`` per token (negative), so a long comment section or related-story
    list neither outweighs nor extends a short article, while an article with three «Share» bars
@@ -52,16 +56,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import TemplateConfig
-from ..core.hashing import TOKEN_BASE, range_hashes
+from ..core.hashing import TOKEN_BASE, fmix64, range_hashes
 from ..core.spans import Piece
 from ..core.tokenize import Tokens
 from ..models import KIND_OFF_MAIN
-from .templates import line_ids
+from .templates import DIGIT_TOKEN, line_ids
 
 _LIST_MAX_GAP = 120  # median free tokens between two markers of a list region, at most
 _LIST_BREAK = 8 * _LIST_MAX_GAP  # free tokens between two markers that end a list region
 _MARKER_TOKENS = 2  # a free whole line shorter than this many span_tokens can mark list items
 _UNCERTAIN_W = 0.5  # weight of an uncertain template unit (long, on few pages), relative to a free one
+_HEADER_TOKENS = 3  # a line shorter than this many span_tokens, with a digit, can be a comment header
+_HEADER_TAIL = 3  # ... signed by its last this many digit-masked tokens
+_HEADER_SALT = np.uint64(0x9E3779B97F4A7C15)
+_END_GAP = 4  # a gap at a chain's end longer than this many median gaps of the rest ends the chain there
 _EDGE_ITEM = 1.5  # the item before the first / after the last marker: at most this many median gaps
 
 
@@ -97,28 +105,68 @@ def _best_run(w: np.ndarray) -> tuple[int, int, float]:
     return bi, bj, float(best)
 
 
-def unit_weights(
-    first: np.ndarray, end: np.ndarray, is_tpl: np.ndarray, whole: np.ndarray, masked: np.ndarray, cfg: TemplateConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weights of the units and the mask of free units that lie in a list region."""
-    ntok = (end - first).astype(np.float64)
-    cost = np.minimum(ntok, cfg.template_unit_cap) if cfg.template_unit_cap else ntok
-    w = np.where(is_tpl, -cfg.template_penalty * cost, ntok - cfg.line_cost)
-    in_list = np.zeros(len(first), dtype=bool)
-    marker = is_tpl | (whole & ((end - first) < _MARKER_TOKENS * cfg.span_tokens))
+def _marker_spans(
+    first: np.ndarray, end: np.ndarray, is_tpl: np.ndarray, whole: np.ndarray, masked: np.ndarray,
+    ulid: np.ndarray | None, cfg: TemplateConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """List markers: (first unit, last unit, signature) of each occurrence.
+
+    * a template unit, or a free whole line shorter than ``_MARKER_TOKENS * span_tokens``
+      tokens, standing alone between free units (signature: its digit-masked text);
+    * a short line (< ``_HEADER_TOKENS * span_tokens`` tokens) holding a digit, next to a line
+      with free text (signature: its last ``_HEADER_TAIL`` digit-masked tokens): the header of a
+      comment, «Posted by: Jane | September 13, 2012 at 05:15 AM», whose name part varies.
+    """
+    ntok = end - first
+    marker = is_tpl | (whole & (ntok < _MARKER_TOKENS * cfg.span_tokens))
     # a list marker stands alone between free units («Reply» between comments), unlike the
     # items of a share bar or a menu, whose neighbours are template too
     free_prev = np.concatenate(([True], ~is_tpl[:-1]))
     free_next = np.concatenate((~is_tpl[1:], [True]))
     marker &= free_prev & free_next
     midx = np.flatnonzero(marker)
-    if len(midx) >= cfg.list_min_repeats:
-        mh = range_hashes(masked, first[midx], end[midx], base=TOKEN_BASE)
-        uniq, inv, counts = np.unique(mh, return_inverse=True, return_counts=True)
+    ms, me = midx.astype(np.int64), midx.astype(np.int64)
+    sig = range_hashes(masked, first[midx], end[midx], base=TOKEN_BASE) if len(midx) else np.empty(0, dtype=np.uint64)
+    if ulid is None or not len(first) or not _HEADER_TOKENS:
+        return ms, me, sig
+    lstart = np.flatnonzero(np.concatenate(([True], ulid[1:] != ulid[:-1])))
+    lend = np.concatenate((lstart[1:], [len(first)])) - 1  # last unit of each line
+    lfirst_tok, lend_tok = first[lstart], end[lend]
+    lfree = np.add.reduceat(np.where(is_tpl, 0, ntok), lstart)
+    dig = np.concatenate(([0], np.cumsum(masked == DIGIT_TOKEN)))
+    ldig = dig[lend_tok] - dig[lfirst_tok]
+    prev_free = np.concatenate(([False], lfree[:-1] > 0))
+    next_free = np.concatenate((lfree[1:] > 0, [False]))
+    hdr = ((lend_tok - lfirst_tok) < _HEADER_TOKENS * cfg.span_tokens) & (ldig > 0) & (prev_free | next_free)
+    hidx = np.flatnonzero(hdr)
+    if not len(hidx):
+        return ms, me, sig
+    tail_start = np.maximum(lend_tok[hidx] - _HEADER_TAIL, lfirst_tok[hidx])
+    hsig = fmix64(range_hashes(masked, tail_start, lend_tok[hidx], base=TOKEN_BASE) ^ _HEADER_SALT)
+    return (np.concatenate((ms, lstart[hidx])), np.concatenate((me, lend[hidx])), np.concatenate((sig, hsig)))
+
+
+def unit_weights(
+    first: np.ndarray, end: np.ndarray, is_tpl: np.ndarray, whole: np.ndarray, masked: np.ndarray, cfg: TemplateConfig,
+    ulid: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weights of the units and the mask of free units that lie in a list region.
+
+    ``ulid``: the line of each unit (enables comment-header markers, see :func:`_marker_spans`).
+    """
+    ntok = (end - first).astype(np.float64)
+    cost = np.minimum(ntok, cfg.template_unit_cap) if cfg.template_unit_cap else ntok
+    w = np.where(is_tpl, -cfg.template_penalty * cost, ntok - cfg.line_cost)
+    in_list = np.zeros(len(first), dtype=bool)
+    ms, me, sig = _marker_spans(first, end, is_tpl, whole, masked, ulid, cfg)
+    if len(ms) >= cfg.list_min_repeats:
+        uniq, inv, counts = np.unique(sig, return_inverse=True, return_counts=True)
         free_cum = np.concatenate(([0.0], np.cumsum(np.where(is_tpl, 0.0, ntok))))
         for g in np.flatnonzero(counts >= cfg.list_min_repeats).tolist():
-            occ = midx[inv == g].tolist()
-            gaps = [free_cum[b] - free_cum[a + 1] for a, b in zip(occ[:-1], occ[1:])]
+            sel = np.flatnonzero(inv == g)
+            sel = sel[np.argsort(ms[sel], kind="stable")]
+            occ_s, occ_e = ms[sel].tolist(), me[sel].tolist()
+            gaps = [free_cum[b] - free_cum[a + 1] for a, b in zip(occ_e[:-1], occ_s[1:])]
             # chains: consecutive occurrences at most _LIST_BREAK free tokens apart; a chain of
             # list_min_repeats markers whose median gap is short is a list (one long comment
             # inside a comment section does not break it)
@@ -131,24 +179,36 @@ def unit_weights(
                     cur = [t + 1]
             chains.append(cur)
             for ch in chains:
-                if len(ch) < cfg.list_min_repeats:
+                # a gap at either end of a chain much longer than the others is not an item: the
+                # article between a byline with a date above it and a list of dated links below
+                while len(ch) > 2:
+                    g_ = [gaps[t] for t in ch[:-1]]
+                    if g_[0] > _END_GAP * float(np.median(g_[1:])):
+                        ch = ch[1:]
+                    elif g_[-1] > _END_GAP * float(np.median(g_[:-1])):
+                        ch = ch[:-1]
+                    else:
+                        break
+                # items are the non-empty gaps (markers back to back are a table, not a list)
+                items = [gaps[t] for t in ch[:-1] if gaps[t] > 0]
+                if len(ch) < cfg.list_min_repeats or len(items) < cfg.list_min_repeats - 1:
                     continue
-                med = float(np.median([gaps[t] for t in ch[:-1]]))
+                med = float(np.median(items))
                 if med > _LIST_MAX_GAP:
                     continue
                 for t in ch[:-1]:
-                    a, b = occ[t], occ[t + 1]
+                    a, b = occ_e[t], occ_s[t + 1]
                     in_list[a + 1 : b] |= ~is_tpl[a + 1 : b]
                 # the first item before the first marker (markers that close an item, «Reply»),
                 # the last one after the last marker (markers that open one, «X wrote:»): free
                 # units up to the nearest template unit, as long as they add up to one item
                 edge = _EDGE_ITEM * max(med, 1.0)
-                u, acc = occ[ch[0]] - 1, 0.0
+                u, acc = occ_s[ch[0]] - 1, 0.0
                 while u >= 0 and not is_tpl[u] and acc + ntok[u] <= edge:
                     acc += ntok[u]
                     in_list[u] = True
                     u -= 1
-                v, acc = occ[ch[-1]] + 1, 0.0
+                v, acc = occ_e[ch[-1]] + 1, 0.0
                 while v < len(first) and not is_tpl[v] and acc + ntok[v] <= edge:
                     acc += ntok[v]
                     in_list[v] = True
@@ -193,7 +253,8 @@ def main_text_pieces(
 
         masked = masked_hashes(toks, cfg)
     first, end, is_tpl, whole = units(text, toks, template)
-    w, in_list = unit_weights(first, end, is_tpl, whole, masked, cfg)
+    ulid = line_ids(text, toks)[0][first] if len(first) else None
+    w, in_list = unit_weights(first, end, is_tpl, whole, masked, cfg, ulid)
     ntok = end - first
     # uncertain template units: long, and on few of the site's pages (teasers of this article
     # on other pages). They neither help nor break a run; inside the chosen run they are kept.
