@@ -211,3 +211,16 @@ def test_article_between_a_dated_byline_and_dated_links_is_not_a_list_item() -> 
         for para in art:
             assert para in res.text
         assert not any(t in res.text for t in titles)
+
+
+def test_headline_joins_across_a_dateline_with_a_free_place_name() -> None:
+    rng = random.Random(9)
+    pages, titles = [], []
+    for d in range(4):
+        title = _para(rng, 7)
+        titles.append(title)
+        lines = [*NAV, title, f"Published 1{d}/06/2024 - 0{d}:15", f"Filed under World News from {_word(rng).title()}",
+                 _para(rng), _para(rng), *FOOTER]
+        pages.append("\n".join(lines) + "\n")
+    for res, title in zip(_clean_site(pages), titles):
+        assert title in res.text

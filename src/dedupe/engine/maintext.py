@@ -271,7 +271,10 @@ def main_text_pieces(
     # (byline, date line, share bar), is part of the main text
     if cfg.headline_window:
         u, skipped = i - 1, 0
-        while u >= 0 and is_tpl[u] and not uncertain[u] and skipped < cfg.headline_window:
+        while u >= 0 and skipped < cfg.headline_window and (
+            (is_tpl[u] and not uncertain[u]) or (not is_tpl[u] and not whole[u] and ntok[u] < cfg.span_tokens)
+        ):
+            # template units, and short free pieces of lines with template in them (a dateline)
             u, skipped = u - 1, skipped + 1
         if u >= 0 and (not is_tpl[u] or uncertain[u]) and whole[u] and 3 <= ntok[u] <= 40 and not in_list[u]:
             i = u
