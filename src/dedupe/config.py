@@ -116,7 +116,7 @@ class TemplateConfig:
         template_unit_cap: main text: a template unit (one line, or one template stretch of a
             line) costs at most this many tokens, so one promo line never splits an article.
         headline_window: main text: the nearest free line (3-40 tokens) before the main run,
-            across at most this many template units, is kept as the headline. 0 = off.
+            across at most this many template units (byline, date, a share bar), is kept as the headline. 0 = off.
         restore_below: main text: a long template unit (>= 2 * span_tokens tokens) inside the
             main run, held by fewer than this fraction of the site's pages, is kept (an
             article's own headline or paragraph shown as a teaser on other pages). 0 = never.
@@ -134,7 +134,7 @@ class TemplateConfig:
     list_min_repeats: int = 3
     restore_below: float = 0.5
     template_unit_cap: int = 8
-    headline_window: int = 6
+    headline_window: int = 8
 
     def __post_init__(self) -> None:
         _check(self.min_pages >= 2, "templates.min_pages must be >= 2")

@@ -224,3 +224,18 @@ def test_headline_joins_across_a_dateline_with_a_free_place_name() -> None:
         pages.append("\n".join(lines) + "\n")
     for res, title in zip(_clean_site(pages), titles):
         assert title in res.text
+
+
+def test_headline_joins_across_byline_date_and_a_five_button_share_bar() -> None:
+    rng = random.Random(10)
+    pages, titles = [], []
+    for d in range(4):
+        title = _para(rng, 7)
+        titles.append(title)
+        lines = [*NAV, title, "By Staff Reporter", f"Published 1{d}/06/2024 - 0{d}:15", "Share this with friends",
+                 "Twitter", "Facebook", "Reddit", "Pinterest", _para(rng), _para(rng), *FOOTER]
+        pages.append("\n".join(lines) + "\n")
+    for res, title in zip(_clean_site(pages), titles):
+        assert title in res.text
+    cfg6 = Config(templates=dataclasses.replace(TemplateConfig(), headline_window=6))
+    assert not any(t in r.text for r, t in zip(_clean_site(pages, cfg6), titles))
