@@ -269,7 +269,7 @@ def test_count_index_agrees_with_memory_index() -> None:
     cfg = Config()
     docs = _gen_docs()
     mem, exact, pruned = MemoryIndex(), CountIndex(), CountIndex(min_count=2)
-    CountIndex.BUFFER_BUDGET, old = 5000, CountIndex.BUFFER_BUDGET  # force many merges
+    CountIndex.BUFFER_RECORDS, old = 5000, CountIndex.BUFFER_RECORDS  # force many spills to disk
     try:
         fps_of = {}
         for d in docs:
@@ -277,8 +277,10 @@ def test_count_index_agrees_with_memory_index() -> None:
             for ix in (exact, pruned):
                 ix.observe(site_of(d), d.id, fps_of[d.id])
     finally:
-        CountIndex.BUFFER_BUDGET = old
+        CountIndex.BUFFER_RECORDS = old
+    assert exact._tmp is not None  # records went to the bucket files
     exact.freeze(), pruned.freeze()
+    assert exact._tmp is None
     rng = np.random.default_rng(0)
     for d in docs[::7]:
         s = site_of(d)

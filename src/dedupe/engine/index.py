@@ -12,8 +12,10 @@ Evidence kept per document: its MinHash signature and LSH band keys (near-duplic
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections import defaultdict
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Any, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -145,38 +147,48 @@ class MemoryIndex:
         return sorted(self._pages.get(site, ()))
 
 
+_REC = np.dtype([("site", "<u4"), ("fp", "<u8")])
+
+
 class CountIndex:
     """Compact, append-only template evidence for one corpus run (an :class:`IndexStore`).
 
-    Counting: each observed page adds its unique fingerprints to a per-site buffer (uint64
-    arrays); a buffer is merged into the site's sorted ``(fingerprints, counts)`` with one
-    ``np.unique`` when it grows past the site's size (or past a global budget), so the cost is
-    ``O(n log n)`` in the fingerprints and the memory ~12 bytes per distinct fingerprint of a site.
-    :meth:`freeze` merges what is left and keeps only fingerprints held by at least ``min_count``
-    pages; ``doc_freq`` is then one ``np.searchsorted`` per call, and the frozen store pickles as a
-    few flat arrays (cheap to hand to ``spawn`` workers).
+    Counting spills to disk, so memory stays flat whatever the corpus size: each observed page's
+    unique fingerprints are buffered as ``(site number, fingerprint)`` records; a full buffer
+    (``BUFFER_RECORDS``) is split by the top ``BUCKET_BITS`` bits of the fingerprint and appended
+    to one temporary file per bucket. :meth:`freeze` then reads one bucket at a time, counts
+    pages per ``(site, fingerprint)`` with one sort, and keeps per site the sorted fingerprints
+    held by at least ``min_count`` pages (buckets are visited in fingerprint order, so each site's
+    array comes out sorted). Peak memory while freezing: one bucket (~1/64 of the records) plus
+    what is kept. ``doc_freq`` is one ``np.searchsorted`` per call and the frozen store pickles as a
+    few flat arrays per site (cheap to hand to ``spawn`` workers).
 
     Semantics: identical to :class:`MemoryIndex` for every fingerprint held by ``>= min_count``
     pages; fingerprints held by fewer read as 0. With ``min_count=1`` (default) it is exact.
     The corpus job uses ``min_count=2`` when the template threshold can never be below 2
     (``templates.min_pages >= 2``): a fingerprint on one page is never template evidence, and
-    ~95% of a corpus's fingerprints (article bodies) are on one page only.
+    ~95% of a generated corpus's fingerprints (article bodies) are on one page only.
 
     Limits: append-only — observing a ``doc_id`` twice, ``observe`` after :meth:`freeze` and
     :meth:`forget_doc` raise :class:`~dedupe.errors.IndexStoreError` (use :class:`MemoryIndex` or a
-    persistent store for incremental use). Signatures are kept in an inner :class:`MemoryIndex`.
+    persistent store for incremental use). ``doc_freq`` (and pickling) freezes the store first.
+    Signatures are kept in an inner :class:`MemoryIndex`.
     """
 
-    #: merge every buffer when this many fingerprints are buffered in total
-    BUFFER_BUDGET = 4_000_000
+    #: records buffered in memory before they are written to the bucket files (12 bytes each)
+    BUFFER_RECORDS = 1 << 18
+    BUCKET_BITS = 6
 
-    def __init__(self, min_count: int = 1) -> None:
+    def __init__(self, min_count: int = 1, spill_dir: str | None = None) -> None:
         self.min_count = max(1, int(min_count))
+        self._spill_dir = spill_dir
+        self._tmp: Any = None
         self._fps: dict[str, np.ndarray] = {}
         self._counts: dict[str, np.ndarray] = {}
-        self._buf: dict[str, list[np.ndarray]] = defaultdict(list)
-        self._buf_len: dict[str, int] = defaultdict(int)
-        self._buffered = 0
+        self._site_no: dict[str, int] = {}
+        self._buf: list[np.ndarray] = []
+        self._buf_len = 0
+        self._spilled = 0
         self._pages: dict[str, list[str]] = defaultdict(list)
         self._doc_site: dict[str, str] = {}
         self._frozen = False
@@ -196,53 +208,78 @@ class CountIndex:
         self._doc_site[doc_id] = site
         self._pages[site].append(doc_id)
         if len(fps):
-            self._buf[site].append(fps)
-            self._buf_len[site] += len(fps)
-            self._buffered += len(fps)
-            have = len(self._fps.get(site, ()))
-            if self._buf_len[site] >= max(65536, have):
-                self._merge(site)
-            elif self._buffered >= self.BUFFER_BUDGET:
-                for s in list(self._buf):
-                    self._merge(s)
+            rec = np.empty(len(fps), dtype=_REC)
+            rec["site"] = self._site_no.setdefault(site, len(self._site_no))
+            rec["fp"] = fps
+            self._buf.append(rec)
+            self._buf_len += len(rec)
+            if self._buf_len >= self.BUFFER_RECORDS:
+                self._flush()
 
     def observe_many(self, items: Iterable[tuple[str, str, np.ndarray]]) -> None:
         for site, doc_id, fps in items:
             self.observe(site, doc_id, fps)
 
-    def _merge(self, site: str) -> None:
-        parts = self._buf.pop(site, None)
-        n_buf = self._buf_len.pop(site, 0)
-        self._buffered -= n_buf
-        if not parts:
+    def _bucket_path(self, b: int) -> str:
+        return os.path.join(self._tmp.name, f"{b:03d}.rec")
+
+    def _flush(self) -> None:
+        if not self._buf:
             return
-        nf, nc = np.unique(np.concatenate(parts), return_counts=True)
-        old_f = self._fps.get(site)
-        if old_f is not None and len(old_f):
-            allf = np.concatenate((old_f, nf))
-            allc = np.concatenate((self._counts[site], nc.astype(np.uint32)))
-            order = np.argsort(allf, kind="stable")
-            allf, allc = allf[order], allc[order]
-            first = np.flatnonzero(np.concatenate(([True], allf[1:] != allf[:-1])))
-            nf = allf[first]
-            nc = np.add.reduceat(allc, first)
-        self._fps[site] = nf
-        self._counts[site] = nc.astype(np.uint32)
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="dedupe-count-", dir=self._spill_dir)
+        rec = np.concatenate(self._buf)
+        self._buf, self._buf_len = [], 0
+        bucket = (rec["fp"] >> np.uint64(64 - self.BUCKET_BITS)).astype(np.int64)
+        order = np.argsort(bucket, kind="stable")
+        rec, bucket = rec[order], bucket[order]
+        cuts = np.searchsorted(bucket, np.arange((1 << self.BUCKET_BITS) + 1))
+        for b in range(1 << self.BUCKET_BITS):
+            lo, hi = int(cuts[b]), int(cuts[b + 1])
+            if hi > lo:
+                with open(self._bucket_path(b), "ab") as fh:
+                    rec[lo:hi].tofile(fh)
+        self._spilled += len(rec)
+
+    def _count(self, rec: np.ndarray, parts: dict[int, list[tuple[np.ndarray, np.ndarray]]]) -> None:
+        if not len(rec):
+            return
+        order = np.lexsort((rec["fp"], rec["site"]))
+        s, f = rec["site"][order], rec["fp"][order]
+        first = np.flatnonzero(np.concatenate(([True], (s[1:] != s[:-1]) | (f[1:] != f[:-1]))))
+        cnt = np.diff(np.append(first, len(f))).astype(np.uint32)
+        s, f = s[first], f[first]
+        if self.min_count > 1:
+            keep = cnt >= self.min_count
+            s, f, cnt = s[keep], f[keep], cnt[keep]
+        site_cuts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1]))) if len(s) else np.empty(0, dtype=np.int64)
+        bounds = np.append(site_cuts, len(s))
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            parts.setdefault(int(s[lo]), []).append((f[lo:hi], cnt[lo:hi]))
 
     def freeze(self) -> "CountIndex":
-        """Merge the buffers and drop fingerprints held by fewer than ``min_count`` pages."""
-        if not self._frozen:
-            for s in list(self._buf):
-                self._merge(s)
-            self._buf.clear()
-            self._buf_len.clear()
-            self._buffered = 0
-            if self.min_count > 1:
-                for s in list(self._fps):
-                    keep = self._counts[s] >= self.min_count
-                    self._fps[s] = self._fps[s][keep]
-                    self._counts[s] = self._counts[s][keep]
-            self._frozen = True
+        """Count the spilled records and keep fingerprints held by ``>= min_count`` pages."""
+        if self._frozen:
+            return self
+        parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        if self._tmp is None:  # everything still in memory
+            self._count(np.concatenate(self._buf) if self._buf else np.empty(0, dtype=_REC), parts)
+        else:
+            self._flush()
+            for b in range(1 << self.BUCKET_BITS):
+                path = self._bucket_path(b)
+                if os.path.exists(path):
+                    self._count(np.fromfile(path, dtype=_REC), parts)
+                    os.unlink(path)
+            self._tmp.cleanup()
+            self._tmp = None
+        self._buf, self._buf_len = [], 0
+        names = {v: k for k, v in self._site_no.items()}
+        for no, lst in parts.items():
+            site = names[no]
+            self._fps[site] = np.concatenate([x for x, _ in lst]) if len(lst) > 1 else lst[0][0].copy()
+            self._counts[site] = np.concatenate([c for _, c in lst]) if len(lst) > 1 else lst[0][1].copy()
+        self._frozen = True
         return self
 
     # -- reading --------------------------------------------------------------------------
@@ -250,8 +287,7 @@ class CountIndex:
         return len(self._pages.get(site, ()))
 
     def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
-        if not self._frozen and self._buf.get(site):
-            self._merge(site)
+        self.freeze()
         q = np.asarray(fingerprints, dtype=np.uint64)
         out = np.zeros(len(q), dtype=np.int64)
         f = self._fps.get(site)
@@ -259,15 +295,12 @@ class CountIndex:
             return out
         pos = np.minimum(np.searchsorted(f, q), len(f) - 1)
         hit = f[pos] == q
-        c = self._counts[site][pos[hit]].astype(np.int64)
-        if self.min_count > 1:
-            c[c < self.min_count] = 0
-        out[hit] = c
+        out[hit] = self._counts[site][pos[hit]]
         return out
 
     def n_fingerprints(self) -> int:
-        """Distinct fingerprints held (over all sites)."""
-        return sum(len(f) for f in self._fps.values()) + self._buffered
+        """Distinct (site, fingerprint) pairs kept (after :meth:`freeze`)."""
+        return sum(len(f) for f in self._fps.values())
 
     # -- near-duplicate documents ---------------------------------------------------------
     def put_signature(self, doc_id: str, signature: np.ndarray, band_keys: np.ndarray) -> None:
@@ -288,14 +321,12 @@ class CountIndex:
         self._sig.forget_doc(doc_id)
 
     def forget_site(self, site: str) -> None:
+        self.freeze()
         for doc_id in self._pages.pop(site, []):
             self._doc_site.pop(doc_id, None)
             self._sig.forget_doc(doc_id)
         self._fps.pop(site, None)
         self._counts.pop(site, None)
-        parts = self._buf.pop(site, None)
-        self._buffered -= self._buf_len.pop(site, 0)
-        del parts
 
     def doc_ids(self, site: str | None = None) -> list[str]:
         if site is None:
@@ -303,14 +334,19 @@ class CountIndex:
         return sorted(self._pages.get(site, ()))
 
     def __getstate__(self) -> dict:
+        self.freeze()
         st = dict(self.__dict__)
-        st["_buf"] = dict(st["_buf"])
-        st["_buf_len"] = dict(st["_buf_len"])
         st["_pages"] = dict(st["_pages"])
         return st
 
     def __setstate__(self, st: dict) -> None:
-        st["_buf"] = defaultdict(list, st["_buf"])
-        st["_buf_len"] = defaultdict(int, st["_buf_len"])
         st["_pages"] = defaultdict(list, st["_pages"])
         self.__dict__.update(st)
+
+    def __del__(self) -> None:
+        tmp = getattr(self, "_tmp", None)
+        if tmp is not None:
+            try:
+                tmp.cleanup()
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
