@@ -133,6 +133,8 @@ def main() -> None:
         score("dedupe: templates only (within on)", [r.text for r in res_tpl])
         score("dedupe: templates + main text (within on)", [r.text for r in res_main])
         if not args.quick:
+            # the gold keeps text a page repeats; this row shows what within-page repeat removal costs
+            score("site level only: templates + main text, no within-page repeats", [r.text for r in run_engine(full, sites, Config(), within=False)])
             score("dedupe on trafilatura output: templates only", [r.text for r in run_engine(traf, sites, with_templates(main_text=False))])
             score("dedupe on trafilatura output: templates + main text", [r.text for r in run_engine(traf, sites, Config())])
             score("single-page sites (each page alone): main text off", [r.text for r in run_engine(full, singles, with_templates(main_text=False))])
