@@ -4,7 +4,8 @@ For each size (default 25 / 50 / 100 MB of UTF-8 text, :mod:`gen_corpus`, seed 0
 worker count (1, 2), runs ``dedupe corpus FILE --out OUT --report REPORT --quiet`` in a fresh
 child process and reports wall time, MB/s (input text bytes / wall seconds), peak RSS of the
 main process and the largest peak RSS of a worker process (``getrusage``), pages, removed
-characters and near-duplicate clusters (from OUT).
+characters, near-duplicate clusters (from OUT), and whether OUT and REPORT are byte-identical to
+the first worker count's run (sha256).
 
 Run: ``python benchmarks/bench_corpus.py [--sizes 25 50 100] [--workers 1 2]``
 """
@@ -12,6 +13,7 @@ Run: ``python benchmarks/bench_corpus.py [--sizes 25 50 100] [--workers 1 2]``
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -54,8 +56,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="dedupe-bench-"))
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
-    print("| corpus MB | pages | workers | seconds | MB/s | peak RSS main (MB) | peak RSS worker (MB) | removed % | clusters |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| corpus MB | pages | workers | seconds | MB/s | peak RSS main (MB) | peak RSS worker (MB) | removed % | clusters | same output |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for mb in args.sizes:
         path = tmp / f"corpus{mb:g}.jsonl"
         n_bytes = 0
@@ -65,6 +67,7 @@ def main() -> None:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 n_bytes += len(row["text"].encode("utf-8"))
                 pages += 1
+        first_digest = None
         for w in args.workers:
             out, rep = tmp / "out.jsonl", tmp / "rep.jsonl"
             proc = subprocess.run(
@@ -81,9 +84,17 @@ def main() -> None:
                     cleaned += d["cleaned_chars"]
                     if d["cluster"] is not None:
                         clusters.add(d["cluster"])
+            h = hashlib.sha256()
+            for f in (out, rep):
+                with open(f, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+            digest = h.hexdigest()
+            first_digest = first_digest or digest
             print(
                 f"| {n_bytes / 1e6:.1f} | {pages:,} | {w} | {m['secs']:.1f} | {n_bytes / 1e6 / m['secs']:.2f} | "
-                f"{m['rss_main_mb']:.0f} | {m['rss_worker_mb']:.0f} | {100 * (orig - cleaned) / orig:.1f} | {len(clusters)} |",
+                f"{m['rss_main_mb']:.0f} | {m['rss_worker_mb']:.0f} | {100 * (orig - cleaned) / orig:.1f} | {len(clusters)} | "
+                f"{'yes' if digest == first_digest else 'NO'} |",
                 flush=True,
             )
         path.unlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -304,3 +305,48 @@ def test_run_corpus_count_index_matches_memory_index() -> None:
     assert [r.spans for r in a] == [r.spans for r in b]
     assert [r.meta for r in a] == [r.meta for r in b]
     assert any(s.kind == "template" for r in b for s in r.spans)
+
+
+def test_within_repeat_never_keeps_its_copy_in_site_removed_text(monkeypatch) -> None:
+    from dedupe.core.spans import Piece
+    from dedupe.core.tokenize import tokenize
+
+    rng = random.Random(11)
+    rep = sentence(rng, 12)
+    text = paragraph(rng, 2) + "\n" + rep + " " + rep + "\n" + paragraph(rng, 2) + "\n"
+    cfg = Config(neardup=NearDupConfig(enabled=False))
+    doc = Document("d", text, site="s")
+    first = text.index(rep)
+    plain = clean_document(doc, MemoryIndex(), cfg)
+    assert plain.text.count(rep) == 1  # adjacent copies: one goes as a within-page repeat
+
+    def fake_site(text_, toks, index, site, cfg_):  # the site level removes the FIRST copy
+        mask = (toks.start >= first) & (toks.end <= first + len(rep))
+        return [Piece(first, first + len(rep), "template", "test", 1.0)], mask
+
+    monkeypatch.setattr(corpus_mod, "_site_pieces", fake_site)
+    monkeypatch.setattr(corpus_mod, "HAS_TEMPLATES", True)
+    res = clean_document(doc, MemoryIndex(), cfg, toks=tokenize(text))
+    assert res.text.count(rep) == 1  # the second copy survives: its twin went as template
+    assert res.removed_chars().get("template", 0) > 0
+    assert not any(s.removed and s.kind in ("repeat", "near-repeat") and rep[:30] in s.text for s in res.spans)
+    assert res.rebuild() == text
+
+
+@pytest.mark.skipif(not corpus_mod.HAS_TEMPLATES, reason="site templates module not built yet")
+def test_flagged_within_page_repeats_reported_in_corpus_mode() -> None:
+    rng = random.Random(11)
+    promo = "Download the river bridge app today and read every council budget story on the way home"
+    docs = []
+    for p in range(4):
+        body = [paragraph(rng) for _ in range(3)]
+        if p == 1:  # a repeat with no artefact evidence (two whole paragraphs far apart): flagged
+            body.append(paragraph(rng))
+            body.append(body[0])
+        text = "\n".join(["Home | News | Sport | Contact", *body, promo, "Comments"]) + "\n"
+        docs.append(Document(f"p{p}", text, url=f"https://site.example/{p}"))
+    cfg = Config(neardup=NearDupConfig(enabled=False), templates=dataclasses.replace(Config().templates, main_text=False))
+    res = {r.doc_id: r for r in run_corpus(docs, cfg)}
+    flagged = [s for s in res["p1"].spans if not s.removed and s.kind in ("repeat", "near-repeat")]
+    assert flagged and all(s.kept is not None for s in flagged)
+    assert res["p1"].rebuild() == docs[1].text

@@ -443,12 +443,14 @@ def run_corpus(
                     doc_spill.append(doc)
                 yield doc
 
-        raw_sigs: list[np.ndarray] = []
+        raw_sigs = np.empty((1024, cfg.signature.num_perm), dtype=np.uint32)  # grown by doubling
         with _Mapper(workers, cfg, dedupe_only) as pmap:
             for i, (fps, bfp, bs, be, raw_sig) in enumerate(pmap(_observe_work, first_pass())):
                 index.observe(sites[i], ids[i], fps)
                 blocks.add(i, bfp, bs, be)
-                raw_sigs.append(raw_sig)
+                if i >= len(raw_sigs):
+                    raw_sigs = np.resize(raw_sigs, (2 * len(raw_sigs), raw_sigs.shape[1]))
+                raw_sigs[i] = raw_sig
                 if (i + 1) % 64 == 0:
                     tick("observe", i + 1, None)
             n = len(ids)
@@ -460,10 +462,8 @@ def run_corpus(
             # copies of one page on a site must not vote for each other's body as template
             exclusions: dict[int, Exclusion] = {}
             if cfg.templates.enabled and n > 1:
-                sig_arr = np.stack(raw_sigs)
-                groups = neardup.page_groups(sig_arr, sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands)
+                groups = neardup.page_groups(raw_sigs[:n], sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands)
                 exclusions = _exclusions(groups, pmap, docs if doc_spill is None else doc_spill)
-                del sig_arr
             del raw_sigs
 
             hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)

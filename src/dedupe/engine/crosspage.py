@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -96,8 +96,9 @@ class BlockTable:
         ids: Sequence[str],
         urls: Sequence[str | None],
         lengths: Sequence[int],
-    ) -> dict[int, list[Hit]]:
-        """Per document index, its blocks shared with at least one other document."""
+    ) -> "Hits | dict[int, list[Hit]]":
+        """Per document index, its blocks shared with at least one other document (a
+        :class:`Hits` mapping, or ``{}`` when there are none)."""
         if not self._fps:
             return {}
         fps = np.concatenate(self._fps)
@@ -128,18 +129,71 @@ class BlockTable:
         grp = np.cumsum(head) - 1
         canon = head_idx[grp]
         pages = np.diff(np.concatenate((head_idx, [len(gid)])))[grp]
-        out: dict[int, list[Hit]] = {}
-        for k in range(len(doc)):
-            c = int(canon[k])
-            d = int(doc[k])
-            if c == k:
-                hit = Hit(int(st[k]), int(en[k]), int(pages[k]), None, None)
+        # per document, its hits sorted by (start, end): kept as flat arrays, lists built on demand
+        o = np.lexsort((en, st, doc))
+        return Hits(
+            doc[o], st[o], en[o], pages[o].astype(np.int64),
+            np.where(canon == np.arange(len(doc)), -1, doc[canon])[o],
+            st[canon][o], en[canon][o], ids,
+        )
+
+
+class Hits:
+    """Cross-page hits of every document, as flat arrays sorted by (document, start, end).
+
+    Behaves like a read-only ``dict[int, list[Hit]]`` for the driver (``get``, ``in``, ``[]``,
+    ``len``): a document's :class:`Hit` list is built when asked for, so the driver holds ~48 bytes
+    per hit instead of Python objects.
+    """
+
+    def __init__(self, doc: np.ndarray, st: np.ndarray, en: np.ndarray, pages: np.ndarray,
+                 kept_doc: np.ndarray, kst: np.ndarray, ken: np.ndarray, ids: Sequence[str]) -> None:
+        self._doc, self._st, self._en, self._pages = doc, st, en, pages
+        self._kdoc, self._kst, self._ken = kept_doc, kst, ken
+        self._ids = ids
+        self._docs = np.unique(doc)
+
+    def _range(self, d: int) -> tuple[int, int]:
+        return int(np.searchsorted(self._doc, d, side="left")), int(np.searchsorted(self._doc, d, side="right"))
+
+    def get(self, d: int, default: Any = None) -> Any:
+        lo, hi = self._range(d)
+        if hi <= lo:
+            return default
+        out: list[Hit] = []
+        for k in range(lo, hi):
+            c = int(self._kdoc[k])
+            if c < 0:
+                out.append(Hit(int(self._st[k]), int(self._en[k]), int(self._pages[k]), None, None))
             else:
-                hit = Hit(int(st[k]), int(en[k]), int(pages[k]), ids[int(doc[c])], (int(st[c]), int(en[c])))
-            out.setdefault(d, []).append(hit)
-        for hits in out.values():
-            hits.sort(key=lambda h: (h.start, h.end))
+                out.append(Hit(int(self._st[k]), int(self._en[k]), int(self._pages[k]), self._ids[c], (int(self._kst[k]), int(self._ken[k]))))
         return out
+
+    def __getitem__(self, d: int) -> list[Hit]:
+        got = self.get(d)
+        if got is None:
+            raise KeyError(d)
+        return got
+
+    def __contains__(self, d: object) -> bool:
+        return isinstance(d, (int, np.integer)) and self._range(int(d))[1] > self._range(int(d))[0]
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._docs.tolist())
+
+    def keys(self) -> list[int]:
+        return self._docs.tolist()
+
+    def items(self) -> Iterator[tuple[int, list[Hit]]]:
+        for d in self._docs.tolist():
+            yield d, self[d]
+
+    def values(self) -> Iterator[list[Hit]]:
+        for _, v in self.items():
+            yield v
 
 
 def policy_rank(policy: str, *, ids: Sequence[str], urls: Sequence[str | None], lengths: Sequence[int]) -> np.ndarray:
