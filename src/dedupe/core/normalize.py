@@ -47,7 +47,7 @@ def normalize(text: str) -> NormalizedText:
         low = text.lower()
         if len(low) == len(text):  # every character lowered to exactly one character
             return NormalizedText(low)
-    return _normalize_slow(text)
+    return _normalize_one_to_one(text) or _normalize_slow(text)
 
 
 def _normalize_slow_reference(text: str) -> NormalizedText:
@@ -96,6 +96,35 @@ def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
                 single[cp] = ord(m)
         _BMP_TABLES = (comb, single)
     return _BMP_TABLES
+
+
+def _normalize_one_to_one(text: str) -> NormalizedText | None:
+    """:func:`_normalize_slow` for the common slow-path page: every character is a BMP
+    character, no combining mark, and ``NFKC(c).lower()`` is one character (a no-break space, a
+    full-width letter, an upper-case letter next to them). Then every cluster is one character
+    mapped through the table and the offset map is the identity; the result equals
+    :func:`_normalize_slow`'s. Returns None when the text is not of that kind."""
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if not len(cp) or int(cp.max()) > 0xFFFF:
+        return None
+    mapped = _one_to_one_table().take(cp)
+    if (mapped == _UNMAPPED).any():
+        return None
+    ident = np.arange(len(cp) + 1, dtype=np.int64)
+    return NormalizedText(mapped.tobytes().decode("utf-32-le"), ident[:-1], ident[1:])
+
+
+_ONE_TO_ONE: np.ndarray | None = None
+
+
+def _one_to_one_table() -> np.ndarray:
+    """``NFKC(c).lower()`` of every BMP code point when it is one character and ``c`` is not a
+    combining mark, else ``_UNMAPPED`` (derived from :func:`_bmp_tables`)."""
+    global _ONE_TO_ONE
+    if _ONE_TO_ONE is None:
+        comb, single = _bmp_tables()
+        _ONE_TO_ONE = np.where(comb, _UNMAPPED, single).astype(np.uint32)
+    return _ONE_TO_ONE
 
 
 def _normalize_slow(text: str) -> NormalizedText:
