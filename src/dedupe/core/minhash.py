@@ -118,10 +118,13 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
     flat = keys.ravel()
-    owner = np.repeat(np.arange(n, dtype=np.int64), bands)
-    order = np.lexsort((owner, flat))
-    fk, fo = flat[order], owner[order]
+    # owners increase along ``flat``, so a stable sort by key orders (key, owner) as a lexsort would
+    order = np.argsort(flat, kind="stable")
+    fk = flat[order]
     same = fk[1:] == fk[:-1]
+    if not same.any():
+        return np.empty((0, 2), dtype=np.int64)
+    fo = order // bands
     # first member of each bucket run
     run_start = np.flatnonzero(np.concatenate(([True], ~same)))
     run_id = np.cumsum(np.concatenate(([True], ~same))) - 1
@@ -131,4 +134,6 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
     if not len(pairs):
         return np.empty((0, 2), dtype=np.int64)
     pairs.sort(axis=1)
-    return np.unique(pairs, axis=0)
+    # unique rows in lexicographic order, as np.unique(pairs, axis=0), through one int64 code
+    code = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    return np.stack([code // n, code % n], axis=1)

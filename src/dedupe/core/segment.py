@@ -57,25 +57,39 @@ def sentence_bounds(text: str) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     cls = _class_table().take(cp, mode="clip")
-    space = (cls & _SPACE) != 0
-    # after a terminal: skip the closing quotes/brackets; a cut if whitespace follows them
-    term = np.flatnonzero(cls & _IS_TERM)
-    non_closer = np.flatnonzero((cls & _IS_CLOSER) == 0)
-    k = np.searchsorted(non_closer, term + 1)
-    after = np.where(k < len(non_closer), non_closer[np.minimum(k, max(len(non_closer) - 1, 0))] if len(non_closer) else n, n)
-    cut_term = after[(after < n) & space[np.minimum(after, n - 1)]]
-    cut_cjk = np.flatnonzero(cls & _IS_CJK_TERM) + 1
-    cut_nl = np.flatnonzero(cp == 10)
-    cuts = np.unique(np.concatenate((cut_term, cut_cjk, cut_nl)))
-    starts = np.concatenate(([0], cuts))
-    ends = np.concatenate((cuts, [n]))
-    # trim surrounding whitespace; drop segments that hold none but whitespace
-    ns = np.flatnonzero(~space)
-    lo = np.searchsorted(ns, starts)
-    hi = np.searchsorted(ns, ends)
-    keep = hi > lo
-    lo, hi = lo[keep], hi[keep]
-    return ns[lo].astype(np.int64), ns[hi - 1].astype(np.int64) + 1
+    # Segments, whitespace trimmed, are runs of non-space characters split at the gaps (between
+    # two consecutive non-space characters x < y) that hold a cut of the rule above:
+    # a line break in the gap; x a CJK terminal; or whitespace in the gap and x a terminal, or a
+    # closing quote/bracket ending a run of them that follows a terminal.
+    ns = np.flatnonzero((cls & _SPACE) == 0)
+    if not len(ns):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    x = ns[:-1]
+    cx = cls[x]
+    spaced = ns[1:] - x > 1
+    cut = (cx & _IS_CJK_TERM) != 0
+    cut |= spaced & ((cx & _IS_TERM) != 0)
+    closer = np.flatnonzero(spaced & ((cx & _IS_CLOSER) != 0))
+    if len(closer):
+        p = x[closer] - 1  # walk back over the run of closers
+        while True:
+            more = (p >= 0) & ((cls[np.maximum(p, 0)] & _IS_CLOSER) != 0)
+            if not more.any():
+                break
+            p = p - more
+        cut[closer[(p >= 0) & ((cls[np.maximum(p, 0)] & _IS_TERM) != 0)]] = True
+    nl = np.flatnonzero(cp == 10)
+    if len(nl):
+        g = np.searchsorted(ns, nl) - 1  # the gap holding each line break
+        cut[g[(g >= 0) & (g < len(x))]] = True
+    b = np.flatnonzero(cut)
+    starts = np.empty(len(b) + 1, dtype=np.int64)
+    ends = np.empty(len(b) + 1, dtype=np.int64)
+    starts[0] = ns[0]
+    starts[1:] = ns[b + 1]
+    ends[:-1] = x[b] + 1
+    ends[-1] = ns[-1] + 1
+    return starts, ends
 
 
 def _sentence_bounds_reference(text: str) -> tuple[np.ndarray, np.ndarray]:

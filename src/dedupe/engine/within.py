@@ -62,9 +62,7 @@ _JOIN_GAP = 0  # tokens: removed pieces this close join one cluster of evidence
 
 def _coverage(n: int, starts: np.ndarray, k: int) -> np.ndarray:
     """Boolean mask of tokens covered by any window [p, p+k) for p in starts."""
-    diff = np.zeros(n + 1, dtype=np.int32)
-    np.add.at(diff, starts, 1)
-    np.add.at(diff, np.minimum(starts + k, n), -1)
+    diff = np.bincount(starts, minlength=n + 1)[: n + 1] - np.bincount(np.minimum(starts + k, n), minlength=n + 1)[: n + 1]
     return np.cumsum(diff[:-1]) > 0
 
 
@@ -80,6 +78,23 @@ def repeat_coverage(hashes: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(n, dtype=bool)
     _, inv, counts = np.unique(kg, return_inverse=True, return_counts=True)
     return _coverage(n, np.flatnonzero(counts[inv] >= 2), k)
+
+
+def _repeat_groups(kg: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``np.unique(kg, return_inverse=True, return_counts=True)[1:]``, or None when no value
+    repeats (one stable sort; the common no-repeat page stops after it)."""
+    order = np.argsort(kg, kind="stable")
+    srt = kg[order]
+    new = np.empty(len(kg), dtype=bool)
+    new[0] = True
+    np.not_equal(srt[1:], srt[:-1], out=new[1:])
+    if new.all():
+        return None
+    rank = np.cumsum(new) - 1
+    inv = np.empty(len(kg), dtype=np.int64)
+    inv[order] = rank
+    counts = np.diff(np.append(np.flatnonzero(new), len(kg)))
+    return inv, counts
 
 
 def context_score(text: str, start: int, end: int, touches_prev: bool, touches_next: bool) -> int:
@@ -103,7 +118,7 @@ def context_score(text: str, start: int, end: int, touches_prev: bool, touches_n
 
 
 def exact_repeats(
-    text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None
+    text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None, *, _groups: "tuple | None" = None
 ) -> tuple[list[Piece], np.ndarray, np.ndarray]:
     """Pass 1. Returns (pieces, removed token mask, mask of tokens that are kept copies of removed ones).
 
@@ -116,13 +131,15 @@ def exact_repeats(
     k = cfg.min_repeat_tokens
     removed = np.zeros(n, dtype=bool)
     kept_ref = np.zeros(n, dtype=bool)
-    kg = kgram_hashes(toks.hashes, k)
-    if len(kg) < 2:
+    if _groups is not None:  # (kgram hashes, their _repeat_groups), computed by within_analysis
+        kg, grouped = _groups
+    else:
+        kg = kgram_hashes(toks.hashes, k)
+        grouped = _repeat_groups(kg) if len(kg) >= 2 else None
+    if grouped is None:
         return [], removed, kept_ref
-    _, inv, counts = np.unique(kg, return_inverse=True, return_counts=True)
+    inv, counts = grouped
     rep_pos = np.flatnonzero(counts[inv] >= 2)
-    if not len(rep_pos):
-        return [], removed, kept_ref
     # regions: maximal runs of consecutive repeated k-gram starts; tokens [first, last + k)
     brk = np.flatnonzero(np.diff(rep_pos) != 1) + 1
     r_first = rep_pos[np.concatenate(([0], brk))]
@@ -359,7 +376,9 @@ def near_repeats(
     return pieces
 
 
-def periodic_runs(text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None) -> tuple[list[Piece], np.ndarray]:
+def periodic_runs(
+    text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None, *, _kg: np.ndarray | None = None
+) -> tuple[list[Piece], np.ndarray]:
     """Back-to-back repeats of a unit shorter than ``min_repeat_tokens`` (``"X X X"``).
 
     The exact pass cannot undo such a run: its k-grams overlap their own copies, so the copies
@@ -380,12 +399,16 @@ def periodic_runs(text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarr
     pieces: list[Piece] = []
     if n < k + 2:
         return pieces, mask
+    # A run of L >= k tokens equal at distance d makes the k-gram at its start equal to the one d
+    # tokens later, so a period whose k-grams never match at distance d has no run: skipped.
+    kg = kgram_hashes(h, k) if _kg is None else _kg
+    periods = [d for d in range(1, k) if n >= d + k and bool((kg[:-d] == kg[d:]).any())]
+    if not periods:
+        return pieces, mask
     claimed = np.zeros(n + 1, dtype=bool)
     tok_chars = np.cumsum(np.concatenate(([0], toks.nend - toks.nstart)))
     ex_csum = np.concatenate(([0], np.cumsum(excluded, dtype=np.int64))) if excluded is not None else None
-    for d in range(1, k):
-        if n < d + k:
-            break
+    for d in periods:
         eq = np.concatenate(([False], h[:-d] == h[d:], [False]))
         edges = np.flatnonzero(np.diff(eq.astype(np.int8)))
         starts, ends = edges[0::2], edges[1::2]  # eq[i] for i in [start, end)
@@ -547,8 +570,13 @@ def within_analysis(text: str, toks: Tokens, cfg: WithinConfig, excluded: np.nda
     excl = np.zeros(n, dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
     if len(excl) != n:
         raise ValueError(f"excluded has {len(excl)} entries for {n} tokens")
-    per_pieces, per_mask = periodic_runs(text, toks, cfg, excl)
-    raw, _, _ = exact_repeats(text, toks, cfg, excl | per_mask)
+    kg = kgram_hashes(toks.hashes, cfg.min_repeat_tokens)
+    grouped = _repeat_groups(kg) if len(kg) >= 2 else None
+    if grouped is None:  # no k-gram occurs twice: no periodic run (see periodic_runs), no exact repeat
+        per_pieces, per_mask, raw = [], np.zeros(n, dtype=bool), []
+    else:
+        per_pieces, per_mask = periodic_runs(text, toks, cfg, excl, _kg=kg)
+        raw, _, _ = exact_repeats(text, toks, cfg, excl | per_mask, _groups=(kg, grouped))
     if per_pieces:  # the unit a periodic run keeps is the kept copy of its pieces: never removed
         per_kept = np.zeros(n, dtype=bool)
         for p in per_pieces:
