@@ -131,10 +131,11 @@ class BlockTable:
         pages = np.diff(np.concatenate((head_idx, [len(gid)])))[grp]
         # per document, its hits sorted by (start, end): kept as flat arrays, lists built on demand
         o = np.lexsort((en, st, doc))
+        off = np.int32 if len(en) == 0 or int(en.max()) < 2**31 else np.int64  # compact offsets
         return Hits(
-            doc[o], st[o], en[o], pages[o].astype(np.int64),
-            np.where(canon == np.arange(len(doc)), -1, doc[canon])[o],
-            st[canon][o], en[canon][o], ids,
+            doc[o].astype(np.int32), st[o].astype(off), en[o].astype(off), pages[o].astype(np.int32),
+            np.where(canon == np.arange(len(doc)), -1, doc[canon])[o].astype(np.int32),
+            st[canon][o].astype(off), en[canon][o].astype(off), ids,
         )
 
 
