@@ -221,6 +221,16 @@ def exact_repeats(
     return pieces, final_removed, kept_ref
 
 
+def _runs(idx: np.ndarray) -> "list[tuple[int, int]]":
+    """(first, last) of each run of consecutive integers in the sorted array ``idx``."""
+    if not len(idx):
+        return []
+    brk = np.flatnonzero(np.diff(idx) != 1)
+    firsts = [int(idx[0])] + idx[brk + 1].tolist()
+    lasts = idx[brk].tolist() + [int(idx[-1])]
+    return list(zip(firsts, lasts))
+
+
 class _UnionFind:
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
@@ -283,14 +293,18 @@ def near_repeats(
     sigs = signatures(to_hash32(grams[pos]), offsets, cfg.near_repeat_num_perm, seed=7)
     pairs = candidate_pairs(band_keys(sigs, cfg.near_repeat_bands))
     if anchors:
-        # candidate index of the block holding each token (-1: none)
-        cand_of = np.full(n + 1, -1, dtype=np.int64)
-        for ci, si in enumerate(cand.tolist()):
-            cand_of[lo[si] : hi[si]] = ci
-        extra = [(int(cand_of[r]), int(cand_of[k])) for r, k in anchors]
-        extra = [(min(x, y), max(x, y)) for x, y in extra if x >= 0 and y >= 0 and x != y]
-        if extra:
-            pairs = np.unique(np.concatenate([pairs.reshape(-1, 2), np.asarray(extra, dtype=np.int64)]), axis=0)
+        # candidate index of the block holding each token (-1: none); blocks are disjoint and sorted
+        c_lo, c_hi = lo[cand], hi[cand]
+        anc = np.asarray(anchors, dtype=np.int64).reshape(-1)
+        ci = np.searchsorted(c_lo, anc, side="right") - 1
+        ci[(ci < 0) | (anc >= c_hi[np.maximum(ci, 0)])] = -1
+        x, y = ci[0::2], ci[1::2]
+        ok = (x >= 0) & (y >= 0) & (x != y)
+        if ok.any():
+            m = len(cand)
+            code = np.concatenate((pairs[:, 0] * m + pairs[:, 1], np.minimum(x[ok], y[ok]) * m + np.maximum(x[ok], y[ok])))
+            code = np.unique(code)
+            pairs = np.stack([code // m, code % m], axis=1)
     if not len(pairs):
         return []
     blocked = removed | excluded if excluded is not None else removed  # removed here or by another level
@@ -358,8 +372,7 @@ def near_repeats(
                 touches = bool(removed[max(0, a - g) : a].any() or removed[b : b + g].any() or removed[a:b].any())
                 if not (back_to_back or touches):
                     idx = np.flatnonzero(~blocked[a:b]) + a
-                    for run in np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1):
-                        t0, t1 = int(run[0]), int(run[-1])
+                    for t0, t1 in _runs(idx):
                         flagged.append(Piece(int(toks.start[t0]), int(toks.end[t1]), KIND_NEAR_REPEAT, "near-block/flagged", float(score), kept=kept))
                     continue
                 rule = "near-block/adjacent" if back_to_back else "near-block/joined"
@@ -367,9 +380,7 @@ def near_repeats(
                 rule = "near-block"
             # remove the parts of the block not already removed
             idx = np.flatnonzero(~blocked[a:b]) + a
-            brk = np.flatnonzero(np.diff(idx) != 1) + 1
-            for run in np.split(idx, brk):
-                t0, t1 = int(run[0]), int(run[-1])
+            for t0, t1 in _runs(idx):
                 pieces.append(Piece(int(toks.start[t0]), int(toks.end[t1]), KIND_NEAR_REPEAT, rule, float(score), kept=kept))
             removed[idx] = True
             blocked[idx] = True
@@ -474,6 +485,30 @@ def _artefact_evidence(text: str, toks: Tokens, a: int, b: int, ka: int, kb: int
     return None
 
 
+def _tok_ranges(toks: Tokens, starts: "list[int]", ends: "list[int]") -> tuple[np.ndarray, np.ndarray]:
+    """Inclusive token ranges ``[a, b]`` of char ranges: ``a`` the first token starting at or after
+    each start, ``b`` the first token ending at or after each end (one searchsorted per side)."""
+    return np.searchsorted(toks.start, starts), np.searchsorted(toks.end, ends)
+
+
+def _mark(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mask of ``n`` tokens: the union of the slices ``[a[i] : b[i] + 1]`` (empty ones ignored)."""
+    hi = np.minimum(np.asarray(b, dtype=np.int64) + 1, n)
+    a = np.asarray(a, dtype=np.int64)
+    ok = hi > a
+    if not ok.all():
+        a, hi = a[ok], hi[ok]
+    diff = np.bincount(a, minlength=n + 1)[: n + 1] - np.bincount(hi, minlength=n + 1)[: n + 1]
+    return np.cumsum(diff[:n]) > 0
+
+
+def _any_in(csum: np.ndarray, n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each slice ``[a[i] : b[i] + 1]`` of a mask with prefix sums ``csum``: does it hold a True?"""
+    lo = np.minimum(a, n)
+    hi = np.maximum(np.minimum(b + 1, n), lo)
+    return csum[hi] - csum[lo] > 0
+
+
 @dataclass(frozen=True, slots=True)
 class WithinAnalysis:
     """Result of :func:`within_analysis`.
@@ -504,8 +539,7 @@ def _clip_raw(pieces: list[Piece], toks: Tokens, keep: np.ndarray) -> list[Piece
             out.append(p)
             continue
         idx = np.flatnonzero(~keep[a : b + 1]) + a
-        for run in np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1) if len(idx) else []:
-            x, y = int(run[0]), int(run[-1])
+        for x, y in _runs(idx):
             out.append(replace(p, start=int(toks.start[x]), end=int(toks.end[y]),
                                kept=(int(toks.start[x + d]), int(toks.end[y + d])), extra=(x, y, d)))
     return out
@@ -547,9 +581,9 @@ def _gate(text: str, toks: Tokens, pieces: list[Piece]) -> tuple[list[Piece], li
     for i, p in enumerate(pieces):
         w = why[i] or cluster_why.get(uf.find(i))
         if w is None:
-            flag.append(replace(p, rule=p.rule + "/flagged", extra=None))
+            flag.append(Piece(p.start, p.end, p.kind, p.rule + "/flagged", p.score, p.kept, p.kept_doc, p.site_pages))
         else:
-            keep.append(replace(p, rule=p.rule + "/" + (w if why[i] else "joined"), extra=None))
+            keep.append(Piece(p.start, p.end, p.kind, p.rule + "/" + (w if why[i] else "joined"), p.score, p.kept, p.kept_doc, p.site_pages))
     return keep, flag
 
 
@@ -578,47 +612,48 @@ def within_analysis(text: str, toks: Tokens, cfg: WithinConfig, excluded: np.nda
         per_pieces, per_mask = periodic_runs(text, toks, cfg, excl, _kg=kg)
         raw, _, _ = exact_repeats(text, toks, cfg, excl | per_mask, _groups=(kg, grouped))
     if per_pieces:  # the unit a periodic run keeps is the kept copy of its pieces: never removed
-        per_kept = np.zeros(n, dtype=bool)
-        for p in per_pieces:
-            per_kept[int(np.searchsorted(toks.start, p.kept[0])) : int(np.searchsorted(toks.end, p.kept[1])) + 1] = True  # type: ignore[index]
+        ka, kb = _tok_ranges(toks, [p.kept[0] for p in per_pieces], [p.kept[1] for p in per_pieces])  # type: ignore[index]
+        per_kept = _mark(n, ka, kb)
         raw = _clip_raw(raw, toks, per_kept)
     if cfg.artefact_evidence:
         kept_pieces, flagged = _gate(text, toks, raw)
     else:
         kept_pieces, flagged = [replace(p, extra=None) for p in raw], []
     removed = per_mask.copy()
-    kept_ref = np.zeros(n, dtype=bool)  # kept copies of removed text: the near pass never removes them
-    if per_pieces:
-        kept_ref |= per_kept
-    for p in kept_pieces:
-        a = int(np.searchsorted(toks.start, p.start))
-        b = int(np.searchsorted(toks.end, p.end))
-        ka = int(np.searchsorted(toks.start, p.kept[0]))  # type: ignore[index]
-        kb = int(np.searchsorted(toks.end, p.kept[1]))  # type: ignore[index]
-        removed[a : b + 1] = True
-        kept_ref[ka : kb + 1] = True
+    kept_ref = per_kept.copy() if per_pieces else np.zeros(n, dtype=bool)  # kept copies of removed text: the near pass never removes them
+    if kept_pieces:
+        a, b = _tok_ranges(toks, [p.start for p in kept_pieces], [p.end for p in kept_pieces])
+        ka, kb = _tok_ranges(toks, [p.kept[0] for p in kept_pieces], [p.kept[1] for p in kept_pieces])  # type: ignore[index]
+        removed |= _mark(n, a, b)
+        kept_ref |= _mark(n, ka, kb)
     pieces = per_pieces + kept_pieces
     if cfg.near_repeat:
         anchors: list[tuple[int, int]] = []
-        for p in kept_pieces:  # first and last token of each removed run, and of its kept copy
-            anchors.append((int(np.searchsorted(toks.start, p.start)), int(np.searchsorted(toks.start, p.kept[0]))))  # type: ignore[index]
-            anchors.append((int(np.searchsorted(toks.end, p.end)), int(np.searchsorted(toks.end, p.kept[1]))))  # type: ignore[index]
+        if kept_pieces:  # first and last token of each removed run, and of its kept copy
+            ka0 = np.searchsorted(toks.start, [p.kept[0] for p in kept_pieces])  # type: ignore[index]
+            for x, y, z, w in zip(a.tolist(), ka0.tolist(), b.tolist(), kb.tolist()):
+                anchors.append((x, y))
+                anchors.append((z, w))
         near_flag: list[Piece] = []
         pieces += near_repeats(text, toks, cfg, removed, kept_ref, anchors, flagged=near_flag, excluded=excl)
         if near_flag or flagged:
             # an exact-flagged run inside a block the near pass removed is removed, not flagged
-            flagged = [p for p in flagged if not removed[int(np.searchsorted(toks.start, p.start))]]
+            if flagged:
+                fa = np.searchsorted(toks.start, [p.start for p in flagged])
+                flagged = [p for p, r in zip(flagged, removed[fa].tolist()) if not r]
             # a near-flagged block already reported by the exact pass (it or its canonical copy
             # overlaps an exact-flagged run or that run's kept copy) is not reported twice
-            seen = np.zeros(n, dtype=bool)
-            for p in flagged:
-                seen[int(np.searchsorted(toks.start, p.start)) : int(np.searchsorted(toks.end, p.end)) + 1] = True
-                seen[int(np.searchsorted(toks.start, p.kept[0])) : int(np.searchsorted(toks.end, p.kept[1])) + 1] = True  # type: ignore[index]
-            for p in near_flag:
-                a, b = int(np.searchsorted(toks.start, p.start)), int(np.searchsorted(toks.end, p.end))
-                ka, kb = int(np.searchsorted(toks.start, p.kept[0])), int(np.searchsorted(toks.end, p.kept[1]))  # type: ignore[index]
-                if not (seen[a : b + 1].any() or seen[ka : kb + 1].any()):
-                    flagged.append(p)
+            if flagged and near_flag:
+                fa, fb = _tok_ranges(toks, [p.start for p in flagged], [p.end for p in flagged])
+                fka, fkb = _tok_ranges(toks, [p.kept[0] for p in flagged], [p.kept[1] for p in flagged])  # type: ignore[index]
+                seen_cs = np.zeros(n + 1, dtype=np.int64)
+                np.cumsum(_mark(n, fa, fb) | _mark(n, fka, fkb), out=seen_cs[1:])
+                na, nb = _tok_ranges(toks, [p.start for p in near_flag], [p.end for p in near_flag])
+                nka, nkb = _tok_ranges(toks, [p.kept[0] for p in near_flag], [p.kept[1] for p in near_flag])  # type: ignore[index]
+                hit = (_any_in(seen_cs, n, na, nb) | _any_in(seen_cs, n, nka, nkb)).tolist()
+                flagged.extend(p for p, h in zip(near_flag, hit) if not h)
+            else:
+                flagged.extend(near_flag)
             flagged.sort(key=lambda p: (p.start, p.end))
     return WithinAnalysis(pieces, flagged, removed)
 
