@@ -75,9 +75,14 @@ def signatures(hash32: np.ndarray, offsets: np.ndarray, num_perm: int = 128, see
     # 600k shingles x 128 permutations: 0.107 s with the (chunk, num_perm) layout, 0.019 s here.
     a_col = a[:, None]
     b_col = b[:, None]
-    buf = np.empty((num_perm, min(chunk, total)), dtype=np.uint32)
-    nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
     set_start = offsets[nonempty]  # start of every non-empty set, increasing
+    if total <= chunk:  # one block (a page's sentences): no per-block bookkeeping
+        blk = a_col * mixed[None, :]
+        blk += b_col
+        out[nonempty] = np.minimum.reduceat(blk, set_start, axis=1).T
+        return out
+    buf = np.empty((num_perm, min(chunk, total)), dtype=np.uint32)
     for lo in range(0, total, chunk):
         hi = min(total, lo + chunk)
         blk = buf[:, : hi - lo]
@@ -97,15 +102,36 @@ def band_keys(sigs: np.ndarray, bands: int) -> np.ndarray:
     """One uint64 key per (set, band): a stable hash of the band's rows. Shape ``(n, bands)``."""
     n, num_perm = sigs.shape
     rows = num_perm // bands
-    from .hashing import fmix64
-
-    s = sigs[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
+    # rows-major copy: s[r] is the contiguous (n, bands) block of row r of every band
+    s = np.ascontiguousarray(sigs[:, : bands * rows].reshape(n, bands, rows).transpose(2, 0, 1), dtype=np.uint64)
     acc = np.zeros((n, bands), dtype=np.uint64)
+    tmp = np.empty_like(acc)
     with np.errstate(over="ignore"):
         for r in range(rows):
-            acc = fmix64(acc * np.uint64(0x9E3779B97F4A7C15) + s[:, :, r] + np.uint64(r + 1))
-        acc = fmix64(acc + np.arange(bands, dtype=np.uint64)[None, :] * np.uint64(0xC2B2AE3D27D4EB4F))
+            np.multiply(acc, np.uint64(0x9E3779B97F4A7C15), out=acc)
+            np.add(acc, s[r], out=acc)
+            np.add(acc, np.uint64(r + 1), out=acc)
+            _fmix64_inplace(acc, tmp)
+        np.add(acc, np.arange(bands, dtype=np.uint64)[None, :] * np.uint64(0xC2B2AE3D27D4EB4F), out=acc)
+        _fmix64_inplace(acc, tmp)
     return acc
+
+
+_S33 = np.uint64(33)
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+
+
+def _fmix64_inplace(h: np.ndarray, tmp: np.ndarray) -> None:
+    """:func:`~dedupe.core.hashing.fmix64` of ``h`` written into ``h`` (``tmp``: scratch, same shape)."""
+    np.right_shift(h, _S33, out=tmp)
+    np.bitwise_xor(h, tmp, out=h)
+    np.multiply(h, _M1, out=h)
+    np.right_shift(h, _S33, out=tmp)
+    np.bitwise_xor(h, tmp, out=h)
+    np.multiply(h, _M2, out=h)
+    np.right_shift(h, _S33, out=tmp)
+    np.bitwise_xor(h, tmp, out=h)
 
 
 def candidate_pairs(keys: np.ndarray) -> np.ndarray:
