@@ -6,7 +6,7 @@
 """
 
 from ._version import __version__
-from .api import clean, clean_corpus, open_index
+from .api import clean, clean_corpus, clean_many, open_index
 from .config import Config, SignatureConfig, WithinConfig
 from .errors import ConfigError, DedupeError, IndexConfigMismatch, IndexStoreError, InputError
 from .models import CleanResult, Document, Span, rebuild
@@ -27,6 +27,7 @@ __all__ = [
     "__version__",
     "clean",
     "clean_corpus",
+    "clean_many",
     "open_index",
     "rebuild",
 ]

@@ -250,6 +250,19 @@ class _UnionFind:
                 self.parent[ra] = rb
 
 
+def _near_band_keys(hashes: np.ndarray, g_lo: np.ndarray, g_hi: np.ndarray, cfg: WithinConfig) -> np.ndarray:
+    """LSH band keys of the blocks of tokens ``[g_lo[i], g_hi[i])`` (MinHash over token n-grams)."""
+    sh = cfg.near_repeat_shingle
+    grams = kgram_hashes(hashes, sh)
+    # shingle positions of each block: [lo, hi - sh + 1)
+    g_cnt = np.maximum(g_hi - sh + 1 - g_lo, 0)
+    offsets = np.zeros(len(g_lo) + 1, dtype=np.int64)
+    np.cumsum(g_cnt, out=offsets[1:])
+    pos = np.repeat(g_lo - offsets[:-1], g_cnt) + np.arange(offsets[-1])
+    sigs = signatures(to_hash32(grams[pos]), offsets, cfg.near_repeat_num_perm, seed=7)
+    return band_keys(sigs, cfg.near_repeat_bands)
+
+
 def near_repeats(
     text: str,
     toks: Tokens,
@@ -259,6 +272,8 @@ def near_repeats(
     anchors: "list[tuple[int, int]] | None" = None,
     flagged: "list[Piece] | None" = None,
     excluded: np.ndarray | None = None,
+    *,
+    _pre: "tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None" = None,
 ) -> list[Piece]:
     """Pass 2: near-repeated sentences/lines. Updates ``removed`` in place for what it removes.
 
@@ -276,22 +291,19 @@ def near_repeats(
     n = len(toks)
     if n < cfg.near_repeat_min_tokens * 2:
         return []
-    s_start, s_end = sentence_bounds(text)
-    lo = np.searchsorted(toks.start, s_start, side="left")
-    hi = np.searchsorted(toks.start, s_end, side="left")
-    ntok = hi - lo
-    cand = np.flatnonzero(ntok >= cfg.near_repeat_min_tokens)
-    if len(cand) < 2:
-        return []
-    sh = cfg.near_repeat_shingle
-    grams = kgram_hashes(toks.hashes, sh)
-    # shingle positions of each candidate segment: [lo, hi - sh + 1)
-    g_lo = lo[cand]
-    g_cnt = np.maximum(hi[cand] - sh + 1 - g_lo, 0)
-    offsets = np.concatenate(([0], np.cumsum(g_cnt)))
-    pos = np.repeat(g_lo - offsets[:-1], g_cnt) + np.arange(offsets[-1])
-    sigs = signatures(to_hash32(grams[pos]), offsets, cfg.near_repeat_num_perm, seed=7)
-    pairs = candidate_pairs(band_keys(sigs, cfg.near_repeat_bands))
+    if _pre is None:
+        s_start, s_end = sentence_bounds(text)
+        lo = np.searchsorted(toks.start, s_start, side="left")
+        hi = np.searchsorted(toks.start, s_end, side="left")
+        cand = np.flatnonzero(hi - lo >= cfg.near_repeat_min_tokens)
+        if len(cand) < 2:
+            return []
+        keys = _near_band_keys(toks.hashes, lo[cand], hi[cand], cfg)
+        pairs = candidate_pairs(keys)
+    else:  # computed for many pages at once by within_analysis_many
+        lo, hi, cand, pairs = _pre
+        if len(cand) < 2:
+            return []
     if anchors:
         # candidate index of the block holding each token (-1: none); blocks are disjoint and sorted
         c_lo, c_hi = lo[cand], hi[cand]
@@ -587,7 +599,9 @@ def _gate(text: str, toks: Tokens, pieces: list[Piece]) -> tuple[list[Piece], li
     return keep, flag
 
 
-def within_analysis(text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None) -> WithinAnalysis:
+def within_analysis(
+    text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None, *, _near_pre: "tuple | None" = None
+) -> WithinAnalysis:
     """All within-page passes: periodic runs, exact repeats, near repeats.
 
     Args:
@@ -635,7 +649,7 @@ def within_analysis(text: str, toks: Tokens, cfg: WithinConfig, excluded: np.nda
                 anchors.append((x, y))
                 anchors.append((z, w))
         near_flag: list[Piece] = []
-        pieces += near_repeats(text, toks, cfg, removed, kept_ref, anchors, flagged=near_flag, excluded=excl)
+        pieces += near_repeats(text, toks, cfg, removed, kept_ref, anchors, flagged=near_flag, excluded=excl, _pre=_near_pre)
         if near_flag or flagged:
             # an exact-flagged run inside a block the near pass removed is removed, not flagged
             if flagged:
@@ -665,3 +679,55 @@ def within_pieces(
     dropped: use :func:`within_analysis` to get them too)."""
     res = within_analysis(text, toks, cfg, excluded)
     return res.pieces, res.removed
+
+
+_NO_BLOCKS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 2), np.int64))
+
+
+def _near_pre_many(texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinConfig) -> list:
+    """For each page, what :func:`near_repeats` computes before verifying pairs — its blocks
+    (token ranges of the sentences/lines), the candidate blocks and the LSH pairs — with the
+    sentence split, MinHash and banding run once over all pages (texts joined by ``"\n"``, a
+    sentence cut, so the blocks are each page's own)."""
+    m = len(texts)
+    min_tok = cfg.near_repeat_min_tokens
+    char_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=m), out=char_off[1:])
+    tok_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=m), out=tok_off[1:])
+    gstart = np.concatenate([t.start + char_off[i] for i, t in enumerate(toks_list)]) if m else np.zeros(0, np.int64)
+    hashes = np.concatenate([t.hashes for t in toks_list]) if m else np.zeros(0, np.uint64)
+    s_start, s_end = sentence_bounds("\n".join(texts))
+    lo = np.searchsorted(gstart, s_start, side="left")
+    hi = np.searchsorted(gstart, s_end, side="left")
+    seg_page = np.searchsorted(char_off, s_start, side="right") - 1
+    seg_off = np.searchsorted(seg_page, np.arange(m + 1))  # page i owns segments [seg_off[i], seg_off[i+1])
+    live_page = (tok_off[1:] - tok_off[:-1]) >= 2 * min_tok
+    cand = np.flatnonzero((hi - lo >= min_tok) & live_page[seg_page])
+    c_page = seg_page[cand]
+    c_off = np.searchsorted(c_page, np.arange(m + 1))
+    n_cand = c_off[1:] - c_off[:-1]
+    use = n_cand[c_page] >= 2  # pages with fewer than two candidate blocks stop before LSH
+    # band keys of the candidate blocks of the pages that have two or more (rows in cand order)
+    keys = _near_band_keys(hashes, lo[cand[use]], hi[cand[use]], cfg) if use.any() else None
+    k_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.where(n_cand >= 2, n_cand, 0), out=k_off[1:])
+    seg_off_l, c_off_l, tok_off_l, k_off_l = seg_off.tolist(), c_off.tolist(), tok_off.tolist(), k_off.tolist()
+    out: list = []
+    for i in range(m):
+        if not live_page[i] or n_cand[i] < 2:
+            out.append(_NO_BLOCKS)  # near_repeats stops before LSH
+            continue
+        s0, c0, c1 = seg_off_l[i], c_off_l[i], c_off_l[i + 1]
+        page_cand = cand[c0:c1]
+        pairs = candidate_pairs(keys[k_off_l[i] : k_off_l[i + 1]])  # type: ignore[index]
+        t0 = tok_off_l[i]
+        out.append((lo[s0 : seg_off_l[i + 1]] - t0, hi[s0 : seg_off_l[i + 1]] - t0, page_cand - s0, pairs))
+    return out
+
+
+def within_analysis_many(texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinConfig) -> list[WithinAnalysis]:
+    """:func:`within_analysis` of many pages (no ``excluded``); equal results, with the near
+    pass's sentence split, MinHash signatures and LSH banding computed for all pages at once."""
+    pre = _near_pre_many(texts, toks_list, cfg) if cfg.near_repeat else [None] * len(texts)
+    return [within_analysis(t, tk, cfg, _near_pre=p) for t, tk, p in zip(texts, toks_list, pre)]
