@@ -60,7 +60,7 @@ def clean_many(texts: "Iterable[str]", *, config: Config | None = None) -> list[
         InputError: a text is not a str or is longer than ``config.max_doc_chars`` (nothing is
             cleaned).
 
-    >>> [r.text for r in clean_many(["One two three.", "Breaking news today here now. " * 2])]
+    >>> [r.text for r in clean_many(["One two three.", "Breaking news today here now. " * 3])]
     ['One two three.', 'Breaking news today here now. ']
     """
     cfg = config or Config()
