@@ -600,7 +600,13 @@ def _gate(text: str, toks: Tokens, pieces: list[Piece]) -> tuple[list[Piece], li
 
 
 def within_analysis(
-    text: str, toks: Tokens, cfg: WithinConfig, excluded: np.ndarray | None = None, *, _near_pre: "tuple | None" = None
+    text: str,
+    toks: Tokens,
+    cfg: WithinConfig,
+    excluded: np.ndarray | None = None,
+    *,
+    _near_pre: "tuple | None" = None,
+    _kg: np.ndarray | None = None,
 ) -> WithinAnalysis:
     """All within-page passes: periodic runs, exact repeats, near repeats.
 
@@ -618,7 +624,7 @@ def within_analysis(
     excl = np.zeros(n, dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
     if len(excl) != n:
         raise ValueError(f"excluded has {len(excl)} entries for {n} tokens")
-    kg = kgram_hashes(toks.hashes, cfg.min_repeat_tokens)
+    kg = kgram_hashes(toks.hashes, cfg.min_repeat_tokens) if _kg is None else _kg
     grouped = _repeat_groups(kg) if len(kg) >= 2 else None
     if grouped is None:  # no k-gram occurs twice: no periodic run (see periodic_runs), no exact repeat
         per_pieces, per_mask, raw = [], np.zeros(n, dtype=bool), []
@@ -730,4 +736,15 @@ def within_analysis_many(texts: "list[str]", toks_list: "list[Tokens]", cfg: Wit
     """:func:`within_analysis` of many pages (no ``excluded``); equal results, with the near
     pass's sentence split, MinHash signatures and LSH banding computed for all pages at once."""
     pre = _near_pre_many(texts, toks_list, cfg) if cfg.near_repeat else [None] * len(texts)
-    return [within_analysis(t, tk, cfg, _near_pre=p) for t, tk, p in zip(texts, toks_list, pre)]
+    # k-gram hashes of every page from one pass over all token hashes (they do not depend on
+    # position), each page's own k-grams sliced out
+    k = cfg.min_repeat_tokens
+    all_kg = kgram_hashes(np.concatenate([t.hashes for t in toks_list]), k) if toks_list else None
+    out: list[WithinAnalysis] = []
+    a = 0
+    for t, tk, p in zip(texts, toks_list, pre):
+        b = a + len(tk)
+        kg = all_kg[a : max(a, b - k + 1)]  # type: ignore[index]
+        out.append(within_analysis(t, tk, cfg, _near_pre=p, _kg=kg))
+        a = b
+    return out
