@@ -150,13 +150,15 @@ def exact_repeats(
     region_of = np.cumsum(region_of)
     n_regions = len(r_first)
     if cfg.keep_policy == "context":
-        scores = np.empty(n_regions, dtype=np.int64)
-        for r in range(n_regions):
-            touches_prev = r > 0 and r_first[r] - r_end[r - 1] <= _NEIGHBOUR_GAP
-            touches_next = r + 1 < n_regions and r_first[r + 1] - r_end[r] <= _NEIGHBOUR_GAP
-            scores[r] = context_score(
-                text, int(toks.start[r_first[r]]), int(toks.end[r_end[r] - 1]), bool(touches_prev), bool(touches_next)
-            )
+        gap_ok = (r_first[1:] - r_end[:-1] <= _NEIGHBOUR_GAP).tolist()  # region r+1 touches region r
+        c_start, c_end = toks.start[r_first].tolist(), toks.end[r_end - 1].tolist()
+        scores = np.array(
+            [
+                context_score(text, c_start[r], c_end[r], r > 0 and gap_ok[r - 1], r + 1 < n_regions and gap_ok[r])
+                for r in range(n_regions)
+            ],
+            dtype=np.int64,
+        )
         pos_score = scores[region_of]
     else:
         pos_score = np.zeros(len(rep_pos), dtype=np.int64)
@@ -202,22 +204,22 @@ def exact_repeats(
     brk2 = np.flatnonzero((np.diff(ridx) != 1) | (np.diff(delta[ridx]) != 0)) + 1
     p_first = ridx[np.concatenate(([0], brk2))]
     p_last = ridx[np.concatenate((brk2 - 1, [len(ridx) - 1]))]
-    tok_chars = np.cumsum(np.concatenate(([0], toks.nend - toks.nstart)))
-    pieces: list[Piece] = []
-    final_removed = np.zeros(n, dtype=bool)
-    for a, b in zip(p_first.tolist(), p_last.tolist()):
-        if tok_chars[b + 1] - tok_chars[a] < cfg.min_repeat_chars:
-            continue
-        d = int(delta[a])
-        final_removed[a : b + 1] = True
-        kept_ref[a + d : b + d + 1] = True
-        rule = f"exact-run>={k}-tokens" + ("/context" if cfg.keep_policy == "context" else "/first")
-        pieces.append(
-            Piece(
-                int(toks.start[a]), int(toks.end[b]), KIND_REPEAT, rule, 1.0,
-                kept=(int(toks.start[a + d]), int(toks.end[b + d])), extra=(a, b, d),
-            )
+    tok_chars = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(toks.nend - toks.nstart, out=tok_chars[1:])
+    long_enough = tok_chars[p_last + 1] - tok_chars[p_first] >= cfg.min_repeat_chars
+    p_first, p_last = p_first[long_enough], p_last[long_enough]
+    p_delta = delta[p_first]
+    final_removed = _mark(n, p_first, p_last)
+    kept_ref = _mark(n, p_first + p_delta, p_last + p_delta)
+    rule = f"exact-run>={k}-tokens" + ("/context" if cfg.keep_policy == "context" else "/first")
+    pieces = [
+        Piece(s0, e0, KIND_REPEAT, rule, 1.0, kept=(ks, ke), extra=(a, b, d))
+        for s0, e0, ks, ke, a, b, d in zip(
+            toks.start[p_first].tolist(), toks.end[p_last].tolist(),
+            toks.start[p_first + p_delta].tolist(), toks.end[p_last + p_delta].tolist(),
+            p_first.tolist(), p_last.tolist(), p_delta.tolist(),
         )
+    ]
     return pieces, final_removed, kept_ref
 
 
