@@ -322,13 +322,12 @@ def near_repeats(
     if not len(pairs):
         return []
     blocked = removed | excluded if excluded is not None else removed  # removed here or by another level
-    rem_csum = np.concatenate(([0], np.cumsum(blocked)))
-    ref_csum = np.concatenate(([0], np.cumsum(kept_ref)))
     norm = toks.norm.text
+    b_lo, b_hi = lo[cand], hi[cand]  # token range [b_lo, b_hi) of each candidate block
+    n_s, n_e = toks.nstart[b_lo].tolist(), toks.nend[b_hi - 1].tolist()
 
     def seg_norm(i: int) -> str:
-        a, b = lo[cand[i]], hi[cand[i]]
-        return norm[toks.nstart[a] : toks.nend[b - 1]]
+        return norm[n_s[i] : n_e[i]]
 
     uf = _UnionFind(len(cand))
     best: dict[tuple[int, int], float] = {}
@@ -340,38 +339,32 @@ def near_repeats(
             best[(i, j)] = score / 100
     if not best:
         return []
+    rem_csum = np.concatenate(([0], np.cumsum(blocked)))
+    ref_csum = np.concatenate(([0], np.cumsum(kept_ref)))
+    n_rem = (rem_csum[b_hi] - rem_csum[b_lo]).tolist()  # per block: tokens already removed
+    is_pinned = (ref_csum[b_hi] - ref_csum[b_lo] > 0).tolist()  # holds a kept copy of removed text
+    c_lo, c_hi = b_lo.tolist(), b_hi.tolist()
+    o_s, o_e = toks.start[b_lo].tolist(), toks.end[b_hi - 1].tolist()
     groups: dict[int, list[int]] = {}
     for i in sorted({x for pair in best for x in pair}):
         groups.setdefault(uf.find(i), []).append(i)
     pieces: list[Piece] = []
     for members in groups.values():
-        def n_removed(i: int) -> int:
-            s = cand[i]
-            return int(rem_csum[hi[s]] - rem_csum[lo[s]])
-
-        def pinned(i: int) -> bool:
-            s = cand[i]
-            return bool(ref_csum[hi[s]] - ref_csum[lo[s]])
-
-        intact = [i for i in members if n_removed(i) == 0]
+        intact = [i for i in members if n_rem[i] == 0]
         if not intact:
             continue
         if cfg.keep_policy == "context":
             def key(i: int) -> tuple[int, int, int]:
-                s = cand[i]
-                sc = context_score(text, int(toks.start[lo[s]]), int(toks.end[hi[s] - 1]), False, False)
-                return (-int(pinned(i)), -sc, i)
+                return (-int(is_pinned[i]), -context_score(text, o_s[i], o_e[i], False, False), i)
         else:
             def key(i: int) -> tuple[int, int, int]:
-                return (-int(pinned(i)), 0, i)
+                return (-int(is_pinned[i]), 0, i)
         canon = min(intact, key=key)
-        cs = cand[canon]
-        kept = (int(toks.start[lo[cs]]), int(toks.end[hi[cs] - 1]))
+        kept = (o_s[canon], o_e[canon])
         for i in members:
-            if i == canon or pinned(i):
+            if i == canon or is_pinned[i]:
                 continue
-            s = cand[i]
-            a, b = int(lo[s]), int(hi[s])
+            a, b = c_lo[i], c_hi[i]
             if blocked[a:b].all():
                 continue
             score = max(best.get((min(i, canon), max(i, canon)), 0.0), cfg.near_repeat_threshold)
@@ -380,7 +373,7 @@ def near_repeats(
                 if score < cfg.near_repeat_threshold:
                     continue  # joined only transitively and too far from the canonical copy
             if flagged is not None and cfg.artefact_evidence:
-                ca, cb = int(lo[cs]), int(hi[cs])
+                ca, cb = c_lo[canon], c_hi[canon]
                 back_to_back = b == ca or cb == a  # no token between the blocks
                 g = _NEIGHBOUR_GAP
                 touches = bool(removed[max(0, a - g) : a].any() or removed[b : b + g].any() or removed[a:b].any())
