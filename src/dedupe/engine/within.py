@@ -479,15 +479,20 @@ def _artefact_evidence(text: str, toks: Tokens, a: int, b: int, ka: int, kb: int
       other copy starts mid-sentence (a piece of a sentence printed on its own);
     * ``truncated`` — one copy is followed by an ellipsis and the other is not (a teaser).
     """
+    return _evidence_at(text, a, b, ka, kb, int(toks.start[a]), int(toks.start[ka]), int(toks.end[b]), int(toks.end[kb]))
+
+
+def _evidence_at(text: str, a: int, b: int, ka: int, kb: int, sa: int, sk: int, ea: int, ek: int) -> str | None:
+    """:func:`_artefact_evidence` given the char offsets: ``sa``/``sk`` the starts of tokens ``a``
+    and ``ka``, ``ea``/``ek`` the ends of tokens ``b`` and ``kb``."""
     if b + 1 >= ka and kb + 1 >= a:  # touching or overlapping
         return "adjacent"
-    sa, sk = int(toks.start[a]), int(toks.start[ka])
     ka_kind, a_kind = _start_kind(text, sk), _start_kind(text, sa)
     if (text[sa].islower() and a_kind == "sentence" and ka_kind == "mid") or (
         text[sk].islower() and ka_kind == "sentence" and a_kind == "mid"
     ):
         return "fragment"
-    if _ellipsis_after(text, int(toks.end[b])) != _ellipsis_after(text, int(toks.end[kb])):
+    if _ellipsis_after(text, ea) != _ellipsis_after(text, ek):
         return "truncated"
     return None
 
@@ -567,8 +572,8 @@ def _gate(text: str, toks: Tokens, pieces: list[Piece]) -> tuple[list[Piece], li
     why: list[str | None] = []
     ivs: list[tuple[int, int, int]] = []
     for i, p in enumerate(pieces):
-        a, b, d = p.extra
-        why.append(_artefact_evidence(text, toks, a, b, a + d, b + d))
+        a, b, d = p.extra  # p spans tokens [a, b], its kept copy [a + d, b + d] (offsets in p)
+        why.append(_evidence_at(text, a, b, a + d, b + d, p.start, p.kept[0], p.end, p.kept[1]))
         ivs.append((a, b, i))
     ivs.sort()
     uf = _UnionFind(m)
