@@ -165,6 +165,21 @@ class NearDupConfig:
         drop: drop non-canonical documents from the output (default: keep them, flagged).
         min_shingles: documents whose cleaned text has fewer distinct shingles are never
             clustered (an empty or near-empty page is not a near-duplicate of another).
+        containment: a pair below ``threshold`` is also joined when at least this fraction of
+            the smaller page's shingles is in the larger one (a syndicated copy that kept reader
+            comments or extra boxes: cleaned Jaccard 0.30-0.49 on the real pages of
+            benchmarks/bench_neardup.py, containment 0.80-0.97). 0 = off (Jaccard only).
+        containment_min_ratio: ... only when the smaller page has at least this fraction of the
+            larger one's shingles, so a short page quoted inside a much longer, otherwise
+            unrelated page (a digest, a round-up) is not joined to it. 0.25: the larger copy may
+            carry up to three times the article's size in comments and boxes.
+        containment_min_shingles: ... and only when the smaller page has at least this many
+            distinct shingles (about as many words): short texts are contained by chance
+            (a caption, a standard paragraph).
+        containment_bands: LSH bands of the extra candidate pass of the containment rule
+            (``signature.num_perm`` must be a multiple of it; 64 bands of 2 rows propose a pair
+            at J = 0.2 / 0.3 with probability 0.93 / 0.998). Only pairs whose exact sizes pass
+            the two floors above are kept from this pass.
     """
 
     enabled: bool = True
@@ -173,12 +188,20 @@ class NearDupConfig:
     canonical: str = "longest"
     drop: bool = False
     min_shingles: int = 5
+    containment: float = 0.8
+    containment_min_ratio: float = 0.25
+    containment_min_shingles: int = 50
+    containment_bands: int = 64
 
     def __post_init__(self) -> None:
         _check(0.0 < self.threshold <= 1.0, "neardup.threshold must be in (0, 1]")
         _check(self.bands >= 1, "neardup.bands must be >= 1")
         _check(self.min_shingles >= 1, "neardup.min_shingles must be >= 1")
         _check(self.canonical in ("first", "longest", "url"), "neardup.canonical must be first, longest or url")
+        _check(0.0 <= self.containment <= 1.0, "neardup.containment must be in [0, 1] (0 = off)")
+        _check(0.0 <= self.containment_min_ratio <= 1.0, "neardup.containment_min_ratio must be in [0, 1]")
+        _check(self.containment_min_shingles >= 1, "neardup.containment_min_shingles must be >= 1")
+        _check(self.containment_bands >= 1, "neardup.containment_bands must be >= 1")
 
 
 CROSSPAGE_POLICIES = ("first", "longest", "url")
@@ -234,6 +257,10 @@ class Config:
         _check(
             self.signature.num_perm % self.neardup.bands == 0,
             "signature.num_perm must be a multiple of neardup.bands",
+        )
+        _check(
+            self.signature.num_perm % self.neardup.containment_bands == 0,
+            "signature.num_perm must be a multiple of neardup.containment_bands",
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,12 +6,25 @@
 2. LSH banding (``neardup.bands`` bands) proposes candidate pairs: the members of each bucket
    are chained both to the bucket's first member and to their neighbour, so a bucket of ``m``
    documents costs ``O(m)`` pairs.
-3. Every candidate whose signature estimate is within reach of ``neardup.threshold`` is verified
-   with the EXACT Jaccard similarity of the two shingle sets; the MinHash estimate alone has a
-   standard error of about 0.04 at 128 permutations and J = 0.7, too coarse near the threshold.
+   With ``neardup.containment`` on, a second, finer banding (``neardup.containment_bands``
+   bands of ``num_perm / containment_bands`` rows) adds candidates: a copy inside a longer page
+   has a low Jaccard (a full copy at half the size has J = 0.5, at a third J = 0.33), which
+   32 x 4 bands propose with probability 0.80 at J = 0.47 and 0.23 at J = 0.3; 64 x 2 bands
+   propose them with probability > 0.999 / 0.998.
+3. Every candidate whose signature estimate is within reach of a rule is verified with the
+   EXACT shingle sets; the MinHash estimate alone has a standard error of about 0.04 at 128
+   permutations and J = 0.7, too coarse near the threshold. A pair is joined when
+   * its Jaccard is at least ``neardup.threshold``, or
+   * (containment rule) the smaller page has at least ``neardup.containment_min_shingles``
+     distinct shingles, at least ``neardup.containment_min_ratio`` times as many as the larger
+     one, and at least ``neardup.containment`` of them are in the larger one: a syndicated copy
+     that kept reader comments, a second article or extra boxes. The size-ratio floor keeps a
+     short page that happens to be quoted in a much longer, otherwise unrelated page (a digest,
+     a round-up) out of its cluster.
 4. Verified pairs are joined with union-find; each cluster gets one canonical member by
    ``neardup.canonical`` (``first`` in input order, ``longest`` cleaned text, smallest ``url``;
-   ties to the smallest id). Each member's score is its exact Jaccard with the canonical one.
+   ties to the smallest id). Each member's score is its exact Jaccard with the canonical one
+   (below ``threshold`` for a member joined by the containment rule).
 
 Documents with fewer than ``neardup.min_shingles`` distinct shingles are never clustered.
 """
@@ -23,7 +36,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..config import Config, SignatureConfig
+from ..config import Config, NearDupConfig, SignatureConfig
 from ..core.hashing import TOKEN_BASE, kgram_hashes, range_hashes
 from ..core.minhash import EMPTY, band_keys, signatures, to_hash32
 from ..core.tokenize import tokenize
@@ -80,6 +93,37 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
+def containment(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact containment of the smaller of two sorted unique arrays in the other:
+    ``|a & b| / min(|a|, |b|)`` (0.0 when one is empty).
+
+    >>> containment(np.array([1, 2, 3]), np.array([1, 2, 3, 4, 5, 6]))
+    1.0
+    """
+    small = min(len(a), len(b))
+    if not small:
+        return 0.0
+    return len(np.intersect1d(a, b, assume_unique=True)) / small
+
+
+def containment_ok(n_a: np.ndarray | int, n_b: np.ndarray | int, nd: "NearDupConfig") -> np.ndarray:
+    """Whether a pair with these shingle counts may be joined by the containment rule at all
+    (size floor and size ratio of ``nd``; the shared fraction is checked separately)."""
+    n_a, n_b = np.asarray(n_a), np.asarray(n_b)
+    small, large = np.minimum(n_a, n_b), np.maximum(n_a, n_b)
+    return (nd.containment > 0) & (small >= nd.containment_min_shingles) & (small >= nd.containment_min_ratio * large)
+
+
+def _verified(a: np.ndarray, b: np.ndarray, nd: "NearDupConfig") -> bool:
+    """The exact check of one candidate pair (see the module doc, step 3)."""
+    if not len(a) or not len(b):
+        return False
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    if inter / (len(a) + len(b) - inter) >= nd.threshold:
+        return True
+    return bool(containment_ok(len(a), len(b), nd)) and inter / min(len(a), len(b)) >= nd.containment
+
+
 def lsh_pairs(keys: np.ndarray) -> np.ndarray:
     """Candidate pairs ``(i, j)``, ``i < j``, from band keys ``(n, bands)``: members of a bucket
     chained to the bucket's first member and to their neighbour. Sorted, unique."""
@@ -102,6 +146,32 @@ def lsh_pairs(keys: np.ndarray) -> np.ndarray:
         return np.empty((0, 2), dtype=np.int64)
     pairs.sort(axis=1)
     return np.unique(pairs, axis=0)
+
+
+def candidates(sigs: np.ndarray, n_shingles: np.ndarray, nd: NearDupConfig) -> np.ndarray:
+    """Candidate pairs ``(i, j)``, ``i < j`` (sorted, unique) worth an exact check: proposed by
+    LSH (``nd.bands``, plus ``nd.containment_bands`` when the containment rule is on) and kept
+    when the signature estimate is within ``PREFILTER_SLACK`` of a rule. The containment of the
+    smaller set is estimated from the Jaccard estimate ``e`` and the exact set sizes:
+    ``|a & b| = e (|a| + |b|) / (1 + e)``."""
+    if len(sigs) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    pairs = lsh_pairs(band_keys(sigs, nd.bands))
+    if nd.containment > 0 and nd.containment_bands and nd.containment_bands != nd.bands:
+        more = lsh_pairs(band_keys(sigs, nd.containment_bands))
+        na, nb = n_shingles[more[:, 0]], n_shingles[more[:, 1]]
+        more = more[containment_ok(na, nb, nd)]  # exact sizes: cheap, before any estimate
+        if len(more):
+            pairs = np.unique(np.concatenate([pairs, more]), axis=0) if len(pairs) else more
+    if not len(pairs):
+        return pairs
+    est = (sigs[pairs[:, 0]] == sigs[pairs[:, 1]]).mean(axis=1)
+    keep = est >= nd.threshold - PREFILTER_SLACK
+    if nd.containment > 0:
+        na, nb = n_shingles[pairs[:, 0]].astype(np.float64), n_shingles[pairs[:, 1]].astype(np.float64)
+        c_est = est * (na + nb) / (1.0 + est) / np.maximum(np.minimum(na, nb), 1.0)
+        keep |= containment_ok(na, nb, nd) & (c_est >= nd.containment - PREFILTER_SLACK)
+    return pairs[keep]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +234,10 @@ def cluster(
     eligible = np.flatnonzero((np.asarray(n_shingles) >= nd.min_shingles) & (sigs[:, 0] != EMPTY))
     if len(eligible) < 2:
         return out
-    keys = band_keys(sigs[eligible], nd.bands)
-    pairs = lsh_pairs(keys)
+    pairs = candidates(sigs[eligible], np.asarray(n_shingles)[eligible], nd)
     if not len(pairs):
         return out
     pairs = eligible[pairs]
-    est = (sigs[pairs[:, 0]] == sigs[pairs[:, 1]]).mean(axis=1)
-    pairs = pairs[est >= nd.threshold - PREFILTER_SLACK]
     cache: dict[int, np.ndarray] = {}
 
     def sh(i: int) -> np.ndarray:
@@ -181,7 +248,7 @@ def cluster(
 
     uf = _UF()
     for i, j in pairs.tolist():
-        if jaccard(sh(i), sh(j)) >= nd.threshold:
+        if _verified(sh(i), sh(j), nd):
             uf.union(i, j)
     groups: dict[int, list[int]] = {}
     for x in sorted(uf.parent):
