@@ -60,18 +60,22 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--sample", type=int, default=15, help="other clusters printed for inspection")
     ap.add_argument("--threshold", type=float, default=None, help="override neardup.threshold (default: the config default)")
+    ap.add_argument("--containment", type=float, default=None, help="override neardup.containment (0 = Jaccard only)")
     args = ap.parse_args()
 
     import numpy as np
 
     from dedupe import Config, Document, clean_corpus
-    from dedupe.engine.neardup import jaccard, shingle_set, signature_of
+    import dataclasses
+
+    from dedupe.core.minhash import EMPTY
+    from dedupe.engine.neardup import candidates, containment, jaccard, shingle_set, signature_of
 
     cfg = Config()
     if args.threshold is not None:
-        import dataclasses
-
         cfg = dataclasses.replace(cfg, neardup=dataclasses.replace(cfg.neardup, threshold=args.threshold))
+    if args.containment is not None:
+        cfg = dataclasses.replace(cfg, neardup=dataclasses.replace(cfg.neardup, containment=args.containment))
     pairs = [json.loads(x) for x in PAIRS.read_text(encoding="utf-8").splitlines() if x.strip()]
     t0 = time.perf_counter()
     pages = load_pages()
@@ -84,7 +88,9 @@ def main() -> None:
     site = {p["id"]: p["site"] for p in pages}
     mb = sum(len(p["text"].encode()) for p in pages) / 1e6
     print(f"{len(pages)} pages ({mb:.1f} MB of text) from {', '.join(SETS)}; HTML->text {t_load:.1f}s (cached after the first run); "
-          f"corpus mode {t_run:.1f}s with {args.workers} workers; threshold {cfg.neardup.threshold}, {cfg.signature.num_perm} perms, {cfg.neardup.bands} bands")
+          f"corpus mode {t_run:.1f}s with {args.workers} workers; threshold {cfg.neardup.threshold}, containment {cfg.neardup.containment} "
+          f"(smaller >= {cfg.neardup.containment_min_shingles} shingles, >= {cfg.neardup.containment_min_ratio} of the larger), "
+          f"{cfg.signature.num_perm} perms, {cfg.neardup.bands} bands (+{cfg.neardup.containment_bands} for containment)")
 
     def jc(a: str, b: str) -> float:
         return jaccard(shingle_set(a, cfg.signature), shingle_set(b, cfg.signature))
@@ -141,6 +147,25 @@ def main() -> None:
             score = next((s.score for s in r.spans if s.kind == "near-duplicate-doc"), 1.0)
             words = " ".join(r.text.split()[:18])
             print(f"    {m:<48} site={site[m]:<28} J={score:.3f} chars={len(r.text):>6} | {words}")
+
+    # members joined by the containment rule (Jaccard with the canonical below the threshold)
+    joined = [(canon, m) for canon, members in sorted(clusters.items()) for m in sorted(members) if m != canon
+              and next(s.score for s in results[m].spans if s.kind == "near-duplicate-doc") < cfg.neardup.threshold]
+    print(f"\n### Members below the Jaccard threshold (joined by containment >= {cfg.neardup.containment}): {len(joined)}")
+    for canon, m in joined:
+        a, b = shingle_set(results[canon].text, cfg.signature), shingle_set(results[m].text, cfg.signature)
+        print(f"  {m:<48} -> {canon:<48} J={jaccard(a, b):.3f} containment={containment(a, b):.3f} shingles {len(b)}/{len(a)}")
+
+    # cost of the candidate passes (the whole cluster step runs on these signatures)
+    sig_all = [signature_of(results[p["id"]].text, cfg) for p in pages]
+    sigs = np.stack([s for s, _ in sig_all])
+    n_sh = np.array([k for _, k in sig_all])
+    ok = np.flatnonzero((n_sh >= cfg.neardup.min_shingles) & (sigs[:, 0] != EMPTY))
+    for label, nd in (("Jaccard only (32x4 bands)", dataclasses.replace(cfg.neardup, containment=0.0)), ("+ containment (and 64x2 bands)", cfg.neardup)):
+        t0 = time.perf_counter()
+        cand = candidates(sigs[ok], n_sh[ok], nd)
+        t_c = time.perf_counter() - t0
+        print(f"candidates {label}: {len(cand)} pairs to verify exactly ({t_c * 1000:.0f} ms for LSH + prefilter)")
 
     # signature estimate vs exact Jaccard, on the cluster members
     est_err = []
