@@ -1,6 +1,8 @@
 """Loading the multi-page development sets of ``../shared/data`` for the boilerplate benchmark.
 
-Everything here is benchmark plumbing, not part of the package:
+Everything here is benchmark plumbing, not part of the package, except the two functions it takes
+from the package's HTML adapter (:mod:`dedupe.io.html`), so the benchmark reads pages exactly as
+``dedupe corpus`` does:
 
 * :func:`decode_html` — robust bytes → str (BOM → UTF-8 → declared charset → cp1252 → replace).
 * :func:`html_to_text` — all visible text, one block per line (resiliparse
@@ -23,11 +25,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from dedupe.io.html import decode_html, html_to_text  # the product's decoder and extractor
+
 HERE = Path(__file__).resolve().parent
 DATA = (HERE.parent.parent / "shared" / "data").resolve()
 CACHE = HERE / ".cache"
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 _TOKEN = re.compile(r"\w+")
 
 
@@ -39,37 +42,6 @@ class Page:
     gold: str
 
 
-def decode_html(raw: bytes) -> str:
-    """BOM → strict UTF-8 → declared charset → cp1252 (for latin-1 too) → UTF-8 with replacement."""
-    for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
-        if raw.startswith(bom):
-            return raw[len(bom) :].decode(enc, errors="replace")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    m = _META_CHARSET.search(raw[:4096])
-    if m:
-        enc = m.group(1).decode("ascii", "ignore").lower()
-        if enc in ("latin-1", "latin1", "iso-8859-1", "iso8859-1", "us-ascii", "ascii"):
-            enc = "cp1252"
-        try:
-            return raw.decode(enc)
-        except (LookupError, UnicodeDecodeError):
-            pass
-    try:
-        return raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", errors="replace")
-
-
-def html_to_text(html: str) -> str:
-    """All visible text of the page, one block per line (resiliparse; no alt texts, no bullets)."""
-    from resiliparse.extract.html2text import extract_plain_text
-
-    text = extract_plain_text(html, main_content=False, alt_texts=False, list_bullets=False)
-    lines = (ln.strip() for ln in text.splitlines())
-    return "\n".join(ln for ln in lines if ln)
 
 
 def trafilatura_text(html: str) -> str:

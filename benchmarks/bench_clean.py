@@ -33,35 +33,9 @@ import gen  # noqa: E402
 from bench_signatures import machine  # noqa: E402
 
 import dedupe  # noqa: E402
+from dedupe.io.html import decode_html, html_to_text  # noqa: E402  (the product's decoder and extractor)
 
 DATA = Path(os.environ.get("DEDUPE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-def decode_html(raw: bytes) -> str:
-    """BOM → UTF-8 → declared charset (latin-1 read as cp1252) → UTF-8 with replacement."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    m = re.search(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", raw[:4096], re.I)
-    enc = m.group(1).decode("ascii", "ignore").lower() if m else "cp1252"
-    if enc in ("latin-1", "latin1", "iso-8859-1", "iso8859-1", "ascii", "us-ascii"):
-        enc = "cp1252"
-    try:
-        return raw.decode(enc)
-    except (LookupError, UnicodeDecodeError):
-        return raw.decode("utf-8", errors="replace")
-
-
-def html_to_text(html: str) -> str:
-    """All visible text, one block per line: resiliparse ``extract_plain_text(main_content=False)``."""
-    from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.html import HTMLTree
-
-    text = extract_plain_text(HTMLTree.parse(html), main_content=False, alt_texts=False, list_bullets=False)
-    return "\n".join(ln.strip() for ln in text.splitlines() if ln.strip())
 
 
 def real_pages(limit: int) -> list[str]:
