@@ -381,6 +381,7 @@ def run_corpus(
     dedupe_only: bool = False,
     progress: ProgressFn | None = None,
     order: str = "input",
+    on_signature: Callable[[int, str, np.ndarray, int], None] | None = None,
 ) -> Iterator[CleanResult]:
     """Clean a corpus: observe everything, clean each document, cluster near-duplicates.
 
@@ -397,6 +398,9 @@ def run_corpus(
             ``cluster``, ``write``.
         order: ``"input"`` (input order) or ``"id"`` (sorted by document id: the output is then a
             function of the set of documents, whatever their order).
+        on_signature: called as ``on_signature(i, doc_id, signature, n_shingles)`` with each
+            document's MinHash signature of its cleaned text (``i`` = input position), after
+            cleaning and before anything is yielded (a persistent index stores them as they are).
 
     Yields:
         one :class:`CleanResult` per document, ``meta`` = ``cluster``, ``canonical``,
@@ -483,6 +487,8 @@ def run_corpus(
             for i, (res, sig, n_sh) in enumerate(pmap(_clean_work, second_pass())):
                 sigs[i] = sig
                 n_shingles[i] = n_sh
+                if on_signature is not None:
+                    on_signature(i, ids[i], sig, int(n_sh))
                 cleaned_len[i] = len(res.text)
                 res_spill.append(res)
                 if (i + 1) % 64 == 0:
