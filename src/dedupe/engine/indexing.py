@@ -46,6 +46,11 @@ class _Recorder:
 class _NoObserve:
     """A read view of a store whose ``observe`` does nothing: clean against stored evidence only.
 
+    With ``min_pages`` > 1 the snapshot keeps only fingerprints held by at least that many pages
+    (fingerprints on fewer pages read as 0, as in :class:`~dedupe.engine.index.CountIndex`):
+    when the template threshold is never below 2 pages, a count of 1 and 0 clean alike, and most
+    stored fingerprints (page bodies) are on one page only.
+
     Nothing is written while the view cleans, so a site's whole (fingerprint, pages) table is
     read once and answered from memory (one query per site instead of one per page), within a
     budget of ``cache_rows`` rows; sites beyond the budget are queried page by page (no
@@ -54,10 +59,12 @@ class _NoObserve:
 
     cache_rows = 4_000_000
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, min_pages: int = 1) -> None:
         self.store = store
+        self.min_pages = max(1, int(min_pages))
         self._sites: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._uncached: set[str] = set()
+        self._pages: dict[str, int] = {}
         self._rows = 0
 
     def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
@@ -70,9 +77,15 @@ class _NoObserve:
         if not hasattr(self.store, "site_doc_freqs") or self._rows >= self.cache_rows:
             self._uncached.add(site)
             return None
-        got = self._sites[site] = self.store.site_doc_freqs(site)
+        got = self._sites[site] = self.store.site_doc_freqs(site, self.min_pages) if self.min_pages > 1 else self.store.site_doc_freqs(site)
         self._rows += len(got[0])
         return got
+
+    def site_pages(self, site: str) -> int:
+        n = self._pages.get(site)
+        if n is None:
+            n = self._pages[site] = self.store.site_pages(site)
+        return n
 
     def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
         table = self._site(site)
@@ -91,10 +104,10 @@ class _NoObserve:
         return getattr(self.store, name)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"store": self.store}
+        return {"store": self.store, "min_pages": self.min_pages}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["store"])
+        self.__init__(state["store"], state.get("min_pages", 1))
 
 
 def _as_doc(doc: Document | dict) -> Document:
@@ -156,9 +169,19 @@ class Index:
         (earlier pages count as evidence too), cleaned, clustered within the batch, and each page
         not clustered in the batch is also looked up among stored pages."""
         batch = [_as_doc(d) for d in docs]
-        out = list(run_corpus(batch, self.config, index=_BatchObserver(self.store, batch), workers=workers, dedupe_only=self.dedupe_only, progress=progress, order=order))
+        sigs: dict[str, tuple[np.ndarray, int]] = {}
+        view = _BatchObserver(self.store, batch, self._min_pages())
+        out = list(run_corpus(
+            batch, self.config, index=view, workers=workers, dedupe_only=self.dedupe_only, progress=progress, order=order,
+            on_signature=lambda i, doc_id, sig, n_sh: sigs.__setitem__(doc_id, (np.array(sig, dtype=np.uint32), n_sh)),
+        ))
         by_id = {d.id: d for d in batch}
-        yield from self._link([(by_id[r.doc_id], r) for r in out])
+        yield from self._link([(by_id[r.doc_id], r) for r in out], [sigs[r.doc_id] for r in out])
+
+    def _min_pages(self) -> int:
+        """Fewest pages a stored fingerprint needs to matter when cleaning (as run_corpus's
+        CountIndex): 2 when the template threshold is never below 2 pages."""
+        return 2 if self.config.templates.min_pages >= 2 else 1
 
     def reclean(
         self,
@@ -196,33 +219,61 @@ class Index:
                     raise InputError(f"the index does not store the text of {doc_id!r}; pass the documents again (docs=...)")
                 meta = info[doc_id]
                 batch.append(Document(doc_id, text, url=meta.get("url"), site=meta.get("site")))
-        results = list(run_corpus(batch, self.config, index=_NoObserve(self.store), workers=workers, dedupe_only=self.dedupe_only, progress=progress))
-        self._store_signatures(results)
+        sigs: dict[str, tuple[np.ndarray, int]] = {}
+        results = list(run_corpus(
+            batch, self.config, index=_NoObserve(self.store, self._min_pages()), workers=workers, dedupe_only=self.dedupe_only,
+            progress=progress, on_signature=lambda i, doc_id, sig, n_sh: sigs.__setitem__(doc_id, (np.array(sig, dtype=np.uint32), n_sh)),
+        ))
+        self._store_signatures(results, [sigs[r.doc_id] for r in results])
         yield from results
 
     # -- near-duplicates against the stored pages ------------------------------------------------
-    def _store_signatures(self, results: Sequence[CleanResult]) -> list[tuple[np.ndarray, int]]:
+    def _store_signatures(
+        self, results: Sequence[CleanResult], sigs: Sequence[tuple[np.ndarray, int]] | None = None
+    ) -> tuple[list[tuple[np.ndarray, int]], np.ndarray]:
+        """Store the results' signatures (computed here unless given, e.g. by run_corpus) and
+        LSH band keys; returns both."""
         cfg = self.config
-        sigs = [neardup.signature_of(r.text, cfg) for r in results]
-        items = []
-        for r, (sig, n_sh) in zip(results, sigs):
-            keys = band_keys(sig[None, :], cfg.neardup.bands)[0]
-            items.append((r.doc_id, sig, keys, {"n_shingles": n_sh, "clean_chars": len(r.text), "clean_text": r.text}))
+        if sigs is None:
+            sigs = [neardup.signature_of(r.text, cfg) for r in results]
+        sigs = list(sigs)
+        if sigs:
+            keys = band_keys(np.stack([s for s, _ in sigs]), cfg.neardup.bands)
+        else:
+            keys = np.zeros((0, cfg.neardup.bands), dtype=np.uint64)
+        items = [
+            (r.doc_id, sig, k, {"n_shingles": n_sh, "clean_chars": len(r.text), "clean_text": r.text})
+            for r, (sig, n_sh), k in zip(results, sigs, keys)
+        ]
         self.store.put_signatures(items)
-        return sigs
+        return sigs, keys
 
-    def matches(self, doc_id: str, sig: np.ndarray, n_shingles: int, clean_text: str, exclude: set[str] = frozenset()) -> list[tuple[str, float]]:  # type: ignore[assignment]
+    def _lookup_ok(self, sig: np.ndarray, n_shingles: int) -> bool:
+        nd = self.config.neardup
+        return bool(nd.enabled and n_shingles >= nd.min_shingles and sig[0] != EMPTY)
+
+    def matches(
+        self,
+        doc_id: str,
+        sig: np.ndarray,
+        n_shingles: int,
+        clean_text: str,
+        exclude: set[str] = frozenset(),  # type: ignore[assignment]
+        *,
+        candidates: list[str] | None = None,
+    ) -> list[tuple[str, float]]:
         """Stored pages whose cleaned text is a near-duplicate of ``clean_text``: ``[(id, jaccard)]``.
 
         Verification is the exact Jaccard of the shingle sets when the index stores cleaned
-        texts, else the MinHash estimate.
+        texts, else the MinHash estimate. ``candidates``: the LSH candidates if already looked up.
         """
         cfg = self.config
         nd = cfg.neardup
-        if not nd.enabled or n_shingles < nd.min_shingles or sig[0] == EMPTY:
+        if not self._lookup_ok(sig, n_shingles):
             return []
-        keys = band_keys(sig[None, :], nd.bands)[0]
-        cands = [c for c in self.store.band_candidates(keys) if c != doc_id and c not in exclude]
+        if candidates is None:
+            candidates = self.store.band_candidates(band_keys(sig[None, :], nd.bands)[0])
+        cands = [c for c in candidates if c != doc_id and c not in exclude]
         if not cands:
             return []
         stored = self.store.get_signatures(cands)
@@ -249,19 +300,29 @@ class Index:
                 out.append((c, score))
         return out
 
-    def _link(self, pairs: list[tuple[Document, CleanResult]]) -> list[CleanResult]:
+    def _link(self, pairs: list[tuple[Document, CleanResult]], sigs: Sequence[tuple[np.ndarray, int]] | None = None) -> list[CleanResult]:
         """Store the results' signatures; mark pages not clustered in their batch that
         near-duplicate a stored page."""
         batch_ids = {d.id for d, _ in pairs}
-        sigs = self._store_signatures([r for _, r in pairs])
+        sigs, keys = self._store_signatures([r for _, r in pairs], sigs)
         policy = self.config.neardup.canonical
+        # LSH look-ups of the whole batch in one query (pages clustered in the batch skip it)
+        ask = [k for k, ((_, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)) if res.meta.get("cluster") is None and self._lookup_ok(sig, n_sh)]
+        cands: dict[int, list[str]] = {}
+        if ask:
+            many = getattr(self.store, "band_candidates_many", None)
+            if many is not None:
+                cands = dict(zip(ask, many(keys[ask])))
+            else:
+                cands = {k: self.store.band_candidates(keys[k]) for k in ask}
+        site_pages = self.store.sites() if hasattr(self.store, "sites") and len(pairs) > 1 else None
         out: list[CleanResult] = []
-        for (doc, res), (sig, n_sh) in zip(pairs, sigs):
+        for k, ((doc, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)):
             meta = dict(res.meta)
             meta.setdefault("cluster", None)
             meta.setdefault("canonical", True)
-            if meta["cluster"] is None:
-                found = self.matches(doc.id, sig, n_sh, res.text, exclude=batch_ids)
+            if meta["cluster"] is None and k in cands:
+                found = self.matches(doc.id, sig, n_sh, res.text, exclude=batch_ids, candidates=cands[k])
                 if found:
                     info = self.store.doc_info([doc.id] + [c for c, _ in found])
                     members = sorted(info, key=lambda i: (info[i]["seq"], i))  # first-seen order
@@ -283,7 +344,8 @@ class Index:
                         )
                         spans = tuple(sorted((*res.spans, span), key=lambda s: (s.start, s.end, not s.removed)))
                         res = dataclasses.replace(res, spans=spans)
-            meta["site_pages"] = self.store.site_pages(site_of(doc))
+            site = site_of(doc)
+            meta["site_pages"] = site_pages.get(site, 0) if site_pages is not None else self.store.site_pages(site)
             out.append(dataclasses.replace(res, meta=meta))
         return out
 
@@ -348,8 +410,8 @@ class _BatchObserver(_NoObserve):
     """A store view for :func:`run_corpus` on a batch: observations are buffered and written in
     one transaction when cleaning starts (the first evidence read)."""
 
-    def __init__(self, store: Any, batch: Sequence[Document]) -> None:
-        super().__init__(store)
+    def __init__(self, store: Any, batch: Sequence[Document], min_pages: int = 1) -> None:
+        super().__init__(store, min_pages)
         self._pending = []
         self._info = {d.id: {"url": d.url, "chars": len(d.text), "text": d.text} for d in batch if isinstance(d.text, str)}
 
@@ -365,6 +427,10 @@ class _BatchObserver(_NoObserve):
         self._flush()
         return super().doc_freq(site, fingerprints)
 
+    def site_pages(self, site: str) -> int:
+        self._flush()
+        return super().site_pages(site)
+
     def __getattr__(self, name: str) -> Any:
         if self.__dict__.get("_pending"):
             self._flush()
@@ -372,9 +438,9 @@ class _BatchObserver(_NoObserve):
 
     def __getstate__(self) -> dict[str, Any]:
         self._flush()
-        return {"store": self.store}
+        return {"store": self.store, "min_pages": self.min_pages}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        _NoObserve.__init__(self, state["store"])
+        _NoObserve.__init__(self, state["store"], state.get("min_pages", 1))
         self._pending = []
         self._info = {}

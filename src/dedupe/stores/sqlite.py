@@ -34,6 +34,7 @@ settings raises :class:`~dedupe.errors.IndexStoreError` /
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import random
@@ -188,6 +189,10 @@ class SQLiteIndex:
             conn.close()
             raise
         self._conn = conn
+        try:
+            self._json = conn.execute("SELECT json_valid('[1]')").fetchone()[0] == 1
+        except sqlite3.Error:  # pragma: no cover - SQLite built without JSON
+            self._json = False
         self.config: Config = config if config is not None else stored_cfg
         self.meta = meta
         self.store_text = meta.get("store_text") == "1"
@@ -420,7 +425,10 @@ class SQLiteIndex:
         info = dict(item[3]) if len(item) > 3 and item[3] else {}
         if not isinstance(doc_id, str) or not isinstance(site, str):
             raise TypeError("site and doc_id must be str")
-        return site, doc_id, np.unique(np.asarray(fps, dtype=np.uint64)), info
+        fps = np.asarray(fps, dtype=np.uint64)
+        if len(fps) > 1 and not bool(np.all(fps[1:] > fps[:-1])):  # already sorted unique: as is
+            fps = np.unique(fps)
+        return site, doc_id, fps, info
 
     def _observe_tx(self, conn: sqlite3.Connection, batch: list[tuple[str, str, np.ndarray, dict]]) -> int:
         # Later items for the same doc_id replace earlier ones (as observing them in order would).
@@ -434,6 +442,18 @@ class SQLiteIndex:
         site_delta: dict[int, int] = {}
         per_site: dict[int, list[np.ndarray]] = {}
         site_cache: dict[str, int] = {}
+        known: dict[str, tuple[int, int | None]] = {}
+        ids = sorted({it[1] for it in batch})
+        for lo in range(0, len(ids), _CHUNK):
+            part = ids[lo : lo + _CHUNK]
+            for doc_id, did, old_sid in conn.execute(
+                f"SELECT doc_id, did, site_id FROM docs WHERE doc_id IN ({','.join('?' * len(part))})", part
+            ):
+                known[doc_id] = (did, old_sid)
+        doc_fps_rows: list[tuple[int, bytes]] = []
+        text_rows: list[tuple[int, bytes]] = []
+        new_docs: list[tuple] = []
+        next_did = int(conn.execute("SELECT coalesce(max(did), 0) FROM docs").fetchone()[0])
         for site, doc_id, fps, info in batch:
             info = dict(info)  # this function may be retried: never mutate the caller's items
             sid = site_cache.get(site)
@@ -447,13 +467,12 @@ class SQLiteIndex:
                 info.pop("clean_chars", None),
                 json.dumps(info, sort_keys=True) if info else None,
             )
-            row = conn.execute("SELECT did, site_id FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
+            row = known.get(doc_id)
             if row is None:
                 seq += 1
-                did = conn.execute(
-                    "INSERT INTO docs(site_id, url, chars, clean_chars, info, doc_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (*cols, doc_id, seq),
-                ).lastrowid
+                next_did += 1  # what SQLite would pick (max + 1); the write lock is ours
+                did = next_did
+                new_docs.append((did, *cols, doc_id, seq))
             else:  # re-observed: undo its earlier contribution, keep its first-seen order (seq)
                 did, old_sid = row
                 fb = conn.execute("SELECT fps FROM doc_fps WHERE did = ?", (did,)).fetchone()
@@ -464,11 +483,14 @@ class SQLiteIndex:
                 conn.execute("UPDATE docs SET site_id = ?, url = ?, chars = ?, clean_chars = ?, info = ? WHERE did = ?", (*cols, did))
                 conn.execute("DELETE FROM doc_fps WHERE did = ?", (did,))
                 conn.execute("DELETE FROM texts WHERE did = ?", (did,))  # its cleaned text is stale too
-            conn.execute("INSERT INTO doc_fps(did, fps) VALUES (?, ?)", (did, fps.view(np.int64).tobytes()))
+            doc_fps_rows.append((did, fps.view(np.int64).tobytes()))
             if text is not None and self.store_text:
-                conn.execute("INSERT INTO texts(did, text, clean) VALUES (?, ?, NULL)", (did, zlib.compress(text.encode("utf-8"), 6)))
+                text_rows.append((did, zlib.compress(text.encode("utf-8"), 6)))
             site_delta[sid] = site_delta.get(sid, 0) + 1
             per_site.setdefault(sid, []).append(fps)
+        conn.executemany("INSERT INTO docs(did, site_id, url, chars, clean_chars, info, doc_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_docs)
+        conn.executemany("INSERT INTO doc_fps(did, fps) VALUES (?, ?)", doc_fps_rows)
+        conn.executemany("INSERT INTO texts(did, text, clean) VALUES (?, ?, NULL)", text_rows)
         if dec_rows:  # the same (site, fp) may be undone for several docs: aggregate
             uniq, counts = np.unique(np.array(dec_rows, dtype=np.int64), axis=0, return_counts=True)
             conn.executemany(
@@ -485,14 +507,29 @@ class SQLiteIndex:
                 uniq, counts = np.unique(np.concatenate(arrays), return_counts=True)
             else:
                 uniq, counts = arrays[0], np.ones(len(arrays[0]), dtype=np.int64)
-            conn.executemany(
-                "INSERT INTO site_fp(site_id, fp, pages) VALUES (?, ?, ?) "
-                "ON CONFLICT(site_id, fp) DO UPDATE SET pages = pages + excluded.pages",
-                zip([sid] * len(uniq), to_i64(uniq), counts.tolist()),
-            )
+            self._add_site_fps(conn, sid, uniq.view(np.int64), np.asarray(counts, dtype=np.int64))
             touched += len(uniq)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (str(seq),))
         return touched
+
+    def _add_site_fps(self, conn: sqlite3.Connection, sid: int, keys: np.ndarray, counts: np.ndarray) -> None:
+        """``site_fp[sid, key] += count`` (rows created as needed), keys as signed int64.
+
+        With SQLite's JSON functions, the keys of each distinct count go in as ONE statement
+        over ``json_each`` of a JSON array (about 2.5x faster than binding a row at a time);
+        keys are sent in the table's (signed) order, so B-tree writes are sequential."""
+        order = np.argsort(keys, kind="stable")
+        keys, counts = keys[order], counts[order]
+        sql_upsert = "ON CONFLICT(site_id, fp) DO UPDATE SET pages = pages + excluded.pages"
+        if not self._json:
+            conn.executemany(f"INSERT INTO site_fp(site_id, fp, pages) VALUES (?, ?, ?) {sql_upsert}",
+                             zip(itertools.repeat(sid), keys.tolist(), counts.tolist()))
+            return
+        sql = f"INSERT INTO site_fp(site_id, fp, pages) SELECT ?, value, ? FROM json_each(?) WHERE true {sql_upsert}"
+        distinct = np.unique(counts).tolist()
+        for c in distinct:
+            part = keys if len(distinct) == 1 else keys[counts == c]
+            conn.execute(sql, (sid, int(c), json.dumps(part.tolist())))
 
     def site_pages(self, site: str) -> int:
         row = self._read(lambda c: c.execute("SELECT pages FROM sites WHERE name = ?", (site,)).fetchone())
@@ -530,18 +567,23 @@ class SQLiteIndex:
             out[hit] = vals[pos[hit]]
         return out
 
-    def site_doc_freqs(self, site: str) -> tuple[np.ndarray, np.ndarray]:
-        """All fingerprints of ``site`` with their page counts (uint64, int64), sorted by fp."""
+    def site_doc_freqs(self, site: str, min_pages: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Fingerprints of ``site`` held by ``>= min_pages`` pages, with their page counts
+        (uint64, int64), sorted by fingerprint. ``min_pages=2`` leaves out the (many)
+        fingerprints seen on one page only, as :class:`~dedupe.engine.index.CountIndex` does."""
 
         def q(conn: sqlite3.Connection) -> list[tuple[int, int]]:
             sid = self._site_id(conn, site, create=False)
             if sid is None:
                 return []
+            if min_pages > 1:
+                return conn.execute("SELECT fp, pages FROM site_fp WHERE site_id = ? AND pages >= ?", (sid, int(min_pages))).fetchall()
             return conn.execute("SELECT fp, pages FROM site_fp WHERE site_id = ?", (sid,)).fetchall()
 
         rows = self._read(q)
-        fps = from_i64(r[0] for r in rows)
-        pages = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        arr = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        fps = arr[:, 0].copy().view(np.uint64)
+        pages = arr[:, 1].copy()
         order = np.argsort(fps)
         return fps[order], pages[order]
 
@@ -561,27 +603,73 @@ class SQLiteIndex:
         if not batch:
             return
 
+        last = {it[0]: k for k, it in enumerate(batch)}  # a later item for the same id wins
+        batch = [batch[k] for k in sorted(last.values())]
+
         def tx(conn: sqlite3.Connection) -> None:
-            for doc_id, sig, keys, extra in batch:
-                did = self._did(conn, doc_id, create=True)
-                self._drop_sig_tx(conn, did)
-                conn.execute(
-                    "INSERT INTO sigs(did, sig, bands, n_shingles) VALUES (?, ?, ?, ?)",
-                    (did, sig.tobytes(), keys.tobytes(), extra.get("n_shingles")),
-                )
+            dids = self._dids(conn, [it[0] for it in batch])
+            for doc_id, *_ in batch:
+                if doc_id not in dids:
+                    dids[doc_id] = self._did(conn, doc_id, create=True)
+            order = [dids[it[0]] for it in batch]
+            self._drop_sigs_tx(conn, order)
+            conn.executemany(
+                "INSERT INTO sigs(did, sig, bands, n_shingles) VALUES (?, ?, ?, ?)",
+                [(did, sig.tobytes(), keys.tobytes(), extra.get("n_shingles")) for did, (_, sig, keys, extra) in zip(order, batch)],
+            )
+            if batch:
+                n_b = max(len(it[2]) for it in batch)
+                rows = np.zeros((0, 3), dtype=np.int64)
+                if n_b:
+                    parts = [
+                        np.column_stack([np.arange(len(keys)), keys.view(np.int64), np.full(len(keys), did)])
+                        for did, (_, _, keys, _) in zip(order, batch)
+                        if len(keys)
+                    ]
+                    if parts:
+                        rows = np.concatenate(parts).astype(np.int64)
+                        rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+                conn.executemany("INSERT OR IGNORE INTO bands(band, key, did) VALUES (?, ?, ?)", rows.tolist())
+            conn.executemany(
+                "UPDATE docs SET clean_chars = ? WHERE did = ?",
+                [(int(extra["clean_chars"]), did) for did, (_, _, _, extra) in zip(order, batch) if extra.get("clean_chars") is not None],
+            )
+            if self.store_text:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO bands(band, key, did) VALUES (?, ?, ?)",
-                    zip(range(len(keys)), to_i64(keys), [did] * len(keys)),
+                    "INSERT INTO texts(did, text, clean) VALUES (?, NULL, ?) ON CONFLICT(did) DO UPDATE SET clean = excluded.clean",
+                    [
+                        (did, zlib.compress(extra["clean_text"].encode("utf-8"), 6))
+                        for did, (_, _, _, extra) in zip(order, batch)
+                        if extra.get("clean_text") is not None
+                    ],
                 )
-                if extra.get("clean_chars") is not None:
-                    conn.execute("UPDATE docs SET clean_chars = ? WHERE did = ?", (int(extra["clean_chars"]), did))
-                clean = extra.get("clean_text")
-                if clean is not None and self.store_text:
-                    blob = zlib.compress(clean.encode("utf-8"), 6)
-                    if conn.execute("UPDATE texts SET clean = ? WHERE did = ?", (blob, did)).rowcount == 0:
-                        conn.execute("INSERT INTO texts(did, text, clean) VALUES (?, NULL, ?)", (did, blob))
 
         self._write(tx)
+
+    @staticmethod
+    def _dids(conn: sqlite3.Connection, doc_ids: list[str]) -> dict[str, int]:
+        """``{doc_id: did}`` of the ids already in ``docs``."""
+        out: dict[str, int] = {}
+        ids = sorted(set(doc_ids))
+        for lo in range(0, len(ids), _CHUNK):
+            part = ids[lo : lo + _CHUNK]
+            out.update(conn.execute(f"SELECT doc_id, did FROM docs WHERE doc_id IN ({','.join('?' * len(part))})", part).fetchall())
+        return out
+
+    @staticmethod
+    def _drop_sigs_tx(conn: sqlite3.Connection, dids: list[int]) -> None:
+        """Remove the stored signatures (and LSH bucket entries) of these documents."""
+        ds = sorted(set(dids))
+        rows: list[tuple[int, int, int]] = []
+        for lo in range(0, len(ds), _CHUNK):
+            part = ds[lo : lo + _CHUNK]
+            for did, blob in conn.execute(f"SELECT did, bands FROM sigs WHERE did IN ({','.join('?' * len(part))})", part):
+                keys = np.frombuffer(blob, dtype=np.int64).tolist()
+                rows.extend(zip(range(len(keys)), keys, [did] * len(keys)))
+            conn.execute(f"DELETE FROM sigs WHERE did IN ({','.join('?' * len(part))})", part)
+        if rows:
+            rows.sort()
+            conn.executemany("DELETE FROM bands WHERE band = ? AND key = ? AND did = ?", rows)
 
     def _did(self, conn: sqlite3.Connection, doc_id: str, create: bool) -> int | None:
         row = conn.execute("SELECT did FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
@@ -649,6 +737,36 @@ class SQLiteIndex:
         )
         params = [x for b, k in enumerate(keys) for x in (b, k)]
         return [r[0] for r in self._read(lambda c: c.execute(sql, params).fetchall())]
+
+    def band_candidates_many(self, band_keys: np.ndarray) -> list[list[str]]:
+        """:meth:`band_candidates` for many signatures at once: ``band_keys`` is ``(n, bands)``
+        uint64; returns, per row, the sorted ids sharing a bucket with it."""
+        keys = np.asarray(band_keys, dtype=np.uint64)
+        out: list[list[str]] = [[] for _ in range(len(keys))]
+        if keys.ndim != 2 or not keys.size:
+            return out
+        n_b = keys.shape[1]
+        per = max(1, _CHUNK // (3 * n_b))
+
+        def q(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+            got: list[tuple[int, str]] = []
+            for lo in range(0, len(keys), per):
+                part = keys[lo : lo + per]
+                rows = np.column_stack([
+                    np.repeat(np.arange(lo, lo + len(part)), n_b), np.tile(np.arange(n_b), len(part)), part.reshape(-1).view(np.int64)
+                ])
+                sql = (
+                    f"WITH q(r, band, key) AS (VALUES {','.join(['(?, ?, ?)'] * len(rows))}) "
+                    "SELECT DISTINCT q.r, d.doc_id FROM q JOIN bands b ON b.band = q.band AND b.key = q.key JOIN docs d ON d.did = b.did"
+                )
+                got.extend(conn.execute(sql, rows.reshape(-1).tolist()).fetchall())
+            return got
+
+        for r, doc_id in self._read(q):
+            out[r].append(doc_id)
+        for lst in out:
+            lst.sort()
+        return out
 
     def band_groups(self) -> Iterator[list[str]]:
         """Every LSH bucket holding two or more documents, as sorted lists of doc ids."""
