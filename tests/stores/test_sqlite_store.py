@@ -184,3 +184,35 @@ def test_missing_file_is_created_and_empty_file_initialised(tmp_path: Path) -> N
         assert ix.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(IndexStoreError, match="does not exist"):
         SQLiteIndex(tmp_path / "no" / "dir.db")
+
+
+@pytest.mark.parametrize("use_json", [True, False], ids=["json_each", "executemany"])
+def test_batched_writes_and_lookups_agree_with_counting(tmp_path: Path, use_json: bool) -> None:
+    """Batches with repeated (site, fingerprint) pairs (several distinct counts in one batch,
+    fingerprints straddling 2**63), re-observes, and the batched read paths."""
+    rng = random.Random(7)
+    universe = [rng.randrange(2**64) for _ in range(30)] + [0, 2**63 - 1, 2**63, 2**64 - 1]
+    truth: dict[str, tuple[str, set[int]]] = {}
+    with SQLiteIndex(tmp_path / "i.db") as ix:
+        ix._json = use_json and ix._json
+        for _ in range(5):
+            batch = []
+            for _ in range(8):
+                doc, site = f"d{rng.randrange(15)}", rng.choice(["a", "b"])
+                chosen = set(rng.sample(universe, rng.randrange(0, 12)))
+                batch.append((site, doc, np.array(sorted(chosen), dtype=U64)))
+                truth[doc] = (site, chosen)
+            ix.observe_many(batch)
+        for site in ("a", "b"):
+            expect = {fp: sum(1 for s, ch in truth.values() if s == site and fp in ch) for fp in universe}
+            assert ix.doc_freq(site, np.array(universe, dtype=U64)).tolist() == [expect[fp] for fp in universe]
+            keys, pages = ix.site_doc_freqs(site, 2)
+            assert dict(zip(keys.tolist(), pages.tolist())) == {fp: n for fp, n in expect.items() if n >= 2}
+            assert keys.tolist() == sorted(keys.tolist())
+        sigs = [(f"d{i}", np.arange(6, dtype=np.uint32) + i, np.array([i % 3, 7, 2**63 + i % 2], dtype=U64)) for i in range(15)]
+        ix.put_signatures(sigs)
+        ix.put_signatures(sigs[:4])  # replacing stored signatures leaves no stale bucket entries
+        probe = np.array([[0, 7, 2**63], [1, 9, 5], [2, 8, 2**63 + 1]], dtype=U64)
+        assert ix.band_candidates_many(probe) == [ix.band_candidates(k) for k in probe]
+        assert ix.band_candidates_many(probe)[1] == sorted(f"d{i}" for i in range(15) if i % 3 == 1)
+        assert ix.integrity_check() == ["ok"]
