@@ -22,7 +22,6 @@ import gzip
 import json
 import os
 import pstats
-import re
 import statistics
 import sys
 import time

@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import IO, Any, Callable, TypeVar
 
 import typer
 
@@ -90,3 +90,13 @@ def write_output(path: str, content: str) -> None:
             Path(path).write_text(content, encoding="utf-8")
         except OSError as exc:
             raise InputError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+def open_output(path: str) -> IO[str]:
+    """A text stream for an output path: stdout for ``-``, else the file (UTF-8, ``\n`` line ends)."""
+    if path == "-":
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror}") from None

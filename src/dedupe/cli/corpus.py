@@ -11,16 +11,15 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import IO, Annotated, Any, Iterator, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
 from .. import api
-from ..errors import InputError
 from ..io.files import iter_inputs
 from ..io.jsonl import FieldMap, Reject, dumps, out_row, report_rows
 from ..models import Document
-from ._common import EXIT_INPUT, fail, handle_errors, load_config
+from ._common import EXIT_INPUT, fail, handle_errors, load_config, open_output
 
 _MAX_REJECT_MESSAGES = 20
 
@@ -65,15 +64,6 @@ class _Progress:
         if self.enabled:
             sys.stderr.write("\r" + " " * 70 + "\r")
             sys.stderr.flush()
-
-
-def _open_out(path: str) -> IO[str]:
-    if path == "-":
-        return sys.stdout
-    try:
-        return open(path, "w", encoding="utf-8", newline="\n")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror}") from None
 
 
 @handle_errors
@@ -148,8 +138,8 @@ def corpus_command(
             results = api.clean_corpus(docs(), config=cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress)
         for res in results:
             if out_fh is None:
-                out_fh = _open_out(out)
-                rep_fh = _open_out(report) if report is not None else None
+                out_fh = open_output(out)
+                rep_fh = open_output(report) if report is not None else None
             doc = rows_meta.pop(res.doc_id)
             for s in res.spans:
                 if s.removed:
@@ -169,7 +159,7 @@ def corpus_command(
             out_fh.write(dumps(out_row(doc, res)))
             n_out += 1
         if out_fh is None and rows_in - len(reject_list) > 0:  # pragma: no cover - defensive
-            out_fh = _open_out(out)
+            out_fh = open_output(out)
     finally:
         progress.done()
         if idx is not None:
@@ -178,7 +168,7 @@ def corpus_command(
             if fh is not None and fh is not sys.stdout:
                 fh.close()
     if rejects is not None:
-        rej_fh = _open_out(rejects)
+        rej_fh = open_output(rejects)
         try:
             for r in reject_list:
                 rej_fh.write(dumps(r.to_dict()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import IO, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -17,7 +17,7 @@ from .. import api
 from ..errors import InputError
 from ..io.jsonl import dumps, out_row, report_rows
 from ..models import Document
-from ._common import EXIT_USAGE, fail, handle_errors, load_config
+from ._common import EXIT_USAGE, fail, handle_errors, load_config, open_output
 
 index_app = typer.Typer(
     name="index",
@@ -106,15 +106,6 @@ def compact_command(path: PathArg) -> None:
     typer.echo(f"dedupe index: {_human(sizes['before'])} -> {_human(sizes['after'])}", err=True)
 
 
-def _open_out(path: str) -> IO[str]:
-    if path == "-":
-        return sys.stdout
-    try:
-        return open(path, "w", encoding="utf-8", newline="\n")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror}") from None
-
-
 @index_app.command("reclean")
 @handle_errors
 def reclean_command(
@@ -139,8 +130,8 @@ def reclean_command(
             missing = [i for i in ids if i not in info]
             if missing:
                 raise InputError(f"not in the index: {', '.join(map(repr, missing[:5]))}")
-        out_fh = _open_out(out)
-        rep_fh = _open_out(report) if report is not None else None
+        out_fh = open_output(out)
+        rep_fh = open_output(report) if report is not None else None
         n = 0
         try:
             for res in idx.reclean(ids, site=site, workers=workers):

@@ -50,7 +50,7 @@ from ..errors import InputError
 from ..models import KIND_NEAR_DUP_DOC, CleanResult, Document, Span
 from . import crosspage, neardup
 from .assemble import assemble
-from .index import CountIndex, IndexStore, MemoryIndex
+from .index import CountIndex, IndexStore
 from .within import flagged_spans, within_analysis
 
 try:  # site templates + main text (engine/templates.py, engine/site.py)
@@ -527,7 +527,8 @@ def run_corpus(
                     len(res.original),
                     res.original,
                     KIND_NEAR_DUP_DOC,
-                    f"minhash-lsh+jaccard>={cfg.neardup.threshold}",
+                    f"minhash-lsh+jaccard>={cfg.neardup.threshold}"
+                    + (f"|containment>={cfg.neardup.containment}" if cfg.neardup.containment > 0 else ""),
                     float(clusters.score[i]),
                     kept=(0, int(lengths[canon])),
                     kept_doc=ids[canon],
