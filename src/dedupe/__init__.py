@@ -7,22 +7,24 @@
 
 from ._version import __version__
 from .api import clean, clean_corpus, clean_many, open_index
-from .config import Config, SignatureConfig, WithinConfig
+from .config import Config, CorpusConfig, NearDupConfig, SignatureConfig, TemplateConfig, WithinConfig
 from .errors import ConfigError, DedupeError, IndexConfigMismatch, IndexStoreError, InputError
 from .models import CleanResult, Document, Span, rebuild
-
 
 __all__ = [
     "CleanResult",
     "Config",
     "ConfigError",
+    "CorpusConfig",
     "DedupeError",
     "Document",
     "IndexConfigMismatch",
     "IndexStoreError",
     "InputError",
+    "NearDupConfig",
     "SignatureConfig",
     "Span",
+    "TemplateConfig",
     "WithinConfig",
     "__version__",
     "clean",
