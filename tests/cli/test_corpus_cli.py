@@ -156,3 +156,42 @@ def test_bad_config_exits_4(tmp_path) -> None:
     (tmp_path / "c.json").write_text(json.dumps({"neardup": {"threshold": 3}}), encoding="utf-8")
     r = _run(str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "o.jsonl"), "--config", str(tmp_path / "c.json"))
     assert r.exit_code == 4 and "neardup.threshold" in r.stderr
+
+
+def test_lone_surrogate_row_is_rejected_and_the_run_goes_on(tmp_path) -> None:
+    src = tmp_path / "s.jsonl"
+    src.write_text(
+        '{"id": "a", "text": "hello world, a page of ordinary text"}\n'
+        '{"id": "b", "text": "x \\ud800 y"}\n'
+        '{"id": "c", "text": "a proper pair \\ud83d\\ude00 is fine"}\n',
+        encoding="utf-8",
+    )
+    out, rej = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
+    r = _run(str(src), "--out", str(out), "--rejects", str(rej), "--quiet")
+    assert r.exit_code == 0, r.output
+    assert [json.loads(x)["id"] for x in out.read_text(encoding="utf-8").splitlines()] == ["a", "c"]
+    rejected = [json.loads(x) for x in rej.read_text(encoding="utf-8").splitlines()]
+    assert [(x["id"], x["line"]) for x in rejected] == [("b", 2)]
+    assert "surrogate" in rejected[0]["reason"]
+
+
+def test_unwritable_output_fails_before_any_work(tmp_path) -> None:
+    src = tmp_path / "s.jsonl"
+    src.write_text('{"id": "a", "text": "hello world, a page of ordinary text"}\n', encoding="utf-8")
+    db = tmp_path / "idx.db"
+    r = _run(str(src), "--out", str(tmp_path / "missing" / "o.jsonl"), "--index", str(db), "--quiet")
+    assert r.exit_code == 3
+    assert "cannot write" in r.stderr
+    assert not db.exists()  # nothing was recorded in the index
+
+
+def test_row_without_id_keeps_the_id_the_report_uses(tmp_path) -> None:
+    src = tmp_path / "s.jsonl"
+    text = "A sentence that is printed twice in a row here. " * 2
+    src.write_text(json.dumps({"text": text}) + "\n", encoding="utf-8")
+    out, rep = tmp_path / "o.jsonl", tmp_path / "rep.jsonl"
+    r = _run(str(src), "--out", str(out), "--report", str(rep), "--quiet")
+    assert r.exit_code == 0, r.output
+    row = json.loads(out.read_text(encoding="utf-8"))
+    spans = [json.loads(x) for x in rep.read_text(encoding="utf-8").splitlines()]
+    assert spans and {s["doc_id"] for s in spans} == {row["id"]}

@@ -124,22 +124,28 @@ def corpus_command(
             rows_meta[item.id] = Document(item.id, "", item.url, item.site, item.meta)
             yield item
 
-    out_fh = rep_fh = rej_fh = None
     n_out = n_dropped = 0
     removed: dict[str, int] = {}
     flagged: dict[str, int] = {}
     clusters: set[str] = set()
     in_clusters = 0
-    idx = api.open_index(index, config=cfg, dedupe_only=dedupe_only or no_templates) if index is not None else None
+    # open every output first: an unwritable path fails before any work (and before the index is written)
+    out_fh = open_output(out)
+    rep_fh = open_output(report) if report is not None else None
+    rej_fh = open_output(rejects) if rejects is not None else None
+    try:
+        idx = api.open_index(index, config=cfg, dedupe_only=dedupe_only or no_templates) if index is not None else None
+    except BaseException:
+        for fh in (out_fh, rep_fh, rej_fh):
+            if fh is not None and fh is not sys.stdout:
+                fh.close()
+        raise
     try:
         if idx is not None:
             results = idx.corpus(docs(), workers=workers, order=order.value, progress=progress)
         else:
             results = api.clean_corpus(docs(), config=cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress)
         for res in results:
-            if out_fh is None:
-                out_fh = open_output(out)
-                rep_fh = open_output(report) if report is not None else None
             doc = rows_meta.pop(res.doc_id)
             for s in res.spans:
                 if s.removed:
@@ -158,8 +164,6 @@ def corpus_command(
                 continue
             out_fh.write(dumps(out_row(doc, res)))
             n_out += 1
-        if out_fh is None and rows_in - len(reject_list) > 0:  # pragma: no cover - defensive
-            out_fh = open_output(out)
     finally:
         progress.done()
         if idx is not None:
@@ -167,8 +171,7 @@ def corpus_command(
         for fh in (out_fh, rep_fh):
             if fh is not None and fh is not sys.stdout:
                 fh.close()
-    if rejects is not None:
-        rej_fh = open_output(rejects)
+    if rej_fh is not None:
         try:
             for r in reject_list:
                 rej_fh.write(dumps(r.to_dict()))

@@ -25,6 +25,7 @@ from .html import html_to_text
 
 #: what an input row must not exceed beyond its text (JSON quoting and other fields)
 _ROW_OVERHEAD = 1 << 20
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # \ud800-\udfff in a JSON line
 _ID_PEEK = re.compile(rb'"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})')
 
 
@@ -67,10 +68,33 @@ def _peek_id(raw: bytes, fields: FieldMap) -> str | None:
     return str(v)
 
 
-def row_to_document(row: Any, *, source: str, line: int | None, fields: FieldMap, max_chars: int) -> Document | Reject:
-    """One parsed row → a :class:`Document` (the row kept in ``meta["row"]``) or a :class:`Reject`."""
+def _lone_surrogate(row: dict[str, Any]) -> str | None:
+    """Why ``row`` cannot be written as UTF-8 (a lone surrogate, e.g. from a JSON ``\\ud800``), or None."""
+    for key, value in row.items():
+        try:
+            if isinstance(value, str):
+                value.encode("utf-8")
+            elif isinstance(value, (list, dict)):
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"field {key!r} holds a lone surrogate (character {exc.start}): not valid Unicode text"
+    return None
+
+
+def row_to_document(
+    row: Any, *, source: str, line: int | None, fields: FieldMap, max_chars: int, check_surrogates: bool = True
+) -> Document | Reject:
+    """One parsed row → a :class:`Document` (the row kept in ``meta["row"]``) or a :class:`Reject`.
+
+    ``check_surrogates=False`` skips the lone-surrogate check (for callers that know the row has none).
+    """
     if not isinstance(row, dict):
         return Reject(source, line, None, f"row is a JSON {type(row).__name__}, expected an object")
+    if check_surrogates:
+        bad = _lone_surrogate(row)
+        if bad is not None:
+            raw_id = row.get(fields.id)
+            return Reject(source, line, str(raw_id) if isinstance(raw_id, (str, int)) and _lone_surrogate({"id": raw_id}) is None else None, bad)
     raw_id = row.get(fields.id)
     if raw_id is None:
         doc_id = f"{source}:{line}"
@@ -104,7 +128,7 @@ def row_to_document(row: Any, *, source: str, line: int | None, fields: FieldMap
     kept = {k: (None if k == fields.text else v) for k, v in row.items() if k != fields.html}
     if from_html:
         kept[fields.text] = None
-    return Document(doc_id, text, url=url, site=site, meta={"row": kept, "source": source, "line": line, "text_field": fields.text})
+    return Document(doc_id, text, url=url, site=site, meta={"row": kept, "source": source, "line": line, "text_field": fields.text, "id_field": fields.id})
 
 
 def iter_jsonl(fh: IO[bytes], source: str, *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000) -> Iterator[Document | Reject]:
@@ -128,7 +152,10 @@ def iter_jsonl(fh: IO[bytes], source: str, *, fields: FieldMap = FieldMap(), max
         except json.JSONDecodeError as exc:
             yield Reject(source, n, _peek_id(raw, fields), f"malformed JSON: {exc.msg} at column {exc.colno}")
             continue
-        yield row_to_document(row, source=source, line=n, fields=fields, max_chars=max_chars)
+        yield row_to_document(
+            row, source=source, line=n, fields=fields, max_chars=max_chars,
+            check_surrogates=_SURROGATE_ESCAPE.search(raw) is not None,
+        )
 
 
 def dedupe_info(result: CleanResult) -> dict[str, Any]:
@@ -152,6 +179,7 @@ def out_row(doc: Document, result: CleanResult) -> dict[str, Any]:
     """The input row with the text field replaced by the cleaned text, plus ``dedupe``."""
     meta = doc.meta or {}
     row = dict(meta.get("row") or {"id": doc.id})
+    row.setdefault(meta.get("id_field", "id"), doc.id)  # a row without id gets the one reports use
     text_field = meta.get("text_field", "text")
     row[text_field] = result.text
     row["dedupe"] = dedupe_info(result)
