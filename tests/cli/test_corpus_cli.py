@@ -8,7 +8,6 @@ import random
 from typer.testing import CliRunner
 
 from dedupe.cli.app import app
-from dedupe.engine.corpus import HAS_TEMPLATES
 
 runner = CliRunner()
 W = ("river bridge council budget market school winter harbour railway museum garden doctor village teacher "
@@ -78,10 +77,9 @@ def test_end_to_end_rows_accounted_and_lossless(tmp_path) -> None:
             if s["doc_id"] == doc_id:
                 assert originals[doc_id][s["start"] : s["end"]] == s["text"]
     # the template menu goes from every page of both sites
-    if HAS_TEMPLATES:
-        kinds = {x["kind"] for x in rep}
-        assert "template" in kinds
-        assert all("Menu | Home" not in by_id[f"s{s}p{p}"]["text"] for s in range(2) for p in range(4))
+    kinds = {x["kind"] for x in rep}
+    assert "template" in kinds
+    assert all("Menu | Home" not in by_id[f"s{s}p{p}"]["text"] for s in range(2) for p in range(4))
     # the mirror is a near-duplicate of s0p0
     assert by_id["mirror"]["dedupe"]["cluster"] == by_id["s0p0"]["dedupe"]["cluster"] is not None
     nd = [x for x in rep if x["kind"] == "near-duplicate-doc"]
@@ -134,8 +132,7 @@ def test_directory_input(tmp_path) -> None:
     out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [x["id"] for x in out] == ["site.test/0.html", "site.test/1.html", "site.test/2.html"]
     assert all(x["text"] for x in out)
-    if HAS_TEMPLATES:
-        assert all("Top menu" not in x["text"] for x in out)
+    assert all("Top menu" not in x["text"] for x in out)
 
 
 def test_nothing_processed_exits_3(tmp_path) -> None:

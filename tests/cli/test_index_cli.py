@@ -6,17 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from dedupe.cli.app import app
-from dedupe.engine import corpus as corpus_mod
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
 from index_corpus import multi_site  # noqa: E402
 
 runner = CliRunner()
-needs_templates = pytest.mark.skipif(not corpus_mod.HAS_TEMPLATES, reason="site templates not built")
 
 
 def write_jsonl(path: Path, docs) -> Path:
@@ -30,7 +27,6 @@ def stats(db: Path) -> dict:
     return json.loads(r.stdout)
 
 
-@needs_templates
 def test_corpus_index_two_runs_then_stats_reclean_forget_compact(tmp_path: Path) -> None:
     docs = multi_site(pages=4)
     db = tmp_path / "crawl.db"
@@ -63,7 +59,6 @@ def test_corpus_index_two_runs_then_stats_reclean_forget_compact(tmp_path: Path)
     assert r.exit_code == 0 and "templates" in r.stdout and "clusters" in r.stdout
 
 
-@needs_templates
 def test_clean_with_index_learns_the_template(tmp_path: Path) -> None:
     db = tmp_path / "site.db"
     docs = [d for d in multi_site(pages=3) if d.id.startswith("s0-")]
@@ -106,7 +101,6 @@ def test_index_errors_exit_5_and_leave_files_alone(tmp_path: Path) -> None:
     assert r.exit_code == 2
 
 
-@needs_templates
 def test_clean_with_index_keeps_sites_apart(tmp_path: Path) -> None:
     db = tmp_path / "sites.db"
     docs = [d for d in multi_site(pages=3) if d.id.startswith("s0-")]

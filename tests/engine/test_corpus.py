@@ -210,7 +210,6 @@ def test_observe_then_clean_document_matches_run_corpus_without_neardup() -> Non
     assert [(r.text, r.spans) for r in manual] == [(r.text, r.spans) for r in driven]
 
 
-@pytest.mark.skipif(not corpus_mod.HAS_TEMPLATES, reason="site templates module not built yet")
 def test_templates_removed_from_every_page() -> None:
     docs = make_corpus(7)
     res = list(run_corpus(docs, Config(neardup=NearDupConfig(enabled=False))))
@@ -221,7 +220,6 @@ def test_templates_removed_from_every_page() -> None:
             assert r.meta["removed_chars"].get("template", 0) > 0
 
 
-@pytest.mark.skipif(not corpus_mod.HAS_TEMPLATES, reason="site templates module not built yet")
 def test_copies_of_one_page_do_not_make_its_body_a_template() -> None:
     docs = make_corpus(8)
     # the same article under a second URL of the same site (a re-crawl)
@@ -325,7 +323,6 @@ def test_within_repeat_never_keeps_its_copy_in_site_removed_text(monkeypatch) ->
         return [Piece(first, first + len(rep), "template", "test", 1.0)], mask
 
     monkeypatch.setattr(corpus_mod, "_site_pieces", fake_site)
-    monkeypatch.setattr(corpus_mod, "HAS_TEMPLATES", True)
     res = clean_document(doc, MemoryIndex(), cfg, toks=tokenize(text))
     assert res.text.count(rep) == 1  # the second copy survives: its twin went as template
     assert res.removed_chars().get("template", 0) > 0
@@ -333,7 +330,6 @@ def test_within_repeat_never_keeps_its_copy_in_site_removed_text(monkeypatch) ->
     assert res.rebuild() == text
 
 
-@pytest.mark.skipif(not corpus_mod.HAS_TEMPLATES, reason="site templates module not built yet")
 def test_flagged_within_page_repeats_reported_in_corpus_mode() -> None:
     rng = random.Random(11)
     promo = "Download the river bridge app today and read every council budget story on the way home"

@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 
 from dedupe.config import Config
-from dedupe.engine import corpus as corpus_mod
 from dedupe.engine.corpus import run_corpus
 from dedupe.models import Document
 from dedupe.stores import open_index
 
 from index_corpus import france24_pages, multi_site
 
-needs_templates = pytest.mark.skipif(not corpus_mod.HAS_TEMPLATES, reason="site templates not built")
 
 
 def key(results) -> dict:
@@ -35,7 +33,6 @@ def feed_page_by_page(path: Path, docs: list[Document], seed: int) -> None:
                 idx.observe([docs[rng.randrange(i + 1)]])  # a re-crawl of an earlier page
 
 
-@needs_templates
 @pytest.mark.parametrize("make", [multi_site, france24_pages], ids=["multi-site", "france24"])
 def test_page_by_page_then_reclean_equals_corpus_mode(tmp_path: Path, make) -> None:
     docs = make()
@@ -59,7 +56,6 @@ def test_page_by_page_then_reclean_equals_corpus_mode(tmp_path: Path, make) -> N
         assert st["clusters"] == 1
 
 
-@needs_templates
 def test_streaming_clean_learns_templates_and_finds_earlier_near_duplicates(tmp_path: Path) -> None:
     docs = multi_site(pages=4)
     *pages, mirror_doc = docs
@@ -87,7 +83,6 @@ def test_streaming_clean_learns_templates_and_finds_earlier_near_duplicates(tmp_
         assert unrelated.meta["cluster"] is None and unrelated.meta["canonical"] is True
 
 
-@needs_templates
 def test_corpus_batch_with_index_uses_earlier_pages(tmp_path: Path) -> None:
     docs = multi_site(pages=4)
     cfg = Config()

@@ -53,19 +53,10 @@ from .assemble import assemble
 from .index import CountIndex, IndexStore
 from .within import flagged_spans, within_analysis
 
-try:  # site templates + main text (engine/templates.py, engine/site.py)
-    from .templates import doc_fingerprints as _doc_fingerprints
-except ImportError:  # pragma: no cover - until the templates module lands
-    _doc_fingerprints = None
-try:
-    from .site import site_pieces as _site_pieces
-except ImportError:  # pragma: no cover
-    _site_pieces = None
+from .site import site_pieces as _site_pieces
+from .templates import doc_fingerprints as _doc_fingerprints
 
 ProgressFn = Callable[[str, int, "int | None"], None]
-
-#: templates and main-text selection are available in this build
-HAS_TEMPLATES = _doc_fingerprints is not None and _site_pieces is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,7 +86,7 @@ def site_of(doc: Document) -> str:
 
 
 def _fingerprints(text: str, toks: Tokens, cfg: Config) -> np.ndarray:
-    if not cfg.templates.enabled or _doc_fingerprints is None:
+    if not cfg.templates.enabled:
         return np.empty(0, dtype=np.uint64)
     return np.asarray(_doc_fingerprints(text, toks, cfg.templates), dtype=np.uint64)
 
@@ -187,7 +178,7 @@ def clean_document(
         toks = tokenize(text)
     site_p: list[Piece] = []
     site_mask = np.zeros(len(toks), dtype=bool)
-    if cfg.templates.enabled and _site_pieces is not None:
+    if cfg.templates.enabled:
         site = site_of(doc)
         view = index if exclude is None else ExcludingIndex(index, site, *exclude)
         site_p, site_mask = _site_pieces(text, toks, view, site, _site_cfg(cfg, dedupe_only))
@@ -271,8 +262,8 @@ class _Spill:
     """Append-only pickle file with random access by record offset."""
 
     def __init__(self) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="dedupe-", suffix=".spill")
-        self._fh = os.fdopen(fd, "w+b")
+        # an anonymous temporary file: gone when closed, and never left behind by a killed process
+        self._fh = tempfile.TemporaryFile(prefix="dedupe-", suffix=".spill")
         self.offsets: list[int] = []
 
     def append(self, obj: Any) -> None:
@@ -292,13 +283,7 @@ class _Spill:
             yield self.get(i)
 
     def close(self) -> None:
-        try:
-            self._fh.close()
-        finally:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+        self._fh.close()
 
 
 class _Mapper:
