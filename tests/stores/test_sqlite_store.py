@@ -216,3 +216,15 @@ def test_batched_writes_and_lookups_agree_with_counting(tmp_path: Path, use_json
         assert ix.band_candidates_many(probe) == [ix.band_candidates(k) for k in probe]
         assert ix.band_candidates_many(probe)[1] == sorted(f"d{i}" for i in range(15) if i % 3 == 1)
         assert ix.integrity_check() == ["ok"]
+
+
+def test_index_takes_the_same_rows_as_clean_corpus(tmp_path) -> None:
+    import dedupe
+
+    with dedupe.open_index(tmp_path / "i.db") as idx:
+        assert idx.clean({"id": 7, "text": "Some page text here."}).doc_id == "7"  # integer ids, as in JSONL
+        assert idx.clean({"id": "h", "html": "<p>Hello <b>html</b> page</p>"}).text == "Hello html page"
+        with pytest.raises(dedupe.InputError, match="needs an 'id'"):
+            idx.clean({"text": "no id"})
+        with pytest.raises(dedupe.InputError, match="missing text field"):
+            idx.clean({"id": "x"})

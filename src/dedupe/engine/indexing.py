@@ -20,7 +20,7 @@ The store needs, beyond :class:`~dedupe.engine.index.IndexStore`: ``observe_many
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -128,10 +128,20 @@ class Index:
         dedupe_only: no main-text selection (templates and repeats only).
     """
 
-    def __init__(self, store: Any, config: Config | None = None, *, dedupe_only: bool = False) -> None:
+    def __init__(
+        self,
+        store: Any,
+        config: Config | None = None,
+        *,
+        dedupe_only: bool = False,
+        as_document: "Callable[[Any], Document] | None" = None,
+    ) -> None:
         self.store = store
         self.config: Config = config or getattr(store, "config", None) or Config()
         self.dedupe_only = dedupe_only
+        # dict -> Document: the API layer passes the same converter clean_corpus uses (ids as str
+        # or int, `html` rows, bad rows explained); the plain fallback takes Documents and simple dicts
+        self._as_doc: Callable[[Any], Document] = as_document or _as_doc
 
     # -- evidence -------------------------------------------------------------------------------
     def observe(self, docs: Iterable[Document | dict]) -> int:
@@ -142,7 +152,7 @@ class Index:
         rec = _Recorder()
         infos: list[dict[str, Any]] = []
         for d in docs:
-            doc = _as_doc(d)
+            doc = self._as_doc(d)
             if not isinstance(doc.text, str):
                 raise InputError(f"document {doc.id!r}: text must be a str")
             if len(doc.text) > self.config.max_doc_chars:
@@ -159,7 +169,7 @@ class Index:
         ``meta``: ``removed_chars``, ``cluster`` (the canonical page's id, or None),
         ``canonical`` (bool), ``site_pages`` (pages of the site observed so far, this one included).
         """
-        doc = _as_doc(doc)
+        doc = self._as_doc(doc)
         self.observe([doc])
         res = clean_document(doc, self.store, self.config, dedupe_only=self.dedupe_only)
         return self._link([(doc, res)])[0]
@@ -168,7 +178,7 @@ class Index:
         """Corpus mode on a batch, with the index as memory: the batch is observed into the store
         (earlier pages count as evidence too), cleaned, clustered within the batch, and each page
         not clustered in the batch is also looked up among stored pages."""
-        batch = [_as_doc(d) for d in docs]
+        batch = [self._as_doc(d) for d in docs]
         sigs: dict[str, tuple[np.ndarray, int]] = {}
         view = _BatchObserver(self.store, batch, self._min_pages())
         out = list(run_corpus(
@@ -204,7 +214,7 @@ class Index:
             InputError: an id is not in the index, or its text is not stored.
         """
         if docs is not None:
-            batch = [_as_doc(d) for d in docs]
+            batch = [self._as_doc(d) for d in docs]
         else:
             if ids is None:
                 ids = self.store.doc_ids(site)

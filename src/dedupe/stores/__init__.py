@@ -9,10 +9,30 @@ corpus mode).
 from __future__ import annotations
 
 import os
+from typing import Any, Callable
 
 from ..config import Config
 from ..engine.indexing import Index
+from ..errors import InputError
+from ..io.jsonl import FieldMap, Reject, row_to_document
+from ..models import Document
 from .sqlite import SCHEMA_VERSION, SQLiteIndex
+
+
+def _converter(max_chars: int) -> Callable[[Any], Document]:
+    """dict -> Document exactly as ``dedupe.clean_corpus`` converts rows (an InputError explains a bad one)."""
+
+    def convert(doc: Any) -> Document:
+        if isinstance(doc, Document):
+            return doc
+        if isinstance(doc, dict) and doc.get("id") is None:
+            raise InputError("a document needs an 'id' to be recorded in the index")
+        got = row_to_document(doc, source="<docs>", line=None, fields=FieldMap(), max_chars=max_chars)
+        if isinstance(got, Reject):
+            raise InputError("document" + (f" {got.id!r}" if got.id else "") + f": {got.reason}")
+        return got
+
+    return convert
 
 
 def open_index(
@@ -25,7 +45,8 @@ def open_index(
 ) -> Index:
     """Open (or create) the SQLite index at ``path``; see :func:`dedupe.open_index`."""
     store = SQLiteIndex(path, config=config, store_text=store_text, busy_timeout=busy_timeout)
-    return Index(store, config or store.config, dedupe_only=dedupe_only)
+    cfg = config or store.config
+    return Index(store, cfg, dedupe_only=dedupe_only, as_document=_converter(cfg.max_doc_chars))
 
 
 __all__ = ["SCHEMA_VERSION", "Index", "SQLiteIndex", "open_index"]
