@@ -13,7 +13,7 @@ from .engine.within import flagged_spans, within_analysis, within_analysis_many
 from .errors import InputError
 from .engine.corpus import run_corpus
 from .engine.index import IndexStore
-from .io.jsonl import FieldMap, Reject, row_to_document
+from .io.jsonl import as_document
 from .models import CleanResult, Document
 
 if TYPE_CHECKING:
@@ -103,13 +103,7 @@ def report(result: CleanResult, config: Config | None = None) -> dict:
 
 def _as_documents(docs: "Iterable[Document | Mapping[str, Any]]", max_chars: int) -> "Iterator[Document]":
     for n, d in enumerate(docs, start=1):
-        if isinstance(d, Document):
-            yield d
-            continue
-        got = row_to_document(d, source="<docs>", line=n, fields=FieldMap(), max_chars=max_chars)
-        if isinstance(got, Reject):
-            raise InputError(f"document {n}" + (f" ({got.id!r})" if got.id else "") + f": {got.reason}")
-        yield got
+        yield as_document(d, max_chars=max_chars, n=n)
 
 
 def clean_corpus(

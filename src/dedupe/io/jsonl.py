@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import IO, Any, Iterator
 
+from ..errors import InputError
 from ..models import CleanResult, Document
 from .html import html_to_text
 
@@ -129,6 +130,30 @@ def row_to_document(
     if from_html:
         kept[fields.text] = None
     return Document(doc_id, text, url=url, site=site, meta={"row": kept, "source": source, "line": line, "text_field": fields.text, "id_field": fields.id})
+
+
+def as_document(obj: Any, *, max_chars: int, n: int | None = None, need_id: bool = False) -> Document:
+    """A :class:`Document` from a Document or a dict row, converted as ``dedupe.clean_corpus``
+    converts rows (ids as str or int, ``html`` rows, the same checks).
+
+    Args:
+        obj: a Document (returned as is) or a dict.
+        max_chars: longest text accepted.
+        n: position of the row in its iterable, for messages and the id of a row without one.
+        need_id: refuse a row without an id (the persistent index needs one).
+
+    Raises:
+        InputError: the row cannot be a document; the message says why.
+    """
+    if isinstance(obj, Document):
+        return obj
+    where = "document" + (f" {n}" if n is not None else "")
+    if need_id and isinstance(obj, dict) and obj.get("id") is None:
+        raise InputError(f"{where}: needs an 'id' to be recorded in the index")
+    got = row_to_document(obj, source="<docs>", line=n, fields=FieldMap(), max_chars=max_chars)
+    if isinstance(got, Reject):
+        raise InputError(where + (f" ({got.id!r})" if got.id else "") + f": {got.reason}")
+    return got
 
 
 def iter_jsonl(fh: IO[bytes], source: str, *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000) -> Iterator[Document | Reject]:

@@ -8,31 +8,20 @@ corpus mode).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable
 
 from ..config import Config
 from ..engine.indexing import Index
-from ..errors import InputError
-from ..io.jsonl import FieldMap, Reject, row_to_document
+from ..io.jsonl import as_document
 from ..models import Document
 from .sqlite import SCHEMA_VERSION, SQLiteIndex
 
 
 def _converter(max_chars: int) -> Callable[[Any], Document]:
-    """dict -> Document exactly as ``dedupe.clean_corpus`` converts rows (an InputError explains a bad one)."""
-
-    def convert(doc: Any) -> Document:
-        if isinstance(doc, Document):
-            return doc
-        if isinstance(doc, dict) and doc.get("id") is None:
-            raise InputError("a document needs an 'id' to be recorded in the index")
-        got = row_to_document(doc, source="<docs>", line=None, fields=FieldMap(), max_chars=max_chars)
-        if isinstance(got, Reject):
-            raise InputError("document" + (f" {got.id!r}" if got.id else "") + f": {got.reason}")
-        return got
-
-    return convert
+    """dict -> Document exactly as ``dedupe.clean_corpus`` converts rows, plus: an id is required."""
+    return functools.partial(as_document, max_chars=max_chars, need_id=True)
 
 
 def open_index(
