@@ -20,7 +20,8 @@ The store needs, beyond :class:`~dedupe.engine.index.IndexStore`: ``observe_many
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, Callable, Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -128,6 +129,12 @@ class Index:
         dedupe_only: no main-text selection (templates and repeats only).
     """
 
+    #: :meth:`corpus` and :meth:`reclean` link/store results and yield them this many at a time
+    link_chunk = 512
+    #: :meth:`corpus` writes its observations in one transaction per this many bytes of buffered
+    #: texts and fingerprints (a smaller batch is one transaction, as :meth:`observe`)
+    observe_budget = 32 << 20
+
     def __init__(
         self,
         store: Any,
@@ -172,21 +179,39 @@ class Index:
         doc = self._as_doc(doc)
         self.observe([doc])
         res = clean_document(doc, self.store, self.config, dedupe_only=self.dedupe_only)
-        return self._link([(doc, res)])[0]
+        return self._link([(doc.id, site_of(doc), res)])[0]
 
     def corpus(self, docs: Iterable[Document | dict], *, workers: int = 1, progress: Any = None, order: str = "input") -> Iterator[CleanResult]:
         """Corpus mode on a batch, with the index as memory: the batch is observed into the store
         (earlier pages count as evidence too), cleaned, clustered within the batch, and each page
-        not clustered in the batch is also looked up among stored pages."""
-        batch = [self._as_doc(d) for d in docs]
+        not clustered in the batch is also looked up among stored pages.
+
+        Memory: ``docs`` is consumed once, as a stream (:func:`run_corpus` spills it to a
+        temporary file); observations are written in chunks (see :attr:`observe_budget`);
+        results are linked to the stored pages and yielded :attr:`link_chunk` at a time. Only
+        per-page ids, sites and signatures are held for the whole batch.
+        """
+        sites: dict[str, str] = {}
         sigs: dict[str, tuple[np.ndarray, int]] = {}
-        view = _BatchObserver(self.store, batch, self._min_pages())
-        out = list(run_corpus(
-            batch, self.config, index=view, workers=workers, dedupe_only=self.dedupe_only, progress=progress, order=order,
+        view = _BatchObserver(self.store, self._min_pages(), self.observe_budget)
+
+        def stream() -> Iterator[Document]:
+            for d in docs:
+                doc = self._as_doc(d)
+                if isinstance(doc, Document):
+                    sites[doc.id] = site_of(doc)
+                    view.note(doc)
+                yield doc
+
+        results = run_corpus(
+            stream(), self.config, index=view, workers=workers, dedupe_only=self.dedupe_only, progress=progress, order=order,
             on_signature=lambda i, doc_id, sig, n_sh: sigs.__setitem__(doc_id, (np.array(sig, dtype=np.uint32), n_sh)),
-        ))
-        by_id = {d.id: d for d in batch}
-        yield from self._link([(by_id[r.doc_id], r) for r in out], [sigs[r.doc_id] for r in out])
+        )
+        # run_corpus counts the whole batch before its first result: by then ``sites`` holds
+        # every id of the batch (stored pages of this batch are not near-duplicate candidates)
+        for chunk in _chunks(results, self.link_chunk):
+            items = [(r.doc_id, sites[r.doc_id], r) for r in chunk]
+            yield from self._link(items, [sigs.pop(r.doc_id) for r in chunk], exclude=sites.keys())
 
     def _min_pages(self) -> int:
         """Fewest pages a stored fingerprint needs to matter when cleaning (as run_corpus's
@@ -214,7 +239,7 @@ class Index:
             InputError: an id is not in the index, or its text is not stored.
         """
         if docs is not None:
-            batch = [self._as_doc(d) for d in docs]
+            batch: Iterable[Document] = (self._as_doc(d) for d in docs)
         else:
             if ids is None:
                 ids = self.store.doc_ids(site)
@@ -222,20 +247,24 @@ class Index:
             missing = [i for i in ids if i not in info]
             if missing:
                 raise InputError(f"not in the index: {', '.join(map(repr, missing[:5]))}")
-            batch = []
-            for doc_id in sorted(ids, key=lambda i: (info[i]["seq"], i)):
-                text = self.store.get_text(doc_id)
-                if text is None:
-                    raise InputError(f"the index does not store the text of {doc_id!r}; pass the documents again (docs=...)")
-                meta = info[doc_id]
-                batch.append(Document(doc_id, text, url=meta.get("url"), site=meta.get("site")))
+            batch = self._stored_docs(sorted(ids, key=lambda i: (info[i]["seq"], i)), info)
         sigs: dict[str, tuple[np.ndarray, int]] = {}
-        results = list(run_corpus(
+        results = run_corpus(
             batch, self.config, index=_NoObserve(self.store, self._min_pages()), workers=workers, dedupe_only=self.dedupe_only,
             progress=progress, on_signature=lambda i, doc_id, sig, n_sh: sigs.__setitem__(doc_id, (np.array(sig, dtype=np.uint32), n_sh)),
-        ))
-        self._store_signatures(results, [sigs[r.doc_id] for r in results])
-        yield from results
+        )
+        for chunk in _chunks(results, self.link_chunk):
+            self._store_signatures(chunk, [sigs.pop(r.doc_id) for r in chunk])
+            yield from chunk
+
+    def _stored_docs(self, ids: Sequence[str], info: dict[str, dict[str, Any]]) -> Iterator[Document]:
+        """The stored pages ``ids``, read one at a time."""
+        for doc_id in ids:
+            text = self.store.get_text(doc_id)
+            if text is None:
+                raise InputError(f"the index does not store the text of {doc_id!r}; pass the documents again (docs=...)")
+            meta = info[doc_id]
+            yield Document(doc_id, text, url=meta.get("url"), site=meta.get("site"))
 
     # -- near-duplicates against the stored pages ------------------------------------------------
     def _store_signatures(
@@ -268,7 +297,7 @@ class Index:
         sig: np.ndarray,
         n_shingles: int,
         clean_text: str,
-        exclude: set[str] = frozenset(),  # type: ignore[assignment]
+        exclude: Collection[str] = frozenset(),
         *,
         candidates: list[str] | None = None,
     ) -> list[tuple[str, float]]:
@@ -310,14 +339,20 @@ class Index:
                 out.append((c, score))
         return out
 
-    def _link(self, pairs: list[tuple[Document, CleanResult]], sigs: Sequence[tuple[np.ndarray, int]] | None = None) -> list[CleanResult]:
+    def _link(
+        self,
+        pairs: list[tuple[str, str, CleanResult]],
+        sigs: Sequence[tuple[np.ndarray, int]] | None = None,
+        exclude: Collection[str] | None = None,
+    ) -> list[CleanResult]:
         """Store the results' signatures; mark pages not clustered in their batch that
-        near-duplicate a stored page."""
-        batch_ids = {d.id for d, _ in pairs}
-        sigs, keys = self._store_signatures([r for _, r in pairs], sigs)
+        near-duplicate a stored page. ``pairs``: ``(doc_id, site, result)``; ``exclude``: the ids
+        of the whole batch (default: those of ``pairs``), never candidates."""
+        batch_ids = exclude if exclude is not None else {doc_id for doc_id, _, _ in pairs}
+        sigs, keys = self._store_signatures([r for _, _, r in pairs], sigs)
         policy = self.config.neardup.canonical
         # LSH look-ups of the whole batch in one query (pages clustered in the batch skip it)
-        ask = [k for k, ((_, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)) if res.meta.get("cluster") is None and self._lookup_ok(sig, n_sh)]
+        ask = [k for k, ((_, _, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)) if res.meta.get("cluster") is None and self._lookup_ok(sig, n_sh)]
         cands: dict[int, list[str]] = {}
         if ask:
             many = getattr(self.store, "band_candidates_many", None)
@@ -327,14 +362,14 @@ class Index:
                 cands = {k: self.store.band_candidates(keys[k]) for k in ask}
         site_pages = self.store.sites() if hasattr(self.store, "sites") and len(pairs) > 1 else None
         out: list[CleanResult] = []
-        for k, ((doc, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)):
+        for k, ((doc_id, site, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)):
             meta = dict(res.meta)
             meta.setdefault("cluster", None)
             meta.setdefault("canonical", True)
             if meta["cluster"] is None and k in cands:
-                found = self.matches(doc.id, sig, n_sh, res.text, exclude=batch_ids, candidates=cands[k])
+                found = self.matches(doc_id, sig, n_sh, res.text, exclude=batch_ids, candidates=cands[k])
                 if found:
-                    info = self.store.doc_info([doc.id] + [c for c, _ in found])
+                    info = self.store.doc_info([doc_id] + [c for c, _ in found])
                     members = sorted(info, key=lambda i: (info[i]["seq"], i))  # first-seen order
                     rank = policy_rank(
                         policy,
@@ -344,8 +379,8 @@ class Index:
                     )
                     canon = members[int(np.argmin(rank))]
                     meta["cluster"] = canon
-                    meta["canonical"] = canon == doc.id
-                    if canon != doc.id:
+                    meta["canonical"] = canon == doc_id
+                    if canon != doc_id:
                         score = dict(found)[canon] if canon in dict(found) else max(s for _, s in found)
                         span = Span(
                             0, len(res.original), res.original, KIND_NEAR_DUP_DOC,
@@ -354,7 +389,6 @@ class Index:
                         )
                         spans = tuple(sorted((*res.spans, span), key=lambda s: (s.start, s.end, not s.removed)))
                         res = dataclasses.replace(res, spans=spans)
-            site = site_of(doc)
             meta["site_pages"] = site_pages.get(site, 0) if site_pages is not None else self.store.site_pages(site)
             out.append(dataclasses.replace(res, meta=meta))
         return out
@@ -417,20 +451,36 @@ class Index:
 
 
 class _BatchObserver(_NoObserve):
-    """A store view for :func:`run_corpus` on a batch: observations are buffered and written in
-    one transaction when cleaning starts (the first evidence read)."""
+    """A store view for :func:`run_corpus` on a batch: observations are buffered and written
+    when cleaning starts (the first evidence read), or earlier, in chunks, once the buffered
+    texts and fingerprints reach ``budget`` bytes (so memory does not grow with the batch).
 
-    def __init__(self, store: Any, batch: Sequence[Document], min_pages: int = 1) -> None:
+    :meth:`note` hands over each page's stored fields (url, length, text) as the page streams
+    past, before run_corpus observes it; they are held only until its observation is buffered.
+    """
+
+    def __init__(self, store: Any, min_pages: int = 1, budget: int = 32 << 20) -> None:
         super().__init__(store, min_pages)
-        self._pending = []
-        self._info = {d.id: {"url": d.url, "chars": len(d.text), "text": d.text} for d in batch if isinstance(d.text, str)}
+        self.budget = int(budget)
+        self._pending: list[tuple[str, str, np.ndarray, dict[str, Any]]] = []
+        self._pending_bytes = 0
+        self._info: dict[str, dict[str, Any]] = {}
+
+    def note(self, doc: Document) -> None:
+        if isinstance(doc.text, str):
+            self._info[doc.id] = {"url": doc.url, "chars": len(doc.text), "text": doc.text}
 
     def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
-        self._pending.append((site, doc_id, fingerprints, self._info.get(doc_id, {})))
+        info = self._info.pop(doc_id, {})
+        self._pending.append((site, doc_id, fingerprints, info))
+        self._pending_bytes += len(info.get("text") or "") + 8 * len(fingerprints)
+        if self._pending_bytes >= self.budget:
+            self._flush()
 
     def _flush(self) -> None:
         if self._pending:
             pending, self._pending = self._pending, []
+            self._pending_bytes = 0
             self.store.observe_many(pending)
 
     def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
@@ -452,5 +502,17 @@ class _BatchObserver(_NoObserve):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         _NoObserve.__init__(self, state["store"], state.get("min_pages", 1))
+        self.budget = 32 << 20
         self._pending = []
+        self._pending_bytes = 0
         self._info = {}
+
+
+def _chunks(it: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` items of ``it`` (the last one shorter)."""
+    it = iter(it)
+    while True:
+        chunk = list(islice(it, max(1, int(size))))
+        if not chunk:
+            return
+        yield chunk
