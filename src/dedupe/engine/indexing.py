@@ -133,7 +133,7 @@ class Index:
     link_chunk = 512
     #: :meth:`corpus` writes its observations in one transaction per this many bytes of buffered
     #: texts and fingerprints (a smaller batch is one transaction, as :meth:`observe`)
-    observe_budget = 32 << 20
+    observe_budget = 4 << 20
 
     def __init__(
         self,
@@ -459,7 +459,7 @@ class _BatchObserver(_NoObserve):
     past, before run_corpus observes it; they are held only until its observation is buffered.
     """
 
-    def __init__(self, store: Any, min_pages: int = 1, budget: int = 32 << 20) -> None:
+    def __init__(self, store: Any, min_pages: int = 1, budget: int = 4 << 20) -> None:
         super().__init__(store, min_pages)
         self.budget = int(budget)
         self._pending: list[tuple[str, str, np.ndarray, dict[str, Any]]] = []
@@ -502,7 +502,7 @@ class _BatchObserver(_NoObserve):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         _NoObserve.__init__(self, state["store"], state.get("min_pages", 1))
-        self.budget = 32 << 20
+        self.budget = 4 << 20
         self._pending = []
         self._pending_bytes = 0
         self._info = {}
