@@ -47,7 +47,7 @@ from ..config import Config
 from ..core.spans import Piece
 from ..core.tokenize import Tokens, tokenize
 from ..errors import InputError
-from ..models import KIND_NEAR_DUP_DOC, CleanResult, Document, Span
+from ..models import CleanResult, Document, Span
 from . import crosspage, neardup
 from .assemble import assemble
 from .index import CountIndex, IndexStore
@@ -505,23 +505,13 @@ def run_corpus(
             meta = dict(res.meta)
             meta["cluster"] = ids[canon] if canon >= 0 else None
             meta["canonical"] = bool(canon < 0 or canon == i)
-            spans = res.spans
             if canon >= 0 and canon != i:
-                span = Span(
-                    0,
-                    len(res.original),
-                    res.original,
-                    KIND_NEAR_DUP_DOC,
-                    f"minhash-lsh+jaccard>={cfg.neardup.threshold}"
-                    + (f"|containment>={cfg.neardup.containment}" if cfg.neardup.containment > 0 else ""),
-                    float(clusters.score[i]),
-                    kept=(0, int(lengths[canon])),
-                    kept_doc=ids[canon],
-                    removed=False,
+                rule = f"minhash-lsh+jaccard>={cfg.neardup.threshold}" + (
+                    f"|containment>={cfg.neardup.containment}" if cfg.neardup.containment > 0 else ""
                 )
-                spans = tuple(sorted((*spans, span), key=lambda s: (s.start, s.end, not s.removed)))
+                res = neardup.with_near_dup_span(res, ids[canon], int(lengths[canon]), float(clusters.score[i]), rule)
             meta["removed_chars"] = res.removed_chars()
-            yield dataclasses.replace(res, spans=spans, meta=meta)
+            yield dataclasses.replace(res, meta=meta)
             if (done + 1) % 256 == 0:
                 tick("write", done + 1, n)
         tick("write", n, n)

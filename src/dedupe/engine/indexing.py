@@ -28,7 +28,7 @@ import numpy as np
 from ..config import Config
 from ..core.minhash import EMPTY, band_keys
 from ..errors import InputError
-from ..models import KIND_NEAR_DUP_DOC, CleanResult, Document, Span
+from ..models import CleanResult, Document
 from . import neardup
 from .corpus import clean_document, observe_document, run_corpus, site_of
 from .crosspage import policy_rank
@@ -382,13 +382,10 @@ class Index:
                     meta["canonical"] = canon == doc_id
                     if canon != doc_id:
                         score = dict(found)[canon] if canon in dict(found) else max(s for _, s in found)
-                        span = Span(
-                            0, len(res.original), res.original, KIND_NEAR_DUP_DOC,
-                            f"index:minhash-lsh+jaccard>={self.config.neardup.threshold}", float(score),
-                            kept=(0, int(info[canon].get("chars") or 0)), kept_doc=canon, removed=False,
+                        res = neardup.with_near_dup_span(
+                            res, canon, int(info[canon].get("chars") or 0), float(score),
+                            f"index:minhash-lsh+jaccard>={self.config.neardup.threshold}",
                         )
-                        spans = tuple(sorted((*res.spans, span), key=lambda s: (s.start, s.end, not s.removed)))
-                        res = dataclasses.replace(res, spans=spans)
             meta["site_pages"] = site_pages.get(site, 0) if site_pages is not None else self.store.site_pages(site)
             out.append(dataclasses.replace(res, meta=meta))
         return out

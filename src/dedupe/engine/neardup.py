@@ -31,6 +31,7 @@ Documents with fewer than ``neardup.min_shingles`` distinct shingles are never c
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -40,6 +41,7 @@ from ..config import Config, NearDupConfig, SignatureConfig
 from ..core.hashing import TOKEN_BASE, kgram_hashes, range_hashes
 from ..core.minhash import EMPTY, band_keys, signatures, to_hash32
 from ..core.tokenize import tokenize
+from ..models import KIND_NEAR_DUP_DOC, CleanResult, Span
 from .crosspage import policy_rank
 
 try:  # the batch shingling of engine/signatures.py (same hashes as the fallback below)
@@ -289,3 +291,12 @@ def page_groups(sigs: np.ndarray, sites: Sequence[str], threshold: float, bands:
     for x in sorted(uf.parent):
         groups.setdefault(uf.find(x), []).append(x)
     return [g for g in groups.values() if len(g) >= 2]
+
+
+def with_near_dup_span(res: CleanResult, canon_id: str, canon_chars: int, score: float, rule: str) -> CleanResult:
+    """``res`` plus the flagged ``near-duplicate-doc`` span over its whole text, pointing at the
+    canonical document ``canon_id`` (``kept`` = its first ``canon_chars`` characters)."""
+    span = Span(0, len(res.original), res.original, KIND_NEAR_DUP_DOC, rule, float(score),
+                kept=(0, int(canon_chars)), kept_doc=canon_id, removed=False)
+    spans = tuple(sorted((*res.spans, span), key=lambda s: (s.start, s.end, not s.removed)))
+    return dataclasses.replace(res, spans=spans)
