@@ -105,3 +105,49 @@ def test_containment_settings_are_checked() -> None:
         Config(neardup=NearDupConfig(containment_bands=48))
     with pytest.raises(ConfigError, match="neardup.containment "):
         NearDupConfig(containment=1.5)
+
+
+def _photo_blog(urls: list[str | None]) -> list[Document]:
+    """Posts of a small site whose text is nearly all the site's sidebar: only a title and a
+    date line differ (raw Jaccard well above ``corpus.dup_pages_threshold``)."""
+    rng = random.Random(7)
+    sidebar = [paragraph(rng, 3) for _ in range(6)]
+    docs = []
+    titles = ("In the pink with spring colours", "London fashion week, day two")
+    for i, url in enumerate(urls):
+        title = titles[i]
+        text = "\n".join([title, f"{i + 3} November 2012", *sidebar]) + "\n"
+        docs.append(Document(f"p{i}", text, url=url, site="blog.example"))
+    return docs
+
+
+def test_pages_under_different_urls_are_not_copies_so_their_shared_sidebar_is_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = _photo_blog(["https://blog.example/2012/11/in-pink.html", "https://blog.example/2012/11/lfw.html"])
+    res = {r.doc_id: r for r in run_corpus(docs)}
+    for d in docs:
+        r = res[d.id]
+        assert d.text.split("\n")[2] not in r.text  # the sidebar went as template
+        assert d.text.split("\n")[0] in r.text  # the post's own title stayed
+        assert r.meta["cluster"] is None  # two posts, not one document twice
+    # without the URLs they would be taken for copies of one page: no template at all
+    monkeypatch.setattr(neardup, "page_key", lambda url: None)
+    res = {r.doc_id: r for r in run_corpus(docs)}
+    assert docs[0].text.split("\n")[2] in res["p0"].text and res["p0"].meta["cluster"] is not None
+
+
+@pytest.mark.parametrize("urls", [
+    ["https://blog.example/2012/11/in-pink.html", "http://www.blog.example/2012/11/in-pink.html/"],  # a re-crawl
+    [None, None],  # nothing tells them apart
+])
+def test_copies_of_one_url_do_not_vote_for_each_other(urls: list[str | None]) -> None:
+    docs = _photo_blog(urls)
+    res = {r.doc_id: r for r in run_corpus(docs)}
+    for d in docs:
+        assert d.text.split("\n")[2] in res[d.id].text  # no template learned from a copy
+    assert res["p0"].meta["cluster"] == res["p1"].meta["cluster"] is not None
+
+
+def test_page_key_keeps_what_tells_pages_apart() -> None:
+    assert neardup.page_key("http://nhl.com/ice/news.htm?id=644961") != neardup.page_key("http://nhl.com/ice/news.htm?id=644960")
+    assert neardup.page_key("https://a.org/x/index.html?utm_medium=rss") == neardup.page_key("http://www.A.org/x/")
+    assert neardup.page_key("  ") is None

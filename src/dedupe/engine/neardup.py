@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Sequence
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -266,12 +267,55 @@ def cluster(
     return out
 
 
-def page_groups(sigs: np.ndarray, sites: Sequence[str], threshold: float, bands: int) -> list[list[int]]:
+def page_key(url: str | None) -> str | None:
+    """The URL of a page, normalised for telling re-crawls apart from other pages of a site:
+    scheme and fragment dropped, host lower-cased without ``www.``, trailing ``/`` and
+    ``index.html``-like endings dropped, ``utm_*`` tracking parameters dropped, other query
+    parameters kept (``news.htm?id=1`` and ``?id=2`` are two pages). ``None`` when unknown.
+
+    >>> page_key("HTTPS://www.Example.com/a/b/?utm_source=x&id=3#top")
+    'example.com/a/b?id=3'
+    >>> page_key("http://example.com/a/b") == page_key("https://example.com/a/b/")
+    True
+    >>> page_key(None) is None
+    True
+    """
+    if not url or not url.strip():
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return url.strip()
+    if host.startswith("www."):
+        host = host[4:]
+    path = parts.path
+    for tail in ("index.html", "index.htm", "index.php"):
+        if path.endswith("/" + tail):
+            path = path[: -len(tail)]
+    path = path.rstrip("/")
+    query = "&".join(q for q in parts.query.split("&") if q and not q.lower().startswith("utm_"))
+    return f"{host}{path}" + (f"?{query}" if query else "")
+
+
+def page_groups(
+    sigs: np.ndarray,
+    sites: Sequence[str],
+    threshold: float,
+    bands: int,
+    urls: Sequence[str | None] | None = None,
+) -> list[list[int]]:
     """Groups (size >= 2, sorted) of pages of the SAME site whose signatures estimate a Jaccard
-    of at least ``threshold``: copies of one page (re-crawls, the same article under two URLs).
+    of at least ``threshold`` and whose URLs do not tell them apart: copies of one page (a
+    re-crawl of one URL, or copies whose URL is unknown).
 
     Used on the raw page texts before templates are learned: such copies must not vote for each
-    other's content as "template".
+    other's content as "template". Two pages under different URLs (``page_key``) are two
+    pages even when their texts are nearly the same (posts of a photo blog whose only text is
+    the site's sidebar and a title line): what they share is the site's, and counts as such.
+    A copy published under a second URL of the same site is then caught like any other
+    repeated body: held by few of the site's pages, it is restored inside the main text
+    (``templates.restore_below``) and clustered as a near-duplicate document.
     """
     n = len(sigs)
     if n < 2:
@@ -283,9 +327,10 @@ def page_groups(sigs: np.ndarray, sites: Sequence[str], threshold: float, bands:
     if not len(pairs):
         return []
     est = (sigs[pairs[:, 0]] == sigs[pairs[:, 1]]).mean(axis=1)
+    keys = [page_key(u) for u in urls] if urls is not None else [None] * n
     uf = _UF()
     for (i, j), e in zip(pairs.tolist(), est.tolist()):
-        if e >= threshold and sites[i] == sites[j]:
+        if e >= threshold and sites[i] == sites[j] and (keys[i] is None or keys[j] is None or keys[i] == keys[j]):
             uf.union(i, j)
     groups: dict[int, list[int]] = {}
     for x in sorted(uf.parent):
