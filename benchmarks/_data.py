@@ -107,11 +107,15 @@ LOADERS = {"dragnet": _dragnet, "cleanportaleval": _cleanportaleval, "l3s_gn1": 
 MIN_SITE_PAGES = {"dragnet": 3, "cleanportaleval": 1, "l3s_gn1": 3}
 
 
+#: bump when the text extraction changes (v2: an unclosed <title> no longer swallows the page)
+CACHE_VERSION = 2
+
+
 def load_set(name: str, *, use_cache: bool = True) -> list[dict]:
     """Pages of one set as dicts ``id, site, gold, full, traf`` (full = resiliparse text,
     traf = trafilatura output), restricted to sites with enough pages; cached as JSON."""
     CACHE.mkdir(exist_ok=True)
-    cache = CACHE / f"{name}.json"
+    cache = CACHE / f"{name}-v{CACHE_VERSION}.json"
     if use_cache and cache.exists():
         return json.loads(cache.read_text(encoding="utf-8"))
     pages = LOADERS[name]()

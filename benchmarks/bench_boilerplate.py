@@ -137,6 +137,7 @@ def main() -> None:
             score("site level only: templates + main text, no within-page repeats", [r.text for r in run_engine(full, sites, Config(), within=False)])
             score("dedupe on trafilatura output: templates only", [r.text for r in run_engine(traf, sites, with_templates(main_text=False))])
             score("dedupe on trafilatura output: templates + main text", [r.text for r in run_engine(traf, sites, Config())])
+            score("dedupe on trafilatura output: site level only, no within-page repeats", [r.text for r in run_engine(traf, sites, Config(), within=False)])
             score("single-page sites (each page alone): main text off", [r.text for r in run_engine(full, singles, with_templates(main_text=False))])
             score("single-page sites (each page alone): main text on", [r.text for r in run_engine(full, singles, Config())])
         losses[name] = lost_content(rows, res_tpl)

@@ -41,7 +41,9 @@ def load_pages() -> list[dict]:
     from dedupe.io.html import decode_html, html_to_text
 
     CACHE.mkdir(exist_ok=True)
-    cache = CACHE / "neardup_pages.json"
+    from _data import CACHE_VERSION
+
+    cache = CACHE / f"neardup_pages-v{CACHE_VERSION}.json"
     if cache.exists():
         return json.loads(cache.read_text(encoding="utf-8"))
     pages = []

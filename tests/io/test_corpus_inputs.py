@@ -88,6 +88,15 @@ def test_decode_html() -> None:
     assert html_to_text(b"<p>caf\xe9</p>") == "café"
 
 
+def test_unclosed_title_does_not_swallow_the_page() -> None:
+    # a garbled archive (l3s_gn1 has such pages): the <title> never ends, so the HTML parser
+    # reads the whole page as title text and there is no visible text at all
+    html = "<html><head><title>BBC SPORTi library-->\n<script>var x = 1;</script></head><body><p>Match report.</p><p>Second para.</p></body></html>"
+    assert html_to_text(html) == "Match report.\nSecond para."
+    assert html_to_text(html.replace("library-->", "library--></title>")) == "Match report.\nSecond para."
+    assert html_to_text("<title>A</title><textarea><title>b</textarea><p>c</p>").endswith("c")
+
+
 def test_directory(tmp_path) -> None:
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "p2.html").write_bytes(b"<p>Second page</p>")

@@ -60,15 +60,43 @@ def _extractor():
     return extract_plain_text, HTMLTree
 
 
+_TITLE_OPEN = re.compile(r"<title\b[^>]*>", re.I)
+_TITLE_CLOSE = re.compile(r"</title\s*>", re.I)
+_TITLE_END = re.compile(r"[<\n]")
+
+
+def close_title(html: str) -> str:
+    """``html`` with an unclosed ``<title>`` closed at the end of its first line (or before the
+    next tag). A ``<title>`` is raw text up to ``</title>``: left open (truncated or garbled
+    archives, e.g. ``<title>BBC SPORTi library-->`` with no end tag), it swallows the whole
+    page, and the page comes out with no text at all.
+
+    >>> close_title("<title>News<p>Body</p>")
+    '<title>News</title><p>Body</p>'
+    >>> close_title("<title>A</title><p>B</p>") == "<title>A</title><p>B</p>"
+    True
+    """
+    m = _TITLE_OPEN.search(html)
+    if m is None or _TITLE_CLOSE.search(html, m.end()):
+        return html
+    end = _TITLE_END.search(html, m.end())
+    cut = end.start() if end else len(html)
+    return html[:cut] + "</title>" + html[cut:]
+
+
 def html_to_text(html: str | bytes) -> str:
-    """All visible text of an HTML page, one block per line.
+    """All visible text of an HTML page, one block per line (an unclosed ``<title>`` is closed
+    first, see :func:`close_title`).
 
     >>> html_to_text("<div>Nav <a href='/'>Home</a></div><p>Para one.</p><p>Two<br>lines</p><ul><li>a</li></ul>")
     'Nav Home\\nPara one.\\nTwo\\nlines\\na'
+    >>> html_to_text("<html><head><title>Cricket library-->\\n</head><body><p>Match report.</p></body></html>")
+    'Match report.'
     """
     extract_plain_text, HTMLTree = _extractor()
     if isinstance(html, bytes):
         html = decode_html(html)
+    html = close_title(html)
     tree = HTMLTree.parse(html)
     text = extract_plain_text(tree, main_content=False, alt_texts=False, list_bullets=False)
     lines = (ln.strip() for ln in text.splitlines())
