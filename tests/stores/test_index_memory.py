@@ -43,20 +43,20 @@ _rng = random.Random(7)
 WORDS = ["".join(_rng.choice(string.ascii_lowercase) for _ in range(_rng.randint(3, 9))) for _ in range(20000)]
 
 
-def pages(n: int, paras: int = 60) -> Iterator[Document]:
+def pages(n: int, paras: int = 60, sites: int = 5) -> Iterator[Document]:
     for i in range(n):
         rng = random.Random(i)
         body = "\n".join(" ".join(rng.choice(WORDS) for _ in range(60)) + "." for _ in range(paras))
-        s = i % 5
+        s = i % sites
         yield Document(f"p{i}", f"Home | News | Site{s} menu\n{body}\nCopyright site {s}. All rights reserved.\n", url=f"https://site{s}.example/{i}")
 
 
 def test_corpus_with_index_does_not_hold_the_batch_in_memory(tmp_path: Path) -> None:
     n = 200
-    total = sum(len(d.text) for d in pages(n))  # ASCII: one byte per character
+    total = sum(len(d.text) for d in pages(n, sites=40))  # ASCII: one byte per character
     # tracemalloc sees the texts: holding them all at once costs at least their size
     tracemalloc.start()
-    held = list(pages(n))
+    held = list(pages(n, sites=40))
     materialised = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     del held
@@ -65,9 +65,13 @@ def test_corpus_with_index_does_not_hold_the_batch_in_memory(tmp_path: Path) -> 
         list(idx.corpus(list(pages(3))))
     with open_index(tmp_path / "idx.db") as idx:
         idx.link_chunk, idx.observe_budget = 16, 64 << 10
+        # the store's in-memory sets of seen fingerprints are bounded separately: cache_fps (8
+        # bytes each; sites beyond it are rebuilt from their pages' blobs when next written),
+        # plus the sets of the sites one transaction touches (40 sites: 5 pages each here)
+        idx.store.cache_fps = 50_000
         tracemalloc.start()
         try:
-            n_out = sum(1 for _ in idx.corpus(pages(n)))
+            n_out = sum(1 for _ in idx.corpus(pages(n, sites=40)))
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

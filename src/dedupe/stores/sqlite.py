@@ -8,16 +8,28 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_i
 :data:`APPLICATION_ID`)::
 
     meta(key, value)                     format, schema version, config fingerprint, config, version
-    sites(site_id, name, pages)          one row per site; pages = observed pages of the site
+    sites(site_id, name, pages, fps, gen)
+                                         one row per site; pages = observed pages of the site,
+                                         fps = distinct fingerprints on them, gen = the write
+                                         transaction that last changed its evidence
     docs(did, doc_id, site_id, seq, url, chars, clean_chars, info)
                                          one row per observed page; seq = first-observation order
-    doc_fps(did, fps)                    the page's fingerprints (uint64 blob), to undo on re-observe
-    site_fp(site_id, fp, pages)          document frequency of each fingerprint within its site
+    doc_fps(did, fps)                    the page's fingerprints (sorted uint64 blob): the evidence
+    site_fp(site_id, fp, pages)          fingerprints held by >= 2 pages of their site, with the count
     sigs(did, sig, bands, n_shingles)    MinHash signature (uint32 blob), band keys (uint64 blob)
     bands(band, key, did)                LSH buckets (band position, band key) -> document
     texts(did, text, clean)              optional: zlib-compressed original and cleaned text
 
 64-bit hashes are stored as signed ``int64`` (the same 8 bytes, viewed through numpy).
+
+Fingerprints on one page only (most of them: article bodies) get no ``site_fp`` row: a
+fingerprint of a site has count 1 when it is in one of the site's ``doc_fps`` blobs and not in
+``site_fp``. A write needs, per touched site, the set of fingerprints seen on it (to tell a
+fingerprint's second page from its first): each connection keeps that set in memory per site
+(:class:`_FpSet`, sorted uint64 chunks), rebuilt from the site's ``doc_fps`` blobs whenever
+``sites.gen`` shows that another connection changed the site since (or after eviction, see
+``cache_fps``). So a page costs one blob row plus a handful of ``site_fp`` upserts (its
+template fingerprints) instead of one B-tree row per fingerprint (schema version 1).
 
 Concurrency: every write runs in ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a
 read snapshot is never upgraded and SQLite's busy handler always applies), with a busy timeout
@@ -41,6 +53,7 @@ import random
 import sqlite3
 import time
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -50,7 +63,7 @@ from .._version import __version__
 from ..config import Config
 from ..errors import IndexConfigMismatch, IndexStoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: ``PRAGMA application_id`` of a dedupe index ("DDUP").
 APPLICATION_ID = 0x44445550
 FORMAT = "dedupe-index"
@@ -59,10 +72,13 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 _CHUNK = 30_000  # host parameters per statement (SQLite >= 3.32 allows 32766)
 
 T = TypeVar("T")
+#: zlib level of stored texts (1: ~3x faster than 6, files a little larger)
+TEXT_ZLIB_LEVEL = 1
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE sites (site_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, pages INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sites (site_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, pages INTEGER NOT NULL DEFAULT 0,
+                    fps INTEGER NOT NULL DEFAULT 0, gen INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE docs (
     did INTEGER PRIMARY KEY,
     doc_id TEXT NOT NULL UNIQUE,
@@ -80,9 +96,55 @@ CREATE TABLE site_fp (site_id INTEGER NOT NULL, fp INTEGER NOT NULL, pages INTEG
 CREATE TABLE sigs (did INTEGER PRIMARY KEY, sig BLOB NOT NULL, bands BLOB NOT NULL, n_shingles INTEGER);
 CREATE TABLE bands (band INTEGER NOT NULL, key INTEGER NOT NULL, did INTEGER NOT NULL,
                     PRIMARY KEY (band, key, did)) WITHOUT ROWID;
-CREATE INDEX bands_did ON bands(did);
 CREATE TABLE texts (did INTEGER PRIMARY KEY, text BLOB, clean BLOB);
 """
+
+
+class _FpSet:
+    """A set of uint64 fingerprints as a few sorted, disjoint chunks (cheap to add to: a new
+    chunk; merged into one when there are more than ``max_chunks``)."""
+
+    __slots__ = ("chunks", "size")
+    max_chunks = 8
+
+    def __init__(self, values: np.ndarray | None = None) -> None:
+        self.chunks: list[np.ndarray] = [] if values is None or not len(values) else [values]
+        self.size = 0 if values is None else len(values)
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        """Membership of ``keys`` (uint64), as a bool array."""
+        out = np.zeros(len(keys), dtype=bool)
+        for c in self.chunks:
+            pos = np.minimum(np.searchsorted(c, keys), len(c) - 1)
+            out |= c[pos] == keys
+        return out
+
+    def add(self, keys: np.ndarray) -> None:
+        """Add sorted unique ``keys`` that are not in the set."""
+        if len(keys):
+            self.chunks.append(keys)
+            self.size += len(keys)
+            if len(self.chunks) > self.max_chunks:
+                self.chunks = [self.array()]
+
+    def remove(self, keys: np.ndarray) -> None:
+        """Remove ``keys`` (sorted unique, all in the set)."""
+        if len(keys):
+            merged = self.array()
+            pos = np.searchsorted(merged, keys)
+            keep = np.ones(len(merged), dtype=bool)
+            keep[pos] = False
+            merged = merged[keep]
+            self.chunks = [merged] if len(merged) else []
+            self.size = len(merged)
+
+    def array(self) -> np.ndarray:
+        """All members, sorted."""
+        if not self.chunks:
+            return np.empty(0, dtype=np.uint64)
+        if len(self.chunks) > 1:
+            self.chunks = [np.sort(np.concatenate(self.chunks))]
+        return self.chunks[0]
 
 
 def hash_settings(config: Config) -> dict[str, Any]:
@@ -144,6 +206,9 @@ class SQLiteIndex:
         busy_timeout: seconds to wait for another process's write lock before giving up with
             :class:`~dedupe.errors.IndexStoreError`.
         readonly: open for reading only (stats); nothing is ever written.
+        cache_fps: how many fingerprints this connection keeps in memory (8 bytes each) as the
+            per-site sets of seen fingerprints that writes need; beyond it, least recently
+            written sites are dropped and rebuilt from their pages' blobs when next written.
         wal_limit: after a write, a WAL file larger than this many bytes is checkpointed and
             truncated (``PRAGMA wal_checkpoint(TRUNCATE)``).
 
@@ -168,8 +233,13 @@ class SQLiteIndex:
         busy_timeout: float = 60.0,
         readonly: bool = False,
         wal_limit: int = 8 * 2**20,
+        cache_fps: int = 64_000_000,
     ) -> None:
         self.path = Path(path)
+        self.cache_fps = int(cache_fps)
+        # site_id -> (gen, fingerprints seen on the site); see _site_set
+        self._fpsets: "OrderedDict[int, tuple[int, _FpSet]]" = OrderedDict()
+        self._tx_sites: set[int] = set()
         self._wal_path = self.path.with_name(self.path.name + "-wal")
         self.wal_limit = int(wal_limit)
         self.busy_timeout = float(busy_timeout)
@@ -189,10 +259,6 @@ class SQLiteIndex:
             conn.close()
             raise
         self._conn = conn
-        try:
-            self._json = conn.execute("SELECT json_valid('[1]')").fetchone()[0] == 1
-        except sqlite3.Error:  # pragma: no cover - SQLite built without JSON
-            self._json = False
         self.config: Config = config if config is not None else stored_cfg
         self.meta = meta
         self.store_text = meta.get("store_text") == "1"
@@ -269,6 +335,7 @@ class SQLiteIndex:
             "dedupe_version": __version__,
             "store_text": "1" if store_text else "0",
             "seq": "0",
+            "gen": "0",
         }
 
         def create() -> dict[str, str]:
@@ -300,7 +367,8 @@ class SQLiteIndex:
         version = meta.get("schema_version")
         if version != str(SCHEMA_VERSION):
             raise IndexStoreError(
-                f"{self.path}: index schema version {version}, this dedupe ({__version__}) reads version {SCHEMA_VERSION}"
+                f"{self.path}: index schema version {version}, this dedupe ({__version__}) reads version {SCHEMA_VERSION}; "
+                "build a new index file (observe the pages again)"
             )
         try:
             stored_hash = json.loads(meta["hash_settings"])
@@ -357,12 +425,16 @@ class SQLiteIndex:
         conn = self.conn
 
         def attempt() -> T:
+            self._tx_sites = set()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 out = fn(conn)
                 conn.execute("COMMIT")
                 return out
             except BaseException:
+                # the cached sets of the sites this attempt touched may hold its changes
+                for sid in self._tx_sites:
+                    self._fpsets.pop(sid, None)
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
@@ -372,7 +444,29 @@ class SQLiteIndex:
         except sqlite3.DatabaseError as exc:
             raise IndexStoreError(f"{self.path}: index write failed: {exc}") from None
         self._bound_wal()
+        self._evict()
         return out
+
+    def _evict(self) -> None:
+        """Drop the least recently written sites' sets while over ``cache_fps``."""
+        total = sum(s.size for _, s in self._fpsets.values())
+        while total > self.cache_fps and self._fpsets:
+            _, (_, dropped) = self._fpsets.popitem(last=False)
+            total -= dropped.size
+
+    def _site_set(self, conn: sqlite3.Connection, sid: int, gen: int) -> _FpSet:
+        """The fingerprints seen on site ``sid`` whose ``sites.gen`` is ``gen``: the cached set
+        if it is of that generation, else rebuilt from the site's page blobs (call before this
+        transaction changes them)."""
+        got = self._fpsets.get(sid)
+        if got is not None and got[0] == gen:
+            self._fpsets.move_to_end(sid)
+            return got[1]
+        blobs = [np.frombuffer(b, dtype=np.uint64) for (b,) in conn.execute(
+            "SELECT f.fps FROM docs d JOIN doc_fps f ON f.did = d.did WHERE d.site_id = ?", (sid,))]
+        fpset = _FpSet(np.unique(np.concatenate(blobs)) if blobs else None)
+        self._fpsets[sid] = (gen, fpset)
+        return fpset
 
     def _bound_wal(self) -> None:
         """Truncate the WAL once it outgrows ``wal_limit`` (automatic checkpoints cannot reset it
@@ -437,11 +531,6 @@ class SQLiteIndex:
             last[doc_id] = i
         batch = [batch[i] for i in sorted(last.values())]
         seq = int(conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
-        touched = 0
-        dec_rows: list[tuple[int, int]] = []
-        site_delta: dict[int, int] = {}
-        per_site: dict[int, list[np.ndarray]] = {}
-        site_cache: dict[str, int] = {}
         known: dict[str, tuple[int, int | None]] = {}
         ids = sorted({it[1] for it in batch})
         for lo in range(0, len(ids), _CHUNK):
@@ -450,15 +539,19 @@ class SQLiteIndex:
                 f"SELECT doc_id, did, site_id FROM docs WHERE doc_id IN ({','.join('?' * len(part))})", part
             ):
                 known[doc_id] = (did, old_sid)
+        site_ids = {site: self._site_id(conn, site, create=True) for site in dict.fromkeys(it[0] for it in batch)}
+        # every touched site's set of seen fingerprints, as it is before this transaction
+        sets = self._load_sets(conn, set(site_ids.values()) | {old for _, old in known.values() if old is not None})
+        dec: dict[int, list[np.ndarray]] = {}
+        add: dict[int, list[np.ndarray]] = {}
+        site_delta: dict[int, int] = {}
         doc_fps_rows: list[tuple[int, bytes]] = []
         text_rows: list[tuple[int, bytes]] = []
         new_docs: list[tuple] = []
         next_did = int(conn.execute("SELECT coalesce(max(did), 0) FROM docs").fetchone()[0])
         for site, doc_id, fps, info in batch:
             info = dict(info)  # this function may be retried: never mutate the caller's items
-            sid = site_cache.get(site)
-            if sid is None:
-                sid = site_cache[site] = self._site_id(conn, site, create=True)
+            sid = site_ids[site]
             text = info.pop("text", None)
             cols = (
                 sid,
@@ -479,113 +572,176 @@ class SQLiteIndex:
                 if old_sid is not None:
                     site_delta[old_sid] = site_delta.get(old_sid, 0) - 1
                     if fb is not None:
-                        dec_rows.extend((old_sid, fp) for fp in np.frombuffer(fb[0], dtype=np.int64).tolist())
+                        dec.setdefault(old_sid, []).append(np.frombuffer(fb[0], dtype=np.uint64))
                 conn.execute("UPDATE docs SET site_id = ?, url = ?, chars = ?, clean_chars = ?, info = ? WHERE did = ?", (*cols, did))
                 conn.execute("DELETE FROM doc_fps WHERE did = ?", (did,))
                 conn.execute("DELETE FROM texts WHERE did = ?", (did,))  # its cleaned text is stale too
-            doc_fps_rows.append((did, fps.view(np.int64).tobytes()))
+            doc_fps_rows.append((did, fps.tobytes()))
             if text is not None and self.store_text:
-                text_rows.append((did, zlib.compress(text.encode("utf-8"), 6)))
+                text_rows.append((did, zlib.compress(text.encode("utf-8"), TEXT_ZLIB_LEVEL)))
             site_delta[sid] = site_delta.get(sid, 0) + 1
-            per_site.setdefault(sid, []).append(fps)
+            add.setdefault(sid, []).append(fps)
         conn.executemany("INSERT INTO docs(did, site_id, url, chars, clean_chars, info, doc_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_docs)
         conn.executemany("INSERT INTO doc_fps(did, fps) VALUES (?, ?)", doc_fps_rows)
         conn.executemany("INSERT INTO texts(did, text, clean) VALUES (?, ?, NULL)", text_rows)
-        if dec_rows:  # the same (site, fp) may be undone for several docs: aggregate
-            uniq, counts = np.unique(np.array(dec_rows, dtype=np.int64), axis=0, return_counts=True)
-            conn.executemany(
-                "UPDATE site_fp SET pages = pages - ? WHERE site_id = ? AND fp = ?",
-                zip(counts.tolist(), uniq[:, 0].tolist(), uniq[:, 1].tolist()),
-            )
-            conn.execute("DELETE FROM site_fp WHERE pages <= 0")
-            touched += len(uniq)
-        for sid, n in site_delta.items():
-            if n:
-                conn.execute("UPDATE sites SET pages = pages + ? WHERE site_id = ?", (n, sid))
-        for sid, arrays in per_site.items():  # new contributions, aggregated per (site, fp)
-            if len(arrays) > 1:
-                uniq, counts = np.unique(np.concatenate(arrays), return_counts=True)
-            else:
-                uniq, counts = arrays[0], np.ones(len(arrays[0]), dtype=np.int64)
-            self._add_site_fps(conn, sid, uniq.view(np.int64), np.asarray(counts, dtype=np.int64))
-            touched += len(uniq)
+        touched = 0
+        for sid, arrays in dec.items():  # undo first, then add (as observing in order would)
+            touched += self._sub_site_fps(conn, sid, arrays, sets[sid])
+        for sid, arrays in add.items():
+            touched += self._add_site_fps(conn, sid, arrays, sets[sid])
+        self._finish_sites(conn, sets, site_delta)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (str(seq),))
         return touched
 
-    def _add_site_fps(self, conn: sqlite3.Connection, sid: int, keys: np.ndarray, counts: np.ndarray) -> None:
-        """``site_fp[sid, key] += count`` (rows created as needed), keys as signed int64.
+    def _load_sets(self, conn: sqlite3.Connection, sids: set[int]) -> dict[int, _FpSet]:
+        """In a write transaction, before it changes any page: the seen-fingerprint sets of
+        ``sids`` (cached or rebuilt); they are dropped from the cache if the transaction fails."""
+        sids = set(sids)
+        self._tx_sites |= sids
+        gens: dict[int, int] = {}
+        ordered = sorted(sids)
+        for lo in range(0, len(ordered), _CHUNK):
+            part = ordered[lo : lo + _CHUNK]
+            gens.update(conn.execute(f"SELECT site_id, gen FROM sites WHERE site_id IN ({','.join('?' * len(part))})", part).fetchall())
+        return {sid: self._site_set(conn, sid, gens.get(sid, 0)) for sid in ordered}
 
-        With SQLite's JSON functions, the keys of each distinct count go in as ONE statement
-        over ``json_each`` of a JSON array (about 2.5x faster than binding a row at a time);
-        keys are sent in the table's (signed) order, so B-tree writes are sequential."""
-        order = np.argsort(keys, kind="stable")
-        keys, counts = keys[order], counts[order]
-        sql_upsert = "ON CONFLICT(site_id, fp) DO UPDATE SET pages = pages + excluded.pages"
-        if not self._json:
-            conn.executemany(f"INSERT INTO site_fp(site_id, fp, pages) VALUES (?, ?, ?) {sql_upsert}",
-                             zip(itertools.repeat(sid), keys.tolist(), counts.tolist()))
+    def _finish_sites(self, conn: sqlite3.Connection, sets: dict[int, _FpSet], site_delta: dict[int, int]) -> None:
+        """Record the touched sites' page counts, distinct fingerprints and a new generation."""
+        if not sets:
             return
-        sql = f"INSERT INTO site_fp(site_id, fp, pages) SELECT ?, value, ? FROM json_each(?) WHERE true {sql_upsert}"
-        distinct = np.unique(counts).tolist()
-        for c in distinct:
-            part = keys if len(distinct) == 1 else keys[counts == c]
-            conn.execute(sql, (sid, int(c), json.dumps(part.tolist())))
+        gen = int(conn.execute("SELECT value FROM meta WHERE key='gen'").fetchone()[0]) + 1
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'gen'", (str(gen),))
+        conn.executemany(
+            "UPDATE sites SET pages = pages + ?, fps = ?, gen = ? WHERE site_id = ?",
+            [(site_delta.get(sid, 0), fpset.size, gen, sid) for sid, fpset in sets.items()],
+        )
+        for sid, fpset in sets.items():
+            self._fpsets[sid] = (gen, fpset)
+            self._fpsets.move_to_end(sid)
+
+    @staticmethod
+    def _shared_pages(conn: sqlite3.Connection, sid: int, keys: np.ndarray) -> np.ndarray:
+        """``site_fp`` pages of sorted unique uint64 ``keys`` on site ``sid`` (0: no row)."""
+        out = np.zeros(len(keys), dtype=np.int64)
+        signed = keys.view(np.int64).tolist()
+        got: list[tuple[int, int]] = []
+        for lo in range(0, len(signed), _CHUNK):
+            part = signed[lo : lo + _CHUNK]
+            got.extend(conn.execute(
+                f"SELECT fp, pages FROM site_fp WHERE site_id = ? AND fp IN ({','.join('?' * len(part))})", [sid, *part]
+            ).fetchall())
+        if got:
+            arr = np.array(got, dtype=np.int64)
+            pos = np.searchsorted(keys, arr[:, 0].view(np.uint64))
+            out[pos] = arr[:, 1]
+        return out
+
+    @staticmethod
+    def _add_site_fps(conn: sqlite3.Connection, sid: int, arrays: list[np.ndarray], seen_set: _FpSet) -> int:
+        """Add pages' fingerprints (each array sorted unique) to site ``sid``. Only fingerprints
+        that reach 2 pages get (or update) a ``site_fp`` row; the rest join ``seen_set``."""
+        if len(arrays) > 1:
+            keys, k = np.unique(np.concatenate(arrays), return_counts=True)
+        else:
+            keys, k = arrays[0], np.ones(len(arrays[0]), dtype=np.int64)
+        if not len(keys):
+            return 0
+        seen = seen_set.contains(keys)
+        write = seen | (k >= 2)
+        n = int(write.sum())
+        if n:
+            kk = np.asarray(k[write], dtype=np.int64)
+            start = seen[write].astype(np.int64) + kk  # a seen fingerprint without a row was on 1 page
+            signed = keys[write].view(np.int64)
+            order = np.argsort(signed, kind="stable")  # the table's order: sequential B-tree writes
+            conn.executemany(
+                "INSERT INTO site_fp(site_id, fp, pages) VALUES (?, ?, ?) ON CONFLICT(site_id, fp) DO UPDATE SET pages = pages + ?",
+                zip(itertools.repeat(sid), signed[order].tolist(), start[order].tolist(), kk[order].tolist()),
+            )
+        seen_set.add(keys[~seen])
+        return n
+
+    def _sub_site_fps(self, conn: sqlite3.Connection, sid: int, arrays: list[np.ndarray], seen_set: _FpSet) -> int:
+        """Undo pages' fingerprints on site ``sid``: counts drop; a row left with one page is
+        deleted (the fingerprint stays seen), a fingerprint left on no page leaves ``seen_set``."""
+        keys, c = np.unique(np.concatenate(arrays), return_counts=True)
+        if not len(keys):
+            return 0
+        shared = self._shared_pages(conn, sid, keys)
+        has_row = shared > 0
+        new = np.where(has_row, shared, 1) - c
+        upd = has_row & (new >= 2)
+        if upd.any():
+            conn.executemany("UPDATE site_fp SET pages = ? WHERE site_id = ? AND fp = ?",
+                             zip(new[upd].tolist(), itertools.repeat(sid), keys[upd].view(np.int64).tolist()))
+        drop = has_row & (new < 2)
+        if drop.any():
+            conn.executemany("DELETE FROM site_fp WHERE site_id = ? AND fp = ?",
+                             zip(itertools.repeat(sid), keys[drop].view(np.int64).tolist()))
+        seen_set.remove(keys[new <= 0])
+        return len(keys)
 
     def site_pages(self, site: str) -> int:
         row = self._read(lambda c: c.execute("SELECT pages FROM sites WHERE name = ?", (site,)).fetchone())
         return int(row[0]) if row else 0
 
+    def _snapshot(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run the reads of ``fn(conn)`` in one read transaction (one consistent snapshot)."""
+
+        def run(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+        return self._read(run)
+
     def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
         """How many observed pages of ``site`` hold each fingerprint (int64 array)."""
         fps = np.asarray(fingerprints, dtype=np.uint64)
-        out = np.zeros(len(fps), dtype=np.int64)
         if not len(fps):
-            return out
+            return np.zeros(0, dtype=np.int64)
+        keys = np.unique(fps)
 
-        def q(conn: sqlite3.Connection) -> dict[int, int]:
-            sid = self._site_id(conn, site, create=False)
-            if sid is None:
-                return {}
-            found: dict[int, int] = {}
-            keys = sorted(set(to_i64(fps)))
-            for lo in range(0, len(keys), _CHUNK):
-                part = keys[lo : lo + _CHUNK]
-                sql = f"SELECT fp, pages FROM site_fp WHERE site_id = ? AND fp IN ({','.join('?' * len(part))})"
-                found.update(conn.execute(sql, [sid, *part]).fetchall())
-            return found
+        def q(conn: sqlite3.Connection) -> np.ndarray:
+            row = conn.execute("SELECT site_id, gen FROM sites WHERE name = ?", (site,)).fetchone()
+            if row is None:
+                return np.zeros(len(keys), dtype=np.int64)
+            shared = self._shared_pages(conn, row[0], keys)
+            seen = self._site_set(conn, row[0], row[1]).contains(keys)
+            return np.where(shared > 0, shared, seen.astype(np.int64))
 
-        found = self._read(q)
-        if found:
-            keys = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
-            vals = np.fromiter(found.values(), dtype=np.int64, count=len(found))
-            order = np.argsort(keys)
-            keys, vals = keys[order], vals[order]
-            f64 = fps.view(np.int64)
-            pos = np.searchsorted(keys, f64)
-            pos[pos >= len(keys)] = 0
-            hit = keys[pos] == f64
-            out[hit] = vals[pos[hit]]
-        return out
+        vals = self._snapshot(q)
+        self._evict()
+        return vals[np.searchsorted(keys, fps)]
 
     def site_doc_freqs(self, site: str, min_pages: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Fingerprints of ``site`` held by ``>= min_pages`` pages, with their page counts
-        (uint64, int64), sorted by fingerprint. ``min_pages=2`` leaves out the (many)
-        fingerprints seen on one page only, as :class:`~dedupe.engine.index.CountIndex` does."""
+        (uint64, int64), sorted by fingerprint. ``min_pages=2`` reads only the ``site_fp`` rows
+        (the fingerprints on one page are left out, as :class:`~dedupe.engine.index.CountIndex`
+        does); ``min_pages=1`` adds every fingerprint seen on the site."""
 
-        def q(conn: sqlite3.Connection) -> list[tuple[int, int]]:
-            sid = self._site_id(conn, site, create=False)
-            if sid is None:
-                return []
+        def q(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray]:
+            row = conn.execute("SELECT site_id, gen FROM sites WHERE name = ?", (site,)).fetchone()
+            if row is None:
+                return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+            sid = row[0]
+            rows = conn.execute("SELECT fp, pages FROM site_fp WHERE site_id = ? AND pages >= ?", (sid, max(2, int(min_pages)))).fetchall()
+            arr = np.array(rows, dtype=np.int64).reshape(-1, 2)
+            fps = arr[:, 0].copy().view(np.uint64)
             if min_pages > 1:
-                return conn.execute("SELECT fp, pages FROM site_fp WHERE site_id = ? AND pages >= ?", (sid, int(min_pages))).fetchall()
-            return conn.execute("SELECT fp, pages FROM site_fp WHERE site_id = ?", (sid,)).fetchall()
+                order = np.argsort(fps)
+                return fps[order], arr[order, 1].copy()
+            keys = self._site_set(conn, sid, row[1]).array()
+            pages = np.ones(len(keys), dtype=np.int64)
+            pages[np.searchsorted(keys, fps)] = arr[:, 1]
+            return keys.copy(), pages
 
-        rows = self._read(q)
-        arr = np.array(rows, dtype=np.int64).reshape(-1, 2)
-        fps = arr[:, 0].copy().view(np.uint64)
-        pages = arr[:, 1].copy()
-        order = np.argsort(fps)
-        return fps[order], pages[order]
+        out = self._snapshot(q)
+        self._evict()
+        return out
 
     # -- near-duplicate documents ------------------------------------------------------------
     def put_signature(self, doc_id: str, signature: np.ndarray, band_keys: np.ndarray) -> None:
@@ -638,7 +794,7 @@ class SQLiteIndex:
                 conn.executemany(
                     "INSERT INTO texts(did, text, clean) VALUES (?, NULL, ?) ON CONFLICT(did) DO UPDATE SET clean = excluded.clean",
                     [
-                        (did, zlib.compress(extra["clean_text"].encode("utf-8"), 6))
+                        (did, zlib.compress(extra["clean_text"].encode("utf-8"), TEXT_ZLIB_LEVEL))
                         for did, (_, _, _, extra) in zip(order, batch)
                         if extra.get("clean_text") is not None
                     ],
@@ -833,34 +989,30 @@ class SQLiteIndex:
         ids = list(dict.fromkeys(doc_ids))
 
         def tx(conn: sqlite3.Connection) -> int:
-            n = 0
-            dec: list[tuple[int, int]] = []
+            found: list[tuple[int, int | None]] = []
             for doc_id in ids:
                 row = conn.execute("SELECT did, site_id FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
-                if row is None:
-                    continue
-                n += 1
-                did, sid = row
-                fb = conn.execute("SELECT fps FROM doc_fps WHERE did = ?", (did,)).fetchone()
-                if fb is not None and sid is not None:
-                    dec.extend((sid, fp) for fp in np.frombuffer(fb[0], dtype=np.int64).tolist())
-                    conn.execute("UPDATE sites SET pages = pages - 1 WHERE site_id = ?", (sid,))
+                if row is not None:
+                    found.append(row)
+            sets = self._load_sets(conn, {sid for _, sid in found if sid is not None})
+            dec: dict[int, list[np.ndarray]] = {}
+            delta: dict[int, int] = {}
+            for did, sid in found:
+                if sid is not None:
+                    delta[sid] = delta.get(sid, 0) - 1
+                    fb = conn.execute("SELECT fps FROM doc_fps WHERE did = ?", (did,)).fetchone()
+                    if fb is not None:
+                        dec.setdefault(sid, []).append(np.frombuffer(fb[0], dtype=np.uint64))
                 self._drop_sig_tx(conn, did)
                 for table in ("doc_fps", "texts", "docs"):
                     conn.execute(f"DELETE FROM {table} WHERE did = ?", (did,))
-            if dec:
-                arr = np.array(dec, dtype=np.int64)
-                uniq, counts = np.unique(arr, axis=0, return_counts=True)
-                conn.executemany(
-                    "UPDATE site_fp SET pages = pages - ? WHERE site_id = ? AND fp = ?",
-                    zip(counts.tolist(), uniq[:, 0].tolist(), uniq[:, 1].tolist()),
-                )
-                conn.execute("DELETE FROM site_fp WHERE pages <= 0")
+            for sid, arrays in dec.items():
+                self._sub_site_fps(conn, sid, arrays, sets[sid])
+            self._finish_sites(conn, sets, delta)
             conn.execute("DELETE FROM sites WHERE pages <= 0 AND site_id NOT IN (SELECT site_id FROM docs WHERE site_id IS NOT NULL)")
-            return n
+            return len(found)
 
-        n = self._write(tx)
-        return n
+        return self._write(tx)
 
     def forget_site(self, site: str) -> None:
         self.forget_docs(self.doc_ids(site))
@@ -900,7 +1052,8 @@ class SQLiteIndex:
                 "sites": one("SELECT count(*) FROM sites WHERE pages > 0"),
                 "pages": one("SELECT count(*) FROM docs WHERE site_id IS NOT NULL"),
                 "documents": one("SELECT count(*) FROM docs"),
-                "fingerprints": one("SELECT count(*) FROM site_fp"),
+                "fingerprints": one("SELECT coalesce(sum(fps), 0) FROM sites"),  # distinct (site, fp)
+                "shared_fingerprints": one("SELECT count(*) FROM site_fp"),  # on >= 2 pages of a site
                 "signatures": one("SELECT count(*) FROM sigs"),
                 "stored_texts": one("SELECT count(*) FROM texts WHERE text IS NOT NULL"),
             }
@@ -929,6 +1082,13 @@ class SQLiteIndex:
         for site, site_pages, pages, n in rows:
             if pages >= min_fraction * site_pages:
                 out[site] = out.get(site, 0) + n
+        if min_pages <= 1:  # fingerprints on one page have no site_fp row
+            singles = self._read(lambda c: c.execute(
+                "SELECT s.name, s.pages, s.fps - (SELECT count(*) FROM site_fp f WHERE f.site_id = s.site_id) FROM sites s WHERE s.pages > 0"
+            ).fetchall())
+            for site, site_pages, n in singles:
+                if n > 0 and 1 >= min_fraction * site_pages:
+                    out[site] = out.get(site, 0) + n
         return out
 
     def checkpoint(self, *, patience: float = 5.0) -> bool:
