@@ -13,7 +13,10 @@ sites. Measured, in one process, on the same pages:
   the evidence so far, near-duplicate look-up, signature write, per page) on the first
   ``--stream`` pages;
 * look-up latency on the filled index: ``doc_freq`` for one page's fingerprints and
-  ``band_candidates`` for one signature; index size per million stored (site, fingerprint) rows.
+  ``band_candidates`` for one signature; index size per million distinct (site, fingerprint)
+  pairs;
+* peak RSS of each run (Linux: the process's high-water mark is reset before each run through
+  ``/proc/self/clear_refs``; it includes the generated corpus, held as a list by the script).
 """
 
 from __future__ import annotations
@@ -82,6 +85,36 @@ def mb(docs: list[Document]) -> float:
     return sum(len(d.text.encode("utf-8")) for d in docs) / 1e6
 
 
+def reset_peak() -> bool:
+    """Reset the process's peak RSS (VmHWM), Linux only; False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def rss_note(ok: bool) -> str:
+    peak = peak_rss_mb()
+    return f"peak RSS {peak:,.0f} MB" if ok and peak is not None else ""
+
+
+def joined(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
 def timed(fn):
     t = time.perf_counter()
     out = fn()
@@ -93,14 +126,17 @@ def bench(n: int, stream: int, workdir: Path) -> list[tuple]:
     size = mb(docs)
     cfg = Config()
     rows = []
+    ok = reset_peak()
     _, t_mem = timed(lambda: sum(1 for _ in run_corpus(docs, cfg)))
-    rows.append((n, "memory: run_corpus", t_mem, n / t_mem, size / t_mem, ""))
+    rows.append((n, "memory: run_corpus", t_mem, n / t_mem, size / t_mem, rss_note(ok)))
     path = workdir / f"bench-{n}.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
+    ok = reset_peak()
     with open_index(path, config=cfg) as idx:
         _, t_idx = timed(lambda: sum(1 for _ in idx.corpus(docs)))
-        rows.append((n, "index batch: Index.corpus", t_idx, n / t_idx, size / t_idx, f"{t_idx / t_mem - 1:+.0%} time vs memory"))
+        rows.append((n, "index batch: Index.corpus", t_idx, n / t_idx, size / t_idx,
+                     joined(f"{t_idx / t_mem - 1:+.0%} time vs memory", rss_note(ok))))
         st = idx.store.stats()
         # look-up latency on the filled index
         rng = random.Random(1)
@@ -121,18 +157,22 @@ def bench(n: int, stream: int, workdir: Path) -> list[tuple]:
         rows.append((n, "lookup doc_freq (one page)", t_df, 1 / t_df, None, f"{t_df * 1e3:.2f} ms for {n_fp:.0f} fps = {t_df / n_fp * 1e6:.2f} us/fp"))
         rows.append((n, "lookup band_candidates", t_band, 1 / t_band, None, f"{t_band * 1e3:.2f} ms per signature ({cfg.neardup.bands} bands)"))
         per_m = file_bytes / (st["fingerprints"] / 1e6)
-        rows.append((n, "index size", None, None, None, f"{file_bytes / 2**20:.0f} MiB file, {st['fingerprints']:,} (site,fp) rows, "
-                     f"{per_m / 2**20:.0f} MiB per million rows (texts stored), {file_bytes / n / 1024:.1f} KiB/page, corpus {size:.0f} MB"))
+        rows.append((n, "index size", None, None, None, f"{file_bytes / 2**20:.0f} MiB file, {st['fingerprints']:,} distinct (site,fp), "
+                     f"{st.get('shared_fingerprints', st['fingerprints']):,} on >= 2 pages (site_fp rows), "
+                     f"{per_m / 2**20:.1f} MiB per million fingerprints (texts stored), {file_bytes / n / 1024:.1f} KiB/page, corpus {size:.0f} MB"))
     if stream:
         k = min(stream, n)
         sp = workdir / f"stream-{n}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(str(sp) + suffix).unlink(missing_ok=True)
+        ok = reset_peak()
         with open_index(sp, config=cfg) as idx:
             _, t_s = timed(lambda: [idx.clean(d) for d in docs[:k]])
+        note = rss_note(ok)
         sub = docs[:k]
         _, t_m = timed(lambda: sum(1 for _ in run_corpus(sub, cfg)))
-        rows.append((k, "index stream: Index.clean per page", t_s, k / t_s, mb(sub) / t_s, f"{t_s / t_m - 1:+.0%} time vs memory on the same {k} pages"))
+        rows.append((k, "index stream: Index.clean per page", t_s, k / t_s, mb(sub) / t_s,
+                     joined(f"{t_s / t_m - 1:+.0%} time vs memory on the same {k} pages", note)))
     return rows
 
 

@@ -203,8 +203,13 @@ class Index:
                     view.note(doc)
                 yield doc
 
+        # a list or tuple of Documents is already in memory: run_corpus may iterate it twice
+        # instead of spilling it (the notes hold references to the same texts, not copies)
+        batch: Iterable[Document] = stream()
+        if isinstance(docs, (list, tuple)) and all(isinstance(d, Document) for d in docs):
+            batch = list(batch)
         results = run_corpus(
-            stream(), self.config, index=view, workers=workers, dedupe_only=self.dedupe_only, progress=progress, order=order,
+            batch, self.config, index=view, workers=workers, dedupe_only=self.dedupe_only, progress=progress, order=order,
             on_signature=lambda i, doc_id, sig, n_sh: sigs.__setitem__(doc_id, (np.array(sig, dtype=np.uint32), n_sh)),
         )
         # run_corpus counts the whole batch before its first result: by then ``sites`` holds

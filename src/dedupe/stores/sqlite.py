@@ -18,7 +18,9 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_i
     site_fp(site_id, fp, pages)          fingerprints held by >= 2 pages of their site, with the count
     sigs(did, sig, bands, n_shingles)    MinHash signature (uint32 blob), band keys (uint64 blob)
     bands(band, key, did)                LSH buckets (band position, band key) -> document
-    texts(did, text, clean)              optional: zlib-compressed original and cleaned text
+    texts(did, text)                     optional: zlib-compressed original text
+    cleans(did, clean)                   optional: zlib-compressed last cleaned text (its own
+                                         table: storing it never rewrites the original's row)
 
 64-bit hashes are stored as signed ``int64`` (the same 8 bytes, viewed through numpy).
 
@@ -96,7 +98,8 @@ CREATE TABLE site_fp (site_id INTEGER NOT NULL, fp INTEGER NOT NULL, pages INTEG
 CREATE TABLE sigs (did INTEGER PRIMARY KEY, sig BLOB NOT NULL, bands BLOB NOT NULL, n_shingles INTEGER);
 CREATE TABLE bands (band INTEGER NOT NULL, key INTEGER NOT NULL, did INTEGER NOT NULL,
                     PRIMARY KEY (band, key, did)) WITHOUT ROWID;
-CREATE TABLE texts (did INTEGER PRIMARY KEY, text BLOB, clean BLOB);
+CREATE TABLE texts (did INTEGER PRIMARY KEY, text BLOB);
+CREATE TABLE cleans (did INTEGER PRIMARY KEY, clean BLOB);
 """
 
 
@@ -575,7 +578,8 @@ class SQLiteIndex:
                         dec.setdefault(old_sid, []).append(np.frombuffer(fb[0], dtype=np.uint64))
                 conn.execute("UPDATE docs SET site_id = ?, url = ?, chars = ?, clean_chars = ?, info = ? WHERE did = ?", (*cols, did))
                 conn.execute("DELETE FROM doc_fps WHERE did = ?", (did,))
-                conn.execute("DELETE FROM texts WHERE did = ?", (did,))  # its cleaned text is stale too
+                conn.execute("DELETE FROM texts WHERE did = ?", (did,))
+                conn.execute("DELETE FROM cleans WHERE did = ?", (did,))  # its cleaned text is stale too
             doc_fps_rows.append((did, fps.tobytes()))
             if text is not None and self.store_text:
                 text_rows.append((did, zlib.compress(text.encode("utf-8"), TEXT_ZLIB_LEVEL)))
@@ -583,7 +587,7 @@ class SQLiteIndex:
             add.setdefault(sid, []).append(fps)
         conn.executemany("INSERT INTO docs(did, site_id, url, chars, clean_chars, info, doc_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_docs)
         conn.executemany("INSERT INTO doc_fps(did, fps) VALUES (?, ?)", doc_fps_rows)
-        conn.executemany("INSERT INTO texts(did, text, clean) VALUES (?, ?, NULL)", text_rows)
+        conn.executemany("INSERT INTO texts(did, text) VALUES (?, ?)", text_rows)
         touched = 0
         for sid, arrays in dec.items():  # undo first, then add (as observing in order would)
             touched += self._sub_site_fps(conn, sid, arrays, sets[sid])
@@ -792,7 +796,7 @@ class SQLiteIndex:
             )
             if self.store_text:
                 conn.executemany(
-                    "INSERT INTO texts(did, text, clean) VALUES (?, NULL, ?) ON CONFLICT(did) DO UPDATE SET clean = excluded.clean",
+                    "INSERT OR REPLACE INTO cleans(did, clean) VALUES (?, ?)",
                     [
                         (did, zlib.compress(extra["clean_text"].encode("utf-8"), TEXT_ZLIB_LEVEL))
                         for did, (_, _, _, extra) in zip(order, batch)
@@ -974,9 +978,9 @@ class SQLiteIndex:
     def get_text(self, doc_id: str, *, clean: bool = False) -> str | None:
         """The stored original (or, with ``clean``, last cleaned) text of ``doc_id``; None when
         not stored."""
-        col = "clean" if clean else "text"
+        table, col = ("cleans", "clean") if clean else ("texts", "text")
         row = self._read(
-            lambda c: c.execute(f"SELECT t.{col} FROM texts t JOIN docs d ON d.did = t.did WHERE d.doc_id = ?", (doc_id,)).fetchone()
+            lambda c: c.execute(f"SELECT t.{col} FROM {table} t JOIN docs d ON d.did = t.did WHERE d.doc_id = ?", (doc_id,)).fetchone()
         )
         return None if row is None or row[0] is None else zlib.decompress(row[0]).decode("utf-8")
 
@@ -1004,7 +1008,7 @@ class SQLiteIndex:
                     if fb is not None:
                         dec.setdefault(sid, []).append(np.frombuffer(fb[0], dtype=np.uint64))
                 self._drop_sig_tx(conn, did)
-                for table in ("doc_fps", "texts", "docs"):
+                for table in ("doc_fps", "texts", "cleans", "docs"):
                     conn.execute(f"DELETE FROM {table} WHERE did = ?", (did,))
             for sid, arrays in dec.items():
                 self._sub_site_fps(conn, sid, arrays, sets[sid])
