@@ -21,13 +21,17 @@ Results come back in input order (or sorted by id with ``order="id"``) with ``me
 
 Memory: the documents and the cleaned results are spilled to a temporary file between passes
 (unless ``docs`` is a list/tuple, which is iterated again), so the driver itself holds only
-per-document fingerprints of blocks and one signature per document.
+per-document fingerprints of blocks and one signature per document. Spilled records are plain
+pickled tuples (:func:`_encode_doc`, :func:`_encode_result`): the driver writes the workers'
+result records to the spill file as bytes, without unpickling them.
 
 Per-document work (tokenising, fingerprints, cleaning, signatures) runs in ``workers``
 processes: one ``spawn`` pool for both passes; after counting, the index is pickled once to a
 temporary file that each worker loads on first use (the default :class:`CountIndex` is a few flat
-arrays holding only fingerprints seen on 2+ pages of a site). Work is split and
-merged in input order, so the output does not depend on the number of workers.
+arrays holding only fingerprints seen on 2+ pages of a site). Work goes out in chunks of
+consecutive pages (:data:`CHUNK_DOCS`, :data:`CHUNK_BYTES`) whose tokenising, within-page
+blocking and MinHash signatures run as one batch (equal to the page-by-page results), and is
+merged in input order, so the output depends neither on the number of workers nor on the cut.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import multiprocessing
 import os
 import pickle
 import tempfile
+from array import array
 from collections.abc import Sequence
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -45,13 +50,15 @@ import numpy as np
 
 from ..config import Config
 from ..core.spans import Piece
-from ..core.tokenize import Tokens, tokenize
+from ..core.minhash import signatures, to_hash32
+from ..core.shingle import shingle_hashes
+from ..core.tokenize import Tokens, tokenize, tokenize_batch
 from ..errors import InputError
 from ..models import CleanResult, Document, Span
 from . import crosspage, neardup
 from .assemble import assemble
 from .index import CountIndex, IndexStore
-from .within import flagged_spans, within_analysis
+from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
 
 from .site import site_pieces as _site_pieces
 from .templates import doc_fingerprints as _doc_fingerprints
@@ -173,19 +180,31 @@ def clean_document(
         the :class:`CleanResult`; ``meta["removed_chars"]`` holds characters removed, by kind.
     """
     _check_doc(doc, cfg)
-    text = doc.text
     if toks is None:
-        toks = tokenize(text)
-    site_p: list[Piece] = []
-    site_mask = np.zeros(len(toks), dtype=bool)
-    if cfg.templates.enabled:
-        site = site_of(doc)
-        view = index if exclude is None else ExcludingIndex(index, site, *exclude)
-        site_p, site_mask = _site_pieces(text, toks, view, site, _site_cfg(cfg, dedupe_only))
-        site_p = list(site_p)
-        site_mask = np.asarray(site_mask, dtype=bool)
+        toks = tokenize(doc.text)
+    site_p, site_mask = _site_level(doc, toks, index, cfg, dedupe_only, exclude)
     # within-page repeats know what the site level removes: their kept copy never lies there
-    wa = within_analysis(text, toks, cfg.within, excluded=site_mask)
+    wa = within_analysis(doc.text, toks, cfg.within, excluded=site_mask)
+    return _finish(doc, toks, site_p, wa, crosspage_hits, cfg)
+
+
+def _site_level(
+    doc: Document, toks: Tokens, index: IndexStore, cfg: Config, dedupe_only: bool, exclude: Exclusion | None
+) -> tuple[list[Piece], np.ndarray]:
+    """The site pieces of one page (templates, off-main) and the mask of the tokens they remove."""
+    if not cfg.templates.enabled:
+        return [], np.zeros(len(toks), dtype=bool)
+    site = site_of(doc)
+    view = index if exclude is None else ExcludingIndex(index, site, *exclude)
+    site_p, site_mask = _site_pieces(doc.text, toks, view, site, _site_cfg(cfg, dedupe_only))
+    return list(site_p), np.asarray(site_mask, dtype=bool)
+
+
+def _finish(
+    doc: Document, toks: Tokens, site_p: list[Piece], wa: WithinAnalysis, crosspage_hits: Sequence[crosspage.Hit], cfg: Config
+) -> CleanResult:
+    """Site pieces + within-page analysis + cross-page blocks -> the page's :class:`CleanResult`."""
+    text = doc.text
     pieces = site_p + wa.pieces
     flagged: list[Span] = flagged_spans(text, wa.flagged)
     if crosspage_hits:
@@ -219,29 +238,102 @@ def _index_for(path: str | None) -> Any:
     return _W["index"]
 
 
-def _observe_work(doc: Document) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _signatures_many(toks_list: Sequence[Tokens], keeps: Sequence[np.ndarray | None], cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """``neardup.signature_of`` of many pages at once: for page ``i``, the MinHash signature and
+    the number of distinct shingles of its tokens ``toks_list[i]`` (those in ``keeps[i]`` when
+    given). One shingling and one signature pass for all pages; equal results (the per-page
+    shingle sets are the same, and a minimum does not depend on order)."""
+    sc = cfg.signature
+    hs = [t.hashes if k is None else t.hashes[k] for t, k in zip(toks_list, keeps)]
+    sg = [t.single if k is None else t.single[k] for t, k in zip(toks_list, keeps)]
+    m = len(hs)
+    offsets = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(h) for h in hs), dtype=np.int64, count=m), out=offsets[1:])
+    if not m or not offsets[-1]:
+        return signatures(np.empty(0, dtype=np.uint32), np.zeros(m + 1, dtype=np.int64), sc.num_perm, sc.seed), np.zeros(m, dtype=np.int64)
+    sh, sh_off = shingle_hashes(np.concatenate(hs), offsets, sc.shingle_size, single=np.concatenate(sg), char_k=sc.char_shingle_size)
+    # distinct 32-bit shingles per page: one sort of (page << 32 | hash)
+    page = np.repeat(np.arange(m, dtype=np.uint64), np.diff(sh_off))
+    key = np.unique((page << np.uint64(32)) | to_hash32(sh).astype(np.uint64))
+    u_off = np.searchsorted(key >> np.uint64(32), np.arange(m + 1, dtype=np.uint64)).astype(np.int64)
+    # blocks of 2048 shingles: a 1 MB work buffer at 128 permutations (the default 8192 would be 4 MB)
+    sigs = signatures((key & np.uint64(0xFFFFFFFF)).astype(np.uint32), u_off, sc.num_perm, sc.seed, chunk=2048)
+    return sigs, np.diff(u_off)
+
+
+#: what one page's observe work returns: (template fingerprints, block fps, block starts, block ends, raw signature)
+Observed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _observe_chunk(blobs: list[bytes]) -> list[Observed]:
+    """Observe work of a chunk of pages (:func:`_encode_doc` records): one tokenising pass and
+    one signature pass for them all."""
     cfg: Config = _W["cfg"]
-    _check_doc(doc, cfg)
-    toks = tokenize(doc.text)
-    fps = np.unique(_fingerprints(doc.text, toks, cfg))  # sorted unique: the driver skips np.unique
-    bfp, bs, be = crosspage.block_fingerprints(doc.text, toks, cfg.corpus)
-    raw_sig, _ = neardup.signature_of(doc.text, cfg, hashes=toks.hashes, single=toks.single)
-    return fps, bfp, bs, be, raw_sig
+    docs = [_decode_doc(b) for b in blobs]
+    for doc in docs:
+        _check_doc(doc, cfg)
+    toks_list = tokenize_batch([d.text for d in docs])
+    raw_sigs, _ = _signatures_many(toks_list, [None] * len(docs), cfg)
+    out: list[Observed] = []
+    for doc, toks, raw_sig in zip(docs, toks_list, raw_sigs):
+        fps = _fingerprints(doc.text, toks, cfg)  # sorted unique: the driver skips np.unique
+        bfp, bs, be = crosspage.block_fingerprints(doc.text, toks, cfg.corpus)
+        out.append((fps, bfp, bs, be, raw_sig))
+    return out
 
 
-def _fps_work(doc: Document) -> np.ndarray:
-    return _fingerprints(doc.text, tokenize(doc.text), _W["cfg"])
-
-
-def _clean_work(item: tuple[Document, list[crosspage.Hit], Exclusion | None, str | None]) -> tuple[CleanResult, np.ndarray, int]:
-    doc, hits, exclude, index_path = item
+def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
     cfg: Config = _W["cfg"]
-    _check_doc(doc, cfg)
-    toks = tokenize(doc.text)
-    res = clean_document(doc, _index_for(index_path), cfg, dedupe_only=_W["dedupe_only"], crosspage_hits=hits, exclude=exclude, toks=toks)
-    keep = _kept_tokens(toks, res)
-    sig, n_sh = neardup.signature_of(res.text, cfg, hashes=toks.hashes[keep], single=toks.single[keep])
-    return res, sig, n_sh
+    docs = [_decode_doc(b) for b in blobs]
+    return [_fingerprints(d.text, toks, cfg) for d, toks in zip(docs, tokenize_batch([d.text for d in docs]))]
+
+
+#: one page of a clean chunk: (:func:`_encode_doc` record, its cross-page hits, its copies' evidence)
+CleanItem = tuple[bytes, list[crosspage.Hit], "Exclusion | None"]
+
+
+def _clean_chunk(task: tuple[list[CleanItem], str | None]) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
+    """Clean work of a chunk of pages: :func:`clean_document` of each, then the MinHash signature
+    of its cleaned text (its tokens outside the removed spans). Tokenising, the within-page near
+    pass's blocking and the signatures run once for the whole chunk.
+
+    Returns (:func:`_encode_result` records, signatures, distinct shingles, cleaned lengths)."""
+    blobs, index_path = task
+    cfg: Config = _W["cfg"]
+    index = _index_for(index_path)
+    items = [(_decode_doc(b), hits, exclude) for b, hits, exclude in blobs]
+    docs = [it[0] for it in items]
+    for doc in docs:
+        _check_doc(doc, cfg)
+    toks_list = tokenize_batch([d.text for d in docs])
+    site = [_site_level(doc, toks, index, cfg, _W["dedupe_only"], exclude) for (doc, _, exclude), toks in zip(items, toks_list)]
+    was = within_analysis_many([d.text for d in docs], toks_list, cfg.within, [m for _, m in site])
+    results = [_finish(doc, toks, sp, wa, hits, cfg) for (doc, hits, _), toks, (sp, _), wa in zip(items, toks_list, site, was)]
+    sigs, n_sh = _signatures_many(toks_list, [_kept_tokens(t, r) for t, r in zip(toks_list, results)], cfg)
+    lengths = np.fromiter((len(r.text) for r in results), dtype=np.int64, count=len(results))
+    return [_encode_result(r) for r in results], sigs, n_sh, lengths
+
+
+#: a chunk of pages for one worker task: at most this many pages, or this many bytes of records
+CHUNK_DOCS = 64
+CHUNK_BYTES = 1 << 16
+
+
+def _chunks(items: Iterable[Any], size_of: Callable[[Any], int]) -> Iterator[list[Any]]:
+    """Consecutive chunks of ``items`` (input order kept), cut by :data:`CHUNK_DOCS` and
+    :data:`CHUNK_BYTES`. Results never depend on the cut: every chunk function equals its
+    page-by-page version."""
+    buf: list[Any] = []
+    size = 0
+    for it in items:
+        k = size_of(it)
+        if buf and (len(buf) >= CHUNK_DOCS or size + k > CHUNK_BYTES):
+            yield buf
+            buf, size = [], 0
+        buf.append(it)
+        size += k
+    if buf:
+        yield buf
 
 
 def _kept_tokens(toks: Tokens, res: CleanResult) -> np.ndarray:
@@ -258,28 +350,63 @@ def _kept_tokens(toks: Tokens, res: CleanResult) -> np.ndarray:
     return keep
 
 
+def _encode_doc(doc: Document) -> bytes:
+    """What the workers need of a document (no ``meta``), as one pickled record."""
+    return pickle.dumps((doc.id, doc.text, doc.url, doc.site), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode_doc(blob: bytes) -> Document:
+    doc_id, text, url, site = pickle.loads(blob)
+    return Document(doc_id, text, url, site)
+
+
+def _encode_result(res: CleanResult) -> bytes:
+    """A :class:`CleanResult` as plain tuples (pickling the dataclasses costs ~10x more); a
+    span's text is left out when it is the original's ``[start:end]`` (always, by contract)."""
+    orig = res.original
+    spans = tuple(
+        (sp.start, sp.end, None if sp.text == orig[sp.start : sp.end] else sp.text, sp.kind, sp.rule, sp.score,
+         sp.kept, sp.kept_doc, sp.removed, sp.site_pages)
+        for sp in res.spans
+    )
+    return pickle.dumps((res.doc_id, orig, res.text, spans, dict(res.meta)), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _decode_result(blob: bytes) -> CleanResult:
+    doc_id, orig, text, spans, meta = pickle.loads(blob)
+    return CleanResult(
+        doc_id, orig, text,
+        tuple(Span(a, b, orig[a:b] if t is None else t, k, r, sc, kp, kd, rm, sp) for a, b, t, k, r, sc, kp, kd, rm, sp in spans),
+        meta,
+    )
+
+
 class _Spill:
-    """Append-only pickle file with random access by record offset."""
+    """Append-only file of byte records with random access by record number (an anonymous
+    temporary file: gone when closed, and never left behind by a killed process). Record
+    offsets are kept in a flat array (8 bytes per record)."""
 
     def __init__(self) -> None:
-        # an anonymous temporary file: gone when closed, and never left behind by a killed process
         self._fh = tempfile.TemporaryFile(prefix="dedupe-", suffix=".spill")
-        self.offsets: list[int] = []
+        self._ends = array("q")
+        self._end = 0
 
-    def append(self, obj: Any) -> None:
-        self._fh.seek(0, os.SEEK_END)
-        self.offsets.append(self._fh.tell())
-        pickle.dump(obj, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+    def append(self, blob: bytes) -> None:
+        self._fh.seek(self._end)
+        self._fh.write(blob)
+        self._end += len(blob)
+        self._ends.append(self._end)
 
-    def get(self, i: int) -> Any:
-        self._fh.seek(self.offsets[i])
-        return pickle.load(self._fh)
+    def get(self, i: int) -> bytes:
+        start = self._ends[i - 1] if i else 0
+        self._fh.seek(start)
+        return self._fh.read(self._ends[i] - start)
 
     def __len__(self) -> int:
-        return len(self.offsets)
+        return len(self._ends)
 
-    def __iter__(self) -> Iterator[Any]:
-        for i in range(len(self.offsets)):
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(len(self._ends)):
             yield self.get(i)
 
     def close(self) -> None:
@@ -306,7 +433,7 @@ class _Mapper:
     def __call__(self, fn: Callable[[Any], Any], it: Iterable[Any]) -> Iterator[Any]:
         if self.pool is None:
             return map(fn, it)
-        return self.pool.imap(fn, it, chunksize=8)
+        return self.pool.imap(fn, it, chunksize=1)
 
     def share_index(self, index: IndexStore) -> str | None:
         if self.pool is None:
@@ -344,10 +471,10 @@ def _exclusions(groups: list[list[int]], pmap: Any, source: Any) -> dict[int, Ex
     if not members:
         return {}
     if isinstance(source, _Spill):
-        docs_m = [source.get(i) for i in members]
+        blobs = [source.get(i) for i in members]
     else:
-        docs_m = [source[i] for i in members]
-    fps_of = dict(zip(members, pmap(_fps_work, docs_m)))
+        blobs = [_encode_doc(source[i]) for i in members]
+    fps_of = dict(zip(members, (f for chunk in pmap(_fps_chunk, _chunks(blobs, len)) for f in chunk)))
     out: dict[int, Exclusion] = {}
     for g in groups:
         for i in g:
@@ -416,7 +543,7 @@ def run_corpus(
         lengths: list[int] = []
         blocks = crosspage.BlockTable()
 
-        def first_pass() -> Iterator[Document]:
+        def first_pass() -> Iterator[bytes]:
             for doc in docs:
                 if not isinstance(doc, Document):
                     raise InputError(f"expected a Document, got {type(doc).__name__}")
@@ -428,13 +555,15 @@ def run_corpus(
                 sites.append(site_of(doc))
                 urls.append(doc.url)
                 lengths.append(len(doc.text))
+                blob = _encode_doc(doc)
                 if doc_spill is not None:
-                    doc_spill.append(doc)
-                yield doc
+                    doc_spill.append(blob)
+                yield blob
 
         raw_sigs = np.empty((1024, cfg.signature.num_perm), dtype=np.uint32)  # grown by doubling
         with _Mapper(workers, cfg, dedupe_only) as pmap:
-            for i, (fps, bfp, bs, be, raw_sig) in enumerate(pmap(_observe_work, first_pass())):
+            observed = (o for chunk in pmap(_observe_chunk, _chunks(first_pass(), len)) for o in chunk)
+            for i, (fps, bfp, bs, be, raw_sig) in enumerate(observed):
                 index.observe(sites[i], ids[i], fps)
                 blocks.add(i, bfp, bs, be)
                 if i >= len(raw_sigs):
@@ -461,23 +590,27 @@ def run_corpus(
             # -- pass 2: clean ---------------------------------------------------------------
             index_path = pmap.share_index(index)
 
-            def second_pass() -> Iterator[tuple[Document, list[crosspage.Hit], Exclusion | None, str | None]]:
-                source = docs if doc_spill is None else iter(doc_spill)
-                for i, doc in enumerate(source):
-                    yield doc, hits.get(i, []), exclusions.get(i), index_path
+            def second_pass() -> Iterator[tuple[list[CleanItem], str | None]]:
+                source = (_encode_doc(d) for d in docs) if doc_spill is None else iter(doc_spill)
+                items = ((blob, hits.get(i, []), exclusions.get(i)) for i, blob in enumerate(source))
+                for chunk in _chunks(items, lambda it: len(it[0])):
+                    yield chunk, index_path
 
             sigs = np.empty((n, cfg.signature.num_perm), dtype=np.uint32)
             n_shingles = np.zeros(n, dtype=np.int64)
             cleaned_len = np.zeros(n, dtype=np.int64)
-            for i, (res, sig, n_sh) in enumerate(pmap(_clean_work, second_pass())):
-                sigs[i] = sig
-                n_shingles[i] = n_sh
-                if on_signature is not None:
-                    on_signature(i, ids[i], sig, int(n_sh))
-                cleaned_len[i] = len(res.text)
-                res_spill.append(res)
-                if (i + 1) % 64 == 0:
-                    tick("clean", i + 1, n)
+            i = 0
+            for blobs, c_sigs, c_nsh, c_len in pmap(_clean_chunk, second_pass()):
+                m = len(blobs)
+                sigs[i : i + m] = c_sigs
+                n_shingles[i : i + m] = c_nsh
+                cleaned_len[i : i + m] = c_len
+                for j, blob in enumerate(blobs):
+                    if on_signature is not None:
+                        on_signature(i + j, ids[i + j], c_sigs[j], int(c_nsh[j]))
+                    res_spill.append(blob)
+                i += m
+                tick("clean", i, n)
         tick("clean", n, n)
         if doc_spill is not None:
             doc_spill.close()
@@ -489,7 +622,7 @@ def run_corpus(
             clusters = neardup.cluster(
                 sigs,
                 n_shingles,
-                lambda i: res_spill.get(i).text,
+                lambda i: _decode_result(res_spill.get(i)).text,
                 cfg,
                 ids=ids,
                 urls=urls,
@@ -500,7 +633,7 @@ def run_corpus(
         # -- yield ---------------------------------------------------------------------------
         seq = range(n) if order == "input" else sorted(range(n), key=lambda i: ids[i])
         for done, i in enumerate(seq):
-            res: CleanResult = res_spill.get(i)
+            res: CleanResult = _decode_result(res_spill.get(i))
             canon = int(clusters.canonical[i])
             meta = dict(res.meta)
             meta["cluster"] = ids[canon] if canon >= 0 else None

@@ -155,8 +155,9 @@ class CountIndex:
 
     Counting spills to disk, so memory stays flat whatever the corpus size: each observed page's
     unique fingerprints are buffered as ``(site number, fingerprint)`` records; a full buffer
-    (``BUFFER_RECORDS``) is split by the top ``BUCKET_BITS`` bits of the fingerprint and appended
-    to one temporary file per bucket. :meth:`freeze` then reads one bucket at a time, counts
+    (``BUFFER_RECORDS``) is sorted by the top ``BUCKET_BITS`` bits of the fingerprint and appended
+    to one anonymous temporary file in one write, with the offset of each bucket's segment
+    remembered. :meth:`freeze` then reads one bucket at a time (its segments), counts
     pages per ``(site, fingerprint)`` with one sort, and keeps per site the sorted fingerprints
     held by at least ``min_count`` pages (buckets are visited in fingerprint order, so each site's
     array comes out sorted). Peak memory while freezing: one bucket (~1/64 of the records) plus
@@ -182,7 +183,8 @@ class CountIndex:
     def __init__(self, min_count: int = 1, spill_dir: str | None = None) -> None:
         self.min_count = max(1, int(min_count))
         self._spill_dir = spill_dir
-        self._tmp: Any = None
+        self._tmp: Any = None  # the spill file, while counting
+        self._segs: list[list[tuple[int, int]]] = []  # per bucket: (byte offset, records) of each segment
         self._fps: dict[str, np.ndarray] = {}
         self._counts: dict[str, np.ndarray] = {}
         self._site_no: dict[str, int] = {}
@@ -220,26 +222,34 @@ class CountIndex:
         for site, doc_id, fps in items:
             self.observe(site, doc_id, fps)
 
-    def _bucket_path(self, b: int) -> str:
-        return os.path.join(self._tmp.name, f"{b:03d}.rec")
-
     def _flush(self) -> None:
         if not self._buf:
             return
         if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="dedupe-count-", dir=self._spill_dir)
+            # one anonymous file (gone when closed, never left behind); a segment per bucket per flush
+            self._tmp = tempfile.TemporaryFile(prefix="dedupe-count-", suffix=".rec", dir=self._spill_dir)
+            self._segs = [[] for _ in range(1 << self.BUCKET_BITS)]
         rec = np.concatenate(self._buf)
         self._buf, self._buf_len = [], 0
         bucket = (rec["fp"] >> np.uint64(64 - self.BUCKET_BITS)).astype(np.int64)
         order = np.argsort(bucket, kind="stable")
-        rec, bucket = rec[order], bucket[order]
-        cuts = np.searchsorted(bucket, np.arange((1 << self.BUCKET_BITS) + 1))
+        rec = rec[order]
+        cuts = np.searchsorted(bucket[order], np.arange((1 << self.BUCKET_BITS) + 1)).tolist()
+        self._tmp.seek(0, os.SEEK_END)
+        base = self._tmp.tell()
+        self._tmp.write(rec.tobytes())
         for b in range(1 << self.BUCKET_BITS):
-            lo, hi = int(cuts[b]), int(cuts[b + 1])
+            lo, hi = cuts[b], cuts[b + 1]
             if hi > lo:
-                with open(self._bucket_path(b), "ab") as fh:
-                    rec[lo:hi].tofile(fh)
+                self._segs[b].append((base + lo * _REC.itemsize, hi - lo))
         self._spilled += len(rec)
+
+    def _read_bucket(self, b: int) -> np.ndarray:
+        parts = []
+        for off, cnt in self._segs[b]:
+            self._tmp.seek(off)
+            parts.append(np.frombuffer(self._tmp.read(cnt * _REC.itemsize), dtype=_REC))
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def _count(self, rec: np.ndarray, parts: dict[int, list[tuple[np.ndarray, np.ndarray]]]) -> None:
         if not len(rec):
@@ -267,12 +277,11 @@ class CountIndex:
         else:
             self._flush()
             for b in range(1 << self.BUCKET_BITS):
-                path = self._bucket_path(b)
-                if os.path.exists(path):
-                    self._count(np.fromfile(path, dtype=_REC), parts)
-                    os.unlink(path)
-            self._tmp.cleanup()
+                if self._segs[b]:
+                    self._count(self._read_bucket(b), parts)
+            self._tmp.close()
             self._tmp = None
+            self._segs = []
         self._buf, self._buf_len = [], 0
         names = {v: k for k, v in self._site_no.items()}
         for no, lst in parts.items():
@@ -347,6 +356,6 @@ class CountIndex:
         tmp = getattr(self, "_tmp", None)
         if tmp is not None:
             try:
-                tmp.cleanup()
+                tmp.close()
             except Exception:  # pragma: no cover - interpreter shutdown
                 pass

@@ -44,6 +44,7 @@ made of repeats). The highest score is kept; ties go to the earliest copy.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Sequence
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -732,9 +733,16 @@ def _near_pre_many(texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinCon
     return out
 
 
-def within_analysis_many(texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinConfig) -> list[WithinAnalysis]:
-    """:func:`within_analysis` of many pages (no ``excluded``); equal results, with the near
-    pass's sentence split, MinHash signatures and LSH banding computed for all pages at once."""
+def within_analysis_many(
+    texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinConfig, excluded: "Sequence[np.ndarray | None] | None" = None
+) -> list[WithinAnalysis]:
+    """:func:`within_analysis` of many pages; equal results, with the near pass's sentence split,
+    MinHash signatures and LSH banding computed for all pages at once (they do not depend on
+    ``excluded``). ``excluded``: one mask (or None) per page, as :func:`within_analysis` takes."""
+    if excluded is None:
+        excluded = [None] * len(texts)
+    elif len(excluded) != len(texts):
+        raise ValueError(f"excluded has {len(excluded)} masks for {len(texts)} pages")
     pre = _near_pre_many(texts, toks_list, cfg) if cfg.near_repeat else [None] * len(texts)
     # k-gram hashes of every page from one pass over all token hashes (they do not depend on
     # position), each page's own k-grams sliced out
@@ -742,9 +750,9 @@ def within_analysis_many(texts: "list[str]", toks_list: "list[Tokens]", cfg: Wit
     all_kg = kgram_hashes(np.concatenate([t.hashes for t in toks_list]), k) if toks_list else None
     out: list[WithinAnalysis] = []
     a = 0
-    for t, tk, p in zip(texts, toks_list, pre):
+    for t, tk, p, ex in zip(texts, toks_list, pre, excluded):
         b = a + len(tk)
         kg = all_kg[a : max(a, b - k + 1)]  # type: ignore[index]
-        out.append(within_analysis(t, tk, cfg, _near_pre=p, _kg=kg))
+        out.append(within_analysis(t, tk, cfg, ex, _near_pre=p, _kg=kg))
         a = b
     return out

@@ -1,0 +1,121 @@
+"""The corpus job's batch paths equal the page-by-page ones: chunked signatures ==
+``neardup.signature_of``, ``within_analysis_many`` with masks == ``within_analysis``, result and
+document records round-trip, the spill file gives back what was written, and the output of
+``run_corpus`` does not depend on how pages are cut into chunks."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dedupe import Config
+from dedupe.core.tokenize import tokenize, tokenize_batch
+from dedupe.engine import corpus as ec
+from dedupe.engine import neardup
+from dedupe.engine.within import within_analysis, within_analysis_many
+from dedupe.models import Document
+
+
+def _gen_docs(mb: float = 0.15, seed: int = 3) -> list[Document]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    try:
+        from gen_corpus import generate
+    finally:
+        sys.path.pop(0)
+    return [Document(r["id"], r["text"], url=r.get("url"), site=r.get("site")) for r in generate(mb, seed, pages_per_site=8)]
+
+
+TEXTS = ["", "one", "one two three four five six seven", "東京タワーに行きました。東京タワーに行きました。",
+         "a b c d e f g h i j k l m n o p\nq r s t u v w x y z\n" * 3, "Ünïcödé ÉTÉ été, été; " * 20]
+
+
+def test_signatures_many_equal_signature_of() -> None:
+    cfg = Config()
+    texts = TEXTS + [d.text for d in _gen_docs(0.05)]
+    toks = tokenize_batch(texts)
+    rng = np.random.default_rng(0)
+    keeps = [None if i % 3 == 0 else rng.random(len(t)) < 0.7 for i, t in enumerate(toks)]
+    sigs, n_sh = ec._signatures_many(toks, keeps, cfg)
+    assert sigs.shape == (len(texts), cfg.signature.num_perm)
+    for i, (text, t, k) in enumerate(zip(texts, toks, keeps)):
+        h, s = (t.hashes, t.single) if k is None else (t.hashes[k], t.single[k])
+        want, want_n = neardup.signature_of(text, cfg, hashes=h, single=s)
+        assert np.array_equal(sigs[i], want), i
+        assert n_sh[i] == want_n, i
+    assert (n_sh > 0).sum() >= len(texts) - 2  # the check saw non-empty sets
+    empty_sigs, empty_n = ec._signatures_many([tokenize("")], [None], cfg)
+    assert empty_n.tolist() == [0] and np.array_equal(empty_sigs[0], neardup.signature_of("", cfg)[0])
+
+
+def test_within_analysis_many_with_masks_equals_within_analysis() -> None:
+    cfg = Config()
+    texts = [d.text for d in _gen_docs(0.05)] + TEXTS
+    toks = tokenize_batch(texts)
+    rng = np.random.default_rng(1)
+    masks = [None if i % 4 == 0 else rng.random(len(t)) < 0.2 for i, t in enumerate(toks)]
+    got = within_analysis_many(texts, toks, cfg.within, masks)
+    n_pieces = 0
+    for text, t, m, g in zip(texts, toks, masks, got):
+        want = within_analysis(text, t, cfg.within, excluded=m)
+        assert g.pieces == want.pieces and g.flagged == want.flagged
+        assert np.array_equal(g.removed, want.removed)
+        n_pieces += len(want.pieces)
+    assert n_pieces > 0
+    with pytest.raises(ValueError):
+        within_analysis_many(texts, toks, cfg.within, masks[:-1])
+
+
+def test_records_round_trip() -> None:
+    docs = _gen_docs(0.03)
+    results = list(ec.run_corpus(docs, Config()))
+    assert any(r.spans for r in results)
+    for d, r in zip(docs, results):
+        back = ec._decode_doc(ec._encode_doc(d))
+        assert (back.id, back.text, back.url, back.site) == (d.id, d.text, d.url, d.site)
+        r2 = ec._decode_result(ec._encode_result(r))
+        assert (r2.doc_id, r2.original, r2.text, r2.spans, dict(r2.meta)) == (r.doc_id, r.original, r.text, r.spans, dict(r.meta))
+
+
+def test_spill_gives_back_the_records() -> None:
+    rng = random.Random(0)
+    blobs = [bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 7, 5000]))) for _ in range(60)]
+    sp = ec._Spill()
+    try:
+        for b in blobs:
+            sp.append(b)
+        assert len(sp) == len(blobs)
+        assert list(sp) == blobs
+        for i in rng.sample(range(len(blobs)), 20):
+            assert sp.get(i) == blobs[i]
+        sp.append(b"tail")  # appending after reads
+        assert sp.get(len(blobs)) == b"tail" and sp.get(0) == blobs[0]
+    finally:
+        sp.close()
+
+
+def test_output_does_not_depend_on_the_chunk_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = _gen_docs()
+    cfg = Config()
+
+    def run() -> list:
+        return [(r.doc_id, r.text, r.spans, dict(r.meta)) for r in ec.run_corpus(iter(docs), cfg)]
+
+    default = run()
+    for n_docs, n_bytes in ((1, 1 << 30), (3, 1 << 30), (1000, 5000)):
+        monkeypatch.setattr(ec, "CHUNK_DOCS", n_docs)
+        monkeypatch.setattr(ec, "CHUNK_BYTES", n_bytes)
+        assert run() == default
+    assert any(m.get("cluster") for *_, m in default) and any(s for _, _, s, _ in default)
+
+
+def test_chunks_cut_by_count_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ec, "CHUNK_DOCS", 3)
+    monkeypatch.setattr(ec, "CHUNK_BYTES", 10)
+    got = list(ec._chunks([4, 4, 4, 1, 1, 1, 1, 20, 2], lambda x: x))
+    # a chunk never goes over 10 bytes unless one item does; at most 3 items
+    assert got == [[4, 4], [4, 1, 1], [1, 1], [20], [2]]
+    assert [x for c in got for x in c] == [4, 4, 4, 1, 1, 1, 1, 20, 2]
