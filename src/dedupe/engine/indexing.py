@@ -277,6 +277,14 @@ class Index:
     ) -> tuple[list[tuple[np.ndarray, int]], np.ndarray]:
         """Store the results' signatures (computed here unless given, e.g. by run_corpus) and
         LSH band keys; returns both."""
+        sigs, keys = self._signatures(results, sigs)
+        self._put_signatures(results, sigs, keys)
+        return sigs, keys
+
+    def _signatures(
+        self, results: Sequence[CleanResult], sigs: Sequence[tuple[np.ndarray, int]] | None = None
+    ) -> tuple[list[tuple[np.ndarray, int]], np.ndarray]:
+        """The results' signatures (computed here unless given) and LSH band keys."""
         cfg = self.config
         if sigs is None:
             sigs = [neardup.signature_of(r.text, cfg) for r in results]
@@ -285,12 +293,14 @@ class Index:
             keys = band_keys(np.stack([s for s, _ in sigs]), cfg.neardup.bands)
         else:
             keys = np.zeros((0, cfg.neardup.bands), dtype=np.uint64)
+        return sigs, keys
+
+    def _put_signatures(self, results: Sequence[CleanResult], sigs: list[tuple[np.ndarray, int]], keys: np.ndarray) -> None:
         items = [
             (r.doc_id, sig, k, {"n_shingles": n_sh, "clean_chars": len(r.text), "clean_text": r.text})
             for r, (sig, n_sh), k in zip(results, sigs, keys)
         ]
         self.store.put_signatures(items)
-        return sigs, keys
 
     def _lookup_ok(self, sig: np.ndarray, n_shingles: int) -> bool:
         nd = self.config.neardup
@@ -354,9 +364,10 @@ class Index:
         near-duplicate a stored page. ``pairs``: ``(doc_id, site, result)``; ``exclude``: the ids
         of the whole batch (default: those of ``pairs``), never candidates."""
         batch_ids = exclude if exclude is not None else {doc_id for doc_id, _, _ in pairs}
-        sigs, keys = self._store_signatures([r for _, _, r in pairs], sigs)
+        sigs, keys = self._signatures([r for _, _, r in pairs], sigs)
         policy = self.config.neardup.canonical
-        # LSH look-ups of the whole batch in one query (pages clustered in the batch skip it)
+        # LSH look-ups of the whole batch in one query (pages clustered in the batch skip it),
+        # before the batch's own signatures are stored: batch pages are never candidates anyway
         ask = [k for k, ((_, _, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)) if res.meta.get("cluster") is None and self._lookup_ok(sig, n_sh)]
         cands: dict[int, list[str]] = {}
         if ask:
@@ -365,6 +376,7 @@ class Index:
                 cands = dict(zip(ask, many(keys[ask])))
             else:
                 cands = {k: self.store.band_candidates(keys[k]) for k in ask}
+        self._put_signatures([r for _, _, r in pairs], sigs, keys)
         site_pages = self.store.sites() if hasattr(self.store, "sites") and len(pairs) > 1 else None
         out: list[CleanResult] = []
         for k, ((doc_id, site, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)):

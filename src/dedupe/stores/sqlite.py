@@ -17,7 +17,8 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_i
     doc_fps(did, fps)                    the page's fingerprints (sorted uint64 blob): the evidence
     site_fp(site_id, fp, pages)          fingerprints held by >= 2 pages of their site, with the count
     sigs(did, sig, bands, n_shingles)    MinHash signature (uint32 blob), band keys (uint64 blob)
-    bands(band, key, did)                LSH buckets (band position, band key) -> document
+    bands(bk, did)                       LSH buckets -> document; bk = :func:`bucket_keys` of
+                                         (band position, band key): one 64-bit column
     texts(did, text)                     optional: zlib-compressed original text
     cleans(did, clean)                   optional: zlib-compressed last cleaned text (its own
                                          table: storing it never rewrites the original's row)
@@ -63,6 +64,7 @@ import numpy as np
 
 from .._version import __version__
 from ..config import Config
+from ..core.hashing import fmix64
 from ..errors import IndexConfigMismatch, IndexStoreError
 
 SCHEMA_VERSION = 2
@@ -96,8 +98,7 @@ CREATE TABLE doc_fps (did INTEGER PRIMARY KEY, fps BLOB NOT NULL);
 CREATE TABLE site_fp (site_id INTEGER NOT NULL, fp INTEGER NOT NULL, pages INTEGER NOT NULL,
                       PRIMARY KEY (site_id, fp)) WITHOUT ROWID;
 CREATE TABLE sigs (did INTEGER PRIMARY KEY, sig BLOB NOT NULL, bands BLOB NOT NULL, n_shingles INTEGER);
-CREATE TABLE bands (band INTEGER NOT NULL, key INTEGER NOT NULL, did INTEGER NOT NULL,
-                    PRIMARY KEY (band, key, did)) WITHOUT ROWID;
+CREATE TABLE bands (bk INTEGER NOT NULL, did INTEGER NOT NULL, PRIMARY KEY (bk, did)) WITHOUT ROWID;
 CREATE TABLE texts (did INTEGER PRIMARY KEY, text BLOB);
 CREATE TABLE cleans (did INTEGER PRIMARY KEY, clean BLOB);
 """
@@ -178,6 +179,16 @@ def _lenient_config(data: Any) -> Config:
         return Config.from_dict(clean)
     except Exception:  # noqa: BLE001 - fall back to the defaults; hash settings still checked
         return Config()
+
+
+def bucket_keys(band_keys: np.ndarray) -> np.ndarray:
+    """LSH bucket ids, signed int64, of band keys ``(..., bands)`` uint64: each (band position,
+    key) pair mixed into one 64-bit value (``fmix64(key ^ fmix64(position + 1))``), so a bucket
+    is one indexed column. Distinct pairs colliding (about 2**-64 per pair) only add a candidate,
+    which near-duplicate verification then rejects."""
+    keys = np.asarray(band_keys, dtype=np.uint64)
+    pos = fmix64(np.arange(1, keys.shape[-1] + 1, dtype=np.uint64))
+    return fmix64(keys ^ pos).view(np.int64)
 
 
 def to_i64(a: np.ndarray) -> list[int]:
@@ -765,6 +776,12 @@ class SQLiteIndex:
 
         last = {it[0]: k for k, it in enumerate(batch)}  # a later item for the same id wins
         batch = [batch[k] for k in sorted(last.values())]
+        # compressed before the write lock is taken
+        cleans = [
+            None if not self.store_text or extra.get("clean_text") is None
+            else zlib.compress(extra["clean_text"].encode("utf-8"), TEXT_ZLIB_LEVEL)
+            for _, _, _, extra in batch
+        ]
 
         def tx(conn: sqlite3.Connection) -> None:
             dids = self._dids(conn, [it[0] for it in batch])
@@ -777,32 +794,23 @@ class SQLiteIndex:
                 "INSERT INTO sigs(did, sig, bands, n_shingles) VALUES (?, ?, ?, ?)",
                 [(did, sig.tobytes(), keys.tobytes(), extra.get("n_shingles")) for did, (_, sig, keys, extra) in zip(order, batch)],
             )
-            if batch:
-                n_b = max(len(it[2]) for it in batch)
-                rows = np.zeros((0, 3), dtype=np.int64)
-                if n_b:
-                    parts = [
-                        np.column_stack([np.arange(len(keys)), keys.view(np.int64), np.full(len(keys), did)])
-                        for did, (_, _, keys, _) in zip(order, batch)
-                        if len(keys)
-                    ]
-                    if parts:
-                        rows = np.concatenate(parts).astype(np.int64)
-                        rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
-                conn.executemany("INSERT OR IGNORE INTO bands(band, key, did) VALUES (?, ?, ?)", rows.tolist())
+            parts = [
+                np.column_stack([bucket_keys(keys), np.full(len(keys), did, dtype=np.int64)])
+                for did, (_, _, keys, _) in zip(order, batch)
+                if len(keys)
+            ]
+            if parts:
+                rows = np.concatenate(parts)
+                rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]  # the table's order
+                conn.executemany("INSERT OR IGNORE INTO bands(bk, did) VALUES (?, ?)", rows.tolist())
             conn.executemany(
                 "UPDATE docs SET clean_chars = ? WHERE did = ?",
                 [(int(extra["clean_chars"]), did) for did, (_, _, _, extra) in zip(order, batch) if extra.get("clean_chars") is not None],
             )
-            if self.store_text:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO cleans(did, clean) VALUES (?, ?)",
-                    [
-                        (did, zlib.compress(extra["clean_text"].encode("utf-8"), TEXT_ZLIB_LEVEL))
-                        for did, (_, _, _, extra) in zip(order, batch)
-                        if extra.get("clean_text") is not None
-                    ],
-                )
+            conn.executemany(
+                "INSERT OR REPLACE INTO cleans(did, clean) VALUES (?, ?)",
+                [(did, blob) for did, blob in zip(order, cleans) if blob is not None],
+            )
 
         self._write(tx)
 
@@ -820,16 +828,15 @@ class SQLiteIndex:
     def _drop_sigs_tx(conn: sqlite3.Connection, dids: list[int]) -> None:
         """Remove the stored signatures (and LSH bucket entries) of these documents."""
         ds = sorted(set(dids))
-        rows: list[tuple[int, int, int]] = []
+        rows: list[tuple[int, int]] = []
         for lo in range(0, len(ds), _CHUNK):
             part = ds[lo : lo + _CHUNK]
             for did, blob in conn.execute(f"SELECT did, bands FROM sigs WHERE did IN ({','.join('?' * len(part))})", part):
-                keys = np.frombuffer(blob, dtype=np.int64).tolist()
-                rows.extend(zip(range(len(keys)), keys, [did] * len(keys)))
+                rows.extend((bk, did) for bk in bucket_keys(np.frombuffer(blob, dtype=np.uint64)).tolist())
             conn.execute(f"DELETE FROM sigs WHERE did IN ({','.join('?' * len(part))})", part)
         if rows:
             rows.sort()
-            conn.executemany("DELETE FROM bands WHERE band = ? AND key = ? AND did = ?", rows)
+            conn.executemany("DELETE FROM bands WHERE bk = ? AND did = ?", rows)
 
     def _did(self, conn: sqlite3.Connection, doc_id: str, create: bool) -> int | None:
         row = conn.execute("SELECT did FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
@@ -846,8 +853,7 @@ class SQLiteIndex:
         row = conn.execute("SELECT bands FROM sigs WHERE did = ?", (did,)).fetchone()
         if row is None:
             return
-        keys = np.frombuffer(row[0], dtype=np.int64).tolist()
-        conn.executemany("DELETE FROM bands WHERE band = ? AND key = ? AND did = ?", zip(range(len(keys)), keys, [did] * len(keys)))
+        conn.executemany("DELETE FROM bands WHERE bk = ? AND did = ?", [(bk, did) for bk in bucket_keys(np.frombuffer(row[0], dtype=np.uint64)).tolist()])
         conn.execute("DELETE FROM sigs WHERE did = ?", (did,))
 
     def get_signature(self, doc_id: str) -> np.ndarray | None:
@@ -886,17 +892,11 @@ class SQLiteIndex:
         return [r[0] for r in rows], sigs, n_sh
 
     def band_candidates(self, band_keys: np.ndarray) -> list[str]:
-        keys = to_i64(np.asarray(band_keys, dtype=np.uint64))
-        if not keys:
+        """Sorted ids of the documents sharing an LSH bucket with ``band_keys`` (one signature's)."""
+        keys = np.asarray(band_keys, dtype=np.uint64)
+        if not keys.size:
             return []
-        values = ",".join("(?, ?)" for _ in keys)
-        sql = (
-            f"WITH q(band, key) AS (VALUES {values}) "
-            "SELECT DISTINCT d.doc_id FROM q JOIN bands b ON b.band = q.band AND b.key = q.key JOIN docs d ON d.did = b.did "
-            "ORDER BY d.doc_id"
-        )
-        params = [x for b, k in enumerate(keys) for x in (b, k)]
-        return [r[0] for r in self._read(lambda c: c.execute(sql, params).fetchall())]
+        return self.band_candidates_many(keys.reshape(1, -1))[0]
 
     def band_candidates_many(self, band_keys: np.ndarray) -> list[list[str]]:
         """:meth:`band_candidates` for many signatures at once: ``band_keys`` is ``(n, bands)``
@@ -905,44 +905,43 @@ class SQLiteIndex:
         out: list[list[str]] = [[] for _ in range(len(keys))]
         if keys.ndim != 2 or not keys.size:
             return out
-        n_b = keys.shape[1]
-        per = max(1, _CHUNK // (3 * n_b))
+        bks = bucket_keys(keys)  # (n, bands)
+        wanted = np.unique(bks).tolist()
 
         def q(conn: sqlite3.Connection) -> list[tuple[int, str]]:
             got: list[tuple[int, str]] = []
-            for lo in range(0, len(keys), per):
-                part = keys[lo : lo + per]
-                rows = np.column_stack([
-                    np.repeat(np.arange(lo, lo + len(part)), n_b), np.tile(np.arange(n_b), len(part)), part.reshape(-1).view(np.int64)
-                ])
-                sql = (
-                    f"WITH q(r, band, key) AS (VALUES {','.join(['(?, ?, ?)'] * len(rows))}) "
-                    "SELECT DISTINCT q.r, d.doc_id FROM q JOIN bands b ON b.band = q.band AND b.key = q.key JOIN docs d ON d.did = b.did"
-                )
-                got.extend(conn.execute(sql, rows.reshape(-1).tolist()).fetchall())
+            for lo in range(0, len(wanted), _CHUNK):
+                part = wanted[lo : lo + _CHUNK]
+                got.extend(conn.execute(
+                    f"SELECT b.bk, d.doc_id FROM bands b JOIN docs d ON d.did = b.did WHERE b.bk IN ({','.join('?' * len(part))})", part
+                ).fetchall())
             return got
 
-        for r, doc_id in self._read(q):
-            out[r].append(doc_id)
-        for lst in out:
-            lst.sort()
+        found: dict[int, list[str]] = {}
+        for bk, doc_id in self._read(q):
+            found.setdefault(bk, []).append(doc_id)
+        if not found:
+            return out
+        for r, row in enumerate(bks.tolist()):
+            hits = {d for bk in row if bk in found for d in found[bk]}
+            out[r] = sorted(hits)
         return out
 
     def band_groups(self) -> Iterator[list[str]]:
         """Every LSH bucket holding two or more documents, as sorted lists of doc ids."""
         sql = (
-            "SELECT b.band, b.key, d.doc_id FROM bands b JOIN docs d ON d.did = b.did "
-            "WHERE (b.band, b.key) IN (SELECT band, key FROM bands GROUP BY band, key HAVING count(*) > 1) "
-            "ORDER BY b.band, b.key, d.doc_id"
+            "SELECT b.bk, d.doc_id FROM bands b JOIN docs d ON d.did = b.did "
+            "WHERE b.bk IN (SELECT bk FROM bands GROUP BY bk HAVING count(*) > 1) "
+            "ORDER BY b.bk, d.doc_id"
         )
         rows = self._read(lambda c: c.execute(sql).fetchall())
         group: list[str] = []
-        prev: tuple[int, int] | None = None
-        for band, key, doc_id in rows:
-            if (band, key) != prev:
+        prev: int | None = None
+        for bk, doc_id in rows:
+            if bk != prev:
                 if len(group) > 1:
                     yield group
-                group, prev = [], (band, key)
+                group, prev = [], bk
             group.append(doc_id)
         if len(group) > 1:
             yield group
