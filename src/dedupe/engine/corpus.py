@@ -50,6 +50,7 @@ import numpy as np
 
 from ..config import Config
 from ..core.spans import Piece
+from ..core.hashing import sorted_unique
 from ..core.minhash import signatures, to_hash32
 from ..core.shingle import shingle_hashes
 from ..core.tokenize import Tokens, tokenize, tokenize_batch
@@ -254,7 +255,7 @@ def _signatures_many(toks_list: Sequence[Tokens], keeps: Sequence[np.ndarray | N
     sh, sh_off = shingle_hashes(np.concatenate(hs), offsets, sc.shingle_size, single=np.concatenate(sg), char_k=sc.char_shingle_size)
     # distinct 32-bit shingles per page: one sort of (page << 32 | hash)
     page = np.repeat(np.arange(m, dtype=np.uint64), np.diff(sh_off))
-    key = np.unique((page << np.uint64(32)) | to_hash32(sh).astype(np.uint64))
+    key = sorted_unique((page << np.uint64(32)) | to_hash32(sh).astype(np.uint64))
     u_off = np.searchsorted(key >> np.uint64(32), np.arange(m + 1, dtype=np.uint64)).astype(np.int64)
     # blocks of 2048 shingles: a 1 MB work buffer at 128 permutations (the default 8192 would be 4 MB)
     sigs = signatures((key & np.uint64(0xFFFFFFFF)).astype(np.uint32), u_off, sc.num_perm, sc.seed, chunk=2048)

@@ -147,20 +147,17 @@ class MemoryIndex:
         return sorted(self._pages.get(site, ()))
 
 
-_REC = np.dtype([("site", "<u4"), ("fp", "<u8")])
-
-
 class CountIndex:
     """Compact, append-only template evidence for one corpus run (an :class:`IndexStore`).
 
     Counting spills to disk, so memory stays flat whatever the corpus size: each observed page's
     unique fingerprints are buffered as ``(site number, fingerprint)`` records; a full buffer
     (``BUFFER_RECORDS``) is sorted by the top ``BUCKET_BITS`` bits of the fingerprint and appended
-    to one anonymous temporary file in one write, with the offset of each bucket's segment
-    remembered. :meth:`freeze` then reads one bucket at a time (its segments), counts
+    to one anonymous temporary file (its fingerprints, then their site numbers), with the offsets
+    of each bucket's segment remembered. :meth:`freeze` then reads one bucket at a time (its segments), counts
     pages per ``(site, fingerprint)`` with one sort, and keeps per site the sorted fingerprints
     held by at least ``min_count`` pages (buckets are visited in fingerprint order, so each site's
-    array comes out sorted). Peak memory while freezing: one bucket (~1/64 of the records) plus
+    array comes out sorted). Peak memory while freezing: one bucket (~1/256 of the records) plus
     what is kept. ``doc_freq`` is one ``np.searchsorted`` per call and the frozen store pickles as a
     few flat arrays per site (cheap to hand to ``spawn`` workers).
 
@@ -176,19 +173,22 @@ class CountIndex:
     Signatures are kept in an inner :class:`MemoryIndex`.
     """
 
-    #: records buffered in memory before they are written to the bucket files (12 bytes each)
+    #: records buffered in memory before they are written to the spill file (12 bytes each)
     BUFFER_RECORDS = 1 << 18
-    BUCKET_BITS = 6
+    #: buckets (by the top bits of the fingerprint) counted one at a time by :meth:`freeze` (<= 8)
+    BUCKET_BITS = 8
 
     def __init__(self, min_count: int = 1, spill_dir: str | None = None) -> None:
         self.min_count = max(1, int(min_count))
         self._spill_dir = spill_dir
         self._tmp: Any = None  # the spill file, while counting
-        self._segs: list[list[tuple[int, int]]] = []  # per bucket: (byte offset, records) of each segment
+        # per bucket: (byte offset of its fingerprints, byte offset of their site numbers, records) per flush
+        self._segs: list[list[tuple[int, int, int]]] = []
         self._fps: dict[str, np.ndarray] = {}
         self._counts: dict[str, np.ndarray] = {}
         self._site_no: dict[str, int] = {}
-        self._buf: list[np.ndarray] = []
+        self._buf: list[np.ndarray] = []  # fingerprints of the buffered pages
+        self._buf_site: list[int] = []  # their site numbers
         self._buf_len = 0
         self._spilled = 0
         self._pages: dict[str, list[str]] = defaultdict(list)
@@ -210,17 +210,24 @@ class CountIndex:
         self._doc_site[doc_id] = site
         self._pages[site].append(doc_id)
         if len(fps):
-            rec = np.empty(len(fps), dtype=_REC)
-            rec["site"] = self._site_no.setdefault(site, len(self._site_no))
-            rec["fp"] = fps
-            self._buf.append(rec)
-            self._buf_len += len(rec)
+            self._buf.append(fps)
+            self._buf_site.append(self._site_no.setdefault(site, len(self._site_no)))
+            self._buf_len += len(fps)
             if self._buf_len >= self.BUFFER_RECORDS:
                 self._flush()
 
     def observe_many(self, items: Iterable[tuple[str, str, np.ndarray]]) -> None:
         for site, doc_id, fps in items:
             self.observe(site, doc_id, fps)
+
+    def _take_buffer(self) -> tuple[np.ndarray, np.ndarray]:
+        """The buffered records as (fingerprints uint64, site numbers uint32); empties the buffer."""
+        if not self._buf:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32)
+        fp = np.concatenate(self._buf)
+        site = np.repeat(np.asarray(self._buf_site, dtype=np.uint32), [len(x) for x in self._buf])
+        self._buf, self._buf_site, self._buf_len = [], [], 0
+        return fp, site
 
     def _flush(self) -> None:
         if not self._buf:
@@ -229,34 +236,48 @@ class CountIndex:
             # one anonymous file (gone when closed, never left behind); a segment per bucket per flush
             self._tmp = tempfile.TemporaryFile(prefix="dedupe-count-", suffix=".rec", dir=self._spill_dir)
             self._segs = [[] for _ in range(1 << self.BUCKET_BITS)]
-        rec = np.concatenate(self._buf)
-        self._buf, self._buf_len = [], 0
-        bucket = (rec["fp"] >> np.uint64(64 - self.BUCKET_BITS)).astype(np.int64)
-        order = np.argsort(bucket, kind="stable")
-        rec = rec[order]
-        cuts = np.searchsorted(bucket[order], np.arange((1 << self.BUCKET_BITS) + 1)).tolist()
+        fp, site = self._take_buffer()
+        bucket = (fp >> np.uint64(64 - self.BUCKET_BITS)).astype(np.uint8)
+        order = np.argsort(bucket, kind="stable")  # a radix sort for 8-bit keys
+        fp, site = fp[order], site[order]
+        cuts = np.zeros((1 << self.BUCKET_BITS) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(bucket, minlength=1 << self.BUCKET_BITS), out=cuts[1:])
         self._tmp.seek(0, os.SEEK_END)
-        base = self._tmp.tell()
-        self._tmp.write(rec.tobytes())
-        for b in range(1 << self.BUCKET_BITS):
-            lo, hi = cuts[b], cuts[b + 1]
+        base_fp = self._tmp.tell()
+        self._tmp.write(fp.tobytes())
+        base_site = base_fp + fp.nbytes
+        self._tmp.write(site.tobytes())
+        for b, (lo, hi) in enumerate(zip(cuts[:-1].tolist(), cuts[1:].tolist())):
             if hi > lo:
-                self._segs[b].append((base + lo * _REC.itemsize, hi - lo))
-        self._spilled += len(rec)
+                self._segs[b].append((base_fp + 8 * lo, base_site + 4 * lo, hi - lo))
+        self._spilled += len(fp)
 
-    def _read_bucket(self, b: int) -> np.ndarray:
-        parts = []
-        for off, cnt in self._segs[b]:
-            self._tmp.seek(off)
-            parts.append(np.frombuffer(self._tmp.read(cnt * _REC.itemsize), dtype=_REC))
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+    def _read_bucket(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        fps, sites = [], []
+        for off_fp, off_site, cnt in self._segs[b]:
+            self._tmp.seek(off_fp)
+            fps.append(np.frombuffer(self._tmp.read(8 * cnt), dtype=np.uint64))
+            self._tmp.seek(off_site)
+            sites.append(np.frombuffer(self._tmp.read(4 * cnt), dtype=np.uint32))
+        if len(fps) == 1:
+            return fps[0], sites[0]
+        return np.concatenate(fps), np.concatenate(sites)
 
-    def _count(self, rec: np.ndarray, parts: dict[int, list[tuple[np.ndarray, np.ndarray]]]) -> None:
-        if not len(rec):
+    def _count(self, fp: np.ndarray, site: np.ndarray, parts: dict[int, list[tuple[np.ndarray, np.ndarray]]]) -> None:
+        if not len(fp):
             return
-        order = np.lexsort((rec["fp"], rec["site"]))
-        s, f = rec["site"][order], rec["fp"][order]
-        first = np.flatnonzero(np.concatenate(([True], (s[1:] != s[:-1]) | (f[1:] != f[:-1]))))
+        # order by (site, fingerprint): a sort by fingerprint, then a stable sort by site (a
+        # radix sort on 16-bit site numbers); ~2x faster than np.lexsort on the two keys
+        order = np.argsort(fp)
+        by_site = site[order]
+        if len(self._site_no) <= 0xFFFF:
+            by_site = by_site.astype(np.uint16)
+        order = order[np.argsort(by_site, kind="stable")]
+        s, f = site[order], fp[order]
+        new = np.empty(len(f), dtype=bool)
+        new[0] = True
+        new[1:] = (s[1:] != s[:-1]) | (f[1:] != f[:-1])
+        first = np.flatnonzero(new)
         cnt = np.diff(np.append(first, len(f))).astype(np.uint32)
         s, f = s[first], f[first]
         if self.min_count > 1:
@@ -273,16 +294,16 @@ class CountIndex:
             return self
         parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         if self._tmp is None:  # everything still in memory
-            self._count(np.concatenate(self._buf) if self._buf else np.empty(0, dtype=_REC), parts)
+            self._count(*self._take_buffer(), parts)
         else:
             self._flush()
             for b in range(1 << self.BUCKET_BITS):
                 if self._segs[b]:
-                    self._count(self._read_bucket(b), parts)
+                    self._count(*self._read_bucket(b), parts)
             self._tmp.close()
             self._tmp = None
             self._segs = []
-        self._buf, self._buf_len = [], 0
+        self._buf, self._buf_site, self._buf_len = [], [], 0
         names = {v: k for k, v in self._site_no.items()}
         for no, lst in parts.items():
             site = names[no]

@@ -30,7 +30,7 @@ import unicodedata
 import numpy as np
 
 from ..config import TemplateConfig
-from ..core.hashing import TOKEN_BASE, fmix64, kgram_hashes, range_hashes
+from ..core.hashing import TOKEN_BASE, fmix64, kgram_hashes, range_hashes, sorted_unique
 from ..core.tokenize import Tokens, codepoints
 
 #: salts that keep the two fingerprint families apart
@@ -131,4 +131,4 @@ def doc_fingerprints(text: str, toks: Tokens, cfg: TemplateConfig) -> np.ndarray
     k = cfg.span_tokens
     spans = span_fingerprints(masked, k)
     _, _, lines = line_units(text, toks, masked, k)
-    return np.unique(np.concatenate((spans, lines)))
+    return sorted_unique(np.concatenate((spans, lines)))
