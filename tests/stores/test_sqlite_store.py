@@ -227,3 +227,37 @@ def test_index_takes_the_same_rows_as_clean_corpus(tmp_path) -> None:
             idx.clean({"text": "no id"})
         with pytest.raises(dedupe.InputError, match="missing text field"):
             idx.clean({"id": "x"})
+
+
+@pytest.mark.parametrize("cache_fps", [0, 10**9], ids=["no-cache", "cached"])
+def test_two_connections_alternating_writes_keep_exact_counts(tmp_path: Path, cache_fps: int) -> None:
+    """Each connection's in-memory sets of seen fingerprints go stale when the other one writes
+    the same site (sites.gen tells), and with cache_fps=0 they are rebuilt from the page blobs on
+    every write: counts stay exact either way, re-observes and forgets included."""
+    rng = random.Random(11)
+    universe = np.array(sorted({rng.randrange(2**64) for _ in range(30)} | {0, 2**63, 2**64 - 1}), dtype=U64)
+    mem = MemoryIndex()
+    a = SQLiteIndex(tmp_path / "i.db", cache_fps=cache_fps)
+    b = SQLiteIndex(tmp_path / "i.db", cache_fps=cache_fps)
+    try:
+        for step in range(80):
+            ix = a if step % 3 else b
+            doc, site = f"d{rng.randrange(10)}", rng.choice(["s", "t"])
+            if rng.random() < 0.85:
+                chosen = universe[rng.sample(range(len(universe)), rng.randrange(0, 12))]
+                mem.observe(site, doc, chosen)
+                ix.observe(site, doc, chosen)
+            else:
+                if doc in mem.doc_ids():
+                    mem.forget_doc(doc)
+                ix.forget_docs([doc])
+            for site in ("s", "t"):
+                want = mem.doc_freq(site, universe).tolist()
+                assert a.doc_freq(site, universe).tolist() == want and b.doc_freq(site, universe).tolist() == want, step
+                keys, pages = b.site_doc_freqs(site, 2)
+                assert dict(zip(keys.tolist(), pages.tolist())) == {int(f): n for f, n in zip(universe.tolist(), want) if n >= 2}
+        st = a.stats()
+        assert st["fingerprints"] == sum(int((mem.doc_freq(s, universe) > 0).sum()) for s in ("s", "t"))
+    finally:
+        a.close()
+        b.close()

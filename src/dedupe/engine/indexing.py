@@ -178,7 +178,10 @@ class Index:
         """
         doc = self._as_doc(doc)
         self.observe([doc])
-        res = clean_document(doc, self.store, self.config, dedupe_only=self.dedupe_only)
+        # read through a view as run_corpus's CountIndex: with templates.min_pages >= 2 only the
+        # site's fingerprints on >= 2 pages are read (one small query), not the page's all
+        view = _NoObserve(self.store, self._min_pages())
+        res = clean_document(doc, view, self.config, dedupe_only=self.dedupe_only)
         return self._link([(doc.id, site_of(doc), res)])[0]
 
     def corpus(self, docs: Iterable[Document | dict], *, workers: int = 1, progress: Any = None, order: str = "input") -> Iterator[CleanResult]:

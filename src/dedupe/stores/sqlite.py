@@ -253,6 +253,8 @@ class SQLiteIndex:
         self.cache_fps = int(cache_fps)
         # site_id -> (gen, fingerprints seen on the site); see _site_set
         self._fpsets: "OrderedDict[int, tuple[int, _FpSet]]" = OrderedDict()
+        self._fp_sizes: dict[int, int] = {}  # sizes as last recorded, for the running total
+        self._fp_total = 0
         self._tx_sites: set[int] = set()
         self._wal_path = self.path.with_name(self.path.name + "-wal")
         self.wal_limit = int(wal_limit)
@@ -448,7 +450,7 @@ class SQLiteIndex:
             except BaseException:
                 # the cached sets of the sites this attempt touched may hold its changes
                 for sid in self._tx_sites:
-                    self._fpsets.pop(sid, None)
+                    self._cache_drop(sid)
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
@@ -461,12 +463,20 @@ class SQLiteIndex:
         self._evict()
         return out
 
+    def _cache_put(self, sid: int, gen: int, fpset: _FpSet) -> None:
+        old = self._fpsets.pop(sid, None)
+        self._fp_total += fpset.size - (self._fp_sizes.get(sid, 0) if old is not None else 0)
+        self._fp_sizes[sid] = fpset.size
+        self._fpsets[sid] = (gen, fpset)
+
+    def _cache_drop(self, sid: int) -> None:
+        if self._fpsets.pop(sid, None) is not None:
+            self._fp_total -= self._fp_sizes.pop(sid, 0)
+
     def _evict(self) -> None:
         """Drop the least recently written sites' sets while over ``cache_fps``."""
-        total = sum(s.size for _, s in self._fpsets.values())
-        while total > self.cache_fps and self._fpsets:
-            _, (_, dropped) = self._fpsets.popitem(last=False)
-            total -= dropped.size
+        while self._fp_total > self.cache_fps and self._fpsets:
+            self._cache_drop(next(iter(self._fpsets)))
 
     def _site_set(self, conn: sqlite3.Connection, sid: int, gen: int) -> _FpSet:
         """The fingerprints seen on site ``sid`` whose ``sites.gen`` is ``gen``: the cached set
@@ -479,7 +489,7 @@ class SQLiteIndex:
         blobs = [np.frombuffer(b, dtype=np.uint64) for (b,) in conn.execute(
             "SELECT f.fps FROM docs d JOIN doc_fps f ON f.did = d.did WHERE d.site_id = ?", (sid,))]
         fpset = _FpSet(np.unique(np.concatenate(blobs)) if blobs else None)
-        self._fpsets[sid] = (gen, fpset)
+        self._cache_put(sid, gen, fpset)
         return fpset
 
     def _bound_wal(self) -> None:
@@ -631,8 +641,7 @@ class SQLiteIndex:
             [(site_delta.get(sid, 0), fpset.size, gen, sid) for sid, fpset in sets.items()],
         )
         for sid, fpset in sets.items():
-            self._fpsets[sid] = (gen, fpset)
-            self._fpsets.move_to_end(sid)
+            self._cache_put(sid, gen, fpset)  # most recently used last
 
     @staticmethod
     def _shared_pages(conn: sqlite3.Connection, sid: int, keys: np.ndarray) -> np.ndarray:
