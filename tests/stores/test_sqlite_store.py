@@ -261,3 +261,30 @@ def test_two_connections_alternating_writes_keep_exact_counts(tmp_path: Path, ca
     finally:
         a.close()
         b.close()
+
+
+def test_cleaned_texts_stored_as_cuts_of_the_stored_original(tmp_path: Path) -> None:
+    import dedupe
+    from dedupe.models import Document
+
+    from index_corpus import multi_site
+
+    docs = multi_site(pages=4)
+    with dedupe.open_index(tmp_path / "i.db") as idx:
+        results = list(idx.corpus(docs))
+        store = idx.store
+        assert any(r.removed_spans for r in results)
+        for r in results:
+            assert store.get_text(r.doc_id, clean=True) == r.text
+        n_cuts, n_blobs = store.conn.execute("SELECT count(cuts), count(clean) FROM cleans").fetchone()
+        assert n_cuts == len(results) and n_blobs == 0
+        # cleaned from another text than the stored one (the page changed): kept as text
+        d = docs[0]
+        sig = np.arange(128, dtype=np.uint32)
+        other = "Another text entirely. " + d.text
+        store.put_signatures([(d.id, sig, np.arange(32, dtype=U64), {"clean_text": "Another text", "original": other, "cuts": np.array([12, len(other)])})])
+        assert store.get_text(d.id, clean=True) == "Another text"
+        assert store.conn.execute("SELECT count(clean) FROM cleans").fetchone()[0] == 1
+        # re-observed with a new text: the old cleaned text goes with the old original
+        idx.observe([Document(d.id, other, url=d.url)])
+        assert store.get_text(d.id, clean=True) is None and store.get_text(d.id) == other

@@ -130,10 +130,10 @@ class Index:
     """
 
     #: :meth:`corpus` and :meth:`reclean` link/store results and yield them this many at a time
-    link_chunk = 512
+    link_chunk = 2048
     #: :meth:`corpus` writes its observations in one transaction per this many bytes of buffered
     #: texts and fingerprints (a smaller batch is one transaction, as :meth:`observe`)
-    observe_budget = 4 << 20
+    observe_budget = 8 << 20
 
     def __init__(
         self,
@@ -300,7 +300,7 @@ class Index:
 
     def _put_signatures(self, results: Sequence[CleanResult], sigs: list[tuple[np.ndarray, int]], keys: np.ndarray) -> None:
         items = [
-            (r.doc_id, sig, k, {"n_shingles": n_sh, "clean_chars": len(r.text), "clean_text": r.text})
+            (r.doc_id, sig, k, {"n_shingles": n_sh, "clean_chars": len(r.text), "clean_text": r.text, **_cuts(r)})
             for r, (sig, n_sh), k in zip(results, sigs, keys)
         ]
         self.store.put_signatures(items)
@@ -523,6 +523,24 @@ class _BatchObserver(_NoObserve):
         self._pending = []
         self._pending_bytes = 0
         self._info = {}
+
+
+def _cuts(res: CleanResult) -> dict[str, Any]:
+    """``{"original", "cuts"}``: the text ``res`` was cleaned from and the ``[start, end)`` offsets
+    of its removed spans (flat int64), so a store holding that original can keep the cleaned text
+    as offsets; ``{}`` when cutting those spans out of it does not give ``res.text`` exactly."""
+    spans = sorted(res.removed_spans, key=lambda s: s.start)
+    original = res.rebuild()
+    parts, pos = [], 0
+    for s in spans:
+        if s.start < pos or original[s.start : s.end] != s.text:
+            return {}
+        parts.append(original[pos : s.start])
+        pos = s.end
+    parts.append(original[pos:])
+    if "".join(parts) != res.text:
+        return {}
+    return {"original": original, "cuts": np.array([(s.start, s.end) for s in spans], dtype=np.int64).reshape(-1)}
 
 
 def _chunks(it: Iterable[Any], size: int) -> Iterator[list[Any]]:

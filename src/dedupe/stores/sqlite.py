@@ -19,9 +19,11 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_i
     sigs(did, sig, bands, n_shingles)    MinHash signature (uint32 blob), band keys (uint64 blob)
     bands(bk, did)                       LSH buckets -> document; bk = :func:`bucket_keys` of
                                          (band position, band key): one 64-bit column
-    texts(did, text)                     optional: zlib-compressed original text
-    cleans(did, clean)                   optional: zlib-compressed last cleaned text (its own
-                                         table: storing it never rewrites the original's row)
+    texts(did, text, digest)             optional: zlib-compressed original text, its digest
+    cleans(did, clean, cuts)             optional: the last cleaned text, as the offsets of the
+                                         spans cut from the stored original (int64 pairs) when
+                                         the original it was cleaned from is the stored one (by
+                                         digest), else zlib-compressed (``clean``)
 
 64-bit hashes are stored as signed ``int64`` (the same 8 bytes, viewed through numpy).
 
@@ -49,6 +51,7 @@ settings raises :class:`~dedupe.errors.IndexStoreError` /
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 import os
@@ -99,8 +102,8 @@ CREATE TABLE site_fp (site_id INTEGER NOT NULL, fp INTEGER NOT NULL, pages INTEG
                       PRIMARY KEY (site_id, fp)) WITHOUT ROWID;
 CREATE TABLE sigs (did INTEGER PRIMARY KEY, sig BLOB NOT NULL, bands BLOB NOT NULL, n_shingles INTEGER);
 CREATE TABLE bands (bk INTEGER NOT NULL, did INTEGER NOT NULL, PRIMARY KEY (bk, did)) WITHOUT ROWID;
-CREATE TABLE texts (did INTEGER PRIMARY KEY, text BLOB);
-CREATE TABLE cleans (did INTEGER PRIMARY KEY, clean BLOB);
+CREATE TABLE texts (did INTEGER PRIMARY KEY, text BLOB, digest BLOB);
+CREATE TABLE cleans (did INTEGER PRIMARY KEY, clean BLOB, cuts BLOB);
 """
 
 
@@ -189,6 +192,25 @@ def bucket_keys(band_keys: np.ndarray) -> np.ndarray:
     keys = np.asarray(band_keys, dtype=np.uint64)
     pos = fmix64(np.arange(1, keys.shape[-1] + 1, dtype=np.uint64))
     return fmix64(keys ^ pos).view(np.int64)
+
+
+def text_digest(data: bytes) -> bytes:
+    """8-byte BLAKE2b digest of a text's UTF-8 bytes (tells whether a cleaned text's cuts apply
+    to the stored original)."""
+    return hashlib.blake2b(data, digest_size=8).digest()
+
+
+def cut_text(original: str, cuts: np.ndarray) -> str:
+    """``original`` without the half-open ``[start, end)`` spans in ``cuts`` (flat int64 pairs,
+    sorted, disjoint)."""
+    parts: list[str] = []
+    pos = 0
+    flat = np.asarray(cuts, dtype=np.int64).tolist()
+    for start, end in zip(flat[0::2], flat[1::2]):
+        parts.append(original[pos:start])
+        pos = end
+    parts.append(original[pos:])
+    return "".join(parts)
 
 
 def to_i64(a: np.ndarray) -> list[int]:
@@ -603,12 +625,13 @@ class SQLiteIndex:
                 conn.execute("DELETE FROM cleans WHERE did = ?", (did,))  # its cleaned text is stale too
             doc_fps_rows.append((did, fps.tobytes()))
             if text is not None and self.store_text:
-                text_rows.append((did, zlib.compress(text.encode("utf-8"), TEXT_ZLIB_LEVEL)))
+                data = text.encode("utf-8")
+                text_rows.append((did, zlib.compress(data, TEXT_ZLIB_LEVEL), text_digest(data)))
             site_delta[sid] = site_delta.get(sid, 0) + 1
             add.setdefault(sid, []).append(fps)
         conn.executemany("INSERT INTO docs(did, site_id, url, chars, clean_chars, info, doc_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_docs)
         conn.executemany("INSERT INTO doc_fps(did, fps) VALUES (?, ?)", doc_fps_rows)
-        conn.executemany("INSERT INTO texts(did, text) VALUES (?, ?)", text_rows)
+        conn.executemany("INSERT INTO texts(did, text, digest) VALUES (?, ?, ?)", text_rows)
         touched = 0
         for sid, arrays in dec.items():  # undo first, then add (as observing in order would)
             touched += self._sub_site_fps(conn, sid, arrays, sets[sid])
@@ -774,7 +797,10 @@ class SQLiteIndex:
     def put_signatures(self, items: Iterable[tuple]) -> None:
         """Store (or replace) many signatures in one transaction. Items are ``(doc_id, signature,
         band_keys)`` or ``(doc_id, signature, band_keys, extra)`` with ``extra`` holding
-        ``n_shingles``, ``clean_chars`` and ``clean_text`` (kept if the index stores texts).
+        ``n_shingles``, ``clean_chars`` and ``clean_text`` (kept if the index stores texts), and
+        optionally ``original`` (the text it was cleaned from) with ``cuts`` (flat ``[start, end)``
+        int64 pairs of the spans cut from it): when ``original`` is the stored text of the
+        document, only the cuts are stored.
         A signature of a document that was never observed registers the document (no site)."""
         batch = []
         for it in items:
@@ -785,12 +811,18 @@ class SQLiteIndex:
 
         last = {it[0]: k for k, it in enumerate(batch)}  # a later item for the same id wins
         batch = [batch[k] for k in sorted(last.values())]
-        # compressed before the write lock is taken
-        cleans = [
-            None if not self.store_text or extra.get("clean_text") is None
-            else zlib.compress(extra["clean_text"].encode("utf-8"), TEXT_ZLIB_LEVEL)
-            for _, _, _, extra in batch
-        ]
+        # prepared before the write lock is taken: the cuts and the digest of the text they
+        # apply to, or else the compressed cleaned text
+        cleans: list[tuple[bytes | None, bytes | None, bytes | None]] = []  # (digest, cuts, clean)
+        for _, _, _, extra in batch:
+            clean = extra.get("clean_text")
+            if not self.store_text or clean is None:
+                cleans.append((None, None, None))
+            elif extra.get("original") is not None and extra.get("cuts") is not None:
+                cuts = np.asarray(extra["cuts"], dtype=np.int64)
+                cleans.append((text_digest(extra["original"].encode("utf-8")), cuts.tobytes(), None))
+            else:
+                cleans.append((None, None, zlib.compress(clean.encode("utf-8"), TEXT_ZLIB_LEVEL)))
 
         def tx(conn: sqlite3.Connection) -> None:
             dids = self._dids(conn, [it[0] for it in batch])
@@ -816,10 +848,18 @@ class SQLiteIndex:
                 "UPDATE docs SET clean_chars = ? WHERE did = ?",
                 [(int(extra["clean_chars"]), did) for did, (_, _, _, extra) in zip(order, batch) if extra.get("clean_chars") is not None],
             )
-            conn.executemany(
-                "INSERT OR REPLACE INTO cleans(did, clean) VALUES (?, ?)",
-                [(did, blob) for did, blob in zip(order, cleans) if blob is not None],
-            )
+            stored: dict[int, bytes] = {}
+            with_cuts = sorted({did for did, c in zip(order, cleans) if c[1] is not None})
+            for lo in range(0, len(with_cuts), _CHUNK):
+                part = with_cuts[lo : lo + _CHUNK]
+                stored.update(conn.execute(f"SELECT did, digest FROM texts WHERE did IN ({','.join('?' * len(part))})", part).fetchall())
+            rows = []
+            for did, (digest, cuts, blob), (_, _, _, extra) in zip(order, cleans, batch):
+                if cuts is not None and stored.get(did) != digest:  # not cleaned from the stored text
+                    cuts, blob = None, zlib.compress(extra["clean_text"].encode("utf-8"), TEXT_ZLIB_LEVEL)
+                if cuts is not None or blob is not None:
+                    rows.append((did, blob, cuts))
+            conn.executemany("INSERT OR REPLACE INTO cleans(did, clean, cuts) VALUES (?, ?, ?)", rows)
 
         self._write(tx)
 
@@ -986,11 +1026,24 @@ class SQLiteIndex:
     def get_text(self, doc_id: str, *, clean: bool = False) -> str | None:
         """The stored original (or, with ``clean``, last cleaned) text of ``doc_id``; None when
         not stored."""
-        table, col = ("cleans", "clean") if clean else ("texts", "text")
+        if not clean:
+            row = self._read(
+                lambda c: c.execute("SELECT t.text FROM texts t JOIN docs d ON d.did = t.did WHERE d.doc_id = ?", (doc_id,)).fetchone()
+            )
+            return None if row is None or row[0] is None else zlib.decompress(row[0]).decode("utf-8")
         row = self._read(
-            lambda c: c.execute(f"SELECT t.{col} FROM {table} t JOIN docs d ON d.did = t.did WHERE d.doc_id = ?", (doc_id,)).fetchone()
+            lambda c: c.execute(
+                "SELECT c.clean, c.cuts, t.text FROM cleans c JOIN docs d ON d.did = c.did LEFT JOIN texts t ON t.did = c.did "
+                "WHERE d.doc_id = ?", (doc_id,),
+            ).fetchone()
         )
-        return None if row is None or row[0] is None else zlib.decompress(row[0]).decode("utf-8")
+        if row is None:
+            return None
+        if row[0] is not None:
+            return zlib.decompress(row[0]).decode("utf-8")
+        if row[1] is not None and row[2] is not None:
+            return cut_text(zlib.decompress(row[2]).decode("utf-8"), np.frombuffer(row[1], dtype=np.int64))
+        return None
 
     # -- housekeeping ----------------------------------------------------------------------------
     def forget_doc(self, doc_id: str) -> None:
