@@ -7,8 +7,11 @@ row, or every row rejected) or an input path is missing; 4 for a bad config; 1 i
 
 from __future__ import annotations
 
+import pickle
 import sys
+import tempfile
 import time
+from array import array
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
@@ -66,6 +69,35 @@ class _Progress:
             sys.stderr.flush()
 
 
+class _RowStore:
+    """The other fields of each input row (``url``, ``site``, ``meta``: not the text), kept until
+    its output row is written: pickled to an anonymous temporary file, with only ``id -> row
+    number`` and one end offset per row in memory (~100 bytes a row instead of the decoded row)."""
+
+    def __init__(self) -> None:
+        self._fh = tempfile.TemporaryFile(prefix="dedupe-", suffix=".rows")
+        self._ends = array("q")
+        self._row: dict[str, int] = {}
+
+    def put(self, doc: Document) -> None:
+        blob = pickle.dumps((doc.url, doc.site, doc.meta), protocol=pickle.HIGHEST_PROTOCOL)
+        start = self._ends[-1] if self._ends else 0
+        self._fh.seek(start)
+        self._fh.write(blob)
+        self._row[doc.id] = len(self._ends)
+        self._ends.append(start + len(blob))
+
+    def pop(self, doc_id: str) -> Document:
+        k = self._row.pop(doc_id)
+        start = self._ends[k - 1] if k else 0
+        self._fh.seek(start)
+        url, site, meta = pickle.loads(self._fh.read(self._ends[k] - start))
+        return Document(doc_id, "", url, site, meta)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
 @handle_errors
 def corpus_command(
     inputs: Annotated[list[str], typer.Argument(help="JSONL files, directories of .txt/.html files, or - (JSONL on stdin).", show_default=False)],
@@ -106,7 +138,7 @@ def corpus_command(
 
     rows_in = 0
     reject_list: list[Reject] = []
-    rows_meta: dict[str, Document] = {}
+    rows_meta = _RowStore()
     chars_in = 0
 
     def docs() -> Iterator[Document]:
@@ -121,7 +153,7 @@ def corpus_command(
                 continue
             chars_in += len(item.text)
             # keep the row's other fields (not its text) to write the output row
-            rows_meta[item.id] = Document(item.id, "", item.url, item.site, item.meta)
+            rows_meta.put(item)
             yield item
 
     n_out = n_dropped = 0
@@ -166,6 +198,7 @@ def corpus_command(
             n_out += 1
     finally:
         progress.done()
+        rows_meta.close()
         if idx is not None:
             idx.close()
         for fh in (out_fh, rep_fh):

@@ -102,19 +102,25 @@ def band_keys(sigs: np.ndarray, bands: int) -> np.ndarray:
     """One uint64 key per (set, band): a stable hash of the band's rows. Shape ``(n, bands)``."""
     n, num_perm = sigs.shape
     rows = num_perm // bands
-    # rows-major copy: s[r] is the contiguous (n, bands) block of row r of every band
-    s = np.ascontiguousarray(sigs[:, : bands * rows].reshape(n, bands, rows).transpose(2, 0, 1), dtype=np.uint64)
-    acc = np.zeros((n, bands), dtype=np.uint64)
-    tmp = np.empty_like(acc)
-    with np.errstate(over="ignore"):
-        for r in range(rows):
-            np.multiply(acc, np.uint64(0x9E3779B97F4A7C15), out=acc)
-            np.add(acc, s[r], out=acc)
-            np.add(acc, np.uint64(r + 1), out=acc)
+    out = np.empty((n, bands), dtype=np.uint64)
+    # blocks of documents: the work buffers stay small (~2 MB) whatever n is
+    step = max(1, (1 << 17) // max(bands, 1))
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        # rows-major copy: s[r] is the contiguous (block, bands) array of row r of every band
+        s = np.ascontiguousarray(sigs[lo:hi, : bands * rows].reshape(hi - lo, bands, rows).transpose(2, 0, 1), dtype=np.uint64)
+        acc = out[lo:hi]
+        acc.fill(0)
+        tmp = np.empty_like(acc)
+        with np.errstate(over="ignore"):
+            for r in range(rows):
+                np.multiply(acc, np.uint64(0x9E3779B97F4A7C15), out=acc)
+                np.add(acc, s[r], out=acc)
+                np.add(acc, np.uint64(r + 1), out=acc)
+                _fmix64_inplace(acc, tmp)
+            np.add(acc, np.arange(bands, dtype=np.uint64)[None, :] * np.uint64(0xC2B2AE3D27D4EB4F), out=acc)
             _fmix64_inplace(acc, tmp)
-        np.add(acc, np.arange(bands, dtype=np.uint64)[None, :] * np.uint64(0xC2B2AE3D27D4EB4F), out=acc)
-        _fmix64_inplace(acc, tmp)
-    return acc
+    return out
 
 
 _S33 = np.uint64(33)

@@ -262,11 +262,13 @@ def _signatures_many(toks_list: Sequence[Tokens], keeps: Sequence[np.ndarray | N
     return sigs, np.diff(u_off)
 
 
-#: what one page's observe work returns: (template fingerprints, block fps, block starts, block ends, raw signature)
-Observed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: what the observe work of a chunk of ``m`` pages returns: (template fingerprints of each page;
+#: block fingerprints, starts and ends of all its pages concatenated, with the number of blocks of
+#: each page; raw-text signatures ``(m, num_perm)``) — a few flat arrays, cheap to send and keep
+Observed = tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _observe_chunk(blobs: list[bytes]) -> list[Observed]:
+def _observe_chunk(blobs: list[bytes]) -> Observed:
     """Observe work of a chunk of pages (:func:`_encode_doc` records): one tokenising pass and
     one signature pass for them all."""
     cfg: Config = _W["cfg"]
@@ -275,12 +277,14 @@ def _observe_chunk(blobs: list[bytes]) -> list[Observed]:
         _check_doc(doc, cfg)
     toks_list = tokenize_batch([d.text for d in docs])
     raw_sigs, _ = _signatures_many(toks_list, [None] * len(docs), cfg)
-    out: list[Observed] = []
-    for doc, toks, raw_sig in zip(docs, toks_list, raw_sigs):
-        fps = _fingerprints(doc.text, toks, cfg)  # sorted unique: the driver skips np.unique
-        bfp, bs, be = crosspage.block_fingerprints(doc.text, toks, cfg.corpus)
-        out.append((fps, bfp, bs, be, raw_sig))
-    return out
+    fps_list: list[np.ndarray] = []
+    blocks = []
+    for doc, toks in zip(docs, toks_list):
+        fps_list.append(_fingerprints(doc.text, toks, cfg))  # sorted unique: the driver skips np.unique
+        blocks.append(crosspage.block_fingerprints(doc.text, toks, cfg.corpus))
+    n_blocks = np.fromiter((len(b[0]) for b in blocks), dtype=np.int64, count=len(blocks))
+    bfp, bs, be = (np.concatenate([b[j] for b in blocks]) if blocks else np.empty(0, dtype=np.int64) for j in range(3))
+    return fps_list, bfp.astype(np.uint64, copy=False), bs, be, n_blocks, raw_sigs
 
 
 def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
@@ -535,6 +539,8 @@ def run_corpus(
     reiterable = isinstance(docs, (list, tuple))
     doc_spill = None if reiterable else _Spill()
     res_spill = _Spill()
+    # raw-text signatures go to a temporary file while observing, read back once (n x num_perm)
+    raw_fh = tempfile.TemporaryFile(prefix="dedupe-", suffix=".sigs")
     try:
         # -- pass 1: observe ----------------------------------------------------------------
         ids: list[str] = []
@@ -561,21 +567,22 @@ def run_corpus(
                     doc_spill.append(blob)
                 yield blob
 
-        raw_sigs = np.empty((1024, cfg.signature.num_perm), dtype=np.uint32)  # grown by doubling
         with _Mapper(workers, cfg, dedupe_only) as pmap:
-            observed = (o for chunk in pmap(_observe_chunk, _chunks(first_pass(), len)) for o in chunk)
-            for i, (fps, bfp, bs, be, raw_sig) in enumerate(observed):
-                index.observe(sites[i], ids[i], fps)
-                blocks.add(i, bfp, bs, be)
-                if i >= len(raw_sigs):
-                    raw_sigs = np.resize(raw_sigs, (2 * len(raw_sigs), raw_sigs.shape[1]))
-                raw_sigs[i] = raw_sig
-                if (i + 1) % 64 == 0:
-                    tick("observe", i + 1, None)
+            i = 0
+            for fps_list, bfp, bs, be, n_blocks, c_sigs in pmap(_observe_chunk, _chunks(first_pass(), len)):
+                for j, fps in enumerate(fps_list):
+                    index.observe(sites[i + j], ids[i + j], fps)
+                blocks.add_many(np.repeat(np.arange(i, i + len(fps_list), dtype=np.int64), n_blocks), bfp, bs, be)
+                raw_fh.write(np.ascontiguousarray(c_sigs, dtype=np.uint32).tobytes())
+                i += len(fps_list)
+                tick("observe", i, None)
             n = len(ids)
             tick("observe", n, n)
             if isinstance(index, CountIndex):
                 index.freeze()
+            raw_fh.seek(0)
+            raw_sigs = np.frombuffer(raw_fh.read(), dtype=np.uint32).reshape(n, cfg.signature.num_perm)
+            raw_fh.close()
             seen.clear()
 
             # copies of one page on a site must not vote for each other's body as template
@@ -653,3 +660,4 @@ def run_corpus(
         if doc_spill is not None:
             doc_spill.close()
         res_spill.close()
+        raw_fh.close()

@@ -182,8 +182,8 @@ class CountIndex:
         self.min_count = max(1, int(min_count))
         self._spill_dir = spill_dir
         self._tmp: Any = None  # the spill file, while counting
-        # per bucket: (byte offset of its fingerprints, byte offset of their site numbers, records) per flush
-        self._segs: list[list[tuple[int, int, int]]] = []
+        # per flush: (byte offset of its fingerprints, of their site numbers, bucket cuts)
+        self._segs: list[tuple[int, int, np.ndarray]] = []
         self._fps: dict[str, np.ndarray] = {}
         self._counts: dict[str, np.ndarray] = {}
         self._site_no: dict[str, int] = {}
@@ -235,30 +235,33 @@ class CountIndex:
         if self._tmp is None:
             # one anonymous file (gone when closed, never left behind); a segment per bucket per flush
             self._tmp = tempfile.TemporaryFile(prefix="dedupe-count-", suffix=".rec", dir=self._spill_dir)
-            self._segs = [[] for _ in range(1 << self.BUCKET_BITS)]
+            self._segs = []
         fp, site = self._take_buffer()
         bucket = (fp >> np.uint64(64 - self.BUCKET_BITS)).astype(np.uint8)
         order = np.argsort(bucket, kind="stable")  # a radix sort for 8-bit keys
-        fp, site = fp[order], site[order]
         cuts = np.zeros((1 << self.BUCKET_BITS) + 1, dtype=np.int64)
         np.cumsum(np.bincount(bucket, minlength=1 << self.BUCKET_BITS), out=cuts[1:])
+        del bucket
         self._tmp.seek(0, os.SEEK_END)
         base_fp = self._tmp.tell()
-        self._tmp.write(fp.tobytes())
-        base_site = base_fp + fp.nbytes
-        self._tmp.write(site.tobytes())
-        for b, (lo, hi) in enumerate(zip(cuts[:-1].tolist(), cuts[1:].tolist())):
-            if hi > lo:
-                self._segs[b].append((base_fp + 8 * lo, base_site + 4 * lo, hi - lo))
-        self._spilled += len(fp)
+        self._tmp.write(memoryview(fp[order]))
+        del fp
+        self._tmp.write(memoryview(site[order]))
+        self._segs.append((base_fp, base_fp + 8 * int(cuts[-1]), cuts))
+        self._spilled += int(cuts[-1])
 
     def _read_bucket(self, b: int) -> tuple[np.ndarray, np.ndarray]:
         fps, sites = [], []
-        for off_fp, off_site, cnt in self._segs[b]:
-            self._tmp.seek(off_fp)
-            fps.append(np.frombuffer(self._tmp.read(8 * cnt), dtype=np.uint64))
-            self._tmp.seek(off_site)
-            sites.append(np.frombuffer(self._tmp.read(4 * cnt), dtype=np.uint32))
+        for off_fp, off_site, cuts in self._segs:
+            lo, hi = int(cuts[b]), int(cuts[b + 1])
+            if hi <= lo:
+                continue
+            self._tmp.seek(off_fp + 8 * lo)
+            fps.append(np.frombuffer(self._tmp.read(8 * (hi - lo)), dtype=np.uint64))
+            self._tmp.seek(off_site + 4 * lo)
+            sites.append(np.frombuffer(self._tmp.read(4 * (hi - lo)), dtype=np.uint32))
+        if not fps:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32)
         if len(fps) == 1:
             return fps[0], sites[0]
         return np.concatenate(fps), np.concatenate(sites)
@@ -298,8 +301,7 @@ class CountIndex:
         else:
             self._flush()
             for b in range(1 << self.BUCKET_BITS):
-                if self._segs[b]:
-                    self._count(*self._read_bucket(b), parts)
+                self._count(*self._read_bucket(b), parts)
             self._tmp.close()
             self._tmp = None
             self._segs = []
