@@ -470,6 +470,27 @@ class _Mapper:
 # ---------------------------------------------------------------------------------------------
 # the corpus job
 # ---------------------------------------------------------------------------------------------
+def _release_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Between passes the driver frees large temporaries (counting, LSH); glibc keeps such memory
+    in the process (its mmap threshold grows after the first large free), so the next pass's
+    peak would stack on top of the last one's. Only the resident size changes, never a result."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM: Any = None
+
+
 def _exclusions(groups: list[list[int]], pmap: Any, source: Any) -> dict[int, Exclusion]:
     """For each member of each group of page copies: its copies' fingerprints and counts."""
     members = sorted(i for g in groups for i in g)
@@ -568,7 +589,7 @@ def run_corpus(
                 yield blob
 
         with _Mapper(workers, cfg, dedupe_only) as pmap:
-            i = 0
+            i = n_chunks = 0
             for fps_list, bfp, bs, be, n_blocks, c_sigs in pmap(_observe_chunk, _chunks(first_pass(), len)):
                 for j, fps in enumerate(fps_list):
                     index.observe(sites[i + j], ids[i + j], fps)
@@ -576,10 +597,14 @@ def run_corpus(
                 raw_fh.write(np.ascontiguousarray(c_sigs, dtype=np.uint32).tobytes())
                 i += len(fps_list)
                 tick("observe", i, None)
+                n_chunks += 1
+                if n_chunks % 64 == 0:
+                    _release_memory()
             n = len(ids)
             tick("observe", n, n)
             if isinstance(index, CountIndex):
                 index.freeze()
+            _release_memory()
             raw_fh.seek(0)
             raw_sigs = np.frombuffer(raw_fh.read(), dtype=np.uint32).reshape(n, cfg.signature.num_perm)
             raw_fh.close()
@@ -594,6 +619,7 @@ def run_corpus(
 
             hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
             del blocks
+            _release_memory()
 
             # -- pass 2: clean ---------------------------------------------------------------
             index_path = pmap.share_index(index)
@@ -623,6 +649,7 @@ def run_corpus(
         if doc_spill is not None:
             doc_spill.close()
             doc_spill = None
+        _release_memory()
 
         # -- pass 3: near-duplicate documents -----------------------------------------------
         clusters = neardup.Clusters.empty(n)
@@ -636,6 +663,7 @@ def run_corpus(
                 urls=urls,
                 lengths=cleaned_len.tolist(),
             )
+        _release_memory()
         tick("cluster", n, n)
 
         # -- yield ---------------------------------------------------------------------------

@@ -266,16 +266,15 @@ class CountIndex:
             return fps[0], sites[0]
         return np.concatenate(fps), np.concatenate(sites)
 
-    def _count(self, fp: np.ndarray, site: np.ndarray, parts: dict[int, list[tuple[np.ndarray, np.ndarray]]]) -> None:
+    def _count(self, fp: np.ndarray, site: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        """Count the records of one bucket: appends (site numbers, fingerprints, page counts) of
+        the distinct pairs held by ``>= min_count`` pages, sorted by (site, fingerprint)."""
         if not len(fp):
             return
         # order by (site, fingerprint): a sort by fingerprint, then a stable sort by site (a
         # radix sort on 16-bit site numbers); ~2x faster than np.lexsort on the two keys
         order = np.argsort(fp)
-        by_site = site[order]
-        if len(self._site_no) <= 0xFFFF:
-            by_site = by_site.astype(np.uint16)
-        order = order[np.argsort(by_site, kind="stable")]
+        order = order[np.argsort(self._narrow(site[order]), kind="stable")]
         s, f = site[order], fp[order]
         new = np.empty(len(f), dtype=bool)
         new[0] = True
@@ -286,16 +285,18 @@ class CountIndex:
         if self.min_count > 1:
             keep = cnt >= self.min_count
             s, f, cnt = s[keep], f[keep], cnt[keep]
-        site_cuts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1]))) if len(s) else np.empty(0, dtype=np.int64)
-        bounds = np.append(site_cuts, len(s))
-        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-            parts.setdefault(int(s[lo]), []).append((f[lo:hi], cnt[lo:hi]))
+        if len(s):
+            parts.append((s, f, cnt))
+
+    def _narrow(self, site: np.ndarray) -> np.ndarray:
+        """Site numbers as uint16 when they fit (numpy sorts 16-bit keys stably by radix)."""
+        return site.astype(np.uint16) if len(self._site_no) <= 0xFFFF else site
 
     def freeze(self) -> "CountIndex":
         """Count the spilled records and keep fingerprints held by ``>= min_count`` pages."""
         if self._frozen:
             return self
-        parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         if self._tmp is None:  # everything still in memory
             self._count(*self._take_buffer(), parts)
         else:
@@ -306,11 +307,22 @@ class CountIndex:
             self._tmp = None
             self._segs = []
         self._buf, self._buf_site, self._buf_len = [], [], 0
-        names = {v: k for k, v in self._site_no.items()}
-        for no, lst in parts.items():
-            site = names[no]
-            self._fps[site] = np.concatenate([x for x, _ in lst]) if len(lst) > 1 else lst[0][0].copy()
-            self._counts[site] = np.concatenate([c for _, c in lst]) if len(lst) > 1 else lst[0][1].copy()
+        if parts:
+            # buckets come in fingerprint order: a stable sort by site leaves each site's
+            # fingerprints sorted; one flat array, a slice per site
+            s = np.concatenate([p[0] for p in parts])
+            f = np.concatenate([p[1] for p in parts])
+            cnt = np.concatenate([p[2] for p in parts])
+            del parts
+            order = np.argsort(self._narrow(s), kind="stable")
+            s, f, cnt = s[order], f[order], cnt[order]
+            del order
+            cuts = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1, [len(s)])).tolist()
+            names = {v: k for k, v in self._site_no.items()}
+            for lo, hi in zip(cuts[:-1], cuts[1:]):
+                site = names[int(s[lo])]
+                self._fps[site] = f[lo:hi]
+                self._counts[site] = cnt[lo:hi]
         self._frozen = True
         return self
 
