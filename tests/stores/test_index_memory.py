@@ -19,14 +19,14 @@ def key(results) -> dict:
 
 
 def test_chunked_linking_and_observing_give_the_same_results(tmp_path: Path) -> None:
-    """One page per link chunk and one transaction per observed page equal one big chunk:
-    near-duplicates of stored pages, batch exclusions and reclean are unchanged."""
+    """One page per link chunk and one transaction per observed page and per signature write
+    equal one big chunk: near-duplicates of stored pages, batch exclusions and reclean are unchanged."""
     docs = multi_site(pages=4)
     first, second = docs[:4], docs[4:]  # site 0 first; the mirror of s0-p0 comes in batch two
     out = {}
     for name, link_chunk, budget in (("whole", 10**9, 1 << 40), ("chunked", 2, 1)):
         with open_index(tmp_path / f"{name}.db") as idx:
-            idx.link_chunk, idx.observe_budget = link_chunk, budget
+            idx.link_chunk, idx.observe_budget, idx.sig_budget = link_chunk, budget, budget
             a = list(idx.corpus(iter(first)))
             b = list(idx.corpus(d for d in second))
             c = list(idx.reclean())
@@ -64,7 +64,7 @@ def test_corpus_with_index_does_not_hold_the_batch_in_memory(tmp_path: Path) -> 
     with open_index(tmp_path / "warm.db") as idx:  # imports and hashing caches, outside the measure
         list(idx.corpus(list(pages(3))))
     with open_index(tmp_path / "idx.db") as idx:
-        idx.link_chunk, idx.observe_budget = 16, 64 << 10
+        idx.link_chunk, idx.observe_budget, idx.sig_budget = 16, 64 << 10, 64 << 10
         # the store's in-memory sets of seen fingerprints are bounded separately: cache_fps (8
         # bytes each; sites beyond it are rebuilt from their pages' blobs when next written),
         # plus the sets of the sites one transaction touches (40 sites: 5 pages each here)

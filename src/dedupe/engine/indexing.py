@@ -20,6 +20,7 @@ The store needs, beyond :class:`~dedupe.engine.index.IndexStore`: ``observe_many
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from itertools import islice
 from typing import Any, Callable, Collection, Iterable, Iterator, Sequence
 
@@ -134,6 +135,9 @@ class Index:
     #: :meth:`corpus` writes its observations in one transaction per this many bytes of buffered
     #: texts and fingerprints (a smaller batch is one transaction, as :meth:`observe`)
     observe_budget = 8 << 20
+    #: :meth:`corpus` writes its pages' signatures (and cleaned texts) in one transaction per this
+    #: many bytes of cleaned text
+    sig_budget = 32 << 20
 
     def __init__(
         self,
@@ -217,9 +221,19 @@ class Index:
         )
         # run_corpus counts the whole batch before its first result: by then ``sites`` holds
         # every id of the batch (stored pages of this batch are not near-duplicate candidates)
-        for chunk in _chunks(results, self.link_chunk):
-            items = [(r.doc_id, sites[r.doc_id], r) for r in chunk]
-            yield from self._link(items, [sigs.pop(r.doc_id) for r in chunk], exclude=sites.keys())
+        # the batch's signatures are written sig_budget at a time, not per link chunk (fewer
+        # write transactions into the LSH buckets; batch pages are never candidates of each other)
+        pending: list[tuple] = []
+        try:
+            for chunk in _chunks(results, self.link_chunk):
+                items = [(r.doc_id, sites[r.doc_id], r) for r in chunk]
+                yield from self._link(items, [sigs.pop(r.doc_id) for r in chunk], exclude=sites.keys(), defer=pending)
+                if sum(len(it[3].get("clean_text") or "") for it in pending) >= self.sig_budget:
+                    self.store.put_signatures(pending)
+                    pending.clear()
+        finally:
+            if pending:
+                self.store.put_signatures(pending)
 
     def _min_pages(self) -> int:
         """Fewest pages a stored fingerprint needs to matter when cleaning (as run_corpus's
@@ -298,12 +312,18 @@ class Index:
             keys = np.zeros((0, cfg.neardup.bands), dtype=np.uint64)
         return sigs, keys
 
-    def _put_signatures(self, results: Sequence[CleanResult], sigs: list[tuple[np.ndarray, int]], keys: np.ndarray) -> None:
+    def _put_signatures(
+        self, results: Sequence[CleanResult], sigs: list[tuple[np.ndarray, int]], keys: np.ndarray, defer: list[tuple] | None = None
+    ) -> None:
+        """Store signatures, band keys and cleaned texts (or append the items to ``defer``)."""
         items = [
             (r.doc_id, sig, k, {"n_shingles": n_sh, "clean_chars": len(r.text), "clean_text": r.text, **_cuts(r)})
             for r, (sig, n_sh), k in zip(results, sigs, keys)
         ]
-        self.store.put_signatures(items)
+        if defer is not None:
+            defer.extend(items)
+        else:
+            self.store.put_signatures(items)
 
     def _lookup_ok(self, sig: np.ndarray, n_shingles: int) -> bool:
         nd = self.config.neardup
@@ -362,10 +382,12 @@ class Index:
         pairs: list[tuple[str, str, CleanResult]],
         sigs: Sequence[tuple[np.ndarray, int]] | None = None,
         exclude: Collection[str] | None = None,
+        defer: list[tuple] | None = None,
     ) -> list[CleanResult]:
-        """Store the results' signatures; mark pages not clustered in their batch that
-        near-duplicate a stored page. ``pairs``: ``(doc_id, site, result)``; ``exclude``: the ids
-        of the whole batch (default: those of ``pairs``), never candidates."""
+        """Store the results' signatures (or append them to ``defer``, for the caller to store);
+        mark pages not clustered in their batch that near-duplicate a stored page. ``pairs``:
+        ``(doc_id, site, result)``; ``exclude``: the ids of the whole batch (default: those of
+        ``pairs``), never candidates."""
         batch_ids = exclude if exclude is not None else {doc_id for doc_id, _, _ in pairs}
         sigs, keys = self._signatures([r for _, _, r in pairs], sigs)
         policy = self.config.neardup.canonical
@@ -379,7 +401,7 @@ class Index:
                 cands = dict(zip(ask, many(keys[ask])))
             else:
                 cands = {k: self.store.band_candidates(keys[k]) for k in ask}
-        self._put_signatures([r for _, _, r in pairs], sigs, keys)
+        self._put_signatures([r for _, _, r in pairs], sigs, keys, defer)
         site_pages = self.store.sites() if hasattr(self.store, "sites") and len(pairs) > 1 else None
         out: list[CleanResult] = []
         for k, ((doc_id, site, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)):
@@ -525,10 +547,17 @@ class _BatchObserver(_NoObserve):
         self._info = {}
 
 
+def text_digest(data: bytes) -> bytes:
+    """8-byte BLAKE2b digest of a text's UTF-8 bytes (tells a store whether a cleaned text's cuts
+    apply to the original it holds)."""
+    return hashlib.blake2b(data, digest_size=8).digest()
+
+
 def _cuts(res: CleanResult) -> dict[str, Any]:
-    """``{"original", "cuts"}``: the text ``res`` was cleaned from and the ``[start, end)`` offsets
-    of its removed spans (flat int64), so a store holding that original can keep the cleaned text
-    as offsets; ``{}`` when cutting those spans out of it does not give ``res.text`` exactly."""
+    """``{"original_digest", "cuts"}``: the :func:`text_digest` of the text ``res`` was cleaned
+    from and the ``[start, end)`` offsets of its removed spans (flat int64), so a store holding
+    that original can keep the cleaned text as offsets; ``{}`` when cutting those spans out of it
+    does not give ``res.text`` exactly."""
     spans = sorted(res.removed_spans, key=lambda s: s.start)
     original = res.rebuild()
     parts, pos = [], 0
@@ -540,7 +569,10 @@ def _cuts(res: CleanResult) -> dict[str, Any]:
     parts.append(original[pos:])
     if "".join(parts) != res.text:
         return {}
-    return {"original": original, "cuts": np.array([(s.start, s.end) for s in spans], dtype=np.int64).reshape(-1)}
+    return {
+        "original_digest": text_digest(original.encode("utf-8")),
+        "cuts": np.array([(s.start, s.end) for s in spans], dtype=np.int64).reshape(-1),
+    }
 
 
 def _chunks(it: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -51,7 +51,6 @@ settings raises :class:`~dedupe.errors.IndexStoreError` /
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
 import os
@@ -68,6 +67,7 @@ import numpy as np
 from .._version import __version__
 from ..config import Config
 from ..core.hashing import fmix64
+from ..engine.indexing import text_digest
 from ..errors import IndexConfigMismatch, IndexStoreError
 
 SCHEMA_VERSION = 2
@@ -192,12 +192,6 @@ def bucket_keys(band_keys: np.ndarray) -> np.ndarray:
     keys = np.asarray(band_keys, dtype=np.uint64)
     pos = fmix64(np.arange(1, keys.shape[-1] + 1, dtype=np.uint64))
     return fmix64(keys ^ pos).view(np.int64)
-
-
-def text_digest(data: bytes) -> bytes:
-    """8-byte BLAKE2b digest of a text's UTF-8 bytes (tells whether a cleaned text's cuts apply
-    to the stored original)."""
-    return hashlib.blake2b(data, digest_size=8).digest()
 
 
 def cut_text(original: str, cuts: np.ndarray) -> str:
@@ -798,9 +792,10 @@ class SQLiteIndex:
         """Store (or replace) many signatures in one transaction. Items are ``(doc_id, signature,
         band_keys)`` or ``(doc_id, signature, band_keys, extra)`` with ``extra`` holding
         ``n_shingles``, ``clean_chars`` and ``clean_text`` (kept if the index stores texts), and
-        optionally ``original`` (the text it was cleaned from) with ``cuts`` (flat ``[start, end)``
-        int64 pairs of the spans cut from it): when ``original`` is the stored text of the
-        document, only the cuts are stored.
+        optionally ``original`` (the text it was cleaned from; or its ``original_digest``, see
+        :func:`~dedupe.engine.indexing.text_digest`) with ``cuts`` (flat ``[start, end)`` int64
+        pairs of the spans cut from it): when that is the stored text of the document, only the
+        cuts are stored.
         A signature of a document that was never observed registers the document (no site)."""
         batch = []
         for it in items:
@@ -818,9 +813,10 @@ class SQLiteIndex:
             clean = extra.get("clean_text")
             if not self.store_text or clean is None:
                 cleans.append((None, None, None))
-            elif extra.get("original") is not None and extra.get("cuts") is not None:
+            elif extra.get("cuts") is not None and (extra.get("original") is not None or extra.get("original_digest") is not None):
                 cuts = np.asarray(extra["cuts"], dtype=np.int64)
-                cleans.append((text_digest(extra["original"].encode("utf-8")), cuts.tobytes(), None))
+                digest = extra.get("original_digest") or text_digest(extra["original"].encode("utf-8"))
+                cleans.append((digest, cuts.tobytes(), None))
             else:
                 cleans.append((None, None, zlib.compress(clean.encode("utf-8"), TEXT_ZLIB_LEVEL)))
 
