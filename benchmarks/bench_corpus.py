@@ -3,7 +3,8 @@
 For each size (default 25 / 50 / 100 MB of UTF-8 text, :mod:`gen_corpus`, seed 0) and each
 worker count (1, 2), runs ``dedupe corpus FILE --out OUT --report REPORT --quiet`` in a fresh
 child process and reports wall time, MB/s (input text bytes / wall seconds), peak RSS of the
-main process and the largest peak RSS of a worker process (``getrusage``), pages, removed
+main process and the largest peak RSS of a worker process (``getrusage``), CPU seconds of the
+main process and of the workers (a fairer figure than wall time on a shared machine), pages, removed
 characters, near-duplicate clusters (from OUT), and whether OUT and REPORT are byte-identical to
 the first worker count's run (sha256).
 
@@ -36,9 +37,11 @@ def _child(path: str, workers: int, out: str, report: str) -> None:
         if exc.code:
             raise
     secs = time.perf_counter() - t0
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"secs": secs, "rss_main_mb": self_kb / 1024, "rss_worker_mb": child_kb / 1024}))
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({
+        "secs": secs, "rss_main_mb": me.ru_maxrss / 1024, "rss_worker_mb": kids.ru_maxrss / 1024,
+        "cpu_main": me.ru_utime + me.ru_stime, "cpu_workers": kids.ru_utime + kids.ru_stime,
+    }))
 
 
 def main() -> None:
@@ -55,9 +58,9 @@ def main() -> None:
     from gen_corpus import generate
 
     tmp = Path(tempfile.mkdtemp(prefix="dedupe-bench-"))
-    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
-    print("| corpus MB | pages | workers | seconds | MB/s | peak RSS main (MB) | peak RSS worker (MB) | removed % | clusters | same output |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; load average at start {os.getloadavg()[0]:.1f}")
+    print("| corpus MB | pages | workers | seconds | MB/s | CPU s main + workers | peak RSS main (MB) | peak RSS worker (MB) | removed % | clusters | same output |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for mb in args.sizes:
         path = tmp / f"corpus{mb:g}.jsonl"
         n_bytes = 0
@@ -93,7 +96,7 @@ def main() -> None:
             first_digest = first_digest or digest
             print(
                 f"| {n_bytes / 1e6:.1f} | {pages:,} | {w} | {m['secs']:.1f} | {n_bytes / 1e6 / m['secs']:.2f} | "
-                f"{m['rss_main_mb']:.0f} | {m['rss_worker_mb']:.0f} | {100 * (orig - cleaned) / orig:.1f} | {len(clusters)} | "
+                f"{m['cpu_main']:.1f} + {m['cpu_workers']:.1f} | {m['rss_main_mb']:.0f} | {m['rss_worker_mb']:.0f} | {100 * (orig - cleaned) / orig:.1f} | {len(clusters)} | "
                 f"{'yes' if digest == first_digest else 'NO'} |",
                 flush=True,
             )
