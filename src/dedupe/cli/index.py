@@ -68,7 +68,8 @@ def stats_command(
         f"pages          {st['pages']:,}",
         f"templates      {st['template_fingerprints']:,} fingerprints on >= {idx.config.templates.min_pages} pages "
         f"({st['sites_with_templates']:,} sites)",
-        f"fingerprints   {st['fingerprints']:,} (site, fingerprint) counts",
+        f"fingerprints   {st['fingerprints']:,} distinct (site, fingerprint), "
+        f"{st.get('shared_fingerprints', 0):,} of them on >= 2 pages of their site",
         f"signatures     {st['signatures']:,}",
         f"clusters       {st['clusters']:,} near-duplicate clusters",
         f"texts stored   {'yes' if st['store_text'] else 'no'} ({st['stored_texts']:,})",

@@ -8,12 +8,14 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_i
 :data:`APPLICATION_ID`)::
 
     meta(key, value)                     format, schema version, config fingerprint, config, version
-    sites(site_id, name, pages, fps, gen)
+    sites(site_id, name, pages, fps, gen, rgen)
                                          one row per site; pages = observed pages of the site,
                                          fps = distinct fingerprints on them, gen = the write
-                                         transaction that last changed its evidence
-    docs(did, doc_id, site_id, seq, url, chars, clean_chars, info)
-                                         one row per observed page; seq = first-observation order
+                                         transaction that last changed its evidence, rgen = the
+                                         last one that removed some (or created the site)
+    docs(did, doc_id, site_id, seq, url, chars, clean_chars, info, gen)
+                                         one row per observed page; seq = first-observation
+                                         order, gen = the transaction that wrote its evidence
     doc_fps(did, fps)                    the page's fingerprints (sorted uint64 blob): the evidence
     site_fp(site_id, fp, pages)          fingerprints held by >= 2 pages of their site, with the count
     sigs(did, sig, bands, n_shingles)    MinHash signature (uint32 blob), band keys (uint64 blob)
@@ -32,8 +34,9 @@ fingerprint of a site has count 1 when it is in one of the site's ``doc_fps`` bl
 ``site_fp``. A write needs, per touched site, the set of fingerprints seen on it (to tell a
 fingerprint's second page from its first): each connection keeps that set in memory per site
 (:class:`_FpSet`, sorted uint64 chunks), rebuilt from the site's ``doc_fps`` blobs whenever
-``sites.gen`` shows that another connection changed the site since (or after eviction, see
-``cache_fps``). So a page costs one blob row plus a handful of ``site_fp`` upserts (its
+``sites.gen`` shows that another connection changed the site since: when that connection only
+added pages (``sites.rgen`` older than the cached set), only the pages written since
+(``docs.gen``) are read; after a removal, or an eviction (see ``cache_fps``), all of them. So a page costs one blob row plus a handful of ``site_fp`` upserts (its
 template fingerprints) instead of one B-tree row per fingerprint (schema version 1).
 
 Concurrency: every write runs in ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a
@@ -85,7 +88,7 @@ TEXT_ZLIB_LEVEL = 1
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE sites (site_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, pages INTEGER NOT NULL DEFAULT 0,
-                    fps INTEGER NOT NULL DEFAULT 0, gen INTEGER NOT NULL DEFAULT 0);
+                    fps INTEGER NOT NULL DEFAULT 0, gen INTEGER NOT NULL DEFAULT 0, rgen INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE docs (
     did INTEGER PRIMARY KEY,
     doc_id TEXT NOT NULL UNIQUE,
@@ -94,9 +97,11 @@ CREATE TABLE docs (
     url TEXT,
     chars INTEGER,
     clean_chars INTEGER,
-    info TEXT
+    info TEXT,
+    gen INTEGER
 );
 CREATE INDEX docs_site ON docs(site_id, doc_id);
+CREATE INDEX docs_gen ON docs(site_id, gen);
 CREATE TABLE doc_fps (did INTEGER PRIMARY KEY, fps BLOB NOT NULL);
 CREATE TABLE site_fp (site_id INTEGER NOT NULL, fp INTEGER NOT NULL, pages INTEGER NOT NULL,
                       PRIMARY KEY (site_id, fp)) WITHOUT ROWID;
@@ -494,14 +499,24 @@ class SQLiteIndex:
         while self._fp_total > self.cache_fps and self._fpsets:
             self._cache_drop(next(iter(self._fpsets)))
 
-    def _site_set(self, conn: sqlite3.Connection, sid: int, gen: int) -> _FpSet:
+    def _site_set(self, conn: sqlite3.Connection, sid: int, gen: int, rgen: int | None = None) -> _FpSet:
         """The fingerprints seen on site ``sid`` whose ``sites.gen`` is ``gen``: the cached set
-        if it is of that generation, else rebuilt from the site's page blobs (call before this
-        transaction changes them)."""
+        if it is of that generation; brought up to date with the pages written since when the
+        site lost nothing since (``rgen``, the last removal, is not newer than the cached set);
+        else rebuilt from the site's page blobs. Call before this transaction changes them."""
         got = self._fpsets.get(sid)
         if got is not None and got[0] == gen:
             self._fpsets.move_to_end(sid)
             return got[1]
+        if got is not None and rgen is not None and rgen <= got[0] < gen:
+            fpset = got[1]
+            blobs = [np.frombuffer(b, dtype=np.uint64) for (b,) in conn.execute(
+                "SELECT f.fps FROM docs d JOIN doc_fps f ON f.did = d.did WHERE d.site_id = ? AND d.gen > ?", (sid, got[0]))]
+            if blobs:
+                new = np.unique(np.concatenate(blobs))
+                fpset.add(new[~fpset.contains(new)])
+            self._cache_put(sid, gen, fpset)
+            return fpset
         blobs = [np.frombuffer(b, dtype=np.uint64) for (b,) in conn.execute(
             "SELECT f.fps FROM docs d JOIN doc_fps f ON f.did = d.did WHERE d.site_id = ?", (sid,))]
         fpset = _FpSet(np.unique(np.concatenate(blobs)) if blobs else None)
@@ -579,7 +594,14 @@ class SQLiteIndex:
                 f"SELECT doc_id, did, site_id FROM docs WHERE doc_id IN ({','.join('?' * len(part))})", part
             ):
                 known[doc_id] = (did, old_sid)
-        site_ids = {site: self._site_id(conn, site, create=True) for site in dict.fromkeys(it[0] for it in batch)}
+        names = list(dict.fromkeys(it[0] for it in batch))
+        site_ids = {site: self._site_id(conn, site, create=False) for site in names}
+        removed = set()  # sites created here count as "changed beyond additions" (rgen)
+        for site in names:
+            if site_ids[site] is None:
+                site_ids[site] = self._site_id(conn, site, create=True)
+                removed.add(site_ids[site])
+        gen = self._next_gen(conn)
         # every touched site's set of seen fingerprints, as it is before this transaction
         sets = self._load_sets(conn, set(site_ids.values()) | {old for _, old in known.values() if old is not None})
         dec: dict[int, list[np.ndarray]] = {}
@@ -605,7 +627,7 @@ class SQLiteIndex:
                 seq += 1
                 next_did += 1  # what SQLite would pick (max + 1); the write lock is ours
                 did = next_did
-                new_docs.append((did, *cols, doc_id, seq))
+                new_docs.append((did, *cols, doc_id, seq, gen))
             else:  # re-observed: undo its earlier contribution, keep its first-seen order (seq)
                 did, old_sid = row
                 fb = conn.execute("SELECT fps FROM doc_fps WHERE did = ?", (did,)).fetchone()
@@ -613,7 +635,7 @@ class SQLiteIndex:
                     site_delta[old_sid] = site_delta.get(old_sid, 0) - 1
                     if fb is not None:
                         dec.setdefault(old_sid, []).append(np.frombuffer(fb[0], dtype=np.uint64))
-                conn.execute("UPDATE docs SET site_id = ?, url = ?, chars = ?, clean_chars = ?, info = ? WHERE did = ?", (*cols, did))
+                conn.execute("UPDATE docs SET site_id = ?, url = ?, chars = ?, clean_chars = ?, info = ?, gen = ? WHERE did = ?", (*cols, gen, did))
                 conn.execute("DELETE FROM doc_fps WHERE did = ?", (did,))
                 conn.execute("DELETE FROM texts WHERE did = ?", (did,))
                 conn.execute("DELETE FROM cleans WHERE did = ?", (did,))  # its cleaned text is stale too
@@ -623,7 +645,7 @@ class SQLiteIndex:
                 text_rows.append((did, zlib.compress(data, TEXT_ZLIB_LEVEL), text_digest(data)))
             site_delta[sid] = site_delta.get(sid, 0) + 1
             add.setdefault(sid, []).append(fps)
-        conn.executemany("INSERT INTO docs(did, site_id, url, chars, clean_chars, info, doc_id, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_docs)
+        conn.executemany("INSERT INTO docs(did, site_id, url, chars, clean_chars, info, doc_id, seq, gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_docs)
         conn.executemany("INSERT INTO doc_fps(did, fps) VALUES (?, ?)", doc_fps_rows)
         conn.executemany("INSERT INTO texts(did, text, digest) VALUES (?, ?, ?)", text_rows)
         touched = 0
@@ -631,7 +653,7 @@ class SQLiteIndex:
             touched += self._sub_site_fps(conn, sid, arrays, sets[sid])
         for sid, arrays in add.items():
             touched += self._add_site_fps(conn, sid, arrays, sets[sid])
-        self._finish_sites(conn, sets, site_delta)
+        self._finish_sites(conn, sets, site_delta, removed | set(dec))
         conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (str(seq),))
         return touched
 
@@ -640,22 +662,31 @@ class SQLiteIndex:
         ``sids`` (cached or rebuilt); they are dropped from the cache if the transaction fails."""
         sids = set(sids)
         self._tx_sites |= sids
-        gens: dict[int, int] = {}
+        gens: dict[int, tuple[int, int]] = {}
         ordered = sorted(sids)
         for lo in range(0, len(ordered), _CHUNK):
             part = ordered[lo : lo + _CHUNK]
-            gens.update(conn.execute(f"SELECT site_id, gen FROM sites WHERE site_id IN ({','.join('?' * len(part))})", part).fetchall())
-        return {sid: self._site_set(conn, sid, gens.get(sid, 0)) for sid in ordered}
+            for sid, gen, rgen in conn.execute(f"SELECT site_id, gen, rgen FROM sites WHERE site_id IN ({','.join('?' * len(part))})", part):
+                gens[sid] = (gen, rgen)
+        return {sid: self._site_set(conn, sid, *gens.get(sid, (0, None))) for sid in ordered}
 
-    def _finish_sites(self, conn: sqlite3.Connection, sets: dict[int, _FpSet], site_delta: dict[int, int]) -> None:
-        """Record the touched sites' page counts, distinct fingerprints and a new generation."""
+    @staticmethod
+    def _next_gen(conn: sqlite3.Connection) -> int:
+        """The generation of the running write transaction."""
+        return int(conn.execute("SELECT value FROM meta WHERE key='gen'").fetchone()[0]) + 1
+
+    def _finish_sites(
+        self, conn: sqlite3.Connection, sets: dict[int, _FpSet], site_delta: dict[int, int], removed: set[int] = frozenset()  # type: ignore[assignment]
+    ) -> None:
+        """Record the touched sites' page counts, distinct fingerprints and a new generation
+        (``removed``: sites that lost evidence in this transaction, or were created by it)."""
         if not sets:
             return
-        gen = int(conn.execute("SELECT value FROM meta WHERE key='gen'").fetchone()[0]) + 1
+        gen = self._next_gen(conn)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'gen'", (str(gen),))
         conn.executemany(
-            "UPDATE sites SET pages = pages + ?, fps = ?, gen = ? WHERE site_id = ?",
-            [(site_delta.get(sid, 0), fpset.size, gen, sid) for sid, fpset in sets.items()],
+            "UPDATE sites SET pages = pages + ?, fps = ?, gen = ?, rgen = CASE WHEN ? THEN ? ELSE rgen END WHERE site_id = ?",
+            [(site_delta.get(sid, 0), fpset.size, gen, sid in removed, gen, sid) for sid, fpset in sets.items()],
         )
         for sid, fpset in sets.items():
             self._cache_put(sid, gen, fpset)  # most recently used last
@@ -1069,7 +1100,7 @@ class SQLiteIndex:
                     conn.execute(f"DELETE FROM {table} WHERE did = ?", (did,))
             for sid, arrays in dec.items():
                 self._sub_site_fps(conn, sid, arrays, sets[sid])
-            self._finish_sites(conn, sets, delta)
+            self._finish_sites(conn, sets, delta, set(sets))
             conn.execute("DELETE FROM sites WHERE pages <= 0 AND site_id NOT IN (SELECT site_id FROM docs WHERE site_id IS NOT NULL)")
             return len(found)
 
