@@ -602,13 +602,17 @@ def run_corpus(
                     _release_memory()
             n = len(ids)
             tick("observe", n, n)
+            seen.clear()
             if isinstance(index, CountIndex):
                 index.freeze()
+            # cross-page blocks first (independent of the copy groups below): the block table is
+            # freed before the raw signatures are read back
+            hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
+            del blocks
             _release_memory()
             raw_fh.seek(0)
             raw_sigs = np.frombuffer(raw_fh.read(), dtype=np.uint32).reshape(n, cfg.signature.num_perm)
             raw_fh.close()
-            seen.clear()
 
             # copies of one page on a site must not vote for each other's body as template
             exclusions: dict[int, Exclusion] = {}
@@ -617,8 +621,6 @@ def run_corpus(
                 exclusions = _exclusions(groups, pmap, docs if doc_spill is None else doc_spill)
             del raw_sigs
 
-            hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
-            del blocks
             _release_memory()
 
             # -- pass 2: clean ---------------------------------------------------------------
@@ -645,6 +647,9 @@ def run_corpus(
                     res_spill.append(blob)
                 i += m
                 tick("clean", i, n)
+            # what only the clean pass needed: cross-page hits, copy evidence, the counts (kept
+            # alive by the caller when it passed its own store)
+            del hits, exclusions, index
         tick("clean", n, n)
         if doc_spill is not None:
             doc_spill.close()
