@@ -288,3 +288,15 @@ def test_cleaned_texts_stored_as_cuts_of_the_stored_original(tmp_path: Path) -> 
         # re-observed with a new text: the old cleaned text goes with the old original
         idx.observe([Document(d.id, other, url=d.url)])
         assert store.get_text(d.id, clean=True) is None and store.get_text(d.id) == other
+
+
+def test_merge_counts_equals_unique_with_counts() -> None:
+    from dedupe.stores.sqlite import _merge_counts
+
+    rng = np.random.default_rng(1)
+    for t in range(100):
+        high = 50 if t % 2 else 2**64  # small range: many values shared between arrays
+        arrays = [np.unique(rng.integers(0, high, int(rng.integers(0, 30)), dtype=U64)) for _ in range(int(rng.integers(1, 5)))]
+        keys, counts = _merge_counts(arrays)
+        want_keys, want_counts = np.unique(np.concatenate(arrays), return_counts=True)
+        assert np.array_equal(keys, want_keys) and np.array_equal(counts, want_counts)

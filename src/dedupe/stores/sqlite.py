@@ -154,9 +154,21 @@ class _FpSet:
         """All members, sorted."""
         if not self.chunks:
             return np.empty(0, dtype=np.uint64)
-        if len(self.chunks) > 1:
-            self.chunks = [np.sort(np.concatenate(self.chunks))]
+        if len(self.chunks) > 1:  # sorted runs: the stable sort (timsort) merges them in ~n log k
+            self.chunks = [np.sort(np.concatenate(self.chunks), kind="stable")]
         return self.chunks[0]
+
+
+def _merge_counts(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of sorted uint64 arrays and how many arrays hold each (each array
+    sorted unique), as ``np.unique(..., return_counts=True)`` but merging the sorted runs."""
+    if len(arrays) == 1:
+        return arrays[0], np.ones(len(arrays[0]), dtype=np.int64)
+    merged = np.sort(np.concatenate(arrays), kind="stable")
+    if not len(merged):
+        return merged, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], merged[1:] != merged[:-1])))
+    return merged[starts], np.diff(np.append(starts, len(merged)))
 
 
 def hash_settings(config: Config) -> dict[str, Any]:
@@ -513,13 +525,13 @@ class SQLiteIndex:
             blobs = [np.frombuffer(b, dtype=np.uint64) for (b,) in conn.execute(
                 "SELECT f.fps FROM docs d JOIN doc_fps f ON f.did = d.did WHERE d.site_id = ? AND d.gen > ?", (sid, got[0]))]
             if blobs:
-                new = np.unique(np.concatenate(blobs))
+                new = _merge_counts(blobs)[0]
                 fpset.add(new[~fpset.contains(new)])
             self._cache_put(sid, gen, fpset)
             return fpset
         blobs = [np.frombuffer(b, dtype=np.uint64) for (b,) in conn.execute(
             "SELECT f.fps FROM docs d JOIN doc_fps f ON f.did = d.did WHERE d.site_id = ?", (sid,))]
-        fpset = _FpSet(np.unique(np.concatenate(blobs)) if blobs else None)
+        fpset = _FpSet(_merge_counts(blobs)[0] if blobs else None)
         self._cache_put(sid, gen, fpset)
         return fpset
 
@@ -712,10 +724,7 @@ class SQLiteIndex:
     def _add_site_fps(conn: sqlite3.Connection, sid: int, arrays: list[np.ndarray], seen_set: _FpSet) -> int:
         """Add pages' fingerprints (each array sorted unique) to site ``sid``. Only fingerprints
         that reach 2 pages get (or update) a ``site_fp`` row; the rest join ``seen_set``."""
-        if len(arrays) > 1:
-            keys, k = np.unique(np.concatenate(arrays), return_counts=True)
-        else:
-            keys, k = arrays[0], np.ones(len(arrays[0]), dtype=np.int64)
+        keys, k = _merge_counts(arrays)
         if not len(keys):
             return 0
         seen = seen_set.contains(keys)
@@ -736,7 +745,7 @@ class SQLiteIndex:
     def _sub_site_fps(self, conn: sqlite3.Connection, sid: int, arrays: list[np.ndarray], seen_set: _FpSet) -> int:
         """Undo pages' fingerprints on site ``sid``: counts drop; a row left with one page is
         deleted (the fingerprint stays seen), a fingerprint left on no page leaves ``seen_set``."""
-        keys, c = np.unique(np.concatenate(arrays), return_counts=True)
+        keys, c = _merge_counts(arrays)
         if not len(keys):
             return 0
         shared = self._shared_pages(conn, sid, keys)
