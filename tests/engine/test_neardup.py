@@ -151,3 +151,28 @@ def test_page_key_keeps_what_tells_pages_apart() -> None:
     assert neardup.page_key("http://nhl.com/ice/news.htm?id=644961") != neardup.page_key("http://nhl.com/ice/news.htm?id=644960")
     assert neardup.page_key("https://a.org/x/index.html?utm_medium=rss") == neardup.page_key("http://www.A.org/x/")
     assert neardup.page_key("  ") is None
+
+
+def _lsh_pairs_all_bands_at_once(keys: np.ndarray) -> np.ndarray:
+    """The former one-sort implementation of ``lsh_pairs`` (reference for the per-band one)."""
+    n, bands = keys.shape
+    band = np.tile(np.arange(bands, dtype=np.int64), n)
+    flat = keys.ravel()
+    owner = np.repeat(np.arange(n, dtype=np.int64), bands)
+    order = np.lexsort((owner, flat, band))
+    fk, fb, fo = flat[order], band[order], owner[order]
+    same = (fk[1:] == fk[:-1]) & (fb[1:] == fb[:-1])
+    start = np.concatenate(([True], ~same))
+    run_first = fo[np.flatnonzero(start)][np.cumsum(start) - 1]
+    pairs = np.concatenate([np.stack([run_first[1:][same], fo[1:][same]], axis=1), np.stack([fo[:-1][same], fo[1:][same]], axis=1)])
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs.sort(axis=1)
+    return np.unique(pairs, axis=0) if len(pairs) else np.empty((0, 2), dtype=np.int64)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lsh_pairs_per_band_equals_one_sort(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 40 + 30 * seed, size=(300, 8)).astype(np.uint64)  # many shared buckets
+    assert np.array_equal(neardup.lsh_pairs(keys), _lsh_pairs_all_bands_at_once(keys))
+    assert len(neardup.lsh_pairs(keys)) > 0
