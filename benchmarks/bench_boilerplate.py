@@ -32,11 +32,6 @@ import _data  # noqa: E402
 
 from dedupe import clean_corpus  # noqa: E402
 from dedupe.config import Config, TemplateConfig  # noqa: E402
-from dedupe.core.tokenize import tokenize  # noqa: E402
-from dedupe.engine.assemble import assemble  # noqa: E402
-from dedupe.engine.index import MemoryIndex  # noqa: E402
-from dedupe.engine.site import site_pieces  # noqa: E402
-from dedupe.engine.templates import doc_fingerprints  # noqa: E402
 from dedupe.models import KIND_TEMPLATE  # noqa: E402
 
 SETS = ("dragnet", "cleanportaleval", "l3s_gn1")
@@ -59,15 +54,11 @@ def drop_frequent_lines(texts: list[str], sites: list[str], fraction: float = 0.
 def run_engine(texts: list[str], sites: list[str], cfg: Config, within: bool = True) -> list:
     """Corpus cleaning through the product path, :func:`dedupe.clean_corpus` (observe every page,
     copies of one page on a site excluded from each other's evidence, then clean each page).
-    ``within=False`` (diagnostics only): the site level alone, as the corpus driver calls it."""
-    if within:
-        docs = [{"id": str(i), "text": t, "site": s} for i, (t, s) in enumerate(zip(texts, sites))]
-        return list(clean_corpus(docs, config=cfg))
-    index = MemoryIndex()
-    toks = [tokenize(t) for t in texts]
-    for i, (t, tk, s) in enumerate(zip(texts, toks, sites)):
-        index.observe(s, str(i), doc_fingerprints(t, tk, cfg.templates))
-    return [assemble(str(i), t, site_pieces(t, tk, index, s, cfg)[0]) for i, (t, tk, s) in enumerate(zip(texts, toks, sites))]
+    ``within=False``: the site level alone (``within.enabled=False``, CLI ``--no-within``)."""
+    if not within:
+        cfg = dataclasses.replace(cfg, within=dataclasses.replace(cfg.within, enabled=False))
+    docs = [{"id": str(i), "text": t, "site": s} for i, (t, s) in enumerate(zip(texts, sites))]
+    return list(clean_corpus(docs, config=cfg))
 
 
 def with_templates(**kw) -> Config:
@@ -134,10 +125,10 @@ def main() -> None:
         score("dedupe: templates + main text (within on)", [r.text for r in res_main])
         if not args.quick:
             # the gold keeps text a page repeats; this row shows what within-page repeat removal costs
-            score("site level only: templates + main text, no within-page repeats", [r.text for r in run_engine(full, sites, Config(), within=False)])
+            score("site level only (--no-within): templates + main text", [r.text for r in run_engine(full, sites, Config(), within=False)])
             score("dedupe on trafilatura output: templates only", [r.text for r in run_engine(traf, sites, with_templates(main_text=False))])
             score("dedupe on trafilatura output: templates + main text", [r.text for r in run_engine(traf, sites, Config())])
-            score("dedupe on trafilatura output: site level only, no within-page repeats", [r.text for r in run_engine(traf, sites, Config(), within=False)])
+            score("dedupe on trafilatura output: site level only (--no-within)", [r.text for r in run_engine(traf, sites, Config(), within=False)])
             score("single-page sites (each page alone): main text off", [r.text for r in run_engine(full, singles, with_templates(main_text=False))])
             score("single-page sites (each page alone): main text on", [r.text for r in run_engine(full, singles, Config())])
         losses[name] = lost_content(rows, res_tpl)

@@ -28,6 +28,9 @@ class WithinConfig:
     """Within-page deduplication.
 
     Attributes:
+        enabled: find repeats inside each page. ``False`` leaves only the site level in corpus
+            mode (templates, main text, cross-page blocks, near-duplicate documents), and makes
+            ``clean`` of one page return it unchanged.
         min_repeat_tokens: a repeat is a run of at least this many normalised tokens that occurs
             two or more times in the page (exact, after NFKC + lower-casing, ignoring
             punctuation and whitespace).
@@ -46,6 +49,7 @@ class WithinConfig:
             (``removed=False``). ``False`` removes every repeat but one copy.
     """
 
+    enabled: bool = True
     min_repeat_tokens: int = 8
     min_repeat_chars: int = 20
     keep_policy: str = "context"

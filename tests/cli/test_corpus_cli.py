@@ -192,3 +192,26 @@ def test_row_without_id_keeps_the_id_the_report_uses(tmp_path) -> None:
     row = json.loads(out.read_text(encoding="utf-8"))
     spans = [json.loads(x) for x in rep.read_text(encoding="utf-8").splitlines()]
     assert spans and {s["doc_id"] for s in spans} == {row["id"]}
+
+
+def test_no_within_keeps_the_site_level_only(tmp_path) -> None:
+    rows = _rows()
+    body = rows[1]["text"].split("\n")[1]
+    rows[1]["text"] = rows[1]["text"].replace(body, body + "\n" + body)  # a paragraph printed twice in a row
+    _write(tmp_path / "in.jsonl", rows)
+
+    def kinds(*flags: str) -> dict[str, set]:
+        r = _run(str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "r.jsonl"), "--quiet", *flags)
+        assert r.exit_code == 0, r.output
+        out: dict[str, set] = {}
+        for x in (tmp_path / "r.jsonl").read_text().splitlines():
+            row = json.loads(x)
+            out.setdefault(row["doc_id"], set()).add(row["kind"])
+        return out
+
+    default, site_only = kinds(), kinds("--no-within")
+    assert "repeat" in default["s0p1"]
+    assert "repeat" not in site_only["s0p1"] and "template" in site_only["s0p1"]
+    assert not any({"repeat", "near-repeat"} & k for k in site_only.values())
+    out = {json.loads(x)["id"]: json.loads(x)["text"] for x in (tmp_path / "o.jsonl").read_text().splitlines()}
+    assert out["s0p1"].count(body) == 2

@@ -108,6 +108,7 @@ def corpus_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     dedupe_only: Annotated[bool, typer.Option("--dedupe-only", help="Deduplicate only: no main-text selection (no off-main removal).")] = False,
     no_templates: Annotated[bool, typer.Option("--no-templates", help="Do not learn or remove site templates (implies no main-text selection).")] = False,
+    no_within: Annotated[bool, typer.Option("--no-within", help="Do not look for repeats inside each page (site level only).")] = False,
     drop_near_dups: Annotated[bool, typer.Option("--drop-near-dups", help="Leave non-canonical near-duplicate documents out of OUT (they go to --rejects).")] = False,
     crosspage_remove: Annotated[bool, typer.Option("--crosspage-remove", help="Remove cross-page duplicate blocks from all but the canonical page (default: report only).")] = False,
     crosspage_policy: Annotated[Optional[Policy], typer.Option("--crosspage-policy", help="Canonical page of a cross-page block.")] = None,
@@ -126,6 +127,7 @@ def corpus_command(
     overrides: dict[str, dict[str, Any]] = {
         "neardup": {"drop": True if drop_near_dups else None, "canonical": canonical.value if canonical else None},
         "templates": {"enabled": False if no_templates else None},
+        "within": {"enabled": False if no_within else None},
         "corpus": {
             "crosspage_remove": True if crosspage_remove else None,
             "crosspage_policy": crosspage_policy.value if crosspage_policy else None,

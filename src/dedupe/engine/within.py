@@ -622,6 +622,8 @@ def within_analysis(
             whose every occurrence touches one yields nothing.
     """
     n = len(toks)
+    if not cfg.enabled:
+        return WithinAnalysis([], [], np.zeros(n, dtype=bool))
     excl = np.zeros(n, dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
     if len(excl) != n:
         raise ValueError(f"excluded has {len(excl)} entries for {n} tokens")
@@ -743,6 +745,8 @@ def within_analysis_many(
         excluded = [None] * len(texts)
     elif len(excluded) != len(texts):
         raise ValueError(f"excluded has {len(excluded)} masks for {len(texts)} pages")
+    if not cfg.enabled:
+        return [within_analysis(t, tk, cfg) for t, tk in zip(texts, toks_list)]
     pre = _near_pre_many(texts, toks_list, cfg) if cfg.near_repeat else [None] * len(texts)
     # k-gram hashes of every page from one pass over all token hashes (they do not depend on
     # position), each page's own k-grams sliced out
