@@ -181,7 +181,7 @@ def test_missing_file_is_created_and_empty_file_initialised(tmp_path: Path) -> N
     with SQLiteIndex(empty) as ix:
         ix.observe("s", "a", fps(1))
     with SQLiteIndex(empty) as ix:
-        assert ix.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert ix.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert ix.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(IndexStoreError, match="does not exist"):
         SQLiteIndex(tmp_path / "no" / "dir.db")
@@ -300,3 +300,87 @@ def test_merge_counts_equals_unique_with_counts() -> None:
         keys, counts = _merge_counts(arrays)
         want_keys, want_counts = np.unique(np.concatenate(arrays), return_counts=True)
         assert np.array_equal(keys, want_keys) and np.array_equal(counts, want_counts)
+
+
+def test_seen_set_contains_add_and_remove_equal_python_sets() -> None:
+    from dedupe.stores.sqlite import _FpSet
+
+    rng = np.random.default_rng(2)
+    for t in range(60):
+        high = 40 if t % 2 else 2**64  # small range: pages share many fingerprints
+        fs, ref = _FpSet(), set()
+        for _ in range(int(rng.integers(1, 8))):
+            keys = np.unique(rng.integers(0, high, int(rng.integers(0, 25)), dtype=U64))
+            seen = fs.contains_add(keys)
+            assert seen.tolist() == [int(k) in ref for k in keys.tolist()]
+            ref |= set(keys.tolist())
+            assert fs.array().tolist() == sorted(ref) and fs.size == len(ref)
+        gone = np.array(sorted(ref)[::3], dtype=U64)
+        fs.remove(gone)
+        ref -= set(gone.tolist())
+        assert fs.array().tolist() == sorted(ref)
+        assert fs.contains(gone).sum() == 0
+
+
+def test_band_rows_sorted_and_complete() -> None:
+    from dedupe.stores.sqlite import _band_rows, bucket_keys
+
+    rng = np.random.default_rng(3)
+    for lens in ([32, 32, 32], [32, 0, 32, 5]):  # the usual case and ragged band counts
+        keys = [rng.integers(0, 2**64, n, dtype=U64) for n in lens]
+        dids = [7, 3, 11, 5][: len(lens)]
+        bk, did = _band_rows(dids, keys)
+        want = sorted((b, d) for d, k in zip(dids, keys) if len(k) for b in bucket_keys(k).tolist())
+        assert list(zip(bk.tolist(), did.tolist())) == want
+
+
+@pytest.mark.parametrize("cache_buckets", [0, 10**9], ids=["no-cache", "cached"])
+def test_two_connections_band_lookups_see_each_others_signatures(tmp_path: Path, cache_buckets: int) -> None:
+    """Each connection's in-memory bucket ids (a superset of the bucket table) go stale when the
+    other one writes signatures (meta bgen tells) and catch up from sigs.bgen: look-ups always
+    equal the MemoryIndex reference, replaced and forgotten signatures included."""
+    rng = random.Random(5)
+    mem = MemoryIndex()
+    a = SQLiteIndex(tmp_path / "i.db", cache_buckets=cache_buckets)
+    b = SQLiteIndex(tmp_path / "i.db", cache_buckets=cache_buckets)
+    a.bk_cache_min = b.bk_cache_min = 0  # build the cache on the first look-up, however small
+    keyspace = [np.array([rng.randrange(2**64) for _ in range(4)], dtype=U64) for _ in range(12)]
+    try:
+        for step in range(60):
+            ix = a if step % 3 else b
+            doc = f"d{rng.randrange(10)}"
+            if rng.random() < 0.8:
+                # band keys drawn from a small pool: pages share buckets
+                keys = np.array([keyspace[rng.randrange(12)][j] for j in range(4)], dtype=U64)
+                sig = np.array([rng.randrange(2**32) for _ in range(8)], dtype=np.uint32)
+                mem.put_signature(doc, sig, keys)
+                ix.put_signatures([(doc, sig, keys)])
+            else:
+                if doc in mem.doc_ids() or mem.get_signature(doc) is not None:
+                    mem.forget_doc(doc)
+                ix.forget_docs([doc])
+            probe = np.stack([keyspace[rng.randrange(12)] for _ in range(3)] + [np.array([rng.randrange(2**64) for _ in range(4)], dtype=U64)])
+            want = [mem.band_candidates(k) for k in probe]
+            assert a.band_candidates_many(probe) == want and b.band_candidates_many(probe) == want, step
+        if cache_buckets:
+            assert a._bk_cache is not None and b._bk_cache is not None  # the cached path ran
+    finally:
+        a.close()
+        b.close()
+
+
+def test_older_schema_version_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with SQLiteIndex(path) as ix:
+        ix.observe("s", "a", fps(1, 2))
+        ix.checkpoint()
+    # what a schema-2 writer leaves: its version in meta (no bucket generations)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(IndexStoreError, match=f"schema version 2, .* reads version {SCHEMA_VERSION}; build a new index"):
+        SQLiteIndex(path)
+    assert path.read_bytes() == before

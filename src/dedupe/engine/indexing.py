@@ -559,7 +559,7 @@ def _cuts(res: CleanResult) -> dict[str, Any]:
     that original can keep the cleaned text as offsets; ``{}`` when cutting those spans out of it
     does not give ``res.text`` exactly."""
     spans = sorted(res.removed_spans, key=lambda s: s.start)
-    original = res.rebuild()
+    original = res.original if isinstance(res.original, str) else res.rebuild()  # checked below either way
     parts, pos = [], 0
     for s in spans:
         if s.start < pos or original[s.start : s.end] != s.text:

@@ -18,7 +18,9 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_i
                                          order, gen = the transaction that wrote its evidence
     doc_fps(did, fps)                    the page's fingerprints (sorted uint64 blob): the evidence
     site_fp(site_id, fp, pages)          fingerprints held by >= 2 pages of their site, with the count
-    sigs(did, sig, bands, n_shingles)    MinHash signature (uint32 blob), band keys (uint64 blob)
+    sigs(did, sig, bands, n_shingles, bgen)
+                                         MinHash signature (uint32 blob), band keys (uint64 blob),
+                                         bgen = the signature write that stored it (meta ``bgen``)
     bands(bk, did)                       LSH buckets -> document; bk = :func:`bucket_keys` of
                                          (band position, band key): one 64-bit column
     texts(did, text, digest)             optional: zlib-compressed original text, its digest
@@ -73,7 +75,7 @@ from ..core.hashing import fmix64
 from ..engine.indexing import text_digest
 from ..errors import IndexConfigMismatch, IndexStoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: ``PRAGMA application_id`` of a dedupe index ("DDUP").
 APPLICATION_ID = 0x44445550
 FORMAT = "dedupe-index"
@@ -105,7 +107,8 @@ CREATE INDEX docs_gen ON docs(site_id, gen);
 CREATE TABLE doc_fps (did INTEGER PRIMARY KEY, fps BLOB NOT NULL);
 CREATE TABLE site_fp (site_id INTEGER NOT NULL, fp INTEGER NOT NULL, pages INTEGER NOT NULL,
                       PRIMARY KEY (site_id, fp)) WITHOUT ROWID;
-CREATE TABLE sigs (did INTEGER PRIMARY KEY, sig BLOB NOT NULL, bands BLOB NOT NULL, n_shingles INTEGER);
+CREATE TABLE sigs (did INTEGER PRIMARY KEY, sig BLOB NOT NULL, bands BLOB NOT NULL, n_shingles INTEGER, bgen INTEGER NOT NULL);
+CREATE INDEX sigs_bgen ON sigs(bgen);
 CREATE TABLE bands (bk INTEGER NOT NULL, did INTEGER NOT NULL, PRIMARY KEY (bk, did)) WITHOUT ROWID;
 CREATE TABLE texts (did INTEGER PRIMARY KEY, text BLOB, digest BLOB);
 CREATE TABLE cleans (did INTEGER PRIMARY KEY, clean BLOB, cuts BLOB);
@@ -113,50 +116,62 @@ CREATE TABLE cleans (did INTEGER PRIMARY KEY, clean BLOB, cuts BLOB);
 
 
 class _FpSet:
-    """A set of uint64 fingerprints as a few sorted, disjoint chunks (cheap to add to: a new
-    chunk; merged into one when there are more than ``max_chunks``)."""
+    """A set of uint64 fingerprints as one sorted array. :meth:`contains_add` answers
+    membership and inserts the missing keys with one binary search (the insert positions are
+    the search's), so a page costs one search and one copy of the site's array."""
 
-    __slots__ = ("chunks", "size")
-    max_chunks = 8
+    __slots__ = ("arr",)
 
     def __init__(self, values: np.ndarray | None = None) -> None:
-        self.chunks: list[np.ndarray] = [] if values is None or not len(values) else [values]
-        self.size = 0 if values is None else len(values)
+        self.arr: np.ndarray = np.empty(0, dtype=np.uint64) if values is None or not len(values) else values
+
+    @property
+    def size(self) -> int:
+        return len(self.arr)
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         """Membership of ``keys`` (uint64), as a bool array."""
-        out = np.zeros(len(keys), dtype=bool)
-        for c in self.chunks:
-            pos = np.minimum(np.searchsorted(c, keys), len(c) - 1)
-            out |= c[pos] == keys
-        return out
+        a = self.arr
+        if not len(a):
+            return np.zeros(len(keys), dtype=bool)
+        pos = np.minimum(np.searchsorted(a, keys), len(a) - 1)
+        return a[pos] == keys
+
+    def contains_add(self, keys: np.ndarray) -> np.ndarray:
+        """Membership of sorted unique ``keys`` before this call; the missing ones are added."""
+        a = self.arr
+        pos = np.searchsorted(a, keys)
+        if not len(a):
+            seen = np.zeros(len(keys), dtype=bool)
+        else:
+            seen = a[np.minimum(pos, len(a) - 1)] == keys
+        new = ~seen
+        m = int(np.count_nonzero(new))
+        if m:
+            out = np.empty(len(a) + m, dtype=np.uint64)
+            at = pos[new] + np.arange(m)  # each new key lands after the new keys before it
+            keep = np.ones(len(out), dtype=bool)
+            keep[at] = False
+            out[at] = keys[new]
+            out[keep] = a
+            self.arr = out
+        return seen
 
     def add(self, keys: np.ndarray) -> None:
         """Add sorted unique ``keys`` that are not in the set."""
         if len(keys):
-            self.chunks.append(keys)
-            self.size += len(keys)
-            if len(self.chunks) > self.max_chunks:
-                self.chunks = [self.array()]
+            self.contains_add(keys)
 
     def remove(self, keys: np.ndarray) -> None:
         """Remove ``keys`` (sorted unique, all in the set)."""
         if len(keys):
-            merged = self.array()
-            pos = np.searchsorted(merged, keys)
-            keep = np.ones(len(merged), dtype=bool)
-            keep[pos] = False
-            merged = merged[keep]
-            self.chunks = [merged] if len(merged) else []
-            self.size = len(merged)
+            keep = np.ones(len(self.arr), dtype=bool)
+            keep[np.searchsorted(self.arr, keys)] = False
+            self.arr = self.arr[keep]
 
     def array(self) -> np.ndarray:
         """All members, sorted."""
-        if not self.chunks:
-            return np.empty(0, dtype=np.uint64)
-        if len(self.chunks) > 1:  # sorted runs: the stable sort (timsort) merges them in ~n log k
-            self.chunks = [np.sort(np.concatenate(self.chunks), kind="stable")]
-        return self.chunks[0]
+        return self.arr
 
 
 def _merge_counts(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -211,6 +226,21 @@ def bucket_keys(band_keys: np.ndarray) -> np.ndarray:
     return fmix64(keys ^ pos).view(np.int64)
 
 
+def _band_rows(dids: list[int], keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``bands`` rows of documents ``dids`` with band keys ``keys`` (one uint64 array each):
+    bucket ids and document numbers (int64), in the table's order (sequential B-tree writes)."""
+    lens = [len(k) for k in keys]
+    if not any(lens):
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if len(set(lens)) == 1:  # the usual case: every signature has the configured band count
+        bk = bucket_keys(np.stack(keys)).reshape(-1)
+    else:
+        bk = np.concatenate([bucket_keys(k) for k in keys if len(k)])
+    did = np.repeat(np.asarray(dids, dtype=np.int64), lens)
+    o = np.lexsort((did, bk))
+    return bk[o], did[o]
+
+
 def cut_text(original: str, cuts: np.ndarray) -> str:
     """``original`` without the half-open ``[start, end)`` spans in ``cuts`` (flat int64 pairs,
     sorted, disjoint)."""
@@ -256,6 +286,8 @@ class SQLiteIndex:
         cache_fps: how many fingerprints this connection keeps in memory (8 bytes each) as the
             per-site sets of seen fingerprints that writes need; beyond it, least recently
             written sites are dropped and rebuilt from their pages' blobs when next written.
+        cache_buckets: how many LSH bucket ids (8 bytes each) this connection keeps in memory
+            to answer batch look-ups of empty buckets without a query (``0``: none).
         wal_limit: after a write, a WAL file larger than this many bytes is checkpointed and
             truncated (``PRAGMA wal_checkpoint(TRUNCATE)``).
 
@@ -281,6 +313,7 @@ class SQLiteIndex:
         readonly: bool = False,
         wal_limit: int = 8 * 2**20,
         cache_fps: int = 64_000_000,
+        cache_buckets: int = 64_000_000,
     ) -> None:
         self.path = Path(path)
         self.cache_fps = int(cache_fps)
@@ -289,6 +322,10 @@ class SQLiteIndex:
         self._fp_sizes: dict[int, int] = {}  # sizes as last recorded, for the running total
         self._fp_total = 0
         self._tx_sites: set[int] = set()
+        # (meta bgen, sorted int64 bucket ids): a superset of the bucket ids in `bands` as of that
+        # signature write; see band_candidates_many
+        self._bk_cache: tuple[int, np.ndarray] | None = None
+        self.cache_buckets = int(cache_buckets)
         self._wal_path = self.path.with_name(self.path.name + "-wal")
         self.wal_limit = int(wal_limit)
         self.busy_timeout = float(busy_timeout)
@@ -385,6 +422,7 @@ class SQLiteIndex:
             "store_text": "1" if store_text else "0",
             "seq": "0",
             "gen": "0",
+            "bgen": "0",
         }
 
         def create() -> dict[str, str]:
@@ -526,7 +564,7 @@ class SQLiteIndex:
                 "SELECT f.fps FROM docs d JOIN doc_fps f ON f.did = d.did WHERE d.site_id = ? AND d.gen > ?", (sid, got[0]))]
             if blobs:
                 new = _merge_counts(blobs)[0]
-                fpset.add(new[~fpset.contains(new)])
+                fpset.contains_add(new)
             self._cache_put(sid, gen, fpset)
             return fpset
         blobs = [np.frombuffer(b, dtype=np.uint64) for (b,) in conn.execute(
@@ -663,8 +701,7 @@ class SQLiteIndex:
         touched = 0
         for sid, arrays in dec.items():  # undo first, then add (as observing in order would)
             touched += self._sub_site_fps(conn, sid, arrays, sets[sid])
-        for sid, arrays in add.items():
-            touched += self._add_site_fps(conn, sid, arrays, sets[sid])
+        touched += self._add_site_fps(conn, add, sets)
         self._finish_sites(conn, sets, site_delta, removed | set(dec))
         conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (str(seq),))
         return touched
@@ -721,26 +758,49 @@ class SQLiteIndex:
         return out
 
     @staticmethod
-    def _add_site_fps(conn: sqlite3.Connection, sid: int, arrays: list[np.ndarray], seen_set: _FpSet) -> int:
-        """Add pages' fingerprints (each array sorted unique) to site ``sid``. Only fingerprints
-        that reach 2 pages get (or update) a ``site_fp`` row; the rest join ``seen_set``."""
-        keys, k = _merge_counts(arrays)
-        if not len(keys):
+    def _add_site_fps(conn: sqlite3.Connection, add: dict[int, list[np.ndarray]], sets: dict[int, _FpSet]) -> int:
+        """Add pages' fingerprints (``{site: [arrays, each sorted unique]}``) to their sites. Only
+        fingerprints that reach 2 pages get (or update) a ``site_fp`` row; the rest join the
+        site's seen set. All sites' rows go in one statement, in the table's order."""
+        sids: list[np.ndarray] = []
+        fps: list[np.ndarray] = []
+        starts: list[np.ndarray] = []
+        incs: list[np.ndarray] = []
+        for sid, arrays in add.items():
+            if len(arrays) == 1:  # one page of the site in this transaction: every count is 1
+                keys = arrays[0]
+                if not len(keys):
+                    continue
+                write = sets[sid].contains_add(keys)  # a seen fingerprint reaches its 2nd page
+                n = int(np.count_nonzero(write))
+                if n:
+                    fps.append(keys[write])
+                    starts.append(np.full(n, 2, dtype=np.int64))
+                    incs.append(np.ones(n, dtype=np.int64))
+                    sids.append(np.full(n, sid, dtype=np.int64))
+                continue
+            keys, k = _merge_counts(arrays)
+            if not len(keys):
+                continue
+            seen = sets[sid].contains_add(keys)
+            write = seen | (k >= 2)
+            n = int(np.count_nonzero(write))
+            if n:
+                kk = np.asarray(k[write], dtype=np.int64)
+                fps.append(keys[write])
+                starts.append(seen[write].astype(np.int64) + kk)  # a seen fingerprint without a row was on 1 page
+                incs.append(kk)
+                sids.append(np.full(n, sid, dtype=np.int64))
+        if not fps:
             return 0
-        seen = seen_set.contains(keys)
-        write = seen | (k >= 2)
-        n = int(write.sum())
-        if n:
-            kk = np.asarray(k[write], dtype=np.int64)
-            start = seen[write].astype(np.int64) + kk  # a seen fingerprint without a row was on 1 page
-            signed = keys[write].view(np.int64)
-            order = np.argsort(signed, kind="stable")  # the table's order: sequential B-tree writes
-            conn.executemany(
-                "INSERT INTO site_fp(site_id, fp, pages) VALUES (?, ?, ?) ON CONFLICT(site_id, fp) DO UPDATE SET pages = pages + ?",
-                zip(itertools.repeat(sid), signed[order].tolist(), start[order].tolist(), kk[order].tolist()),
-            )
-        seen_set.add(keys[~seen])
-        return n
+        sid_a = np.concatenate(sids)
+        fp_a = np.concatenate(fps).view(np.int64)
+        order = np.lexsort((fp_a, sid_a))  # the table's order: sequential B-tree writes
+        conn.executemany(
+            "INSERT INTO site_fp(site_id, fp, pages) VALUES (?, ?, ?) ON CONFLICT(site_id, fp) DO UPDATE SET pages = pages + ?",
+            zip(sid_a[order].tolist(), fp_a[order].tolist(), np.concatenate(starts)[order].tolist(), np.concatenate(incs)[order].tolist()),
+        )
+        return len(order)
 
     def _sub_site_fps(self, conn: sqlite3.Connection, sid: int, arrays: list[np.ndarray], seen_set: _FpSet) -> int:
         """Undo pages' fingerprints on site ``sid``: counts drop; a row left with one page is
@@ -860,26 +920,26 @@ class SQLiteIndex:
             else:
                 cleans.append((None, None, zlib.compress(clean.encode("utf-8"), TEXT_ZLIB_LEVEL)))
 
+        written: list[tuple[int, np.ndarray]] = []
+
         def tx(conn: sqlite3.Connection) -> None:
+            written.clear()  # a retried attempt starts again
             dids = self._dids(conn, [it[0] for it in batch])
             for doc_id, *_ in batch:
                 if doc_id not in dids:
                     dids[doc_id] = self._did(conn, doc_id, create=True)
             order = [dids[it[0]] for it in batch]
             self._drop_sigs_tx(conn, order)
+            bgen = int(conn.execute("SELECT value FROM meta WHERE key='bgen'").fetchone()[0]) + 1
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'bgen'", (str(bgen),))
             conn.executemany(
-                "INSERT INTO sigs(did, sig, bands, n_shingles) VALUES (?, ?, ?, ?)",
-                [(did, sig.tobytes(), keys.tobytes(), extra.get("n_shingles")) for did, (_, sig, keys, extra) in zip(order, batch)],
+                "INSERT INTO sigs(did, sig, bands, n_shingles, bgen) VALUES (?, ?, ?, ?, ?)",
+                [(did, sig.tobytes(), keys.tobytes(), extra.get("n_shingles"), bgen) for did, (_, sig, keys, extra) in zip(order, batch)],
             )
-            parts = [
-                np.column_stack([bucket_keys(keys), np.full(len(keys), did, dtype=np.int64)])
-                for did, (_, _, keys, _) in zip(order, batch)
-                if len(keys)
-            ]
-            if parts:
-                rows = np.concatenate(parts)
-                rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]  # the table's order
-                conn.executemany("INSERT OR IGNORE INTO bands(bk, did) VALUES (?, ?)", rows.tolist())
+            bks, bdids = _band_rows(order, [it[2] for it in batch])
+            if len(bks):
+                conn.executemany("INSERT OR IGNORE INTO bands(bk, did) VALUES (?, ?)", zip(bks.tolist(), bdids.tolist()))
+            written.append((bgen, bks))
             conn.executemany(
                 "UPDATE docs SET clean_chars = ? WHERE did = ?",
                 [(int(extra["clean_chars"]), did) for did, (_, _, _, extra) in zip(order, batch) if extra.get("clean_chars") is not None],
@@ -898,6 +958,11 @@ class SQLiteIndex:
             conn.executemany("INSERT OR REPLACE INTO cleans(did, clean, cuts) VALUES (?, ?, ?)", rows)
 
         self._write(tx)
+        # committed: a bucket cache that was current just before this write stays current
+        bgen, bks = written[-1]
+        cache = self._bk_cache
+        if cache is not None and cache[0] == bgen - 1:
+            self._bk_cache = self._bk_merge(bgen, cache[1], bks)
 
     @staticmethod
     def _dids(conn: sqlite3.Connection, doc_ids: list[str]) -> dict[str, int]:
@@ -991,10 +1056,11 @@ class SQLiteIndex:
         if keys.ndim != 2 or not keys.size:
             return out
         bks = bucket_keys(keys)  # (n, bands)
-        wanted = np.unique(bks).tolist()
+        wanted_a = np.unique(bks)
 
         def q(conn: sqlite3.Connection) -> list[tuple[int, str]]:
             got: list[tuple[int, str]] = []
+            wanted = self._bk_filter(conn, wanted_a).tolist()
             for lo in range(0, len(wanted), _CHUNK):
                 part = wanted[lo : lo + _CHUNK]
                 got.extend(conn.execute(
@@ -1003,7 +1069,7 @@ class SQLiteIndex:
             return got
 
         found: dict[int, list[str]] = {}
-        for bk, doc_id in self._read(q):
+        for bk, doc_id in self._snapshot(q):
             found.setdefault(bk, []).append(doc_id)
         if not found:
             return out
@@ -1011,6 +1077,40 @@ class SQLiteIndex:
             hits = {d for bk in row if bk in found for d in found[bk]}
             out[r] = sorted(hits)
         return out
+
+    #: a batch look-up of at least this many buckets builds the bucket cache when there is none
+    bk_cache_min = 4096
+
+    def _bk_merge(self, bgen: int, cache: np.ndarray, new: np.ndarray) -> tuple[int, np.ndarray] | None:
+        merged = np.unique(np.concatenate((cache, new))) if len(new) else cache
+        return (bgen, merged) if len(merged) <= self.cache_buckets else None
+
+    def _bk_filter(self, conn: sqlite3.Connection, wanted: np.ndarray) -> np.ndarray:
+        """The bucket ids among sorted int64 ``wanted`` that may be in ``bands`` (in a read
+        snapshot). The connection's cache holds a superset of the table's bucket ids as of
+        signature write ``bgen`` (removals are never taken out: a stale id only costs a look-up);
+        when other connections wrote signatures since, the bucket ids of the signatures written
+        since (``sigs.bgen``) are added. Without a cache (a small look-up, or ``cache_buckets``
+        exceeded) every id is looked up."""
+        if not self.cache_buckets or not len(wanted):
+            return wanted
+        bgen = int(conn.execute("SELECT value FROM meta WHERE key='bgen'").fetchone()[0])
+        cache = self._bk_cache
+        if cache is None:
+            if len(wanted) < self.bk_cache_min:
+                return wanted
+            ids = np.fromiter((r[0] for r in conn.execute("SELECT DISTINCT bk FROM bands")), dtype=np.int64)
+            cache = self._bk_cache = (bgen, ids) if len(ids) <= self.cache_buckets else None
+        elif cache[0] != bgen:
+            new = [bucket_keys(np.frombuffer(b, dtype=np.uint64)) for (b,) in conn.execute("SELECT bands FROM sigs WHERE bgen > ?", (cache[0],))]
+            cache = self._bk_cache = self._bk_merge(bgen, cache[1], np.concatenate(new) if new else np.empty(0, dtype=np.int64))
+        if cache is None:
+            return wanted
+        ids = cache[1]
+        if not len(ids):
+            return ids
+        pos = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
+        return wanted[ids[pos] == wanted]
 
     def band_groups(self) -> Iterator[list[str]]:
         """Every LSH bucket holding two or more documents, as sorted lists of doc ids."""
