@@ -23,6 +23,23 @@ def _check(cond: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
+def _check_type(name: str, default: Any, value: Any) -> None:
+    """A setting read from a file has the type of its default (``"false"`` is not a bool, ``true``
+    is not a number); ints are accepted where floats are expected."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(f"{name} must be {type(default).__name__}, got {type(value).__name__} {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class WithinConfig:
     """Within-page deduplication.
@@ -287,6 +304,8 @@ class Config:
                 unknown = set(value) - known
                 if unknown:
                     raise ConfigError(f"unknown setting(s) in {f.name}: {sorted(unknown)}")
+                for name, v in value.items():
+                    _check_type(f"{f.name}.{name}", getattr(sub, name), v)
                 value = dataclasses.replace(sub, **value)
             kwargs[f.name] = value
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}

@@ -176,3 +176,12 @@ def test_lsh_pairs_per_band_equals_one_sort(seed: int) -> None:
     keys = rng.integers(0, 40 + 30 * seed, size=(300, 8)).astype(np.uint64)  # many shared buckets
     assert np.array_equal(neardup.lsh_pairs(keys), _lsh_pairs_all_bands_at_once(keys))
     assert len(neardup.lsh_pairs(keys)) > 0
+
+
+def test_a_page_without_url_does_not_bridge_two_urls() -> None:
+    sig = np.arange(128, dtype=np.uint32)
+    sigs = np.stack([sig, sig, sig])
+    sites = ["s.com"] * 3
+    assert neardup.page_groups(sigs, sites, 0.8, 32, ["https://s.com/a", None, "https://s.com/b"]) == [[0, 1]]
+    assert neardup.page_groups(sigs, sites, 0.8, 32, ["https://s.com/a", None, "http://www.s.com/a/"]) == [[0, 1, 2]]
+    assert neardup.page_groups(sigs, sites, 0.8, 32, [None, None, None]) == [[0, 1, 2]]

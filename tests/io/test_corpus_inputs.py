@@ -95,6 +95,9 @@ def test_unclosed_title_does_not_swallow_the_page() -> None:
     assert html_to_text(html) == "Match report.\nSecond para."
     assert html_to_text(html.replace("library-->", "library--></title>")) == "Match report.\nSecond para."
     assert html_to_text("<title>A</title><textarea><title>b</textarea><p>c</p>").endswith("c")
+    # an inline SVG's own <title> further down does not close the page's title
+    svg = html.replace("<p>Second para.</p>", "<p>Second para.</p><svg><title>icon</title></svg><p>Tail.</p>")
+    assert html_to_text(svg).startswith("Match report.\nSecond para.")
 
 
 def test_directory(tmp_path) -> None:

@@ -339,9 +339,18 @@ def page_groups(
     ])
     keys = [page_key(u) for u in urls] if urls is not None else [None] * n
     uf = _UF()
+    group_key: dict[int, str] = {}  # root -> the URL key its group holds (none if no member has one)
     for (i, j), e in zip(pairs.tolist(), est.tolist()):
-        if e >= threshold and sites[i] == sites[j] and (keys[i] is None or keys[j] is None or keys[i] == keys[j]):
-            uf.union(i, j)
+        if e < threshold or sites[i] != sites[j]:
+            continue
+        ri, rj = uf.find(i), uf.find(j)
+        ki, kj = group_key.get(ri, keys[i]), group_key.get(rj, keys[j])
+        if ri == rj or (ki is not None and kj is not None and ki != kj):
+            continue  # a page without URL must not join two different URLs into one group
+        uf.union(ri, rj)
+        k = ki if ki is not None else kj
+        if k is not None:
+            group_key[uf.find(ri)] = k
     groups: dict[int, list[int]] = {}
     for x in sorted(uf.parent):
         groups.setdefault(uf.find(x), []).append(x)

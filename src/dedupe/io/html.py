@@ -63,6 +63,7 @@ def _extractor():
 _TITLE_OPEN = re.compile(r"<title\b[^>]*>", re.I)
 _TITLE_CLOSE = re.compile(r"</title\s*>", re.I)
 _TITLE_END = re.compile(r"[<\n]")
+_HEAD_END = re.compile(r"</head\b|<body\b|<svg\b", re.I)
 
 
 def close_title(html: str) -> str:
@@ -75,9 +76,17 @@ def close_title(html: str) -> str:
     '<title>News</title><p>Body</p>'
     >>> close_title("<title>A</title><p>B</p>") == "<title>A</title><p>B</p>"
     True
+    >>> close_title("<title>News\\n</head><body><svg><title>icon</title></svg>")[:22]
+    '<title>News</title>\\n</'
+
     """
     m = _TITLE_OPEN.search(html)
-    if m is None or _TITLE_CLOSE.search(html, m.end()):
+    if m is None:
+        return html
+    close = _TITLE_CLOSE.search(html, m.end())
+    # a later </title> ends this title only if the head goes on until it (an inline SVG's
+    # <title>icon</title> in the body does not close the page's title)
+    if close is not None and not _HEAD_END.search(html, m.end(), close.start()):
         return html
     end = _TITLE_END.search(html, m.end())
     cut = end.start() if end else len(html)
