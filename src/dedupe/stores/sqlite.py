@@ -35,7 +35,7 @@ Fingerprints on one page only (most of them: article bodies) get no ``site_fp`` 
 fingerprint of a site has count 1 when it is in one of the site's ``doc_fps`` blobs and not in
 ``site_fp``. A write needs, per touched site, the set of fingerprints seen on it (to tell a
 fingerprint's second page from its first): each connection keeps that set in memory per site
-(:class:`_FpSet`, sorted uint64 chunks), rebuilt from the site's ``doc_fps`` blobs whenever
+(:class:`_FpSet`, one sorted uint64 array), rebuilt from the site's ``doc_fps`` blobs whenever
 ``sites.gen`` shows that another connection changed the site since: when that connection only
 added pages (``sites.rgen`` older than the cached set), only the pages written since
 (``docs.gen``) are read; after a removal, or an eviction (see ``cache_fps``), all of them. So a page costs one blob row plus a handful of ``site_fp`` upserts (its
