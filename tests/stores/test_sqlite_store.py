@@ -345,6 +345,12 @@ def test_two_connections_band_lookups_see_each_others_signatures(tmp_path: Path,
     b = SQLiteIndex(tmp_path / "i.db", cache_buckets=cache_buckets)
     a.bk_cache_min = b.bk_cache_min = 0  # build the cache on the first look-up, however small
     keyspace = [np.array([rng.randrange(2**64) for _ in range(4)], dtype=U64) for _ in range(12)]
+    # many stored buckets first: later writes land in the cache's small `recent` array
+    pre = [(f"pre{i}", np.zeros(8, dtype=np.uint32), np.array([rng.randrange(2**64) for _ in range(4)], dtype=U64)) for i in range(100)]
+    for item in pre:
+        mem.put_signature(*item)
+    a.put_signatures(pre)
+    used_recent = False
     try:
         for step in range(60):
             ix = a if step % 3 else b
@@ -362,8 +368,9 @@ def test_two_connections_band_lookups_see_each_others_signatures(tmp_path: Path,
             probe = np.stack([keyspace[rng.randrange(12)] for _ in range(3)] + [np.array([rng.randrange(2**64) for _ in range(4)], dtype=U64)])
             want = [mem.band_candidates(k) for k in probe]
             assert a.band_candidates_many(probe) == want and b.band_candidates_many(probe) == want, step
+            used_recent |= any(c is not None and len(c[2]) > 0 for c in (a._bk_cache, b._bk_cache))
         if cache_buckets:
-            assert a._bk_cache is not None and b._bk_cache is not None  # the cached path ran
+            assert a._bk_cache is not None and b._bk_cache is not None and used_recent  # the cached paths ran
     finally:
         a.close()
         b.close()

@@ -324,7 +324,7 @@ class SQLiteIndex:
         self._tx_sites: set[int] = set()
         # (meta bgen, sorted int64 bucket ids): a superset of the bucket ids in `bands` as of that
         # signature write; see band_candidates_many
-        self._bk_cache: tuple[int, np.ndarray] | None = None
+        self._bk_cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (bgen, main, recent)
         self.cache_buckets = int(cache_buckets)
         self._wal_path = self.path.with_name(self.path.name + "-wal")
         self.wal_limit = int(wal_limit)
@@ -962,7 +962,7 @@ class SQLiteIndex:
         bgen, bks = written[-1]
         cache = self._bk_cache
         if cache is not None and cache[0] == bgen - 1:
-            self._bk_cache = self._bk_merge(bgen, cache[1], bks)
+            self._bk_cache = self._bk_merge(bgen, cache, bks)
 
     @staticmethod
     def _dids(conn: sqlite3.Connection, doc_ids: list[str]) -> dict[str, int]:
@@ -1081,16 +1081,31 @@ class SQLiteIndex:
     #: a batch look-up of at least this many buckets builds the bucket cache when there is none
     bk_cache_min = 4096
 
-    def _bk_merge(self, bgen: int, cache: np.ndarray, new: np.ndarray) -> tuple[int, np.ndarray] | None:
-        if not len(new):
-            return bgen, cache
-        # both sorted: the stable sort (timsort) merges the two runs in linear time, where
-        # np.unique (a hash table in numpy >= 2.3) costs ~0.5 s per million ids
-        merged = np.concatenate((cache, np.sort(new)))
+    @staticmethod
+    def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Sorted distinct values of two sorted int64 arrays: the stable sort (timsort) merges
+        the two runs in linear time, where np.unique (a hash table in numpy >= 2.3) costs ~0.5 s
+        per million ids."""
+        merged = np.concatenate((a, b))
         merged.sort(kind="stable")
         if len(merged) > 1:
             merged = merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
-        return (bgen, merged) if len(merged) <= self.cache_buckets else None
+        return merged
+
+    def _bk_merge(
+        self, bgen: int, cache: tuple[int, np.ndarray, np.ndarray], new: np.ndarray
+    ) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """The bucket cache with ``new`` ids added, as of signature write ``bgen``. New ids go to
+        a small sorted ``recent`` array, merged into ``main`` once it reaches 1/16 of it (a
+        page-by-page writer does not copy the whole cache per page)."""
+        _, main, recent = cache
+        if len(new):
+            recent = self._merge_sorted(recent, np.sort(new))
+            if len(recent) * 16 > len(main):
+                main, recent = self._merge_sorted(main, recent), np.empty(0, dtype=np.int64)
+        if len(main) + len(recent) > self.cache_buckets:
+            return None
+        return bgen, main, recent
 
     def _bk_filter(self, conn: sqlite3.Connection, wanted: np.ndarray) -> np.ndarray:
         """The bucket ids among sorted int64 ``wanted`` that may be in ``bands`` (in a read
@@ -1107,17 +1122,18 @@ class SQLiteIndex:
             if len(wanted) < self.bk_cache_min:
                 return wanted
             ids = np.fromiter((r[0] for r in conn.execute("SELECT DISTINCT bk FROM bands")), dtype=np.int64)
-            cache = self._bk_cache = (bgen, ids) if len(ids) <= self.cache_buckets else None
+            cache = self._bk_cache = (bgen, ids, np.empty(0, dtype=np.int64)) if len(ids) <= self.cache_buckets else None
         elif cache[0] != bgen:
             new = [bucket_keys(np.frombuffer(b, dtype=np.uint64)) for (b,) in conn.execute("SELECT bands FROM sigs WHERE bgen > ?", (cache[0],))]
-            cache = self._bk_cache = self._bk_merge(bgen, cache[1], np.concatenate(new) if new else np.empty(0, dtype=np.int64))
+            cache = self._bk_cache = self._bk_merge(bgen, cache, np.concatenate(new) if new else np.empty(0, dtype=np.int64))
         if cache is None:
             return wanted
-        ids = cache[1]
-        if not len(ids):
-            return ids
-        pos = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
-        return wanted[ids[pos] == wanted]
+        keep = np.zeros(len(wanted), dtype=bool)
+        for ids in cache[1:]:
+            if len(ids):
+                pos = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
+                keep |= ids[pos] == wanted
+        return wanted[keep]
 
     def band_groups(self) -> Iterator[list[str]]:
         """Every LSH bucket holding two or more documents, as sorted lists of doc ids."""
