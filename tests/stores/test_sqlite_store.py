@@ -391,3 +391,34 @@ def test_older_schema_version_is_refused_untouched(tmp_path: Path) -> None:
     with pytest.raises(IndexStoreError, match=f"schema version 2, .* reads version {SCHEMA_VERSION}; build a new index"):
         SQLiteIndex(path)
     assert path.read_bytes() == before
+
+
+def test_a_batch_left_half_read_keeps_the_signatures_of_what_it_yielded(tmp_path: Path) -> None:
+    import dedupe
+
+    from index_corpus import multi_site
+
+    docs = multi_site(pages=4)
+    idx = dedupe.open_index(tmp_path / "i.db")
+    idx.link_chunk = 2
+    gen = idx.corpus(docs)
+    first = next(gen)
+    idx.close()  # the caller stops reading and closes the index: no error, nothing lost
+    del gen
+    n = sqlite3.connect(tmp_path / "i.db").execute("SELECT count(*) FROM sigs").fetchone()[0]
+    assert n >= 1
+    with dedupe.open_index(tmp_path / "i.db") as again:
+        assert again.store.get_text(first.doc_id, clean=True) == first.text
+
+
+@pytest.mark.parametrize("store_text", [True, False])
+def test_lone_surrogates_in_api_documents_are_stored_and_read_back(tmp_path: Path, store_text: bool) -> None:
+    import dedupe
+    from dedupe.models import Document
+
+    text = "Paragraph one with a broken \ud800 character in it, from a JSON escape.\nSecond line here.\n"
+    with dedupe.open_index(tmp_path / "i.db", store_text=store_text) as idx:
+        (r,) = list(idx.corpus([Document("a", text, url="https://s.example/a")]))
+        assert r.rebuild() == text
+        if store_text:
+            assert idx.store.get_text("a") == text and idx.store.get_text("a", clean=True) == r.text

@@ -153,6 +153,9 @@ class Index:
         # dict -> Document: the API layer passes the same converter clean_corpus uses (ids as str
         # or int, `html` rows, bad rows explained); the plain fallback takes Documents and simple dicts
         self._as_doc: Callable[[Any], Document] = as_document or _as_doc
+        # signatures of pages already yielded by corpus(), not yet written (see sig_budget);
+        # written at the latest by close(), so a batch left half-read loses none of them
+        self._unsaved_sigs: list[tuple] = []
 
     # -- evidence -------------------------------------------------------------------------------
     def observe(self, docs: Iterable[Document | dict]) -> int:
@@ -223,17 +226,21 @@ class Index:
         # every id of the batch (stored pages of this batch are not near-duplicate candidates)
         # the batch's signatures are written sig_budget at a time, not per link chunk (fewer
         # write transactions into the LSH buckets; batch pages are never candidates of each other)
-        pending: list[tuple] = []
+        pending = self._unsaved_sigs
         try:
             for chunk in _chunks(results, self.link_chunk):
                 items = [(r.doc_id, sites[r.doc_id], r) for r in chunk]
                 yield from self._link(items, [sigs.pop(r.doc_id) for r in chunk], exclude=sites.keys(), defer=pending)
                 if sum(len(it[3].get("clean_text") or "") for it in pending) >= self.sig_budget:
-                    self.store.put_signatures(pending)
-                    pending.clear()
+                    self._save_sigs()
         finally:
-            if pending:
-                self.store.put_signatures(pending)
+            self._save_sigs()
+
+    def _save_sigs(self) -> None:
+        if self._unsaved_sigs:
+            items = list(self._unsaved_sigs)
+            self._unsaved_sigs.clear()
+            self.store.put_signatures(items)
 
     def _min_pages(self) -> int:
         """Fewest pages a stored fingerprint needs to matter when cleaning (as run_corpus's
@@ -480,7 +487,10 @@ class Index:
         return n
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            self._save_sigs()
+        finally:
+            self.store.close()
 
     def __enter__(self) -> "Index":
         return self
@@ -570,7 +580,7 @@ def _cuts(res: CleanResult) -> dict[str, Any]:
     if "".join(parts) != res.text:
         return {}
     return {
-        "original_digest": text_digest(original.encode("utf-8")),
+        "original_digest": text_digest(original.encode("utf-8", "surrogatepass")),
         "cuts": np.array([(s.start, s.end) for s in spans], dtype=np.int64).reshape(-1),
     }
 

@@ -691,7 +691,7 @@ class SQLiteIndex:
                 conn.execute("DELETE FROM cleans WHERE did = ?", (did,))  # its cleaned text is stale too
             doc_fps_rows.append((did, fps.tobytes()))
             if text is not None and self.store_text:
-                data = text.encode("utf-8")
+                data = text.encode("utf-8", "surrogatepass")
                 text_rows.append((did, zlib.compress(data, TEXT_ZLIB_LEVEL), text_digest(data)))
             site_delta[sid] = site_delta.get(sid, 0) + 1
             add.setdefault(sid, []).append(fps)
@@ -915,10 +915,10 @@ class SQLiteIndex:
                 cleans.append((None, None, None))
             elif extra.get("cuts") is not None and (extra.get("original") is not None or extra.get("original_digest") is not None):
                 cuts = np.asarray(extra["cuts"], dtype=np.int64)
-                digest = extra.get("original_digest") or text_digest(extra["original"].encode("utf-8"))
+                digest = extra.get("original_digest") or text_digest(extra["original"].encode("utf-8", "surrogatepass"))
                 cleans.append((digest, cuts.tobytes(), None))
             else:
-                cleans.append((None, None, zlib.compress(clean.encode("utf-8"), TEXT_ZLIB_LEVEL)))
+                cleans.append((None, None, zlib.compress(clean.encode("utf-8", "surrogatepass"), TEXT_ZLIB_LEVEL)))
 
         written: list[tuple[int, np.ndarray]] = []
 
@@ -952,7 +952,7 @@ class SQLiteIndex:
             rows = []
             for did, (digest, cuts, blob), (_, _, _, extra) in zip(order, cleans, batch):
                 if cuts is not None and stored.get(did) != digest:  # not cleaned from the stored text
-                    cuts, blob = None, zlib.compress(extra["clean_text"].encode("utf-8"), TEXT_ZLIB_LEVEL)
+                    cuts, blob = None, zlib.compress(extra["clean_text"].encode("utf-8", "surrogatepass"), TEXT_ZLIB_LEVEL)
                 if cuts is not None or blob is not None:
                     rows.append((did, blob, cuts))
             conn.executemany("INSERT OR REPLACE INTO cleans(did, clean, cuts) VALUES (?, ?, ?)", rows)
@@ -1189,7 +1189,7 @@ class SQLiteIndex:
             row = self._read(
                 lambda c: c.execute("SELECT t.text FROM texts t JOIN docs d ON d.did = t.did WHERE d.doc_id = ?", (doc_id,)).fetchone()
             )
-            return None if row is None or row[0] is None else zlib.decompress(row[0]).decode("utf-8")
+            return None if row is None or row[0] is None else zlib.decompress(row[0]).decode("utf-8", "surrogatepass")
         row = self._read(
             lambda c: c.execute(
                 "SELECT c.clean, c.cuts, t.text FROM cleans c JOIN docs d ON d.did = c.did LEFT JOIN texts t ON t.did = c.did "
@@ -1199,9 +1199,9 @@ class SQLiteIndex:
         if row is None:
             return None
         if row[0] is not None:
-            return zlib.decompress(row[0]).decode("utf-8")
+            return zlib.decompress(row[0]).decode("utf-8", "surrogatepass")
         if row[1] is not None and row[2] is not None:
-            return cut_text(zlib.decompress(row[2]).decode("utf-8"), np.frombuffer(row[1], dtype=np.int64))
+            return cut_text(zlib.decompress(row[2]).decode("utf-8", "surrogatepass"), np.frombuffer(row[1], dtype=np.int64))
         return None
 
     # -- housekeeping ----------------------------------------------------------------------------
