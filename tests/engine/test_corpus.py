@@ -249,7 +249,8 @@ def test_excluding_index_view() -> None:
     assert view.doc_ids("s") == ["p1", "p2", "p3"]
 
 
-def _gen_docs(mb: float = 0.4, seed: int = 3) -> list[Document]:
+def _gen_docs(mb: float = 0.4, seed: int = 3, pages_per_site: int = 12) -> list[Document]:
+    """A small corpus from benchmarks/gen_corpus.py (also used by test_corpus_batch.py)."""
     import sys
     from pathlib import Path
 
@@ -258,7 +259,7 @@ def _gen_docs(mb: float = 0.4, seed: int = 3) -> list[Document]:
         from gen_corpus import generate
     finally:
         sys.path.pop(0)
-    return [Document(r["id"], r["text"], url=r.get("url"), site=r.get("site")) for r in generate(mb, seed, pages_per_site=12)]
+    return [Document(r["id"], r["text"], url=r.get("url"), site=r.get("site")) for r in generate(mb, seed, pages_per_site=pages_per_site)]
 
 
 def test_count_index_agrees_with_memory_index() -> None:

@@ -6,8 +6,6 @@ document records round-trip, the spill file gives back what was written, and the
 from __future__ import annotations
 
 import random
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,12 +19,9 @@ from dedupe.models import Document
 
 
 def _gen_docs(mb: float = 0.15, seed: int = 3) -> list[Document]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    try:
-        from gen_corpus import generate
-    finally:
-        sys.path.pop(0)
-    return [Document(r["id"], r["text"], url=r.get("url"), site=r.get("site")) for r in generate(mb, seed, pages_per_site=8)]
+    from test_corpus import _gen_docs as gen
+
+    return gen(mb, seed, pages_per_site=8)
 
 
 TEXTS = ["", "one", "one two three four five six seven", "東京タワーに行きました。東京タワーに行きました。",
