@@ -64,7 +64,7 @@ def _gold_texts(dataset: str) -> dict[str, tuple[str, str]]:
 
     out: dict[str, tuple[str, str]] = {}
     if dataset == "l3s_gn1":
-        with open(DATA / ds_path(dataset) / "derived_blocks.jsonl", encoding="utf-8") as fh:
+        with open(DATA / dataset / "derived_blocks.jsonl", encoding="utf-8") as fh:
             blocks = {r["id"]: r["blocks"] for r in map(json.loads, fh)}
     with open(DATA / dataset / "index.jsonl", encoding="utf-8") as fh:
         for r in map(json.loads, fh):
@@ -76,10 +76,6 @@ def _gold_texts(dataset: str) -> dict[str, tuple[str, str]]:
                 continue
             out[f"{dataset}/{r['id']}"] = (str(r["site"]), gold)
     return out
-
-
-def ds_path(dataset: str) -> str:
-    return dataset
 
 
 def _gold_shingles(text: str, k: int = 5) -> set[tuple[str, ...]]:

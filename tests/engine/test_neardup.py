@@ -14,15 +14,7 @@ from dedupe.engine.corpus import run_corpus
 from dedupe.errors import ConfigError
 from dedupe.models import Document
 
-WORDS = (
-    "river bridge council budget market school winter harbour railway museum garden doctor "
-    "village teacher weather festival library station minister island forest farmer factory "
-    "concert airport journal painter surgeon theatre hospital election stadium cathedral"
-).split()
-
-
-def paragraph(rng: random.Random, sentences: int = 4) -> str:
-    return " ".join(" ".join(rng.choice(WORDS) for _ in range(14)).capitalize() + "." for _ in range(sentences))
+from test_corpus import WORDS, paragraph  # the same word list and paragraph builder  # noqa: E402
 
 
 def _cfg(**nd) -> Config:
