@@ -2,10 +2,12 @@
 
 Data: ``../shared/data/derived_silver_near_duplicates/pairs.jsonl`` (85 real syndicated /
 re-published pairs). Every page of the datasets those pairs come from (dragnet, l3s_gn1,
-cleaneval, cleanportaleval: ~2,900 pages) is converted to text with dedupe's own HTML reader
-(all visible text, one block per line), then run through corpus mode with the DEFAULT config,
-grouped by site (the ``site`` of each dataset's index), so templates are learned and removed
-before documents are compared.
+cleaneval, cleanportaleval: ~2,900 pages) is read with dedupe's own HTML reader,
+:func:`dedupe.io.html.read_html` (all visible text, one block per line, and the head's title,
+canonical link and og:url, passed in ``Document.meta["page"]`` as the product's ``html`` rows
+pass them), then run through corpus mode with the DEFAULT config, grouped by site (the ``site``
+of each dataset's index; ``url`` = the index's ``url``/``url_guess``), so templates are learned
+and removed before documents are compared.
 
 Reported:
 * recall of the pairs in each band (a pair is found when both pages end in the same cluster),
@@ -37,13 +39,14 @@ BANDS = ("exact-gold", "near-dup(J>=0.8)", "high-overlap(J>=0.5)", "partial(cont
 
 
 def load_pages() -> list[dict]:
-    """All pages of the sets involved: ``id`` (dataset/id), ``site``, ``url``, ``text``; cached."""
-    from dedupe.io.html import decode_html, html_to_text
+    """All pages of the sets involved: ``id`` (dataset/id), ``site``, ``url``, ``text``, ``head``
+    (:meth:`dedupe.io.html.HtmlPage.head_meta`: title, canonical, og_url); cached."""
+    from dedupe.io.html import decode_html, read_html
 
     CACHE.mkdir(exist_ok=True)
     from _data import CACHE_VERSION
 
-    cache = CACHE / f"neardup_pages-v{CACHE_VERSION}.json"
+    cache = CACHE / f"neardup_pages-v{CACHE_VERSION}-head.json"
     if cache.exists():
         return json.loads(cache.read_text(encoding="utf-8"))
     pages = []
@@ -52,8 +55,9 @@ def load_pages() -> list[dict]:
             for line in fh:
                 r = json.loads(line)
                 with gzip.open(DATA / ds / r[field], "rb") as g:
-                    text = html_to_text(decode_html(g.read()))
-                pages.append({"id": f"{ds}/{r['id']}", "site": f"{r['site']}", "url": r.get("url") or r.get("url_guess"), "text": text})
+                    page = read_html(decode_html(g.read()))
+                pages.append({"id": f"{ds}/{r['id']}", "site": f"{r['site']}", "url": r.get("url") or r.get("url_guess"),
+                              "text": page.text, "head": page.head_meta()})
     cache.write_text(json.dumps(pages, ensure_ascii=False), encoding="utf-8")
     return pages
 
@@ -122,6 +126,7 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=15, help="other clusters printed for inspection")
     ap.add_argument("--threshold", type=float, default=None, help="override neardup.threshold (default: the config default)")
     ap.add_argument("--containment", type=float, default=None, help="override neardup.containment (0 = Jaccard only)")
+    ap.add_argument("--no-head", action="store_true", help="leave out the head's title/canonical/og:url (text, url and site only)")
     args = ap.parse_args()
 
     import numpy as np
@@ -130,7 +135,7 @@ def main() -> None:
     import dataclasses
 
     from dedupe.core.minhash import EMPTY
-    from dedupe.engine.neardup import candidates, containment, jaccard, shingle_set, signature_of
+    from dedupe.engine.neardup import PAGE_META, candidates, containment, jaccard, shingle_set, signature_of
 
     cfg = Config()
     if args.threshold is not None:
@@ -141,7 +146,9 @@ def main() -> None:
     t0 = time.perf_counter()
     pages = load_pages()
     t_load = time.perf_counter() - t0
-    docs = [Document(p["id"], p["text"], url=p["url"], site=p["site"]) for p in pages]
+    # the identity an ``html`` row gets from dedupe.io.jsonl (meta["page"], see neardup.page_id)
+    docs = [Document(p["id"], p["text"], url=p["url"], site=p["site"], meta={PAGE_META: p["head"]} if p["head"] and not args.no_head else {})
+            for p in pages]
     t0 = time.perf_counter()
     results = {r.doc_id: r for r in clean_corpus(docs, config=cfg, workers=args.workers)}
     t_run = time.perf_counter() - t0
@@ -151,7 +158,8 @@ def main() -> None:
     print(f"{len(pages)} pages ({mb:.1f} MB of text) from {', '.join(SETS)}; HTML->text {t_load:.1f}s (cached after the first run); "
           f"corpus mode {t_run:.1f}s with {args.workers} workers; threshold {cfg.neardup.threshold}, containment {cfg.neardup.containment} "
           f"(smaller >= {cfg.neardup.containment_min_shingles} shingles, >= {cfg.neardup.containment_min_ratio} of the larger), "
-          f"{cfg.signature.num_perm} perms, {cfg.neardup.bands} bands (+{cfg.neardup.containment_bands} for containment)")
+          f"{cfg.signature.num_perm} perms, {cfg.neardup.bands} bands (+{cfg.neardup.containment_bands} for containment); "
+          f"page identity from the HTML head: {'off (--no-head)' if args.no_head else 'on'}")
 
     def jc(a: str, b: str) -> float:
         return jaccard(shingle_set(a, cfg.signature), shingle_set(b, cfg.signature))

@@ -177,3 +177,96 @@ def test_a_page_without_url_does_not_bridge_two_urls() -> None:
     assert neardup.page_groups(sigs, sites, 0.8, 32, ["https://s.com/a", None, "https://s.com/b"]) == [[0, 1]]
     assert neardup.page_groups(sigs, sites, 0.8, 32, ["https://s.com/a", None, "http://www.s.com/a/"]) == [[0, 1, 2]]
     assert neardup.page_groups(sigs, sites, 0.8, 32, [None, None, None]) == [[0, 1, 2]]
+
+
+# -- page identity without URL: the HTML head's title (and canonical link) ------------------------
+
+def _corpus_passes_page_ids() -> bool:
+    """run_corpus hands page_groups each document's ``neardup.page_id`` (not only its URL)."""
+    import inspect
+
+    from dedupe.engine import corpus
+
+    return "page_id(" in inspect.getsource(corpus.run_corpus)
+
+
+_needs_page_ids = pytest.mark.xfail(
+    not _corpus_passes_page_ids(), strict=True, raises=AssertionError,
+    reason="engine/corpus.py does not pass neardup.page_id(doc) to page_groups yet (change described in the report)",
+)
+
+
+def _titled(titles: list[str | None], urls: list[str | None] | None = None, **head: list[str]) -> list[Document]:
+    """``_photo_blog`` posts with no URL (unless given) and the HTML head's identity in meta."""
+    docs = _photo_blog(urls or [None] * len(titles))
+    out = []
+    for k, (d, t) in enumerate(zip(docs, titles)):
+        page = {"title": t} if t is not None else {}
+        page.update({key: vals[k] for key, vals in head.items()})
+        out.append(dataclasses.replace(d, meta={neardup.PAGE_META: page}))
+    return out
+
+
+def test_title_key_and_page_id() -> None:
+    assert neardup.title_key(" Fall  Leaf\nBUNTING ") == neardup.title_key("fall leaf bunting")
+    assert neardup.title_key("Page 2") != neardup.title_key("Page 3")  # digits kept
+    assert neardup.title_key("Straße") == neardup.title_key("STRASSE")  # casefold
+    assert neardup.title_key(" \n ") is None
+    d = Document("a", "t", meta={"page": {"title": "T", "canonical": "https://www.s.com/p/", "og_url": "https://s.com/q"}})
+    assert neardup.page_id(d) == neardup.PageId("s.com/p", "t")  # canonical before og:url
+    assert neardup.page_id(dataclasses.replace(d, url="https://s.com/r")).url == "s.com/r"  # the row's url first
+    assert neardup.page_id(Document("a", "t", meta={"page": {"og_url": "https://s.com/q"}})) == neardup.PageId("s.com/q", None)
+    assert neardup.page_id(Document("a", "t", meta={"page": "junk"})) == neardup.PageId(None, None)
+
+
+def test_page_groups_tell_pages_apart_by_url_else_title() -> None:
+    sig = np.arange(128, dtype=np.uint32)
+    sigs = np.stack([sig, sig, sig])
+    sites = ["s.com"] * 3
+    P = neardup.PageId
+
+    def groups(*ids: neardup.PageId) -> list[list[int]]:
+        return neardup.page_groups(sigs[: len(ids)], sites[: len(ids)], 0.8, 32, list(ids))
+
+    assert groups(P(None, "leaves"), P(None, "corn")) == []  # no URL, different titles: two pages
+    assert groups(P(None, "leaves"), P(None, "leaves")) == [[0, 1]]  # no URL, same title: a re-crawl
+    assert groups(P(None, None), P(None, "leaves")) == [[0, 1]]  # one side unknown: copies, as before
+    assert groups(P("s.com/a", "old title"), P("s.com/a", "new title")) == [[0, 1]]  # one URL is one page
+    assert groups(P("s.com/a", "t"), P("s.com/b", "t")) == []  # two URLs are two pages
+    assert groups(P("s.com/a", "t"), P(None, "t")) == [[0, 1]]  # URL on one side only: titles decide
+    assert groups(P("s.com/a", "t"), P(None, "u")) == []
+    # a page with no identity does not join two pages told apart by their titles
+    assert groups(P(None, "leaves"), P(None, None), P(None, "corn")) == [[0, 1]]
+    # bare URLs (and None) are still accepted
+    assert groups("https://s.com/a", None) == [[0, 1]]
+
+
+@_needs_page_ids
+def test_posts_with_different_titles_and_no_url_are_not_copies() -> None:
+    # dragnet thecraftycrow.net R721-R723: three posts, no URL, ~90% shared sidebar, own <title>s
+    docs = _titled(["In the pink with spring colours - Blog", "London fashion week, day two - Blog"])
+    res = {r.doc_id: r for r in run_corpus(docs)}
+    for d in docs:
+        assert d.text.split("\n")[2] not in res[d.id].text  # the sidebar went as template
+        assert d.text.split("\n")[0] in res[d.id].text  # the post's own title line stayed
+        assert res[d.id].meta["cluster"] is None  # two posts, not one document twice
+
+
+@pytest.mark.parametrize("head", [
+    {"titles": ["Same post - Blog", " same  POST - blog"]},  # the same title: a re-crawl
+    {"titles": ["Same post", "Same post, 3 comments"], "canonical": ["/2012/p.html", "/2012/p.html"]},  # one canonical URL
+])
+def test_re_crawls_without_url_are_still_copies(head: dict) -> None:
+    head = dict(head)
+    docs = _titled(head.pop("titles"), **head)
+    res = {r.doc_id: r for r in run_corpus(docs)}
+    for d in docs:
+        assert d.text.split("\n")[2] in res[d.id].text  # no template learned from a copy
+    assert res["p0"].meta["cluster"] == res["p1"].meta["cluster"] is not None
+
+
+@_needs_page_ids
+def test_canonical_links_tell_pages_apart_when_the_titles_agree() -> None:
+    docs = _titled(["Blog", "Blog"], canonical=["https://blog.example/a.html", "https://blog.example/b.html"])
+    res = {r.doc_id: r for r in run_corpus(docs)}
+    assert docs[0].text.split("\n")[2] not in res["p0"].text and res["p0"].meta["cluster"] is None

@@ -32,8 +32,10 @@ Documents with fewer than ``neardup.min_shingles`` distinct shingles are never c
 from __future__ import annotations
 
 import dataclasses
+import re
+import unicodedata
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -42,7 +44,7 @@ from ..config import Config, NearDupConfig, SignatureConfig
 from ..core.hashing import TOKEN_BASE, kgram_hashes, range_hashes
 from ..core.minhash import EMPTY, band_keys, signatures, to_hash32
 from ..core.tokenize import tokenize
-from ..models import KIND_NEAR_DUP_DOC, CleanResult, Span
+from ..models import KIND_NEAR_DUP_DOC, CleanResult, Document, Span
 from .crosspage import policy_rank
 
 try:  # the batch shingling of engine/signatures.py (same hashes as the fallback below)
@@ -304,22 +306,96 @@ def page_key(url: str | None) -> str | None:
     return f"{host}{path}" + (f"?{query}" if query else "")
 
 
+#: the ``Document.meta`` key of what a page's HTML head says of it: a dict with ``title``,
+#: ``canonical`` (``<link rel=canonical>`` href) and ``og_url``, each optional. The HTML readers
+#: (``dedupe.io``: ``html`` rows, ``.html`` files) fill it; an API caller may set it.
+PAGE_META = "page"
+
+_WS = re.compile(r"\s+")
+
+
+def title_key(title: str | None) -> str | None:
+    """A page title normalised for telling pages apart: NFKC, case-folded, whitespace runs
+    collapsed to one space and stripped; digits and punctuation kept (``Page 2`` and ``Page 3``
+    are two pages). ``None`` when empty.
+
+    >>> title_key("  Fall LEAF\\n Bunting - The Crafty Crow ")
+    'fall leaf bunting - the crafty crow'
+    >>> title_key(" ") is None
+    True
+    """
+    if not title:
+        return None
+    key = _WS.sub(" ", unicodedata.normalize("NFKC", title).casefold()).strip()
+    return key or None
+
+
+class PageId(NamedTuple):
+    """What tells a page apart from the other pages of its site (see :func:`page_groups`).
+
+    Attributes:
+        url: :func:`page_key` of its URL (the document's ``url``, else the canonical link, else
+            ``og:url`` of ``meta["page"]``), or ``None``.
+        title: :func:`title_key` of its title (``meta["page"]["title"]``), or ``None``.
+    """
+
+    url: str | None
+    title: str | None
+
+
+def page_id(doc: Document) -> PageId:
+    """The :class:`PageId` of a document: its URL if any (``url``, else the canonical link,
+    else ``og:url`` from ``meta[PAGE_META]``), normalised by :func:`page_key`; and its title
+    normalised by :func:`title_key`. A document from plain text without URL has neither.
+
+    >>> page_id(Document("a", "t", url="https://www.ex.com/p/", meta={"page": {"title": "P"}}))
+    PageId(url='ex.com/p', title='p')
+    >>> page_id(Document("a", "t", meta={"page": {"canonical": "http://ex.com/q", "title": "Q  1"}}))
+    PageId(url='ex.com/q', title='q 1')
+    >>> page_id(Document("a", "t"))
+    PageId(url=None, title=None)
+    """
+    head = (doc.meta or {}).get(PAGE_META) or {}
+    if not isinstance(head, dict):
+        head = {}
+    url = doc.url
+    for cand in (url, head.get("canonical"), head.get("og_url")):
+        if isinstance(cand, str) and cand.strip():
+            url = cand
+            break
+    title = head.get("title")
+    return PageId(page_key(url), title_key(title if isinstance(title, str) else None))
+
+
 def page_groups(
     sigs: np.ndarray,
     sites: Sequence[str],
     threshold: float,
     bands: int,
-    urls: Sequence[str | None] | None = None,
+    urls: Sequence[PageId | str | None] | None = None,
 ) -> list[list[int]]:
     """Groups (size >= 2, sorted) of pages of the SAME site whose signatures estimate a Jaccard
-    of at least ``threshold`` and whose URLs do not tell them apart: copies of one page (a
-    re-crawl of one URL, or copies whose URL is unknown).
+    of at least ``threshold`` and whose identities do not tell them apart: copies of one page
+    (a re-crawl of one URL, or copies whose URL and title are unknown).
+
+    ``urls``: one :class:`PageId` per page (:func:`page_id`), or a bare URL (or ``None``),
+    which stands for ``PageId(page_key(url), None)``.
 
     Used on the raw page texts before templates are learned: such copies must not vote for each
-    other's content as "template". Two pages under different URLs (``page_key``) are two
-    pages even when their texts are nearly the same (posts of a photo blog whose only text is
-    the site's sidebar and a title line): what they share is the site's, and counts as such.
-    A copy published under a second URL of the same site is then caught like any other
+    other's content as "template". Two pages are told apart, deterministically, by:
+
+    * their URLs, when both have one (``page_key``): two URLs are two pages even when the texts
+      are nearly the same (posts of a photo blog whose only text is the site's sidebar and a
+      title line); one URL is one page even when the title changed between crawls;
+    * else their titles (``title_key``), when both have one: without URLs (HTML files, rows
+      without ``url`` and without a canonical link), different titles are different pages and
+      the same title is a re-crawl;
+    * else nothing: pages with no identity are taken for copies, as are near-identical pages
+      whose titles agree.
+
+    A group keeps the URL and the titles of its members; a page without URL or title never joins
+    two groups that are told apart. What the pages told apart share is the site's, and counts as
+    such. A copy published under a second URL of the same site is then caught like any other
     repeated body: held by few of the site's pages, it is restored inside the main text
     (``templates.restore_below``) and clustered as a near-duplicate document.
     """
@@ -337,20 +413,29 @@ def page_groups(
         (sigs[pairs[k : k + 16384, 0]] == sigs[pairs[k : k + 16384, 1]]).mean(axis=1)
         for k in range(0, len(pairs), 16384)
     ])
-    keys = [page_key(u) for u in urls] if urls is not None else [None] * n
+
+    def ident(i: int) -> tuple[str | None, frozenset[str]]:
+        u = urls[i] if urls is not None else None
+        pid = u if isinstance(u, PageId) else PageId(page_key(u), None)
+        return pid.url, (frozenset((pid.title,)) if pid.title is not None else frozenset())
+
     uf = _UF()
-    group_key: dict[int, str] = {}  # root -> the URL key its group holds (none if no member has one)
+    # root -> (the URL key its group holds or None, the title keys of its members)
+    group_id: dict[int, tuple[str | None, frozenset[str]]] = {}
     for (i, j), e in zip(pairs.tolist(), est.tolist()):
         if e < threshold or sites[i] != sites[j]:
             continue
         ri, rj = uf.find(i), uf.find(j)
-        ki, kj = group_key.get(ri, keys[i]), group_key.get(rj, keys[j])
-        if ri == rj or (ki is not None and kj is not None and ki != kj):
-            continue  # a page without URL must not join two different URLs into one group
+        if ri == rj:
+            continue
+        (ui, ti), (uj, tj) = group_id.get(ri) or ident(i), group_id.get(rj) or ident(j)
+        if ui is not None and uj is not None:
+            if ui != uj:
+                continue  # two URLs: two pages
+        elif ti and tj and not (ti & tj):
+            continue  # no URL on one side, and the titles differ: two pages
         uf.union(ri, rj)
-        k = ki if ki is not None else kj
-        if k is not None:
-            group_key[uf.find(ri)] = k
+        group_id[uf.find(ri)] = (ui if ui is not None else uj, ti | tj)
     groups: dict[int, list[int]] = {}
     for x in sorted(uf.parent):
         groups.setdefault(uf.find(x), []).append(x)

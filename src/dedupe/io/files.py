@@ -7,7 +7,9 @@ rejects = rows in. It also rejects a second row with an id already seen (in any 
 Directories: every ``.txt``, ``.html`` and ``.htm`` file below the directory, in sorted order of
 their relative paths; the id is the relative path (``/``-separated), the site is the file's
 parent folder (files directly in the directory share the site ``""``: one group). ``.txt`` must
-be UTF-8; ``.html`` is decoded robustly and converted to text (one block per line).
+be UTF-8; ``.html`` is decoded robustly and converted to text (one block per line); its title, canonical
+link and ``og:url`` go to ``Document.meta["page"]`` (files have no ``url``: the title tells two
+pages of a folder apart, see :func:`dedupe.engine.neardup.page_id`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ..engine.neardup import PAGE_META
 from ..errors import InputError
 from ..models import Document
-from .html import decode_html, html_to_text
+from .html import decode_html, read_html
 from .jsonl import FieldMap, Reject, iter_jsonl
 from .text import decode_text
 
@@ -54,15 +57,23 @@ def iter_directory(root: str | Path, *, max_chars: int = 10_000_000) -> Iterator
         except OSError as exc:
             yield Reject(str(root), None, rel, f"cannot read: {exc.strerror}")
             continue
+        head: dict[str, str] = {}
         try:
-            text = html_to_text(decode_html(data)) if is_html else decode_text(data, rel)
+            if is_html:
+                page = read_html(decode_html(data))
+                text, head = page.text, page.head_meta()
+            else:
+                text = decode_text(data, rel)
         except InputError as exc:
             yield Reject(str(root), None, rel, str(exc))
             continue
         if len(text) > max_chars:
             yield Reject(str(root), None, rel, f"text has {len(text):,} characters, more than max_doc_chars={max_chars:,}")
             continue
-        yield Document(rel, text, site=site, meta={"row": {"id": rel, "text": None}, "source": str(root), "line": None, "text_field": "text"})
+        meta = {"row": {"id": rel, "text": None}, "source": str(root), "line": None, "text_field": "text"}
+        if head:
+            meta[PAGE_META] = head
+        yield Document(rel, text, site=site, meta=meta)
 
 
 def iter_inputs(inputs: Iterable[str], *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000) -> Iterator[Document | Reject]:

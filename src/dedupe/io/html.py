@@ -4,7 +4,10 @@ resiliparse (``Resiliparse`` on PyPI, a runtime dependency) is a fast, maintaine
 HTML parser and text extractor. :func:`html_to_text` keeps all visible text
 (``extract_plain_text(main_content=False)``: boilerplate is dedupe's job, not the extractor's),
 without alt texts or list bullets, stripped lines, no blank lines: one block per line, the input
-corpus mode's line/block rules expect.
+corpus mode's line/block rules expect. :func:`read_html` also returns what the page's head says of
+its identity (``<title>``, ``<link rel=canonical>``, ``og:url``); :func:`head_meta` is the form a
+:class:`~dedupe.models.Document` carries it in (``meta["page"]``, see
+:func:`dedupe.engine.neardup.page_id`).
 
 :func:`decode_html` turns bytes into str robustly: BOM → strict UTF-8 → the charset declared in a
 ``<meta>`` tag (latin-1/ASCII read as cp1252, as browsers do) → cp1252 → UTF-8 with replacement.
@@ -13,6 +16,8 @@ corpus mode's line/block rules expect.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from ..errors import InputError
 
@@ -93,6 +98,78 @@ def close_title(html: str) -> str:
     return html[:cut] + "</title>" + html[cut:]
 
 
+@dataclass(frozen=True, slots=True)
+class HtmlPage:
+    """An HTML page read by :func:`read_html`.
+
+    Attributes:
+        text: all visible text, one block per line (what :func:`html_to_text` returns).
+        title: the document's ``<title>`` (head title; an inline SVG's ``<title>`` is not it),
+            whitespace collapsed, or ``None``.
+        canonical: the ``href`` of the first non-empty ``<link rel="canonical">``, as written
+            (possibly relative), or ``None``.
+        og_url: the ``content`` of the first non-empty ``og:url`` ``<meta>`` (``property=`` or
+            ``name=``), or ``None``.
+    """
+
+    text: str
+    title: str | None = None
+    canonical: str | None = None
+    og_url: str | None = None
+
+    def head_meta(self) -> dict[str, str]:
+        """The identity fields that are present, for ``Document.meta["page"]``."""
+        return {k: v for k, v in (("title", self.title), ("canonical", self.canonical), ("og_url", self.og_url)) if v}
+
+
+_WS = re.compile(r"\s+")
+
+
+def _first(elements: Any, attr: str) -> str | None:
+    for e in elements:
+        v = _WS.sub(" ", e.getattr(attr) or "").strip()
+        if v:
+            return v
+    return None
+
+
+def _parse(html: str | bytes) -> Any:
+    if isinstance(html, bytes):
+        html = decode_html(html)
+    _, HTMLTree = _extractor()
+    return HTMLTree.parse(close_title(html))
+
+
+def _text(tree: Any) -> str:
+    extract_plain_text, _ = _extractor()
+    text = extract_plain_text(tree, main_content=False, alt_texts=False, list_bullets=False)
+    lines = (ln.strip() for ln in text.splitlines())
+    return "\n".join(ln for ln in lines if ln)
+
+
+def read_html(html: str | bytes) -> HtmlPage:
+    """The visible text of an HTML page (as :func:`html_to_text`) and what its head says of
+    its identity: title, canonical link, ``og:url``. One parse for both.
+
+    >>> p = read_html("<html><head><title> Fall  Leaf\\nBunting </title><link rel='Canonical' href='/fall-leaf'>"
+    ...               "<meta property='og:url' content='http://ex.com/fall-leaf'></head><body><p>Glue.</p></body></html>")
+    >>> p.text, p.title, p.canonical, p.og_url
+    ('Glue.', 'Fall Leaf Bunting', '/fall-leaf', 'http://ex.com/fall-leaf')
+    >>> p.head_meta()["title"]
+    'Fall Leaf Bunting'
+    >>> read_html("<p>No head.</p><svg><title>icon</title></svg>").head_meta()
+    {}
+    """
+    tree = _parse(html)
+    title = _WS.sub(" ", tree.title or "").strip() or None
+    root = tree.head or tree.document
+    canonical = og_url = None
+    if root is not None:
+        canonical = _first(root.query_selector_all('link[rel~="canonical" i]'), "href")
+        og_url = _first(root.query_selector_all('meta[property="og:url" i], meta[name="og:url" i]'), "content")
+    return HtmlPage(_text(tree), title, canonical, og_url)
+
+
 def html_to_text(html: str | bytes) -> str:
     """All visible text of an HTML page, one block per line (an unclosed ``<title>`` is closed
     first, see :func:`close_title`).
@@ -102,11 +179,4 @@ def html_to_text(html: str | bytes) -> str:
     >>> html_to_text("<html><head><title>Cricket library-->\\n</head><body><p>Match report.</p></body></html>")
     'Match report.'
     """
-    extract_plain_text, HTMLTree = _extractor()
-    if isinstance(html, bytes):
-        html = decode_html(html)
-    html = close_title(html)
-    tree = HTMLTree.parse(html)
-    text = extract_plain_text(tree, main_content=False, alt_texts=False, list_bullets=False)
-    lines = (ln.strip() for ln in text.splitlines())
-    return "\n".join(ln for ln in lines if ln)
+    return _text(_parse(html))

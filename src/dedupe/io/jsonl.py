@@ -2,7 +2,10 @@
 
 Input rows are JSON objects ``{"id", "text", "url"?, "site"?}`` (field names configurable with
 :class:`FieldMap`); a row may carry ``html`` instead of ``text`` (converted with
-:func:`dedupe.io.html.html_to_text`). Every other field passes through to the output row.
+:func:`dedupe.io.html.read_html`; the page's title, canonical link and ``og:url`` go to
+``Document.meta["page"]``, which tells pages without a ``url`` apart, see
+:func:`dedupe.engine.neardup.page_id`; the row's ``url`` is left as given). Every other field
+passes through to the output row.
 
 A row that cannot be processed becomes a :class:`Reject` (source, line number, id when known,
 reason) instead of stopping the run: malformed JSON, a non-object row, a missing or non-string
@@ -20,9 +23,10 @@ import re
 from dataclasses import dataclass
 from typing import IO, Any, Iterator
 
+from ..engine.neardup import PAGE_META
 from ..errors import InputError
 from ..models import CleanResult, Document
-from .html import html_to_text
+from .html import read_html
 
 #: what an input row must not exceed beyond its text (JSON quoting and other fields)
 _ROW_OVERHEAD = 1 << 20
@@ -105,6 +109,7 @@ def row_to_document(
         return Reject(source, line, None, f"field {fields.id!r} must be a string or an integer, got {type(raw_id).__name__}")
     text = row.get(fields.text)
     from_html = False
+    head: dict[str, str] = {}
     if text is None:
         html = row.get(fields.html)
         if html is None:
@@ -114,10 +119,10 @@ def row_to_document(
         if len(html) > max_chars * 4:
             return Reject(source, line, doc_id, f"HTML has {len(html):,} characters, more than 4 x max_doc_chars={max_chars:,}")
         try:
-            text = html_to_text(html)
+            page = read_html(html)
         except Exception as exc:  # noqa: BLE001 - a broken page is a reject, not a crash
             return Reject(source, line, doc_id, f"HTML could not be converted: {type(exc).__name__}: {exc}")
-        from_html = True
+        text, head, from_html = page.text, page.head_meta(), True
     elif not isinstance(text, str):
         return Reject(source, line, doc_id, f"field {fields.text!r} must be a string, got {type(text).__name__}")
     if len(text) > max_chars:
@@ -129,7 +134,10 @@ def row_to_document(
     kept = {k: (None if k == fields.text else v) for k, v in row.items() if k != fields.html}
     if from_html:
         kept[fields.text] = None
-    return Document(doc_id, text, url=url, site=site, meta={"row": kept, "source": source, "line": line, "text_field": fields.text, "id_field": fields.id})
+    meta = {"row": kept, "source": source, "line": line, "text_field": fields.text, "id_field": fields.id}
+    if head:
+        meta[PAGE_META] = head
+    return Document(doc_id, text, url=url, site=site, meta=meta)
 
 
 def as_document(obj: Any, *, max_chars: int, n: int | None = None, need_id: bool = False) -> Document:
