@@ -35,7 +35,7 @@ import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -356,7 +356,7 @@ def page_id(doc: Document) -> PageId:
     PageId(url=None, title=None)
     """
     head = (doc.meta or {}).get(PAGE_META) or {}
-    if not isinstance(head, dict):
+    if not isinstance(head, Mapping):
         head = {}
     url = doc.url
     for cand in (url, head.get("canonical"), head.get("og_url")):
