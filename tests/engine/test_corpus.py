@@ -319,7 +319,7 @@ def test_within_repeat_never_keeps_its_copy_in_site_removed_text(monkeypatch) ->
     plain = clean_document(doc, MemoryIndex(), cfg)
     assert plain.text.count(rep) == 1  # adjacent copies: one goes as a within-page repeat
 
-    def fake_site(text_, toks, index, site, cfg_):  # the site level removes the FIRST copy
+    def fake_site(text_, toks, index, site, cfg_, feats=None):  # the site level removes the FIRST copy
         mask = (toks.start >= first) & (toks.end <= first + len(rep))
         return [Piece(first, first + len(rep), "template", "test", 1.0)], mask
 

@@ -114,3 +114,28 @@ def test_chunks_cut_by_count_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
     # a chunk never goes over 10 bytes unless one item does; at most 3 items
     assert got == [[4, 4], [4, 1, 1], [1, 1], [20], [2]]
     assert [x for c in got for x in c] == [4, 4, 4, 1, 1, 1, 1, 20, 2]
+
+
+def test_page_features_many_equal_page_by_page() -> None:
+    """Batch template features (digits, lines, k-grams, short lines) == each page on its own,
+    also with digit masking off and with texts that hold "\\r", blank lines and no tokens."""
+    from dataclasses import fields
+
+    from dedupe.engine.templates import line_ids, line_units, masked_hashes, page_features_many, span_fingerprints
+
+    texts = TEXTS + ["\n\n", "PUBLICITÉ\r\nPublié le 19/06/2024\n\n12 34\n", "x\n"] + [d.text for d in _gen_docs(0.05)]
+    rng = random.Random(5)
+    rng.shuffle(texts)
+    toks = tokenize_batch(texts)
+    for mask_digits in (True, False):
+        tc = Config().templates
+        tc = type(tc)(**{**{f.name: getattr(tc, f.name) for f in fields(tc)}, "mask_digits": mask_digits})
+        feats = page_features_many(texts, toks, tc)
+        assert len(feats) == len(texts)
+        for text, t, f in zip(texts, toks, feats):
+            masked = masked_hashes(t, tc)
+            lf, le, lfp = line_units(text, t, masked, tc.span_tokens)
+            assert np.array_equal(f.masked, masked)
+            assert np.array_equal(f.lid, line_ids(text, t)[0])
+            assert np.array_equal(f.kfp, span_fingerprints(masked, tc.span_tokens))
+            assert np.array_equal(f.lf, lf) and np.array_equal(f.le, le) and np.array_equal(f.lfp, lfp)

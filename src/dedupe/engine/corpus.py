@@ -62,6 +62,7 @@ from .index import CountIndex, IndexStore
 from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
 
 from .site import site_pieces as _site_pieces
+from .templates import PageFeatures, page_features_many
 from .templates import doc_fingerprints as _doc_fingerprints
 
 ProgressFn = Callable[[str, int, "int | None"], None]
@@ -99,10 +100,17 @@ def _fingerprints(text: str, toks: Tokens, cfg: Config) -> np.ndarray:
     return np.asarray(_doc_fingerprints(text, toks, cfg.templates), dtype=np.uint64)
 
 
-def observe_document(doc: Document, index: IndexStore, cfg: Config) -> np.ndarray:
-    """Tokenise ``doc``, compute its template fingerprints and record them in ``index`` under
-    :func:`site_of` ``(doc)``. Returns the fingerprints."""
-    fps = _fingerprints(doc.text, tokenize(doc.text), cfg)
+def _fingerprints_many(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: Config) -> list[np.ndarray]:
+    """:func:`_fingerprints` of many pages (equal results; the hashing passes run once)."""
+    if not cfg.templates.enabled:
+        return [np.empty(0, dtype=np.uint64) for _ in texts]
+    return [f.fingerprints() for f in page_features_many(texts, toks_list, cfg.templates)]
+
+
+def observe_document(doc: Document, index: IndexStore, cfg: Config, *, toks: Tokens | None = None) -> np.ndarray:
+    """Tokenise ``doc`` (unless its tokens ``toks`` are given), compute its template fingerprints
+    and record them in ``index`` under :func:`site_of` ``(doc)``. Returns the fingerprints."""
+    fps = _fingerprints(doc.text, tokenize(doc.text) if toks is None else toks, cfg)
     index.observe(site_of(doc), doc.id, fps)
     return fps
 
@@ -190,14 +198,16 @@ def clean_document(
 
 
 def _site_level(
-    doc: Document, toks: Tokens, index: IndexStore, cfg: Config, dedupe_only: bool, exclude: Exclusion | None
+    doc: Document, toks: Tokens, index: IndexStore, cfg: Config, dedupe_only: bool, exclude: Exclusion | None,
+    feats: PageFeatures | None = None,
 ) -> tuple[list[Piece], np.ndarray]:
-    """The site pieces of one page (templates, off-main) and the mask of the tokens they remove."""
+    """The site pieces of one page (templates, off-main) and the mask of the tokens they remove.
+    ``feats``: the page's template features (computed when not given)."""
     if not cfg.templates.enabled:
         return [], np.zeros(len(toks), dtype=bool)
     site = site_of(doc)
     view = index if exclude is None else ExcludingIndex(index, site, *exclude)
-    site_p, site_mask = _site_pieces(doc.text, toks, view, site, _site_cfg(cfg, dedupe_only))
+    site_p, site_mask = _site_pieces(doc.text, toks, view, site, _site_cfg(cfg, dedupe_only), feats)
     return list(site_p), np.asarray(site_mask, dtype=bool)
 
 
@@ -277,11 +287,8 @@ def _observe_chunk(blobs: list[bytes]) -> Observed:
         _check_doc(doc, cfg)
     toks_list = tokenize_batch([d.text for d in docs])
     raw_sigs, _ = _signatures_many(toks_list, [None] * len(docs), cfg)
-    fps_list: list[np.ndarray] = []
-    blocks = []
-    for doc, toks in zip(docs, toks_list):
-        fps_list.append(_fingerprints(doc.text, toks, cfg))  # sorted unique: the driver skips np.unique
-        blocks.append(crosspage.block_fingerprints(doc.text, toks, cfg.corpus))
+    fps_list = _fingerprints_many([d.text for d in docs], toks_list, cfg)  # sorted unique: the driver skips np.unique
+    blocks = [crosspage.block_fingerprints(doc.text, toks, cfg.corpus) for doc, toks in zip(docs, toks_list)]
     n_blocks = np.fromiter((len(b[0]) for b in blocks), dtype=np.int64, count=len(blocks))
     bfp, bs, be = (np.concatenate([b[j] for b in blocks]) if blocks else np.empty(0, dtype=np.int64) for j in range(3))
     return fps_list, bfp.astype(np.uint64, copy=False), bs, be, n_blocks, raw_sigs
@@ -289,8 +296,8 @@ def _observe_chunk(blobs: list[bytes]) -> Observed:
 
 def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
     cfg: Config = _W["cfg"]
-    docs = [_decode_doc(b) for b in blobs]
-    return [_fingerprints(d.text, toks, cfg) for d, toks in zip(docs, tokenize_batch([d.text for d in docs]))]
+    texts = [_decode_doc(b).text for b in blobs]
+    return _fingerprints_many(texts, tokenize_batch(texts), cfg)
 
 
 #: one page of a clean chunk: (:func:`_encode_doc` record, its cross-page hits, its copies' evidence)
@@ -310,8 +317,13 @@ def _clean_chunk(task: tuple[list[CleanItem], str | None]) -> tuple[list[bytes],
     docs = [it[0] for it in items]
     for doc in docs:
         _check_doc(doc, cfg)
-    toks_list = tokenize_batch([d.text for d in docs])
-    site = [_site_level(doc, toks, index, cfg, _W["dedupe_only"], exclude) for (doc, _, exclude), toks in zip(items, toks_list)]
+    texts = [d.text for d in docs]
+    toks_list = tokenize_batch(texts)
+    feats = page_features_many(texts, toks_list, cfg.templates) if cfg.templates.enabled else [None] * len(docs)
+    site = [
+        _site_level(doc, toks, index, cfg, _W["dedupe_only"], exclude, f)
+        for (doc, _, exclude), toks, f in zip(items, toks_list, feats)
+    ]
     was = within_analysis_many([d.text for d in docs], toks_list, cfg.within, [m for _, m in site])
     results = [_finish(doc, toks, sp, wa, hits, cfg) for (doc, hits, _), toks, (sp, _), wa in zip(items, toks_list, site, was)]
     sigs, n_sh = _signatures_many(toks_list, [_kept_tokens(t, r) for t, r in zip(toks_list, results)], cfg)

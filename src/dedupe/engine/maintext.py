@@ -73,13 +73,18 @@ _END_GAP = 4  # a gap at a chain's end longer than this many median gaps of the 
 _EDGE_ITEM = 1.5  # the item before the first / after the last marker: at most this many median gaps
 
 
-def units(text: str, toks: Tokens, template: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cut the page into units: (first token, end token, is_template, is_whole_line)."""
+def units(
+    text: str, toks: Tokens, template: np.ndarray, lid: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the page into units: (first token, end token, is_template, is_whole_line).
+    ``lid``: the line index of every token (:func:`~dedupe.engine.templates.line_ids`; computed
+    when not given)."""
     n = len(toks)
     if not n:
         e = np.empty(0, dtype=np.int64)
         return e, e, np.empty(0, dtype=bool), np.empty(0, dtype=bool)
-    lid, _ = line_ids(text, toks)
+    if lid is None:
+        lid, _ = line_ids(text, toks)
     tpl = np.asarray(template, dtype=bool)
     brk = np.flatnonzero((np.diff(lid) != 0) | (np.diff(tpl.astype(np.int8)) != 0)) + 1
     first = np.concatenate(([0], brk)).astype(np.int64)
@@ -225,6 +230,8 @@ def main_text_pieces(
     cfg: TemplateConfig,
     masked: np.ndarray | None = None,
     share: np.ndarray | None = None,
+    *,
+    lid: np.ndarray | None = None,
 ) -> tuple[list[Piece], np.ndarray, np.ndarray]:
     """Off-main pieces of one page and the token mask they remove.
 
@@ -236,6 +243,7 @@ def main_text_pieces(
         masked: digit-masked token hashes (computed when not given).
         share: per token, the fraction of the site's pages holding its template evidence
             (None: treat every template token as certain).
+        lid: the line index of every token (computed when not given).
 
     Returns:
         (pieces of kind ``off-main``, boolean mask of the tokens they cover, boolean mask of
@@ -252,8 +260,10 @@ def main_text_pieces(
         from .templates import masked_hashes
 
         masked = masked_hashes(toks, cfg)
-    first, end, is_tpl, whole = units(text, toks, template)
-    ulid = line_ids(text, toks)[0][first] if len(first) else None
+    if lid is None:
+        lid, _ = line_ids(text, toks)
+    first, end, is_tpl, whole = units(text, toks, template, lid)
+    ulid = lid[first] if len(first) else None
     w, in_list = unit_weights(first, end, is_tpl, whole, masked, cfg, ulid)
     ntok = end - first
     # uncertain template units: long, and on few of the site's pages (teasers of this article

@@ -47,7 +47,7 @@ from ..core.tokenize import Tokens
 from ..models import KIND_TEMPLATE
 from .index import IndexStore
 from .maintext import main_text_pieces
-from .templates import line_ids, line_units, masked_hashes, span_fingerprints
+from .templates import PageFeatures, page_features
 
 
 def template_threshold(site_pages: int, min_pages: int, min_fraction: float) -> int:
@@ -56,11 +56,12 @@ def template_threshold(site_pages: int, min_pages: int, min_fraction: float) -> 
 
 
 def template_mask(
-    text: str, toks: Tokens, index: IndexStore, site: str, cfg: Config, masked: np.ndarray | None = None
+    text: str, toks: Tokens, index: IndexStore, site: str, cfg: Config, feats: PageFeatures | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Template tokens of one page: (mask, per-token page count, per-token source bits, N).
 
-    Source bits: 1 = covered by a span k-gram, 2 = part of a short whole line.
+    Source bits: 1 = covered by a span k-gram, 2 = part of a short whole line. ``feats``: the
+    page's :func:`~dedupe.engine.templates.page_features` (computed when not given).
     """
     tc = cfg.templates
     n = len(toks)
@@ -71,11 +72,10 @@ def template_mask(
     if not tc.enabled or n < 1 or n_site < tc.min_pages:
         return tpl, tokdf, src, n_site
     thr = template_threshold(n_site, tc.min_pages, tc.min_fraction)
-    if masked is None:
-        masked = masked_hashes(toks, tc)
+    if feats is None:
+        feats = page_features(text, toks, tc)
     k = tc.span_tokens
-    kfp = span_fingerprints(masked, k)
-    lf, le, lfp = line_units(text, toks, masked, k)
+    kfp, lf, le, lfp = feats.kfp, feats.lf, feats.le, feats.lfp
     df = index.doc_freq(site, np.concatenate((kfp, lfp))) if len(kfp) + len(lfp) else np.empty(0, dtype=np.int64)
     kdf, ldf = df[: len(kfp)], df[len(kfp) :]
     hits = np.flatnonzero(kdf >= thr)
@@ -92,7 +92,7 @@ def template_mask(
     # articles of the site) need stronger evidence: half the site's pages, and >= 3 pages
     idx = np.flatnonzero(tpl)
     if len(idx):
-        lid, _ = line_ids(text, toks)
+        lid = feats.lid
         brk = np.flatnonzero(np.diff(idx) != 1) + 1
         starts = idx[np.concatenate(([0], brk))]
         ends = idx[np.concatenate((brk - 1, [len(idx) - 1]))] + 1
@@ -130,7 +130,9 @@ def template_mask(
 _RULES = {1: "span-kgram", 2: "short-line", 3: "span-kgram+short-line"}
 
 
-def site_pieces(text: str, toks: Tokens, index: IndexStore, site: str, cfg: Config) -> tuple[list[Piece], np.ndarray]:
+def site_pieces(
+    text: str, toks: Tokens, index: IndexStore, site: str, cfg: Config, feats: PageFeatures | None = None
+) -> tuple[list[Piece], np.ndarray]:
     """Template (and off-main) pieces of one page from its site's evidence.
 
     Args:
@@ -139,19 +141,22 @@ def site_pieces(text: str, toks: Tokens, index: IndexStore, site: str, cfg: Conf
         index: the store every page of the site was observed into (this page included).
         site: the page's site key.
         cfg: the run's settings (``cfg.templates``).
+        feats: the page's :func:`~dedupe.engine.templates.page_features` (computed when not
+            given; the corpus job computes them for a chunk of pages at once).
 
     Returns:
         (pieces, removed-token mask): ``template`` pieces with ``site_pages`` and ``score`` set,
         then ``off-main`` pieces when ``cfg.templates.main_text`` is on.
     """
     tc = cfg.templates
-    masked = masked_hashes(toks, tc)
-    tpl, tokdf, src, n_site = template_mask(text, toks, index, site, cfg, masked)
+    if feats is None:
+        feats = page_features(text, toks, tc)
+    tpl, tokdf, src, n_site = template_mask(text, toks, index, site, cfg, feats)
     off: list[Piece] = []
     off_mask = np.zeros(len(toks), dtype=bool)
     if tc.main_text:
         share = tokdf / n_site if n_site else np.zeros(len(toks))
-        off, off_mask, restored = main_text_pieces(text, toks, tpl, tc, masked, share)
+        off, off_mask, restored = main_text_pieces(text, toks, tpl, tc, feats.masked, share, lid=feats.lid)
         if restored.any():
             tpl = tpl & ~restored
     pieces: list[Piece] = []

@@ -26,6 +26,8 @@ position by position, for :mod:`dedupe.engine.site`, which looks each position u
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -107,6 +109,108 @@ def line_units(text: str, toks: Tokens, masked: np.ndarray, max_tokens: int) -> 
         return first, end, np.empty(0, dtype=np.uint64)
     fps = fmix64(range_hashes(masked, first, end, base=TOKEN_BASE) ^ LINE_SALT)
     return first, end, fps
+
+
+@dataclass(frozen=True, slots=True)
+class PageFeatures:
+    """What the template level computes of one page before it looks anything up.
+
+    Attributes:
+        masked: token hashes, digit-bearing ones replaced (:func:`masked_hashes`).
+        lid: line index of every token (:func:`line_ids`).
+        kfp: fingerprint of the span k-gram starting at each token (:func:`span_fingerprints`).
+        lf, le, lfp: short whole lines: first token, end token, fingerprint (:func:`line_units`).
+    """
+
+    masked: np.ndarray
+    lid: np.ndarray
+    kfp: np.ndarray
+    lf: np.ndarray
+    le: np.ndarray
+    lfp: np.ndarray
+
+    def fingerprints(self) -> np.ndarray:
+        """The page's sorted unique fingerprints (what :func:`doc_fingerprints` returns)."""
+        return sorted_unique(np.concatenate((self.kfp, self.lfp)))
+
+
+def page_features(text: str, toks: Tokens, cfg: TemplateConfig) -> PageFeatures:
+    """:class:`PageFeatures` of one page (the same as :func:`page_features_many` of one)."""
+    masked = masked_hashes(toks, cfg)
+    lid, _ = line_ids(text, toks)
+    lf, le, lfp = line_units(text, toks, masked, cfg.span_tokens)
+    return PageFeatures(masked, lid, span_fingerprints(masked, cfg.span_tokens), lf, le, lfp)
+
+
+def page_features_many(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: TemplateConfig) -> list[PageFeatures]:
+    r""":func:`page_features` of many pages, equal results, with the digit, line, k-gram and line
+    hashing passes run once over all pages (texts joined by ``"\n"``: a line break, so no line
+    and no token crosses two pages; hashes do not depend on position).
+
+    >>> from dedupe.core.tokenize import tokenize_batch
+    >>> texts = ["Menu | Home\nPublié le 19/06/2024\nBody text here", "", "PUBLICITÉ\nx y z w v u t s r q p"]
+    >>> toks = tokenize_batch(texts)
+    >>> cfg = TemplateConfig()
+    >>> all(bool((a.fingerprints() == page_features(t, tk, cfg).fingerprints()).all())
+    ...     for a, t, tk in zip(page_features_many(texts, toks, cfg), texts, toks))
+    True
+    """
+    m = len(texts)
+    if not m:
+        return []
+    k = cfg.span_tokens
+    tok_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=m), out=tok_off[1:])
+    n = int(tok_off[-1])
+    hashes = np.concatenate([np.asarray(t.hashes, dtype=np.uint64) for t in toks_list])
+    if cfg.mask_digits and n:
+        # digits: one code point pass over the normalised texts joined by "\n"
+        nchar = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.fromiter((len(t.norm.text) + 1 for t in toks_list), dtype=np.int64, count=m), out=nchar[1:])
+        cp = codepoints("\n".join(t.norm.text for t in toks_list))
+        isd = _DIGIT[np.minimum(cp, 0xFFFF)] & (cp <= 0xFFFF)
+        cs = np.zeros(len(cp) + 1, dtype=np.int64)
+        np.cumsum(isd, out=cs[1:])
+        shift = np.repeat(nchar[:-1], np.diff(tok_off))
+        ns = np.concatenate([t.nstart for t in toks_list]) + shift
+        ne = np.concatenate([t.nend for t in toks_list]) + shift
+        d = (cs[ne] - cs[ns]) > 0
+        if d.any():
+            hashes = hashes.copy()
+            hashes[d] = DIGIT_TOKEN
+    # lines: one newline pass over the original texts joined by "\n"
+    char_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=m), out=char_off[1:])
+    nl = codepoints("\n".join(texts)) == 10
+    line_starts = np.concatenate(([0], np.flatnonzero(nl) + 1)).astype(np.int64)
+    gstart = np.concatenate([t.start for t in toks_list]).astype(np.int64) + np.repeat(char_off[:-1], np.diff(tok_off))
+    glid = np.searchsorted(line_starts, gstart, side="right") - 1
+    page_line0 = np.searchsorted(line_starts, char_off[:-1], side="right") - 1
+    # span k-grams of each page: a slice of the k-grams of the concatenation
+    all_kg = span_fingerprints(hashes, k)
+    # short whole lines of all pages (pages start on a new line, so a line never crosses pages)
+    if n:
+        brk = np.flatnonzero(np.diff(glid) != 0) + 1
+        first = np.concatenate(([0], brk)).astype(np.int64)
+        end = np.concatenate((brk, [n])).astype(np.int64)
+        short = (end - first) < k
+        first, end = first[short], end[short]
+        lfp = fmix64(range_hashes(hashes, first, end, base=TOKEN_BASE) ^ LINE_SALT) if len(first) else np.empty(0, np.uint64)
+    else:
+        first = end = np.empty(0, dtype=np.int64)
+        lfp = np.empty(0, dtype=np.uint64)
+    l_off = np.searchsorted(first, tok_off).tolist()
+    t_off = tok_off.tolist()
+    p0 = page_line0.tolist()
+    out: list[PageFeatures] = []
+    for i in range(m):
+        a, b = t_off[i], t_off[i + 1]
+        la, lb = l_off[i], l_off[i + 1]
+        out.append(PageFeatures(
+            hashes[a:b], glid[a:b] - p0[i], all_kg[a : max(a, b - k + 1)],
+            first[la:lb] - a, end[la:lb] - a, lfp[la:lb],
+        ))
+    return out
 
 
 def doc_fingerprints(text: str, toks: Tokens, cfg: TemplateConfig) -> np.ndarray:
