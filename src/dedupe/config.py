@@ -241,10 +241,11 @@ class CorpusConfig:
         crosspage_policy: canonical page of a block: ``first`` (input order), ``longest`` (the
             longest document), ``url`` (smallest URL); ties go to the smallest document id.
         dup_pages_threshold: pages of one site whose RAW texts have an estimated Jaccard of at
-            least this, and whose URLs do not tell them apart (the same URL once normalised, or
-            no URL), are copies of one page (a re-crawl); they do not count as template evidence
-            for each other, so their shared body is not taken for a template. Pages under two
-            different URLs are two pages, however alike (see ``neardup.page_groups``).
+            least this, and that nothing tells apart (URL, else canonical link / og:url, else
+            the HTML title; see ``neardup.page_id``), are copies of one page (a re-crawl); they
+            do not count as template evidence for each other, so their shared body is not taken
+            for a template. Pages under two different URLs, or without URL under two different
+            titles, are two pages, however alike (see ``neardup.page_groups``).
     """
 
     crosspage: bool = True

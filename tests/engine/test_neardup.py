@@ -181,21 +181,6 @@ def test_a_page_without_url_does_not_bridge_two_urls() -> None:
 
 # -- page identity without URL: the HTML head's title (and canonical link) ------------------------
 
-def _corpus_passes_page_ids() -> bool:
-    """run_corpus hands page_groups each document's ``neardup.page_id`` (not only its URL)."""
-    import inspect
-
-    from dedupe.engine import corpus
-
-    return "page_id(" in inspect.getsource(corpus.run_corpus)
-
-
-_needs_page_ids = pytest.mark.xfail(
-    not _corpus_passes_page_ids(), strict=True, raises=AssertionError,
-    reason="engine/corpus.py does not pass neardup.page_id(doc) to page_groups yet (change described in the report)",
-)
-
-
 def _titled(titles: list[str | None], urls: list[str | None] | None = None, **head: list[str]) -> list[Document]:
     """``_photo_blog`` posts with no URL (unless given) and the HTML head's identity in meta."""
     docs = _photo_blog(urls or [None] * len(titles))
@@ -241,7 +226,6 @@ def test_page_groups_tell_pages_apart_by_url_else_title() -> None:
     assert groups("https://s.com/a", None) == [[0, 1]]
 
 
-@_needs_page_ids
 def test_posts_with_different_titles_and_no_url_are_not_copies() -> None:
     # dragnet thecraftycrow.net R721-R723: three posts, no URL, ~90% shared sidebar, own <title>s
     docs = _titled(["In the pink with spring colours - Blog", "London fashion week, day two - Blog"])
@@ -265,7 +249,6 @@ def test_re_crawls_without_url_are_still_copies(head: dict) -> None:
     assert res["p0"].meta["cluster"] == res["p1"].meta["cluster"] is not None
 
 
-@_needs_page_ids
 def test_canonical_links_tell_pages_apart_when_the_titles_agree() -> None:
     docs = _titled(["Blog", "Blog"], canonical=["https://blog.example/a.html", "https://blog.example/b.html"])
     res = {r.doc_id: r for r in run_corpus(docs)}

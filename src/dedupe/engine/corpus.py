@@ -580,6 +580,7 @@ def run_corpus(
         seen: set[str] = set()
         sites: list[str] = []
         urls: list[str | None] = []
+        pages: list[neardup.PageId] = []  # what tells a page apart from its site's others
         lengths: list[int] = []
         blocks = crosspage.BlockTable()
 
@@ -594,6 +595,7 @@ def run_corpus(
                 ids.append(doc.id)
                 sites.append(site_of(doc))
                 urls.append(doc.url)
+                pages.append(neardup.page_id(doc))
                 lengths.append(len(doc.text))
                 blob = _encode_doc(doc)
                 if doc_spill is not None:
@@ -629,7 +631,7 @@ def run_corpus(
             # copies of one page on a site must not vote for each other's body as template
             exclusions: dict[int, Exclusion] = {}
             if cfg.templates.enabled and n > 1:
-                groups = neardup.page_groups(raw_sigs[:n], sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands, urls)
+                groups = neardup.page_groups(raw_sigs[:n], sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands, pages)
                 exclusions = _exclusions(groups, pmap, docs if doc_spill is None else doc_spill)
             del raw_sigs
 
