@@ -7,7 +7,6 @@ import io
 import json
 import random
 
-import pytest
 
 from dedupe import clean_corpus
 from dedupe.engine import neardup
