@@ -108,9 +108,10 @@ def test_directory(tmp_path) -> None:
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00\x00binary")
     (tmp_path / "skip.json").write_text("{}", encoding="utf-8")
     items = list(iter_directory(tmp_path))
-    assert [(i.id, getattr(i, "site", None)) for i in items] == [("a.txt", ""), ("b/p1.txt", "b"), ("b/p2.html", "b"), ("bad.txt", None)]
+    assert [(i.id, getattr(i, "site", None)) for i in items] == [
+        ("a.txt", ""), ("b/p1.txt", "b"), ("b/p2.html", "b"), ("bad.txt", None), ("skip.json", None)]
     assert items[2].text == "Second page"
-    assert isinstance(items[3], Reject)
+    assert isinstance(items[3], Reject) and isinstance(items[4], Reject)  # an unsupported file is named, not dropped
 
 
 def test_duplicate_ids_across_inputs(tmp_path) -> None:
@@ -134,3 +135,39 @@ def test_report_rows_point_into_original() -> None:
     rows = list(report_rows(res))
     assert rows and all(text[r["start"] : r["end"]] == r["text"] for r in rows)
     assert all(r["kept"]["doc_id"] == "d" for r in rows if r["kept"])
+
+
+def test_gzipped_inputs_and_skipped_files_are_accounted(tmp_path) -> None:
+    """.txt.gz / .html.gz files and .jsonl.gz inputs are read; every other file of a directory is
+    a reject that names it; a truncated gzip ends its input with a reject and others go on."""
+    import gzip
+
+    d = tmp_path / "crawl"
+    (d / "s").mkdir(parents=True)
+    (d / "s" / "a.txt.gz").write_bytes(gzip.compress("première page\n".encode()))
+    (d / "s" / "b.html.gz").write_bytes(gzip.compress(b"<html><title>B</title><body><p>second page</p></body></html>"))
+    (d / "s" / "c.pdf").write_bytes(b"%PDF-1.4")
+    (d / "s" / "d.txt.gz").write_bytes(b"not gzip at all")
+    (d / ".hidden").write_bytes(b"x")
+    items = list(iter_directory(d))
+    docs = {x.id: x for x in items if isinstance(x, Document)}
+    rej = {x.id: x.reason for x in items if isinstance(x, Reject)}
+    assert docs["s/a.txt.gz"].text == "première page\n" and docs["s/a.txt.gz"].site == "s"
+    assert "second page" in docs["s/b.html.gz"].text and docs["s/b.html.gz"].meta["page"]["title"] == "B"
+    assert "not a .txt/.html/.htm file" in rej["s/c.pdf"]
+    assert "gzip" in rej["s/d.txt.gz"]
+    assert len(items) == 4  # the hidden file is not an input
+
+    def rows(p: str) -> bytes:
+        return "".join(json.dumps({"id": f"{p}{i}", "text": f"row {i} " * 40}) + "\n" for i in range(50)).encode()
+
+    good = tmp_path / "good.jsonl.gz"
+    good.write_bytes(gzip.compress(rows("r")))
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(rows("b"), compresslevel=0)[:-3000])  # truncated: the last rows and the trailer are gone
+    out = list(iter_inputs([str(bad), str(good)]))
+    got = [x.id for x in out if isinstance(x, Document)]
+    assert got[-50:] == [f"r{i}" for i in range(50)]  # the good input is read whole after the bad one
+    bad_rej = [x for x in out if isinstance(x, Reject)]
+    assert len(bad_rej) == 1 and "truncated after line" in bad_rej[0].reason and bad_rej[0].source == str(bad)
+    assert 0 < len(got) - 50 < 50

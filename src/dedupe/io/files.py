@@ -4,18 +4,25 @@
 or :class:`~dedupe.io.jsonl.Reject` items, so that every input row is accounted for: rows out +
 rejects = rows in. It also rejects a second row with an id already seen (in any input).
 
-Directories: every ``.txt``, ``.html`` and ``.htm`` file below the directory, in sorted order of
-their relative paths; the id is the relative path (``/``-separated), the site is the file's
-parent folder (files directly in the directory share the site ``""``: one group). ``.txt`` must
+Directories: every ``.txt``, ``.html`` and ``.htm`` file below the directory (each also gzipped,
+``.txt.gz`` …), in sorted order of their relative paths; the id is the relative path
+(``/``-separated), the site is the file's parent folder (files directly in the directory share the
+site ``""``: one group). Every other file below it (hidden ones aside) is a reject row that names
+it ("not a .txt/.html/.htm file"), so a folder of unsupported files says what it skipped. ``.txt`` must
 be UTF-8; ``.html`` is decoded robustly and converted to text (one block per line); its title, canonical
 link and ``og:url`` go to ``Document.meta["page"]`` (files have no ``url``: the title tells two
 pages of a folder apart, see :func:`dedupe.engine.neardup.page_id`).
+
+JSONL inputs whose name ends in ``.gz`` are read through gzip; a corrupt or truncated stream ends
+that input with a reject row saying after which line, and the other inputs go on.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import sys
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -30,32 +37,62 @@ TEXT_SUFFIXES = (".txt",)
 HTML_SUFFIXES = (".html", ".htm")
 
 
+#: what a corrupt or truncated gzip stream raises while it is read
+GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _kind(name: str) -> str | None:
+    """``"text"``, ``"html"`` or None (not an input file) from a file name, ``.gz`` or not."""
+    low = name.lower()
+    if low.endswith(".gz"):
+        low = low[:-3]
+    if low.endswith(TEXT_SUFFIXES):
+        return "text"
+    if low.endswith(HTML_SUFFIXES):
+        return "html"
+    return None
+
+
 def _dir_files(root: Path) -> list[Path]:
+    """Every non-hidden file below ``root``, sorted by relative path (hidden folders skipped)."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for f in filenames:
-            if f.lower().endswith(TEXT_SUFFIXES + HTML_SUFFIXES) and not f.startswith("."):
-                out.append(Path(dirpath) / f)
+        out.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
     return sorted(out, key=lambda p: p.relative_to(root).as_posix())
 
 
+def _read_capped(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` (decompressed when it ends in ``.gz``), at most ``limit + 1`` of them."""
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "rb") as fh:
+            return fh.read(limit + 1)
+    with open(path, "rb") as fh:
+        return fh.read(limit + 1)
+
+
 def iter_directory(root: str | Path, *, max_chars: int = 10_000_000) -> Iterator[Document | Reject]:
-    """Documents of the ``.txt`` / ``.html`` files below ``root`` (sorted by relative path)."""
+    """Documents of the ``.txt`` / ``.html`` files below ``root`` (sorted by relative path), and
+    a reject for every other file."""
     root = Path(root)
     for path in _dir_files(root):
         rel = path.relative_to(root).as_posix()
+        kind = _kind(path.name)
+        if kind is None:
+            yield Reject(str(root), None, rel, "not a .txt/.html/.htm file (or a .gz of one): skipped")
+            continue
         site = path.parent.relative_to(root).as_posix()
         site = "" if site == "." else site
+        is_html = kind == "html"
+        limit = max_chars * (16 if is_html else 4)
         try:
-            size = path.stat().st_size
-            is_html = path.name.lower().endswith(HTML_SUFFIXES)
-            if size > max_chars * (16 if is_html else 4):
-                yield Reject(str(root), None, rel, f"file has {size:,} bytes: the text cannot fit max_doc_chars={max_chars:,}")
-                continue
-            data = path.read_bytes()
-        except OSError as exc:
-            yield Reject(str(root), None, rel, f"cannot read: {exc.strerror}")
+            data = _read_capped(path, limit)
+        except GZIP_ERRORS as exc:
+            why = f"cannot read: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else f"not a valid gzip file ({exc})"
+            yield Reject(str(root), None, rel, why)
+            continue
+        if len(data) > limit:
+            yield Reject(str(root), None, rel, f"file has over {limit:,} bytes: the text cannot fit max_doc_chars={max_chars:,}")
             continue
         head: dict[str, str] = {}
         try:
@@ -76,6 +113,18 @@ def iter_directory(root: str | Path, *, max_chars: int = 10_000_000) -> Iterator
         yield Document(rel, text, site=site, meta=meta)
 
 
+def _gz_guarded(items: Iterator[Document | Reject], source: str) -> Iterator[Document | Reject]:
+    """``items`` of a gzipped JSONL input; a corrupt or truncated stream ends it with a reject."""
+    last = 0
+    try:
+        for item in items:
+            line = item.meta.get("line") if isinstance(item, Document) else item.line
+            last = line or last
+            yield item
+    except GZIP_ERRORS as exc:
+        yield Reject(source, None, None, f"gzip stream is corrupt or truncated after line {last}: the rest of the file cannot be read ({exc})")
+
+
 def iter_inputs(inputs: Iterable[str], *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000) -> Iterator[Document | Reject]:
     """Documents and rejects of all inputs, in order; duplicate ids are rejected.
 
@@ -93,10 +142,12 @@ def iter_inputs(inputs: Iterable[str], *, fields: FieldMap = FieldMap(), max_cha
             fh = None
         elif os.path.exists(inp):
             try:
-                fh = open(inp, "rb")
+                fh = gzip.open(inp, "rb") if inp.lower().endswith(".gz") else open(inp, "rb")
             except OSError as exc:
                 raise InputError(f"{inp}: cannot read: {exc.strerror}") from None
             items = iter_jsonl(fh, inp, fields=fields, max_chars=max_chars)
+            if inp.lower().endswith(".gz"):
+                items = _gz_guarded(items, inp)
         else:
             raise InputError(f"{inp}: no such file or directory")
         try:
