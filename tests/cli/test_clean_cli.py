@@ -166,3 +166,30 @@ def test_all_repeats_removes_a_repeat_that_is_only_flagged_by_default(runner: Cl
     every = runner.invoke(app, ["clean", "-", "--all-repeats"], input=text)
     assert every.exit_code == 0
     assert every.stdout.count(line) == 1
+
+
+def test_html_and_gzip_inputs(runner: CliRunner, tmp_path: Path) -> None:
+    """An .html file is converted to text (one block per line) before cleaning, --html does it for
+    stdin, --text keeps the markup; gzip input is decompressed; broken gzip is one error line."""
+    import gzip
+
+    body = "<p>Le président russe est arrivé dans la nuit à Pyongyang pour un sommet.</p>"
+    html = f"<html><head><title>Sommet</title></head><body><nav>Accueil</nav>{body}{body}</body></html>"
+    page = tmp_path / "page.html"
+    page.write_text(html, encoding="utf-8")
+    expected = dedupe.clean(dedupe.io.html.html_to_text(html)).text
+    res = runner.invoke(app, ["clean", str(page)])
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == expected and "<p>" not in res.stdout and res.stdout.count("Pyongyang") == 1
+    assert runner.invoke(app, ["clean", "-", "--html"], input=html.encode()).stdout == expected
+    assert "<p>" in runner.invoke(app, ["clean", str(page), "--text"]).stdout
+    gz = tmp_path / "page.html.gz"
+    gz.write_bytes(gzip.compress(html.encode()))
+    assert runner.invoke(app, ["clean", str(gz)]).stdout == expected
+    seed_gz = tmp_path / "seed.txt.gz"
+    seed_gz.write_bytes(gzip.compress(SEED.read_bytes()))
+    assert runner.invoke(app, ["clean", str(seed_gz)]).stdout == runner.invoke(app, ["clean", str(SEED)]).stdout
+    assert_one_error_line(runner.invoke(app, ["clean", "-"], input=b"\x1f\x8bnot really gzip"), EXIT_INPUT, "gzip")
+    empty = tmp_path / "empty.html"
+    empty.write_text("<html><body><script>x=1</script></body></html>", encoding="utf-8")
+    assert_one_error_line(runner.invoke(app, ["clean", str(empty)]), EXIT_INPUT, "no visible text")

@@ -10,7 +10,10 @@ from typing import Annotated, Optional
 import typer
 
 from .. import api
-from ..io.text import read_text
+from ..engine.neardup import PAGE_META
+from ..errors import InputError
+from ..io.html import decode_html, read_html
+from ..io.text import read_bytes, read_text
 from ..models import Document
 from ._common import handle_errors, load_config, write_output
 
@@ -22,7 +25,7 @@ class OutputFormat(str, Enum):
 
 @handle_errors
 def clean_command(
-    path: Annotated[str, typer.Argument(help="Text file to clean, or - for standard input.")],
+    path: Annotated[str, typer.Argument(help="Text or HTML file to clean (gzipped or not), or - for standard input.")],
     report: Annotated[Optional[str], typer.Option("--report", "-r", help="Write the JSON span report to FILE (- for stdout).")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text: cleaned text; json: report with the cleaned text.")] = OutputFormat.text,
     config: Annotated[Optional[Path], typer.Option("--config", help="JSON config file (see README).")] = None,
@@ -33,13 +36,28 @@ def clean_command(
     site: Annotated[Optional[str], typer.Option("--site", help="With --index: the page's site (default: the host of --url, else one group).")] = None,
     url: Annotated[Optional[str], typer.Option("--url", help="With --index: the page's URL (its host is the site when --site is not given).")] = None,
     doc_id: Annotated[Optional[str], typer.Option("--id", help="With --index: the page's id (default: the path). Re-observing an id replaces it.")] = None,
+    html: Annotated[Optional[bool], typer.Option("--html/--text", help="Read the input as HTML (converted to text, one block per line) or as text. Default: HTML for .html/.htm(.gz) files, text otherwise.")] = None,
 ) -> None:
     """Remove repeated and near-repeated spans inside one page; keep one canonical copy."""
     cfg = load_config(config, {"within": {"keep_policy": keep, "min_repeat_tokens": min_tokens, "artefact_evidence": False if all_repeats else None}})
-    text = read_text(path, max_bytes=cfg.max_doc_chars * 4)
+    if html is None:
+        html = path.lower().removesuffix(".gz").endswith((".html", ".htm"))
+    meta: dict[str, object] = {}
+    if html:
+        data, source = read_bytes(path, max_bytes=cfg.max_doc_chars * 16)
+        page = read_html(decode_html(data))
+        text = page.text
+        if not text.strip():
+            raise InputError(f"{source}: no visible text in the HTML")
+        if len(text) > cfg.max_doc_chars:
+            raise InputError(f"{source}: text has {len(text):,} characters, more than max_doc_chars={cfg.max_doc_chars:,}")
+        if page.head_meta():
+            meta[PAGE_META] = page.head_meta()
+    else:
+        text = read_text(path, max_bytes=cfg.max_doc_chars * 4)
     if index is not None:
         with api.open_index(index, config=cfg) as idx:
-            result = idx.clean(Document(doc_id or ("-" if path == "-" else path), text, url=url, site=site))
+            result = idx.clean(Document(doc_id or ("-" if path == "-" else path), text, url=url, site=site, meta=meta))
     else:
         result = api.clean(text, config=cfg, doc_id="" if path == "-" else path)
     rep = api.report(result, cfg)
