@@ -320,7 +320,7 @@ class Config:
         payload = {
             "signature": dataclasses.asdict(self.signature),
             "bands": self.neardup.bands,
-            "tokenizer": 1,
+            "tokenizer": 2,  # 2: case folding (was lower-casing): other token hashes
             "templates": {"span_tokens": self.templates.span_tokens, "mask_digits": self.templates.mask_digits, "scheme": 1},
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

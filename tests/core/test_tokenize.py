@@ -110,7 +110,6 @@ def test_accents_and_case_match_but_offsets_are_original() -> None:
     assert sp.text == s2[: len(sp.text)] or sp.text.strip(" .") == s2.strip(" .")
 
 
-@pytest.mark.xfail(strict=True, reason="normalize lower-cases but does not case-fold: 'ß' vs 'SS' (reported to lead)")
 def test_sharp_s_matches_its_upper_case() -> None:
     s1 = "Die Straße führt über den großen Fluss zur alten Stadt."
     text = s1 + " Zwischen den Sätzen steht etwas anderes hier. " + s1.upper()

@@ -1,6 +1,7 @@
 """Normalisation with a map back to original offsets.
 
-Matching ignores case and Unicode form: text is NFKC-normalised and lower-cased. Offsets of
+Matching ignores case and Unicode form: text is NFKC-normalised and case-folded (``str.casefold``:
+German «ß» matches «SS», Greek final «ς» matches «Σ»; plain lower-casing does neither). Offsets of
 anything found in the normalised text are mapped back to the original with :class:`NormalizedText`.
 """
 
@@ -17,10 +18,10 @@ class NormalizedText:
     """Normalised text plus the map back to the original.
 
     Attributes:
-        text: NFKC + lower-cased text.
+        text: NFKC + case-folded text.
         orig_start, orig_end: for each normalised character ``i``, the original characters it
             came from are ``original[orig_start[i]:orig_end[i]]``. ``None`` means the identity
-            map (the common case: the text was already NFKC and lower-casing kept its length).
+            map (the common case: the text was already NFKC and case folding kept its length).
     """
 
     text: str
@@ -36,16 +37,18 @@ class NormalizedText:
 
 
 def normalize(text: str) -> NormalizedText:
-    """NFKC-normalise and lower-case ``text``, keeping a map back to original offsets.
+    """NFKC-normalise and case-fold ``text``, keeping a map back to original offsets.
 
     >>> normalize("Ｆｏｏ Ｂａｒ").text
     'foo bar'
     >>> normalize("plain").orig_start is None
     True
+    >>> normalize("Straße").text == normalize("STRASSE").text
+    True
     """
     if unicodedata.is_normalized("NFKC", text):
-        low = text.lower()
-        if len(low) == len(text):  # every character lowered to exactly one character
+        low = text.casefold()
+        if len(low) == len(text):  # every character folded to exactly one character
             return NormalizedText(low)
     return _normalize_one_to_one(text) or _normalize_slow(text)
 
@@ -63,7 +66,7 @@ def _normalize_slow_reference(text: str) -> NormalizedText:
         j = i + 1
         while j < n and unicodedata.combining(text[j]):
             j += 1
-        chunk = unicodedata.normalize("NFKC", text[i:j]).lower()
+        chunk = unicodedata.normalize("NFKC", text[i:j]).casefold()
         out.append(chunk)
         starts.extend([i] * len(chunk))
         ends.extend([j] * len(chunk))
@@ -80,7 +83,7 @@ _BMP_TABLES: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
-    """For every BMP code point: is it a combining mark, and ``NFKC(c).lower()`` when that is one
+    """For every BMP code point: is it a combining mark, and ``NFKC(c).casefold()`` when that is one
     character (else ``_UNMAPPED``). Pure derived constants, built on first use (~0.1 s)."""
     global _BMP_TABLES
     if _BMP_TABLES is None:
@@ -91,7 +94,7 @@ def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
                 continue  # lone surrogates: left to the per-cluster path
             ch = chr(cp)
             comb[cp] = unicodedata.combining(ch) != 0
-            m = unicodedata.normalize("NFKC", ch).lower()
+            m = unicodedata.normalize("NFKC", ch).casefold()
             if len(m) == 1:
                 single[cp] = ord(m)
         _BMP_TABLES = (comb, single)
@@ -100,7 +103,7 @@ def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
 
 def _normalize_one_to_one(text: str) -> NormalizedText | None:
     """:func:`_normalize_slow` for the common slow-path page: every character is a BMP
-    character, no combining mark, and ``NFKC(c).lower()`` is one character (a no-break space, a
+    character, no combining mark, and ``NFKC(c).casefold()`` is one character (a no-break space, a
     full-width letter, an upper-case letter next to them). Then every cluster is one character
     mapped through the table and the offset map is the identity; the result equals
     :func:`_normalize_slow`'s. Returns None when the text is not of that kind."""
@@ -118,7 +121,7 @@ _ONE_TO_ONE: np.ndarray | None = None
 
 
 def _one_to_one_table() -> np.ndarray:
-    """``NFKC(c).lower()`` of every BMP code point when it is one character and ``c`` is not a
+    """``NFKC(c).casefold()`` of every BMP code point when it is one character and ``c`` is not a
     combining mark, else ``_UNMAPPED`` (derived from :func:`_bmp_tables`)."""
     global _ONE_TO_ONE
     if _ONE_TO_ONE is None:
@@ -155,7 +158,7 @@ def _normalize_slow(text: str) -> NormalizedText:
     hard = np.flatnonzero(~simple)
     chunks: list[str] = []
     for c in hard.tolist():
-        chunk = unicodedata.normalize("NFKC", text[c_start[c] : c_end[c]]).lower()
+        chunk = unicodedata.normalize("NFKC", text[c_start[c] : c_end[c]]).casefold()
         chunks.append(chunk)
         out_len[c] = len(chunk)
     pos = np.zeros(len(c_start) + 1, dtype=np.int64)

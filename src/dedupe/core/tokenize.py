@@ -165,14 +165,14 @@ def _normalize_many(texts: Sequence[str]) -> tuple[str, np.ndarray]:
     """Normalised texts joined by ``"\n"`` and the start of each in the joined string.
 
     Joining first and normalising once is equivalent to normalising each text: a line break is a
-    starter that composes with nothing, and it ends the context of lower-casing's final-sigma
-    rule. When any text needs the slow path (not NFKC, or lower-casing changes its length), every
-    text is normalised on its own with :func:`normalize`.
+    starter that composes with nothing (and case folding has no context rule). When any text needs
+    the slow path (not NFKC, or case folding changes its length), every text is normalised on its
+    own with :func:`normalize`.
     """
     joined = "\n".join(texts)
     lengths: list[int] | None = None
     if unicodedata.is_normalized("NFKC", joined):
-        low = joined.lower()
+        low = joined.casefold()
         if len(low) == len(joined):
             joined = low
             lengths = [len(t) for t in texts]
