@@ -173,3 +173,54 @@ def test_concurrent_writers_lose_nothing_and_never_surface_locks(tmp_path: Path,
             assert int(pages.sum()) == sum(len(np.unique(ref._doc_fps[d])) for d in ref.doc_ids(s))
     # WAL bounded by checkpointing: well under the data written (~workers * 120 * 300 rows)
     assert max_wal < 16 * 2**20, max_wal
+
+
+CLEANER = """
+import sys
+sys.path.insert(0, sys.argv[4])
+from index_corpus import multi_site
+from dedupe.stores import open_index
+path, worker, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+import os, time
+docs = multi_site(seed=3, n_sites=3, pages=16)
+while not os.path.exists(go):
+    time.sleep(0.001)
+with open_index(path) as idx:
+    for d in docs[worker::2]:
+        idx.clean(d)                             # one write transaction per page
+print("done", worker, flush=True)
+"""
+
+
+def test_two_processes_cleaning_page_by_page_lose_nothing(tmp_path: Path) -> None:
+    """Two processes stream ``Index.clean`` over the pages of the same sites at once (each page
+    holds the write lock while it is observed, cleaned and stored): every page, count and
+    signature is there, as if the pages had been observed in one batch, and no lock error shows."""
+    from dedupe.stores import open_index
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from index_corpus import multi_site
+
+    path = tmp_path / "shared.db"
+    go = tmp_path / "go"
+    open_index(path).close()
+    procs = [run_child(CLEANER, str(path), str(w), str(go), str(Path(__file__).parent)) for w in range(2)]
+    time.sleep(0.5)
+    go.touch()
+    outs = [p.communicate(timeout=300) for p in procs]
+    for w, (p, (out, err)) in enumerate(zip(procs, outs)):
+        assert p.returncode == 0, err
+        assert err == "" and out.strip() == f"done {w}"
+    docs = multi_site(seed=3, n_sites=3, pages=16)
+    with open_index(tmp_path / "ref.db") as ref:
+        ref.observe(docs)
+        sites = ref.store.sites()
+        want = {s: ref.store.site_doc_freqs(s) for s in sites}
+    with open_index(path) as idx:
+        assert idx.store.integrity_check() == ["ok"]
+        assert sorted(idx.store.doc_ids()) == sorted(d.id for d in docs)
+        assert idx.store.sites() == sites
+        for s, (fps, pages) in want.items():
+            got = idx.store.site_doc_freqs(s)
+            assert np.array_equal(got[0], fps) and np.array_equal(got[1], pages)
+        assert sorted(idx.store.signature_table()[0]) == sorted(d.id for d in docs)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from dedupe.config import Config
+from dedupe.config import Config, NearDupConfig
 from dedupe.engine.corpus import run_corpus
 from dedupe.models import Document
 from dedupe.stores import open_index
 
-from index_corpus import france24_pages, multi_site
+from index_corpus import france24_pages, multi_site, paragraph
 
 
 
@@ -81,6 +82,72 @@ def test_streaming_clean_learns_templates_and_finds_earlier_near_duplicates(tmp_
         assert mirror.rebuild() == mirror_doc.text
         unrelated = idx.clean(france24_pages(1)[1])
         assert unrelated.meta["cluster"] is None and unrelated.meta["canonical"] is True
+
+
+def test_streaming_clean_is_one_write_transaction_all_or_nothing(tmp_path: Path) -> None:
+    """``Index.clean`` observes, cleans and stores a page in ONE write transaction: a failure
+    after the page was observed leaves no trace of it, and the page can be cleaned again with
+    counts equal to a fresh connection's and to observing the pages in one batch."""
+    docs = multi_site(n_sites=1, pages=4)[:4]
+    site = "site0.example"
+    path = tmp_path / "idx.db"
+    with open_index(path) as idx:
+        idx.clean(docs[0])
+        begins: list[str] = []
+        idx.store.conn.set_trace_callback(lambda sql: begins.append(sql) if sql.startswith("BEGIN IMMEDIATE") else None)
+        idx.clean(docs[1])
+        idx.store.conn.set_trace_callback(None)
+        assert len(begins) == 1  # observe + signature: one write transaction
+
+        def fail(items):  # the last write of a page: everything before it is in the transaction
+            raise RuntimeError("disk full")
+
+        idx.store.put_signatures = fail
+        with pytest.raises(RuntimeError, match="disk full"):
+            idx.clean(docs[2])
+        del idx.store.put_signatures
+        assert sorted(idx.store.doc_ids()) == sorted([docs[0].id, docs[1].id])
+        assert idx.store.site_pages(site) == 2
+        again = idx.clean(docs[2])
+        assert again.meta["site_pages"] == 3
+        idx.clean(docs[3])
+        counts = idx.store.site_doc_freqs(site)
+        assert idx.store.get_signature(docs[2].id) is not None
+    # the counts kept through the failed attempt equal a fresh connection's rebuilt from the pages
+    with open_index(path) as other:
+        fresh = other.store.site_doc_freqs(site)
+    assert np.array_equal(counts[0], fresh[0]) and np.array_equal(counts[1], fresh[1])
+    with open_index(tmp_path / "ref.db") as ref:
+        ref.observe(docs)
+        want = ref.store.site_doc_freqs(site)
+    assert np.array_equal(fresh[0], want[0]) and np.array_equal(fresh[1], want[1])
+
+
+def test_streaming_clean_joins_a_longer_page_containing_a_stored_one(tmp_path: Path) -> None:
+    """Corpus mode's containment rule against stored pages: a later page that holds a stored
+    page's whole body plus as much other text (Jaccard below the threshold) joins its cluster."""
+    docs = multi_site(n_sites=1, pages=3)[:3]
+    rng = random.Random(9)
+    body = [ln for ln in docs[1].text.split("\n") if len(ln) > 200]
+    extra = [paragraph(rng, 6) for _ in body]
+    container = Document("container", "\n".join(["Other chrome", *body, *extra]) + "\n", site="other.example")
+    cfg = Config(neardup=NearDupConfig(canonical="first"))
+    with open_index(tmp_path / "idx.db", config=cfg) as idx:
+        for d in docs:
+            idx.clean(d)
+        got = idx.clean(container)
+    spans = [s for s in got.spans if s.kind == "near-duplicate-doc"]
+    assert got.meta["cluster"] == docs[1].id and got.meta["canonical"] is False
+    assert len(spans) == 1 and spans[0].kept_doc == docs[1].id
+    assert spans[0].score < cfg.neardup.threshold and "containment" in spans[0].rule  # not a Jaccard match
+    # corpus mode on the same pages clusters them the same way
+    assert {r.doc_id: r for r in run_corpus([*docs, container], cfg)}["container"].meta["cluster"] == docs[1].id
+    # and with the rule off, the stored page is not matched
+    off = Config(neardup=NearDupConfig(canonical="first", containment=0.0))
+    with open_index(tmp_path / "off.db", config=off) as idx:
+        for d in docs:
+            idx.clean(d)
+        assert idx.clean(container).meta["cluster"] is None
 
 
 def test_corpus_batch_with_index_uses_earlier_pages(tmp_path: Path) -> None:

@@ -322,6 +322,37 @@ def test_seen_set_contains_add_and_remove_equal_python_sets() -> None:
         assert fs.contains(gone).sum() == 0
 
 
+def test_seen_set_of_a_large_site_adds_pages_through_the_small_array() -> None:
+    """A large set takes a page's new fingerprints into its small sorted ``recent`` array (no copy
+    of the whole set per page) and merges it later; membership, removal and the sorted array
+    always equal a Python set's."""
+    from dedupe.stores.sqlite import _FpSet
+
+    rng = np.random.default_rng(4)
+    base = np.unique(rng.integers(0, 2**64, 4000, dtype=U64))
+    fs, ref = _FpSet(base.copy()), set(base.tolist())
+    used_recent = merged = 0
+    for step in range(120):
+        old = rng.choice(base, 20)  # a page: some fingerprints seen before, some new
+        keys = np.unique(np.concatenate([old, rng.integers(0, 2**64, 30, dtype=U64)]))
+        before = len(fs.recent)
+        seen = fs.contains_add(keys)
+        assert seen.tolist() == [int(k) in ref for k in keys.tolist()]
+        ref |= set(keys.tolist())
+        used_recent += len(fs.recent) > 0
+        merged += len(fs.recent) < before
+        probe = np.unique(np.concatenate([keys, rng.integers(0, 2**64, 10, dtype=U64)]))
+        assert fs.contains(probe).tolist() == [int(k) in ref for k in probe.tolist()]
+        assert fs.size == len(ref)
+        if step % 40 == 39:
+            gone = np.array(sorted(ref)[::7], dtype=U64)
+            fs.remove(gone)
+            ref -= set(gone.tolist())
+            assert fs.array().tolist() == sorted(ref)
+    assert used_recent > 60 and merged >= 1  # the small array is used, and merged when it grows
+    assert fs.array().tolist() == sorted(ref)
+
+
 def test_band_rows_sorted_and_complete() -> None:
     from dedupe.stores.sqlite import _band_rows, bucket_keys
 

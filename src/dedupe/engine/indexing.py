@@ -19,6 +19,7 @@ The store needs, beyond :class:`~dedupe.engine.index.IndexStore`: ``observe_many
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 from itertools import islice
@@ -28,10 +29,11 @@ import numpy as np
 
 from ..config import Config
 from ..core.minhash import EMPTY, band_keys
+from ..core.tokenize import tokenize
 from ..errors import InputError
 from ..models import CleanResult, Document
 from . import neardup
-from .corpus import clean_document, observe_document, run_corpus, site_of
+from .corpus import _kept_tokens, clean_document, observe_document, run_corpus, site_of
 from .crosspage import policy_rank
 
 
@@ -112,6 +114,11 @@ class _NoObserve:
         self.__init__(state["store"], state.get("min_pages", 1))
 
 
+def _info(doc: Document) -> dict[str, Any]:
+    """What a store keeps of an observed page besides its fingerprints."""
+    return {"url": doc.url, "chars": len(doc.text), "text": doc.text}
+
+
 def _as_doc(doc: Document | dict) -> Document:
     if isinstance(doc, Document):
         return doc
@@ -158,6 +165,14 @@ class Index:
         self._unsaved_sigs: list[tuple] = []
 
     # -- evidence -------------------------------------------------------------------------------
+    def _checked(self, d: Document | dict) -> Document:
+        doc = self._as_doc(d)
+        if not isinstance(doc.text, str):
+            raise InputError(f"document {doc.id!r}: text must be a str")
+        if len(doc.text) > self.config.max_doc_chars:
+            raise InputError(f"document {doc.id!r} has {len(doc.text):,} characters, more than max_doc_chars")
+        return doc
+
     def observe(self, docs: Iterable[Document | dict]) -> int:
         """Record pages as template evidence, all in ONE transaction (all or nothing).
 
@@ -166,13 +181,9 @@ class Index:
         rec = _Recorder()
         infos: list[dict[str, Any]] = []
         for d in docs:
-            doc = self._as_doc(d)
-            if not isinstance(doc.text, str):
-                raise InputError(f"document {doc.id!r}: text must be a str")
-            if len(doc.text) > self.config.max_doc_chars:
-                raise InputError(f"document {doc.id!r} has {len(doc.text):,} characters, more than max_doc_chars")
+            doc = self._checked(d)
             observe_document(doc, rec, self.config)
-            infos.append({"url": doc.url, "chars": len(doc.text), "text": doc.text})
+            infos.append(_info(doc))
         return self.store.observe_many([(*item, info) for item, info in zip(rec.items, infos)])
 
     # -- cleaning -------------------------------------------------------------------------------
@@ -180,16 +191,30 @@ class Index:
         """Observe ``doc``, clean it against its site's evidence so far, find stored pages it
         near-duplicates, and store its signature.
 
+        All of it is one write transaction when the store offers ``transaction()`` (the SQLite
+        store does): the page is observed, cleaned and stored, or (on an error) none of it.
+        The page is tokenised once, for its fingerprints and for cleaning.
+
         ``meta``: ``removed_chars``, ``cluster`` (the canonical page's id, or None),
         ``canonical`` (bool), ``site_pages`` (pages of the site observed so far, this one included).
         """
-        doc = self._as_doc(doc)
-        self.observe([doc])
-        # read through a view as run_corpus's CountIndex: with templates.min_pages >= 2 only the
-        # site's fingerprints on >= 2 pages are read (one small query), not the page's all
-        view = _NoObserve(self.store, self._min_pages())
-        res = clean_document(doc, view, self.config, dedupe_only=self.dedupe_only)
-        return self._link([(doc.id, site_of(doc), res)])[0]
+        doc = self._checked(doc)
+        toks = tokenize(doc.text)
+        rec = _Recorder()
+        observe_document(doc, rec, self.config, toks=toks)
+        site, _, fps = rec.items[0]
+        transaction = getattr(self.store, "transaction", None)
+        with transaction() if transaction is not None else contextlib.nullcontext():
+            self.store.observe_many([(site, doc.id, fps, _info(doc))])
+            # read through a view as run_corpus's CountIndex: with templates.min_pages >= 2 only the
+            # site's fingerprints on >= 2 pages are read (one small query), not the page's all
+            view = _NoObserve(self.store, self._min_pages())
+            res = clean_document(doc, view, self.config, dedupe_only=self.dedupe_only, toks=toks)
+            # the signature of the cleaned text from the page's tokens outside the removed spans,
+            # as run_corpus takes it (no second tokenising)
+            keep = _kept_tokens(toks, res)
+            sig = neardup.signature_of(res.text, self.config, hashes=toks.hashes[keep], single=toks.single[keep])
+            return self._link([(doc.id, site, res)], [sig])[0]
 
     def corpus(self, docs: Iterable[Document | dict], *, workers: int = 1, progress: Any = None, order: str = "input") -> Iterator[CleanResult]:
         """Corpus mode on a batch, with the index as memory: the batch is observed into the store
@@ -348,8 +373,16 @@ class Index:
     ) -> list[tuple[str, float]]:
         """Stored pages whose cleaned text is a near-duplicate of ``clean_text``: ``[(id, jaccard)]``.
 
-        Verification is the exact Jaccard of the shingle sets when the index stores cleaned
-        texts, else the MinHash estimate. ``candidates``: the LSH candidates if already looked up.
+        Verification is exact when the index stores cleaned texts: the Jaccard of the shingle
+        sets reaches ``neardup.threshold``, or (``neardup.containment`` > 0) the containment rule
+        of corpus mode holds (:func:`dedupe.engine.neardup.containment_ok`: the smaller page's
+        shingles are at least ``containment`` in the larger one, within the size floors); the
+        score is the exact Jaccard either way. Without stored texts, the MinHash estimate of the
+        Jaccard decides alone. ``candidates``: the LSH candidates if already looked up.
+
+        Candidates come from the stored ``neardup.bands`` band keys only (corpus mode adds a
+        finer ``containment_bands`` pass within a batch): a contained copy is found when those
+        bands propose it (probability 0.87 at Jaccard 0.5, 0.32 at 0.33).
         """
         cfg = self.config
         nd = cfg.neardup
@@ -368,21 +401,32 @@ class Index:
             if other is None:
                 continue
             est = float((other == sig).mean())
-            if est < nd.threshold - neardup.PREFILTER_SLACK:
+            # containment of the smaller set from the Jaccard estimate e: |a & b| / min(|a|, |b|)
+            # = e (|a| + |b|) / ((1 + e) min), at most e (1 + 1/ratio) / (1 + e) when the sizes
+            # pass the containment ratio floor (no bound without a floor)
+            c_max = est * (1.0 + 1.0 / nd.containment_min_ratio) / (1.0 + est) if nd.containment_min_ratio > 0 else 1.0
+            may_contain = nd.containment > 0 and c_max >= nd.containment - neardup.PREFILTER_SLACK
+            if est < nd.threshold - neardup.PREFILTER_SLACK and not may_contain:
                 continue
             text = self.store.get_text(c, clean=True)
             if text is None:
-                score = est
-            else:
-                if mine is None:
-                    mine = neardup.shingle_set(clean_text, cfg.signature)
-                theirs = neardup.shingle_set(text, cfg.signature)
-                if len(theirs) < nd.min_shingles:
-                    continue
-                score = neardup.jaccard(mine, theirs)
-            if score >= nd.threshold:
-                out.append((c, score))
+                if est >= nd.threshold:
+                    out.append((c, est))
+                continue
+            if mine is None:
+                mine = neardup.shingle_set(clean_text, cfg.signature)
+            theirs = neardup.shingle_set(text, cfg.signature)
+            if len(theirs) < nd.min_shingles:
+                continue
+            if neardup._verified(mine, theirs, nd):
+                out.append((c, neardup.jaccard(mine, theirs)))
         return out
+
+    def _near_dup_rule(self) -> str:
+        """The rule of a ``near-duplicate-doc`` span found against stored pages (as corpus mode's,
+        prefixed ``index:``)."""
+        nd = self.config.neardup
+        return f"index:minhash-lsh+jaccard>={nd.threshold}" + (f"|containment>={nd.containment}" if nd.containment > 0 else "")
 
     def _link(
         self,
@@ -433,7 +477,7 @@ class Index:
                         score = dict(found)[canon] if canon in dict(found) else max(s for _, s in found)
                         res = neardup.with_near_dup_span(
                             res, canon, int(info[canon].get("chars") or 0), float(score),
-                            f"index:minhash-lsh+jaccard>={self.config.neardup.threshold}",
+                            self._near_dup_rule(),
                         )
             meta["site_pages"] = site_pages.get(site, 0) if site_pages is not None else self.store.site_pages(site)
             out.append(dataclasses.replace(res, meta=meta))

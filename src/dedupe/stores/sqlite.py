@@ -55,6 +55,7 @@ settings raises :class:`~dedupe.errors.IndexStoreError` /
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -116,46 +117,64 @@ CREATE TABLE cleans (did INTEGER PRIMARY KEY, clean BLOB, cuts BLOB);
 
 
 class _FpSet:
-    """A set of uint64 fingerprints as one sorted array. :meth:`contains_add` answers
-    membership and inserts the missing keys with one binary search (the insert positions are
-    the search's), so a page costs one search and one copy of the site's array."""
+    """A set of uint64 fingerprints as two sorted arrays: ``main`` and a small ``recent`` one.
 
-    __slots__ = ("arr",)
+    :meth:`contains_add` answers membership and inserts the missing keys into ``recent`` (one
+    binary search per array; the insert positions are the search's); ``recent`` is merged into
+    ``main`` once it reaches 1/16 of it. So a page written page by page costs a copy of the small
+    array, not of the site's whole set (a site of 10,000 pages holds millions of fingerprints),
+    and the merges cost ~1/16 of a copy of ``main`` per key added, amortised."""
+
+    __slots__ = ("arr", "recent")
 
     def __init__(self, values: np.ndarray | None = None) -> None:
         self.arr: np.ndarray = np.empty(0, dtype=np.uint64) if values is None or not len(values) else values
+        self.recent: np.ndarray = np.empty(0, dtype=np.uint64)
 
     @property
     def size(self) -> int:
-        return len(self.arr)
+        return len(self.arr) + len(self.recent)
+
+    @staticmethod
+    def _member(a: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(insert positions of ``keys`` in sorted ``a``, whether each is in ``a``)."""
+        pos = np.searchsorted(a, keys)
+        if not len(a):
+            return pos, np.zeros(len(keys), dtype=bool)
+        return pos, a[np.minimum(pos, len(a) - 1)] == keys
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         """Membership of ``keys`` (uint64), as a bool array."""
-        a = self.arr
-        if not len(a):
-            return np.zeros(len(keys), dtype=bool)
-        pos = np.minimum(np.searchsorted(a, keys), len(a) - 1)
-        return a[pos] == keys
+        seen = self._member(self.arr, keys)[1]
+        if len(self.recent):
+            seen |= self._member(self.recent, keys)[1]
+        return seen
 
     def contains_add(self, keys: np.ndarray) -> np.ndarray:
         """Membership of sorted unique ``keys`` before this call; the missing ones are added."""
-        a = self.arr
-        pos = np.searchsorted(a, keys)
-        if not len(a):
-            seen = np.zeros(len(keys), dtype=bool)
-        else:
-            seen = a[np.minimum(pos, len(a) - 1)] == keys
+        seen = self._member(self.arr, keys)[1]
+        pos, in_recent = self._member(self.recent, keys)
+        seen = seen | in_recent
         new = ~seen
         m = int(np.count_nonzero(new))
         if m:
+            a = self.recent
             out = np.empty(len(a) + m, dtype=np.uint64)
             at = pos[new] + np.arange(m)  # each new key lands after the new keys before it
             keep = np.ones(len(out), dtype=bool)
             keep[at] = False
             out[at] = keys[new]
             out[keep] = a
-            self.arr = out
+            self.recent = out
+            if len(out) * 16 > len(self.arr):
+                self._merge()
         return seen
+
+    def _merge(self) -> None:
+        if len(self.recent):
+            merged = np.concatenate((self.arr, self.recent))
+            merged.sort(kind="stable")  # two sorted runs, disjoint: a linear merge
+            self.arr, self.recent = merged, np.empty(0, dtype=np.uint64)
 
     def add(self, keys: np.ndarray) -> None:
         """Add sorted unique ``keys`` that are not in the set."""
@@ -165,12 +184,14 @@ class _FpSet:
     def remove(self, keys: np.ndarray) -> None:
         """Remove ``keys`` (sorted unique, all in the set)."""
         if len(keys):
+            self._merge()
             keep = np.ones(len(self.arr), dtype=bool)
             keep[np.searchsorted(self.arr, keys)] = False
             self.arr = self.arr[keep]
 
     def array(self) -> np.ndarray:
         """All members, sorted."""
+        self._merge()
         return self.arr
 
 
@@ -322,6 +343,8 @@ class SQLiteIndex:
         self._fp_sizes: dict[int, int] = {}  # sizes as last recorded, for the running total
         self._fp_total = 0
         self._tx_sites: set[int] = set()
+        self._in_tx = False  # inside transaction(): writes and reads join it
+        self._on_commit: list[Callable[[], None]] = []
         # (meta bgen, sorted int64 bucket ids): a superset of the bucket ids in `bands` as of that
         # signature write; see band_candidates_many
         self._bk_cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (bgen, main, recent)
@@ -506,10 +529,13 @@ class SQLiteIndex:
                 delay = min(delay * 2, 0.5)
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` in one ``BEGIN IMMEDIATE`` transaction (all or nothing), with retries."""
+        """Run ``fn(conn)`` in one ``BEGIN IMMEDIATE`` transaction (all or nothing), with retries;
+        inside :meth:`transaction`, as part of that transaction."""
         if self.readonly:
             raise IndexStoreError(f"{self.path}: index opened read-only")
         conn = self.conn
+        if self._in_tx:
+            return fn(conn)
 
         def attempt() -> T:
             self._tx_sites = set()
@@ -533,6 +559,55 @@ class SQLiteIndex:
         self._bound_wal()
         self._evict()
         return out
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["SQLiteIndex"]:
+        """One write transaction around several store calls: writes and reads inside the block
+        run in it (reads see its own writes), and it commits at the end, all or nothing (an
+        exception rolls everything back). The write lock is taken up front (``BEGIN IMMEDIATE``,
+        with the busy timeout and retries of every write) and held until the block ends. A
+        nested block joins the outer one.
+
+        :meth:`dedupe.engine.indexing.Index.clean` observes, cleans and stores a page in one
+        such block: one commit per page instead of two."""
+        if self.readonly:
+            raise IndexStoreError(f"{self.path}: index opened read-only")
+        if self._in_tx:
+            yield self
+            return
+        conn = self.conn
+        try:
+            self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        except sqlite3.DatabaseError as exc:
+            raise IndexStoreError(f"{self.path}: index write failed: {exc}") from None
+        self._in_tx = True
+        self._tx_sites = set()
+        self._on_commit = []
+        try:
+            yield self
+            self._retry(lambda: conn.execute("COMMIT"))
+        except BaseException as exc:
+            for sid in self._tx_sites:  # the cached sets of touched sites may hold its changes
+                self._cache_drop(sid)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise IndexStoreError(f"{self.path}: index write failed: {exc}") from None
+            raise
+        finally:
+            self._in_tx = False
+            done, self._on_commit = self._on_commit, []
+        for fn in done:
+            fn()
+        self._bound_wal()
+        self._evict()
+
+    def _after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the current write is committed (at once outside :meth:`transaction`)."""
+        if self._in_tx:
+            self._on_commit.append(fn)
+        else:
+            fn()
 
     def _cache_put(self, sid: int, gen: int, fpset: _FpSet) -> None:
         old = self._fpsets.pop(sid, None)
@@ -830,6 +905,8 @@ class SQLiteIndex:
         """Run the reads of ``fn(conn)`` in one read transaction (one consistent snapshot)."""
 
         def run(conn: sqlite3.Connection) -> T:
+            if self._in_tx:  # already one snapshot: the running write transaction
+                return fn(conn)
             conn.execute("BEGIN")
             try:
                 return fn(conn)
@@ -958,11 +1035,14 @@ class SQLiteIndex:
             conn.executemany("INSERT OR REPLACE INTO cleans(did, clean, cuts) VALUES (?, ?, ?)", rows)
 
         self._write(tx)
-        # committed: a bucket cache that was current just before this write stays current
-        bgen, bks = written[-1]
-        cache = self._bk_cache
-        if cache is not None and cache[0] == bgen - 1:
-            self._bk_cache = self._bk_merge(bgen, cache, bks)
+
+        def merge() -> None:  # committed: a bucket cache current just before this write stays current
+            bgen, bks = written[-1]
+            cache = self._bk_cache
+            if cache is not None and cache[0] == bgen - 1:
+                self._bk_cache = self._bk_merge(bgen, cache, bks)
+
+        self._after_commit(merge)
 
     @staticmethod
     def _dids(conn: sqlite3.Connection, doc_ids: list[str]) -> dict[str, int]:
