@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dedupe.config import Config, NearDupConfig
-from dedupe.engine.corpus import run_corpus
+from dedupe.engine.corpus import clean_document, run_corpus
 from dedupe.models import Document
 from dedupe.stores import open_index
 
@@ -148,6 +148,24 @@ def test_streaming_clean_joins_a_longer_page_containing_a_stored_one(tmp_path: P
         for d in docs:
             idx.clean(d)
         assert idx.clean(container).meta["cluster"] is None
+
+
+def test_streaming_clean_equals_clean_document_against_the_same_evidence(tmp_path: Path) -> None:
+    """``Index.clean`` tokenises a page and computes its template features once for observing
+    and cleaning; each result equals ``clean_document`` of the page against the index right
+    after the page was observed (the near-duplicate span aside)."""
+    docs = [*multi_site(), *france24_pages()]
+    cfg = Config()
+    with open_index(tmp_path / "idx.db", config=cfg) as idx:
+        removed = 0
+        for d in docs:
+            got = idx.clean(d)
+            want = clean_document(d, idx.store, cfg)
+            assert got.text == want.text
+            assert [s for s in got.spans if s.kind != "near-duplicate-doc"] == list(want.spans)
+            assert got.meta["removed_chars"] == want.meta["removed_chars"]
+            removed += got.removed_chars().get("template", 0)
+    assert removed > 0  # templates were learned along the way: the comparison is not vacuous
 
 
 def test_corpus_batch_with_index_uses_earlier_pages(tmp_path: Path) -> None:

@@ -33,7 +33,9 @@ from ..core.tokenize import tokenize
 from ..errors import InputError
 from ..models import CleanResult, Document
 from . import neardup
-from .corpus import _kept_tokens, clean_document, observe_document, run_corpus, site_of
+from .corpus import _finish, _kept_tokens, _site_level, observe_document, run_corpus, site_of
+from .templates import page_features
+from .within import within_analysis
 from .crosspage import policy_rank
 
 
@@ -193,27 +195,34 @@ class Index:
 
         All of it is one write transaction when the store offers ``transaction()`` (the SQLite
         store does): the page is observed, cleaned and stored, or (on an error) none of it.
-        The page is tokenised once, for its fingerprints and for cleaning.
+        The page is tokenised once and its template features computed once, for its
+        fingerprints and for cleaning (the result equals
+        :func:`~dedupe.engine.corpus.clean_document` against the same evidence).
 
         ``meta``: ``removed_chars``, ``cluster`` (the canonical page's id, or None),
         ``canonical`` (bool), ``site_pages`` (pages of the site observed so far, this one included).
         """
         doc = self._checked(doc)
+        cfg = self.config
         toks = tokenize(doc.text)
-        rec = _Recorder()
-        observe_document(doc, rec, self.config, toks=toks)
-        site, _, fps = rec.items[0]
+        site = site_of(doc)
+        # the template features once: the page's fingerprints (observe) and its site pieces (clean)
+        feats = page_features(doc.text, toks, cfg.templates) if cfg.templates.enabled else None
+        fps = feats.fingerprints() if feats is not None else np.empty(0, dtype=np.uint64)
         transaction = getattr(self.store, "transaction", None)
         with transaction() if transaction is not None else contextlib.nullcontext():
             self.store.observe_many([(site, doc.id, fps, _info(doc))])
             # read through a view as run_corpus's CountIndex: with templates.min_pages >= 2 only the
             # site's fingerprints on >= 2 pages are read (one small query), not the page's all
             view = _NoObserve(self.store, self._min_pages())
-            res = clean_document(doc, view, self.config, dedupe_only=self.dedupe_only, toks=toks)
+            # clean_document's steps, with the features and tokens above
+            site_p, site_mask = _site_level(doc, toks, view, cfg, self.dedupe_only, None, feats)
+            wa = within_analysis(doc.text, toks, cfg.within, excluded=site_mask)
+            res = _finish(doc, toks, site_p, wa, (), cfg)
             # the signature of the cleaned text from the page's tokens outside the removed spans,
             # as run_corpus takes it (no second tokenising)
             keep = _kept_tokens(toks, res)
-            sig = neardup.signature_of(res.text, self.config, hashes=toks.hashes[keep], single=toks.single[keep])
+            sig = neardup.signature_of(res.text, cfg, hashes=toks.hashes[keep], single=toks.single[keep])
             return self._link([(doc.id, site, res)], [sig])[0]
 
     def corpus(self, docs: Iterable[Document | dict], *, workers: int = 1, progress: Any = None, order: str = "input") -> Iterator[CleanResult]:
