@@ -49,7 +49,7 @@ class WithinConfig:
             mode (templates, main text, cross-page blocks, near-duplicate documents), and makes
             ``clean`` of one page return it unchanged.
         min_repeat_tokens: a repeat is a run of at least this many normalised tokens that occurs
-            two or more times in the page (exact, after NFKC + lower-casing, ignoring
+            two or more times in the page (exact, after NFKC + case folding, ignoring
             punctuation and whitespace).
         min_repeat_chars: a removed run must also hold at least this many non-space characters
             (guards text without spaces, where a token is one character).

@@ -193,3 +193,25 @@ def test_html_and_gzip_inputs(runner: CliRunner, tmp_path: Path) -> None:
     empty = tmp_path / "empty.html"
     empty.write_text("<html><body><script>x=1</script></body></html>", encoding="utf-8")
     assert_one_error_line(runner.invoke(app, ["clean", str(empty)]), EXIT_INPUT, "no visible text")
+
+
+def test_a_pipe_path_and_binary_html(runner: CliRunner, tmp_path: Path) -> None:
+    """A path that is a pipe (``<(cat f)``, /dev/stdin) is read like a file; binary data named
+    .html is one error line, exit 3, as for text."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    text = "Une phrase courte ici.\n"
+    writer = subprocess.Popen([sys.executable, "-c", f"open({str(fifo)!r}, 'w').write({text!r})"])
+    try:
+        res = runner.invoke(app, ["clean", str(fifo)])
+    finally:
+        writer.wait(timeout=30)
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == text
+    binary = tmp_path / "x.html"
+    binary.write_bytes(bytes(range(256)) * 20)
+    assert_one_error_line(runner.invoke(app, ["clean", str(binary)]), EXIT_INPUT, "binary")

@@ -171,3 +171,37 @@ def test_gzipped_inputs_and_skipped_files_are_accounted(tmp_path) -> None:
     bad_rej = [x for x in out if isinstance(x, Reject)]
     assert len(bad_rej) == 1 and "truncated after line" in bad_rej[0].reason and bad_rej[0].source == str(bad)
     assert 0 < len(got) - 50 < 50
+
+
+def test_over_long_line_is_never_held_whole_and_the_next_rows_are_read() -> None:
+    from dedupe.io.jsonl import _bounded_lines
+
+    big = b'{"id": "big", "text": "' + b"x" * 3_000_000 + b'"}\n'
+    data = b'{"id": "a", "text": "one"}\n' + big + b'{"id": "b", "text": "two"}\n' + big[:-1]  # the last has no newline
+    chunks = list(_bounded_lines(io.BytesIO(data), 10_000))
+    assert all(len(c[0] if isinstance(c, tuple) else c) <= 10_001 for c in chunks)
+    assert [c[1] for c in chunks if isinstance(c, tuple)] == [len(big), len(big) - 1]
+    items = list(iter_jsonl(io.BytesIO(data), "s", max_chars=1_000))
+    assert [(type(x).__name__, x.id) for x in items] == [("Document", "a"), ("Reject", "big"), ("Document", "b"), ("Reject", "big")]
+    assert f"{len(big):,} bytes" in items[1].reason
+
+
+def test_directory_odd_names_binary_html_and_folder_links(tmp_path) -> None:
+    """A non-UTF-8 file name gives an id that can be written; binary data named .html is a reject,
+    a UTF-16 page (NUL bytes, with its BOM) is read; a link to a folder is a reject, not followed."""
+    import os
+
+    d = tmp_path / "crawl"
+    d.mkdir()
+    (d / os.fsdecode(b"caf\xe9.txt")).write_bytes("du café".encode())
+    (d / "bin.html").write_bytes(bytes(range(256)) * 20)
+    (d / "u16.html").write_bytes("\ufeff<p>bonjour à tous</p>".encode("utf-16-le"))
+    (d / "loop").symlink_to(d, target_is_directory=True)
+    items = list(iter_directory(d))
+    by_id = {x.id: x for x in items}
+    assert set(by_id) == {"caf\\xe9.txt", "bin.html", "u16.html", "loop"}
+    json.dumps([x.id for x in items], ensure_ascii=False).encode("utf-8")  # writable
+    assert isinstance(by_id["caf\\xe9.txt"], Document) and by_id["caf\\xe9.txt"].text == "du café"
+    assert isinstance(by_id["bin.html"], Reject) and "binary" in by_id["bin.html"].reason
+    assert isinstance(by_id["u16.html"], Document) and "bonjour à tous" in by_id["u16.html"].text
+    assert isinstance(by_id["loop"], Reject) and "not followed" in by_id["loop"].reason

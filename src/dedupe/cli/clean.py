@@ -12,7 +12,7 @@ import typer
 from .. import api
 from ..engine.neardup import PAGE_META
 from ..errors import InputError
-from ..io.html import decode_html, read_html
+from ..io.html import check_not_binary, decode_html, read_html
 from ..io.text import read_bytes, read_text
 from ..models import Document
 from ._common import handle_errors, load_config, write_output
@@ -45,6 +45,7 @@ def clean_command(
     meta: dict[str, object] = {}
     if html:
         data, source = read_bytes(path, max_bytes=cfg.max_doc_chars * 16)
+        check_not_binary(data, source)
         page = read_html(decode_html(data))
         text = page.text
         if not text.strip():

@@ -1,6 +1,6 @@
 """Document signatures: page text in, 128-permutation MinHash out, many documents per numpy call.
 
-The path is tokenise (:func:`~dedupe.core.tokenize.tokenize_many`, NFKC + lower-case, stable
+The path is tokenise (:func:`~dedupe.core.tokenize.tokenize_many`, NFKC + case folding, stable
 uint64 token hashes) → shingle (:func:`~dedupe.core.shingle.shingle_hashes`: word n-grams, or
 character n-grams for text written without spaces) → MinHash
 (:func:`~dedupe.core.minhash.signatures`, datasketch ``scheme="affine32"`` values). Documents are

@@ -8,7 +8,9 @@ Directories: every ``.txt``, ``.html`` and ``.htm`` file below the directory (ea
 ``.txt.gz`` …), in sorted order of their relative paths; the id is the relative path
 (``/``-separated), the site is the file's parent folder (files directly in the directory share the
 site ``""``: one group). Every other file below it (hidden ones aside) is a reject row that names
-it ("not a .txt/.html/.htm file"), so a folder of unsupported files says what it skipped. ``.txt`` must
+it ("not a .txt/.html/.htm file"), so a folder of unsupported files says what it skipped; so is a
+symbolic link to a folder (not followed). File names that are not UTF-8 give ids with ``\\xNN``
+escapes. ``.txt`` must
 be UTF-8; ``.html`` is decoded robustly and converted to text (one block per line); its title, canonical
 link and ``og:url`` go to ``Document.meta["page"]`` (files have no ``url``: the title tells two
 pages of a folder apart, see :func:`dedupe.engine.neardup.page_id`).
@@ -29,7 +31,7 @@ from typing import Iterable, Iterator
 from ..engine.neardup import PAGE_META
 from ..errors import InputError
 from ..models import Document
-from .html import decode_html, read_html
+from .html import check_not_binary, decode_html, read_html
 from .jsonl import FieldMap, Reject, iter_jsonl
 from .text import decode_text
 
@@ -53,13 +55,33 @@ def _kind(name: str) -> str | None:
     return None
 
 
-def _dir_files(root: Path) -> list[Path]:
-    """Every non-hidden file below ``root``, sorted by relative path (hidden folders skipped)."""
-    out = []
+def _dir_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """Every non-hidden file below ``root``, sorted by relative path (hidden folders skipped),
+    and the symbolic links to folders met on the way (not followed: a link can loop)."""
+    out: list[Path] = []
+    links: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        keep = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                continue
+            if os.path.islink(os.path.join(dirpath, d)):
+                links.append(Path(dirpath) / d)
+            else:
+                keep.append(d)
+        dirnames[:] = keep
         out.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
-    return sorted(out, key=lambda p: p.relative_to(root).as_posix())
+    return sorted(out, key=lambda p: p.relative_to(root).as_posix()), links
+
+
+def _safe_id(rel: str) -> str:
+    """A file's relative path as an id that can be written as UTF-8: bytes of a file name that
+    are not UTF-8 (``os.walk`` gives them as lone surrogates) become ``\\xNN`` escapes."""
+    try:
+        rel.encode("utf-8")
+        return rel
+    except UnicodeEncodeError:
+        return os.fsencode(rel).decode("utf-8", "backslashreplace")
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
@@ -75,13 +97,16 @@ def iter_directory(root: str | Path, *, max_chars: int = 10_000_000) -> Iterator
     """Documents of the ``.txt`` / ``.html`` files below ``root`` (sorted by relative path), and
     a reject for every other file."""
     root = Path(root)
-    for path in _dir_files(root):
-        rel = path.relative_to(root).as_posix()
+    files, links = _dir_files(root)
+    for link in links:
+        yield Reject(str(root), None, _safe_id(link.relative_to(root).as_posix()), "symbolic link to a folder: not followed")
+    for path in files:
+        rel = _safe_id(path.relative_to(root).as_posix())
         kind = _kind(path.name)
         if kind is None:
             yield Reject(str(root), None, rel, "not a .txt/.html/.htm file (or a .gz of one): skipped")
             continue
-        site = path.parent.relative_to(root).as_posix()
+        site = _safe_id(path.parent.relative_to(root).as_posix())
         site = "" if site == "." else site
         is_html = kind == "html"
         limit = max_chars * (16 if is_html else 4)
@@ -97,6 +122,7 @@ def iter_directory(root: str | Path, *, max_chars: int = 10_000_000) -> Iterator
         head: dict[str, str] = {}
         try:
             if is_html:
+                check_not_binary(data, rel)
                 page = read_html(decode_html(data))
                 text, head = page.text, page.head_meta()
             else:

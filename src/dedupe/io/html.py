@@ -26,6 +26,19 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "
 _LATIN1 = ("latin-1", "latin1", "iso-8859-1", "iso8859-1", "us-ascii", "ascii", "l1")
 
 
+def check_not_binary(raw: bytes, source: str) -> None:
+    """Refuse bytes that are no HTML page: NUL bytes near the start or the end, with no UTF-16
+    byte-order mark (UTF-16 text is full of NUL bytes; :func:`decode_html` reads it by its BOM).
+
+    Raises:
+        InputError: one line naming ``source``.
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return
+    if b"\x00" in raw[:65536] or b"\x00" in raw[-65536:]:
+        raise InputError(f"{source}: looks like a binary file (NUL bytes), not HTML")
+
+
 def decode_html(raw: bytes) -> str:
     """Decode HTML bytes: BOM → UTF-8 → declared charset → cp1252 → UTF-8 with replacement.
 

@@ -164,14 +164,35 @@ def as_document(obj: Any, *, max_chars: int, n: int | None = None, need_id: bool
     return got
 
 
+def _bounded_lines(fh: IO[bytes], limit: int) -> Iterator["bytes | tuple[bytes, int]"]:
+    """The lines of ``fh``; a line longer than ``limit`` bytes comes as (its first ``limit``
+    bytes, its length) and the rest of it is read in 1 MB pieces and dropped, so one huge line
+    (or a gzip bomb) never sits whole in memory."""
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        size = len(line)
+        while True:
+            more = fh.readline(1 << 20)
+            size += len(more)
+            if not more or more.endswith(b"\n"):
+                break
+        yield line, size
+
+
 def iter_jsonl(fh: IO[bytes], source: str, *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000) -> Iterator[Document | Reject]:
     """Documents (or rejects) of a binary JSONL stream; blank lines are skipped."""
     limit = max_chars * 6 + _ROW_OVERHEAD  # a JSON-escaped text can take up to 6 bytes per char
-    for n, raw in enumerate(fh, start=1):
-        if not raw.strip():
+    for n, raw in enumerate(_bounded_lines(fh, limit), start=1):
+        if isinstance(raw, tuple):  # an over-long line: its head and its length, never held whole
+            head, size = raw
+            yield Reject(source, n, _peek_id(head, fields), f"line has {size:,} bytes: the text cannot fit max_doc_chars={max_chars:,}")
             continue
-        if len(raw) > limit:
-            yield Reject(source, n, _peek_id(raw, fields), f"line has {len(raw):,} bytes: the text cannot fit max_doc_chars={max_chars:,}")
+        if not raw.strip():
             continue
         try:
             s = raw.decode("utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
 import sys
 import zlib
 
@@ -31,40 +32,49 @@ def decode_text(data: bytes, source: str) -> str:
 
 
 def read_bytes(path: str, *, max_bytes: int | None = None) -> tuple[bytes, str]:
-    """The bytes of a file, or of standard input when ``path == "-"``, and the name to use in
-    messages. Gzip data (by its magic bytes, whatever the name) is decompressed, at most
-    ``max_bytes + 1`` bytes of it, so a small bomb cannot fill memory.
+    """The bytes of a file (a pipe such as ``/dev/stdin`` too), or of standard input when
+    ``path == "-"``, and the name to use in messages. Gzip data (by its magic bytes, whatever the
+    name) is decompressed as it is read, at most ``max_bytes + 1`` bytes of it, so neither a large
+    file nor a gzip bomb is held whole in memory.
 
     Raises:
         InputError: missing path, a directory, unreadable, too large, corrupt gzip.
     """
+    limit = -1 if max_bytes is None else max_bytes + 1
     if path == "-":
-        data = sys.stdin.buffer.read()
-        source = "<stdin>"
-    else:
-        source = path
-        if not os.path.exists(path):
-            raise InputError(f"{path}: no such file")
-        if os.path.isdir(path):
-            raise InputError(f"{path}: is a directory, expected a text file (use `dedupe corpus` for directories)")
+        return _read_stream(sys.stdin.buffer, "<stdin>", limit, max_bytes), "<stdin>"
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, expected a text file (use `dedupe corpus` for directories)")
+    try:
+        with open(path, "rb") as fh:
+            return _read_stream(fh, path, limit, max_bytes), path
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _read_stream(fh: "io.BufferedReader", source: str, limit: int, max_bytes: int | None) -> bytes:
+    """Up to ``limit`` bytes of ``fh`` (decompressed when it starts with gzip's magic bytes)."""
+    if not hasattr(fh, "peek"):  # an in-memory stream (tests, embedding callers)
+        fh = io.BufferedReader(fh)  # type: ignore[arg-type]
+    if fh.peek(2)[:2] == _GZIP_MAGIC:
         try:
-            with open(path, "rb") as fh:
-                head = fh.read(2)
-                fh.seek(0)
-                if head != _GZIP_MAGIC and max_bytes is not None and os.fstat(fh.fileno()).st_size > max_bytes:
-                    raise InputError(f"{path}: {os.fstat(fh.fileno()).st_size:,} bytes, more than the limit of {max_bytes:,}")
-                data = fh.read()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-                data = gz.read(-1 if max_bytes is None else max_bytes + 1)
+            with gzip.GzipFile(fileobj=fh) as gz:
+                data = gz.read(limit)
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{source}: corrupt or truncated gzip data ({exc})") from None
+    else:
+        try:
+            st = os.fstat(fh.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode) and max_bytes is not None and st.st_size > max_bytes:
+            raise InputError(f"{source}: {st.st_size:,} bytes, more than the limit of {max_bytes:,}")
+        data = fh.read(limit)
     if max_bytes is not None and len(data) > max_bytes:
-        raise InputError(f"{source}: {len(data):,} bytes, more than the limit of {max_bytes:,}")
-    return data, source
+        raise InputError(f"{source}: more than the limit of {max_bytes:,} bytes")
+    return data
 
 
 def read_text(path: str, *, max_bytes: int | None = None) -> str:
