@@ -58,7 +58,7 @@ from ..errors import InputError
 from ..models import CleanResult, Document, Span
 from . import crosspage, neardup
 from .assemble import assemble
-from .index import CountIndex, IndexStore
+from .index import CountIndex, IndexStore, release_memory
 from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
 
 from .site import site_pieces as _site_pieces
@@ -430,6 +430,104 @@ class _Spill:
         self._fh.close()
 
 
+class _Strings:
+    """An append-only column of ``str | None``: UTF-8 bytes (``surrogatepass``: any Python str
+    comes back equal) and one end offset per row, ~1 byte per character + 9 per row instead of a
+    str object (~50 bytes + its characters) and a list slot. Read-only sequence for the driver's
+    per-page fields (URLs, page identities)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._ends = array("q")
+        self._none = bytearray()
+
+    def append(self, s: str | None) -> None:
+        if s is not None:
+            self._buf += s.encode("utf-8", "surrogatepass")
+        self._none.append(s is None)
+        self._ends.append(len(self._buf))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i: int) -> str | None:
+        if i < 0:
+            i += len(self._ends)
+        if not 0 <= i < len(self._ends):
+            raise IndexError(i)
+        if self._none[i]:
+            return None
+        return self._buf[self._ends[i - 1] if i else 0 : self._ends[i]].decode("utf-8", "surrogatepass")
+
+    def __iter__(self) -> Iterator[str | None]:
+        return (self[i] for i in range(len(self._ends)))
+
+
+class _PageIds:
+    """:class:`~dedupe.engine.neardup.PageId` of each page, kept as two :class:`_Strings`."""
+
+    def __init__(self) -> None:
+        self._url = _Strings()
+        self._title = _Strings()
+
+    def append(self, pid: neardup.PageId) -> None:
+        self._url.append(pid.url)
+        self._title.append(pid.title)
+
+    def __len__(self) -> int:
+        return len(self._url)
+
+    def __getitem__(self, i: int) -> neardup.PageId:
+        return neardup.PageId(self._url[i], self._title[i])
+
+    def __iter__(self) -> Iterator[neardup.PageId]:
+        return (self[i] for i in range(len(self)))
+
+
+class _SigFile:
+    """Signatures ``(n, num_perm)`` uint32 appended block by block to an anonymous temporary
+    file and read back by rows (:class:`dedupe.engine.neardup.SignatureRows`): the driver never
+    holds all of them (13 MB per 25,000 pages at 128 permutations)."""
+
+    def __init__(self, num_perm: int) -> None:
+        self._fh = tempfile.TemporaryFile(prefix="dedupe-", suffix=".sigs")
+        self.num_perm = num_perm
+        self._n = 0
+
+    def append(self, block: np.ndarray) -> None:
+        self._fh.seek(4 * self.num_perm * self._n)
+        self._fh.write(memoryview(np.ascontiguousarray(block, dtype=np.uint32)))
+        self._n += len(block)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def take_rows(self, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` (any order, repeats allowed): one read per run of consecutive rows."""
+        idx = np.asarray(idx, dtype=np.int64)
+        out = np.empty((len(idx), self.num_perm), dtype=np.uint32)
+        if not len(idx):
+            return out
+        if int(idx.min()) < 0 or int(idx.max()) >= self._n:
+            raise IndexError("signature row out of range")
+        row = 4 * self.num_perm
+        if int(idx[-1]) - int(idx[0]) == len(idx) - 1 and (len(idx) == 1 or bool((np.diff(idx) == 1).all())):
+            self._fh.seek(row * int(idx[0]))  # one range of rows
+            self._fh.readinto(memoryview(out).cast("B"))
+            return out
+        u, inv = np.unique(idx, return_inverse=True)
+        cut = np.flatnonzero(np.diff(u) != 1) + 1
+        got = np.empty((len(u), self.num_perm), dtype=np.uint32)
+        for lo, hi in zip(np.concatenate(([0], cut)).tolist(), np.concatenate((cut, [len(u)])).tolist()):
+            self._fh.seek(row * int(u[lo]))
+            self._fh.readinto(memoryview(got[lo:hi]).cast("B"))
+        np.take(got, inv.reshape(-1), axis=0, out=out)
+        return out
+
+    def close(self) -> None:
+        self._fh.close()
+
+
 class _Mapper:
     """Ordered ``map(fn, iterable)`` for both passes: in this process (``workers <= 1``) or one
     ``spawn`` pool. :meth:`share_index` hands the counted index to the workers: pickled once to a
@@ -482,25 +580,7 @@ class _Mapper:
 # ---------------------------------------------------------------------------------------------
 # the corpus job
 # ---------------------------------------------------------------------------------------------
-def _release_memory() -> None:
-    """Hand freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
-
-    Between passes the driver frees large temporaries (counting, LSH); glibc keeps such memory
-    in the process (its mmap threshold grows after the first large free), so the next pass's
-    peak would stack on top of the last one's. Only the resident size changes, never a result."""
-    global _MALLOC_TRIM
-    if _MALLOC_TRIM is None:
-        try:
-            import ctypes
-
-            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _MALLOC_TRIM = False
-    if _MALLOC_TRIM:
-        _MALLOC_TRIM(0)
-
-
-_MALLOC_TRIM: Any = None
+_release_memory = release_memory  # glibc malloc_trim between passes (see index.release_memory)
 
 
 def _exclusions(groups: list[list[int]], pmap: Any, source: Any) -> dict[int, Exclusion]:
@@ -572,16 +652,21 @@ def run_corpus(
     reiterable = isinstance(docs, (list, tuple))
     doc_spill = None if reiterable else _Spill()
     res_spill = _Spill()
-    # raw-text signatures go to a temporary file while observing, read back once (n x num_perm)
-    raw_fh = tempfile.TemporaryFile(prefix="dedupe-", suffix=".sigs")
+    # raw-text signatures go to a temporary file while observing, read back in blocks
+    raw_sigs = _SigFile(cfg.signature.num_perm)
+    # cleaned-text signatures: on disk, read in blocks by the clustering
+    sigs = _SigFile(cfg.signature.num_perm)
     try:
         # -- pass 1: observe ----------------------------------------------------------------
+        # per page, compact: site names shared (a site's pages hold one str), URLs and page
+        # identities as UTF-8 columns, lengths as an int array (ids stay str: callers hold them)
         ids: list[str] = []
         seen: set[str] = set()
         sites: list[str] = []
-        urls: list[str | None] = []
-        pages: list[neardup.PageId] = []  # what tells a page apart from its site's others
-        lengths: list[int] = []
+        site_names: dict[str, str] = {}
+        urls = _Strings()
+        pages = _PageIds()  # what tells a page apart from its site's others
+        lengths = array("q")
         blocks = crosspage.BlockTable()
 
         def first_pass() -> Iterator[bytes]:
@@ -593,7 +678,8 @@ def run_corpus(
                 seen.add(doc.id)
                 _check_doc(doc, cfg)
                 ids.append(doc.id)
-                sites.append(site_of(doc))
+                site = site_of(doc)
+                sites.append(site_names.setdefault(site, site))
                 urls.append(doc.url)
                 pages.append(neardup.page_id(doc))
                 lengths.append(len(doc.text))
@@ -608,7 +694,7 @@ def run_corpus(
                 for j, fps in enumerate(fps_list):
                     index.observe(sites[i + j], ids[i + j], fps)
                 blocks.add_many(np.repeat(np.arange(i, i + len(fps_list), dtype=np.int64), n_blocks), bfp, bs, be)
-                raw_fh.write(np.ascontiguousarray(c_sigs, dtype=np.uint32).tobytes())
+                raw_sigs.append(c_sigs)
                 i += len(fps_list)
                 tick("observe", i, None)
                 n_chunks += 1
@@ -619,26 +705,25 @@ def run_corpus(
             seen.clear()
             if isinstance(index, CountIndex):
                 index.freeze()
-            # cross-page blocks first (independent of the copy groups below): the block table is
-            # freed before the raw signatures are read back
+                _release_memory()  # what counting read and sorted, before the block table's turn
+            # cross-page blocks first (independent of the copy groups below)
             hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
             del blocks
             _release_memory()
-            raw_fh.seek(0)
-            raw_sigs = np.frombuffer(raw_fh.read(), dtype=np.uint32).reshape(n, cfg.signature.num_perm)
-            raw_fh.close()
 
             # copies of one page on a site must not vote for each other's body as template
             exclusions: dict[int, Exclusion] = {}
             if cfg.templates.enabled and n > 1:
-                groups = neardup.page_groups(raw_sigs[:n], sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands, pages)
+                groups = neardup.page_groups(raw_sigs, sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands, pages)
                 exclusions = _exclusions(groups, pmap, docs if doc_spill is None else doc_spill)
-            del raw_sigs
+            raw_sigs.close()
 
             _release_memory()
 
             # -- pass 2: clean ---------------------------------------------------------------
             index_path = pmap.share_index(index)
+            if index_path is not None:
+                index = None  # the workers load their own copy (a caller's store stays the caller's)
 
             def second_pass() -> Iterator[tuple[list[CleanItem], str | None]]:
                 source = (_encode_doc(d) for d in docs) if doc_spill is None else iter(doc_spill)
@@ -646,13 +731,12 @@ def run_corpus(
                 for chunk in _chunks(items, lambda it: len(it[0])):
                     yield chunk, index_path
 
-            sigs = np.empty((n, cfg.signature.num_perm), dtype=np.uint32)
             n_shingles = np.zeros(n, dtype=np.int64)
             cleaned_len = np.zeros(n, dtype=np.int64)
             i = 0
             for blobs, c_sigs, c_nsh, c_len in pmap(_clean_chunk, second_pass()):
                 m = len(blobs)
-                sigs[i : i + m] = c_sigs
+                sigs.append(c_sigs)
                 n_shingles[i : i + m] = c_nsh
                 cleaned_len[i : i + m] = c_len
                 for j, blob in enumerate(blobs):
@@ -682,6 +766,7 @@ def run_corpus(
                 urls=urls,
                 lengths=cleaned_len.tolist(),
             )
+        sigs.close()
         _release_memory()
         tick("cluster", n, n)
 
@@ -707,4 +792,5 @@ def run_corpus(
         if doc_spill is not None:
             doc_spill.close()
         res_spill.close()
-        raw_fh.close()
+        raw_sigs.close()
+        sigs.close()

@@ -17,7 +17,9 @@ every page but the canonical one, or removed there when ``corpus.crosspage_remov
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
@@ -28,6 +30,7 @@ from ..core.hashing import TOKEN_BASE, range_hashes
 from ..core.spans import Piece
 from ..core.tokenize import Tokens
 from ..models import KIND_CROSS_PAGE, Span
+from .index import release_memory
 
 _NL = re.compile("\n")
 _SALT = np.uint64(0x5EED_C0DE_B10C_0001)
@@ -73,21 +76,35 @@ def block_fingerprints(text: str, toks: Tokens, cfg: CorpusConfig) -> tuple[np.n
 
 
 class BlockTable:
-    """Block fingerprints of all observed documents (the driver's global cross-page evidence)."""
+    """Block fingerprints of all observed documents (the driver's global cross-page evidence).
 
-    def __init__(self) -> None:
+    Memory stays flat whatever the corpus size: added blocks are buffered (``BUFFER_BLOCKS``),
+    then partitioned by the top ``BUCKET_BITS`` bits of their fingerprint and appended to one
+    anonymous temporary file. :meth:`resolve` reads one bucket at a time (a block and all its
+    copies share a bucket), keeps only the blocks held by two documents or more, and sorts
+    those. Peak memory: one bucket plus the shared blocks.
+    """
+
+    #: blocks buffered in memory before they are written to the spill file (32 bytes each)
+    BUFFER_BLOCKS = 1 << 16
+    #: buckets (by the top bits of the fingerprint) resolved one at a time
+    BUCKET_BITS = 6
+
+    def __init__(self, spill_dir: str | None = None) -> None:
+        self._spill_dir = spill_dir
+        self._tmp: Any = None
+        # per flush: byte offset of its four arrays (fps, doc, start, end) and its bucket cuts
+        self._segs: list[tuple[int, np.ndarray]] = []
         self._fps: list[np.ndarray] = []
         self._doc: list[np.ndarray] = []
         self._start: list[np.ndarray] = []
         self._end: list[np.ndarray] = []
+        self._buf_len = 0
 
     def add(self, doc: int, fps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
         if not len(fps):
             return
-        self._fps.append(np.asarray(fps, dtype=np.uint64))
-        self._doc.append(np.full(len(fps), doc, dtype=np.int64))
-        self._start.append(np.asarray(starts, dtype=np.int64))
-        self._end.append(np.asarray(ends, dtype=np.int64))
+        self.add_many(np.full(len(fps), doc, dtype=np.int64), fps, starts, ends)
 
     def add_many(self, docs: np.ndarray, fps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
         """:meth:`add` of the blocks of several documents at once (``docs``: the document of each
@@ -98,6 +115,47 @@ class BlockTable:
         self._doc.append(np.asarray(docs, dtype=np.int64))
         self._start.append(np.asarray(starts, dtype=np.int64))
         self._end.append(np.asarray(ends, dtype=np.int64))
+        self._buf_len += len(fps)
+        if self._buf_len >= self.BUFFER_BLOCKS:
+            self._flush()
+
+    def _take_buffer(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if not self._fps:
+            e = np.empty(0, dtype=np.int64)
+            return np.empty(0, dtype=np.uint64), e, e, e
+        out = tuple(np.concatenate(x) for x in (self._fps, self._doc, self._start, self._end))
+        self._fps, self._doc, self._start, self._end = [], [], [], []
+        self._buf_len = 0
+        return out  # type: ignore[return-value]
+
+    def _flush(self) -> None:
+        if not self._fps:
+            return
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryFile(prefix="dedupe-blocks-", suffix=".rec", dir=self._spill_dir)
+        cols = self._take_buffer()
+        bucket = (cols[0] >> np.uint64(64 - self.BUCKET_BITS)).astype(np.uint8)
+        order = np.argsort(bucket, kind="stable")
+        cuts = np.zeros((1 << self.BUCKET_BITS) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(bucket, minlength=1 << self.BUCKET_BITS), out=cuts[1:])
+        del bucket
+        self._tmp.seek(0, os.SEEK_END)
+        base = self._tmp.tell()
+        for col in cols:
+            self._tmp.write(memoryview(np.ascontiguousarray(col[order])))
+        self._segs.append((base, cuts))
+
+    def _read_bucket(self, b: int) -> tuple[np.ndarray, ...]:
+        parts: list[list[np.ndarray]] = [[], [], [], []]
+        for base, cuts in self._segs:
+            lo, hi = int(cuts[b]), int(cuts[b + 1])
+            if hi <= lo:
+                continue
+            total = int(cuts[-1])
+            for k, dt in enumerate((np.uint64, np.int64, np.int64, np.int64)):
+                self._tmp.seek(base + 8 * (k * total + lo))
+                parts[k].append(np.frombuffer(self._tmp.read(8 * (hi - lo)), dtype=dt))
+        return tuple(np.concatenate(p) if len(p) > 1 else p[0] for p in parts) if parts[0] else ()
 
     def resolve(
         self,
@@ -108,45 +166,85 @@ class BlockTable:
         lengths: Sequence[int],
     ) -> "Hits | dict[int, list[Hit]]":
         """Per document index, its blocks shared with at least one other document (a
-        :class:`Hits` mapping, or ``{}`` when there are none)."""
-        if not self._fps:
+        :class:`Hits` mapping, or ``{}`` when there are none). Empties the table."""
+        if self._tmp is None and not self._fps:
             return {}
-        fps = np.concatenate(self._fps)
-        doc = np.concatenate(self._doc)
-        st = np.concatenate(self._start)
-        en = np.concatenate(self._end)
-        self._fps, self._doc, self._start, self._end = [], [], [], []
         rank = policy_rank(cfg.crosspage_policy, ids=ids, urls=urls, lengths=lengths)
-        # one row per (fp, doc): the first occurrence in the document
-        order = np.lexsort((st, doc, fps))
-        fps, doc, st, en = fps[order], doc[order], st[order], en[order]
-        first = np.concatenate(([True], (fps[1:] != fps[:-1]) | (doc[1:] != doc[:-1])))
-        fps, doc, st, en = fps[first], doc[first], st[first], en[first]
-        # group by fp
-        new = np.concatenate(([True], fps[1:] != fps[:-1]))
-        gid = np.cumsum(new) - 1
-        size = np.bincount(gid)
-        shared = size[gid] >= 2
-        if not shared.any():
+        shared: list[list[Any]] = []
+        if self._tmp is None:  # everything still in memory: one bucket
+            got = _shared_blocks(*self._take_buffer(), rank)
+            if got is not None:
+                shared.append(got)
+        else:
+            self._flush()
+            for b in range(1 << self.BUCKET_BITS):
+                cols = self._read_bucket(b)
+                got = _shared_blocks(*cols, rank) if cols else None
+                if got is not None:
+                    shared.append(got)
+            self._tmp.close()
+            self._tmp, self._segs = None, []
+            release_memory()  # the buckets' work buffers, freed between the kept parts
+        del rank
+        if not shared:
             return {}
-        fps, doc, st, en, gid = fps[shared], doc[shared], st[shared], en[shared], gid[shared]
-        # canonical member of each group: smallest policy rank
-        r = rank[doc]
-        o = np.lexsort((r, gid))
-        fps, doc, st, en, gid = fps[o], doc[o], st[o], en[o], gid[o]
-        head = np.concatenate(([True], gid[1:] != gid[:-1]))
-        head_idx = np.flatnonzero(head)
-        grp = np.cumsum(head) - 1
-        canon = head_idx[grp]
-        pages = np.diff(np.concatenate((head_idx, [len(gid)])))[grp]
-        # per document, its hits sorted by (start, end): kept as flat arrays, lists built on demand
-        o = np.lexsort((en, st, doc))
-        off = np.int32 if len(en) == 0 or int(en.max()) < 2**31 else np.int64  # compact offsets
-        return Hits(
-            doc[o].astype(np.int32), st[o].astype(off), en[o].astype(off), pages[o].astype(np.int32),
-            np.where(canon == np.arange(len(doc)), -1, doc[canon])[o].astype(np.int32),
-            st[canon][o].astype(off), en[canon][o].astype(off), ids,
-        )
+        # per document, its hits sorted by (start, end) (unique: a block's offsets fix its text):
+        # kept as flat arrays, lists built on demand; one column at a time
+        cols: list[np.ndarray] = []
+        for k in range(7):
+            cols.append(np.concatenate([part[k] for part in shared]))
+            for part in shared:
+                part[k] = None
+        del shared
+        o = np.lexsort((cols[2], cols[1], cols[0]))
+        for k in range(7):
+            cols[k] = cols[k][o]
+        return Hits(*cols, ids)
+
+    def __del__(self) -> None:
+        tmp = getattr(self, "_tmp", None)
+        if tmp is not None:
+            try:
+                tmp.close()
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
+
+
+def _shared_blocks(
+    fps: np.ndarray, doc: np.ndarray, st: np.ndarray, en: np.ndarray, rank: np.ndarray
+) -> list[Any] | None:
+    """The blocks (any order in, every copy of a fingerprint among them) held by at least two
+    documents: ``(doc, start, end, pages, canonical doc or -1, canonical start, canonical end)``,
+    one row per (fingerprint, document) — its first occurrence in the document — or ``None``."""
+    if not len(fps):
+        return None
+    # one row per (fp, doc): the first occurrence in the document
+    order = np.lexsort((st, doc, fps))
+    fps, doc, st, en = fps[order], doc[order], st[order], en[order]
+    del order
+    first = np.concatenate(([True], (fps[1:] != fps[:-1]) | (doc[1:] != doc[:-1])))
+    fps, doc, st, en = fps[first], doc[first], st[first], en[first]
+    # group by fp
+    new = np.concatenate(([True], fps[1:] != fps[:-1]))
+    gid = np.cumsum(new) - 1
+    size = np.bincount(gid)
+    shared = size[gid] >= 2
+    if not shared.any():
+        return None
+    doc, st, en, gid = doc[shared], st[shared], en[shared], gid[shared]
+    # canonical member of each group: smallest policy rank
+    o = np.lexsort((rank[doc], gid))
+    doc, st, en, gid = doc[o], st[o], en[o], gid[o]
+    head = np.concatenate(([True], gid[1:] != gid[:-1]))
+    head_idx = np.flatnonzero(head)
+    grp = np.cumsum(head) - 1
+    canon = head_idx[grp]
+    pages = np.diff(np.concatenate((head_idx, [len(gid)])))[grp]
+    kdoc = np.where(canon == np.arange(len(doc)), -1, doc[canon])
+    # compact offsets: int32 unless a text is longer (concatenated parts then become int64 alike)
+    off = np.int32 if int(en.max()) < 2**31 else np.int64
+    return [doc.astype(np.int32), st.astype(off), en.astype(off), pages.astype(np.int32), kdoc.astype(np.int32),
+            st[canon].astype(off), en[canon].astype(off)]
 
 
 class Hits:
@@ -211,8 +309,8 @@ def policy_rank(policy: str, *, ids: Sequence[str], urls: Sequence[str | None], 
     """Rank of each document under a canonical policy (0 = preferred); ties by id."""
     n = len(ids)
     if policy == "first":
-        key = lambda i: (i,)  # noqa: E731
-    elif policy == "longest":
+        return np.arange(n, dtype=np.int64)
+    if policy == "longest":
         key = lambda i: (-lengths[i], ids[i])  # noqa: E731
     elif policy == "url":
         key = lambda i: (urls[i] is None, urls[i] or "", ids[i])  # noqa: E731

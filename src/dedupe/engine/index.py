@@ -20,6 +20,28 @@ from typing import Any, Iterable, Protocol, runtime_checkable
 import numpy as np
 
 
+def release_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Passes that free many temporaries between long-lived arrays (counting, the corpus driver's
+    passes) leave the heap fragmented: glibc keeps the freed pages in the process (its mmap
+    threshold grows after the first large free), so the resident size would stack one pass's
+    garbage on the next pass's peak. Only the resident size changes, never a result."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM: Any = None
+
+
 @runtime_checkable
 class IndexStore(Protocol):
     """The operations the engine needs from an index backend."""
@@ -251,20 +273,21 @@ class CountIndex:
         self._spilled += int(cuts[-1])
 
     def _read_bucket(self, b: int) -> tuple[np.ndarray, np.ndarray]:
-        fps, sites = [], []
+        """The records of bucket ``b``: its segments read straight into two arrays."""
+        total = sum(int(cuts[b + 1]) - int(cuts[b]) for _, _, cuts in self._segs)
+        fps = np.empty(total, dtype=np.uint64)
+        sites = np.empty(total, dtype=np.uint32)
+        at = 0
         for off_fp, off_site, cuts in self._segs:
             lo, hi = int(cuts[b]), int(cuts[b + 1])
             if hi <= lo:
                 continue
             self._tmp.seek(off_fp + 8 * lo)
-            fps.append(np.frombuffer(self._tmp.read(8 * (hi - lo)), dtype=np.uint64))
+            self._tmp.readinto(memoryview(fps[at : at + hi - lo]).cast("B"))
             self._tmp.seek(off_site + 4 * lo)
-            sites.append(np.frombuffer(self._tmp.read(4 * (hi - lo)), dtype=np.uint32))
-        if not fps:
-            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32)
-        if len(fps) == 1:
-            return fps[0], sites[0]
-        return np.concatenate(fps), np.concatenate(sites)
+            self._tmp.readinto(memoryview(sites[at : at + hi - lo]).cast("B"))
+            at += hi - lo
+        return fps, sites
 
     def _count(self, fp: np.ndarray, site: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
         """Count the records of one bucket: appends (site numbers, fingerprints, page counts) of
@@ -303,26 +326,42 @@ class CountIndex:
             self._flush()
             for b in range(1 << self.BUCKET_BITS):
                 self._count(*self._read_bucket(b), parts)
+                if b % 32 == 31:
+                    release_memory()  # the buckets' work buffers, freed between kept parts
             self._tmp.close()
             self._tmp = None
             self._segs = []
         self._buf, self._buf_site, self._buf_len = [], [], 0
         if parts:
-            # buckets come in fingerprint order: a stable sort by site leaves each site's
-            # fingerprints sorted; one flat array, a slice per site
-            s = np.concatenate([p[0] for p in parts])
-            f = np.concatenate([p[1] for p in parts])
-            cnt = np.concatenate([p[2] for p in parts])
-            del parts
-            order = np.argsort(self._narrow(s), kind="stable")
-            s, f, cnt = s[order], f[order], cnt[order]
-            del order
-            cuts = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1, [len(s)])).tolist()
+            # one flat array, a slice per site. Buckets come in fingerprint order and each
+            # bucket's pairs are sorted by (site, fingerprint): placing each bucket's run of a
+            # site after the earlier buckets' leaves each site's fingerprints sorted. Each part
+            # is freed once placed (peak: the parts + the flat arrays, not several copies)
+            n_sites = len(self._site_no)
+            sizes = np.zeros(n_sites, dtype=np.int64)
+            for p in parts:
+                sizes += np.bincount(p[0], minlength=n_sites)
+            starts = np.zeros(n_sites + 1, dtype=np.int64)
+            np.cumsum(sizes, out=starts[1:])
+            f = np.empty(int(starts[-1]), dtype=np.uint64)
+            cnt = np.empty(int(starts[-1]), dtype=np.uint32)
+            fill = starts[:-1].copy()
+            parts.reverse()
+            while parts:
+                ps, pf, pc = parts.pop()
+                first = np.flatnonzero(np.concatenate(([True], ps[1:] != ps[:-1])))
+                run_site = ps[first].astype(np.int64)
+                run_len = np.diff(np.append(first, len(ps)))
+                dest = np.repeat(fill[run_site] - first, run_len) + np.arange(len(ps))
+                f[dest] = pf
+                cnt[dest] = pc
+                fill[run_site] += run_len
+                del ps, pf, pc, dest
             names = {v: k for k, v in self._site_no.items()}
-            for lo, hi in zip(cuts[:-1], cuts[1:]):
-                site = names[int(s[lo])]
-                self._fps[site] = f[lo:hi]
-                self._counts[site] = cnt[lo:hi]
+            for no in np.flatnonzero(sizes).tolist():
+                lo, hi = int(starts[no]), int(starts[no + 1])
+                self._fps[names[no]] = f[lo:hi]
+                self._counts[names[no]] = cnt[lo:hi]
         self._frozen = True
         return self
 

@@ -33,15 +33,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tempfile
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import Callable, Mapping, NamedTuple, Protocol, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from ..config import Config, NearDupConfig, SignatureConfig
-from ..core.hashing import TOKEN_BASE, kgram_hashes, range_hashes
+from ..core.hashing import TOKEN_BASE, kgram_hashes, range_hashes, sorted_unique
 from ..core.minhash import EMPTY, band_keys, signatures, to_hash32
 from ..core.tokenize import tokenize
 from ..models import KIND_NEAR_DUP_DOC, CleanResult, Document, Span
@@ -135,11 +136,24 @@ def lsh_pairs(keys: np.ndarray) -> np.ndarray:
 
     One band at a time (work buffers of ``n`` entries, not ``n * bands``)."""
     n, bands = keys.shape
+    return _lsh_pairs_cols(n, bands, lambda b: keys[:, b])
+
+
+#: pair keys held from earlier bands before they are merged into one sorted unique array
+LSH_MERGE_PAIRS = 1 << 18
+
+
+def _lsh_pairs_cols(n: int, bands: int, column: Callable[[int], np.ndarray]) -> np.ndarray:
+    """:func:`lsh_pairs` of the band keys whose column ``b`` (``n`` keys) is ``column(b)``."""
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
+    # a pair (i, j), i < j, as one int64 key i * n + j (sorted keys = pairs sorted by (i, j));
+    # the bands' keys are merged into one sorted unique array whenever they pile up, so
+    # near-identical documents paired again in every band cost their pairs once, not per band
     out: list[np.ndarray] = []
+    held = 0
     for b in range(bands):
-        col = keys[:, b]
+        col = column(b)
         fo = np.argsort(col, kind="stable")  # equal keys keep document order
         fk = col[fo]
         same = fk[1:] == fk[:-1]
@@ -147,42 +161,117 @@ def lsh_pairs(keys: np.ndarray) -> np.ndarray:
             continue
         start = np.concatenate(([True], ~same))
         run_first = fo[np.flatnonzero(start)][np.cumsum(start) - 1]
-        out.append(np.stack([run_first[1:][same], fo[1:][same]], axis=1))  # to the first member
-        out.append(np.stack([fo[:-1][same], fo[1:][same]], axis=1))  # to the neighbour
+        nxt = fo[1:][same]
+        for a in (run_first[1:][same], fo[:-1][same]):  # to the first member, to the neighbour
+            lo, hi = np.minimum(a, nxt), np.maximum(a, nxt)
+            k = (lo * n + hi)[lo != hi]
+            out.append(k)
+            held += len(k)
+        if held > LSH_MERGE_PAIRS and len(out) > 2:
+            out = [sorted_unique(np.concatenate(out))]
+            held = len(out[0])
     if not out:
         return np.empty((0, 2), dtype=np.int64)
-    pairs = np.concatenate(out)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    if not len(pairs):
-        return np.empty((0, 2), dtype=np.int64)
-    pairs.sort(axis=1)
-    return np.unique(pairs, axis=0)
+    keys = sorted_unique(np.concatenate(out))
+    del out
+    return np.stack([keys // n, keys % n], axis=1)
 
 
-def candidates(sigs: np.ndarray, n_shingles: np.ndarray, nd: NearDupConfig) -> np.ndarray:
+#: signature rows read at once by :func:`candidates` (band keys, estimates): 0.5 MB per block at
+#: 128 permutations (band_keys works on ~4x that), whatever the number of documents
+SIG_BLOCK = 1024
+#: band keys up to this many bytes stay in memory; more go to a temporary file, band-major
+BAND_KEYS_IN_MEMORY = 4 << 20
+
+
+def _sig_rows(sigs: "np.ndarray | SignatureRows", idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` of ``sigs``: an array, or a store of signatures kept out of memory (an object
+    with ``take_rows(idx)``, e.g. a temporary file read in blocks)."""
+    take = getattr(sigs, "take_rows", None)
+    return take(idx) if take is not None else np.asarray(sigs)[idx]
+
+
+def _first_column(sigs: "np.ndarray | SignatureRows") -> np.ndarray:
+    if isinstance(sigs, np.ndarray):
+        return sigs[:, 0]
+    n = len(sigs)
+    # a copy of each block's column (a view would keep the whole block alive)
+    parts = [_sig_rows(sigs, np.arange(lo, min(n, lo + SIG_BLOCK)))[:, 0].copy() for lo in range(0, n, SIG_BLOCK)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint32)
+
+
+def _lsh_pairs_blocks(rows: Callable[[np.ndarray], np.ndarray], m: int, bands: int) -> np.ndarray:
+    """``lsh_pairs(band_keys(S, bands))`` of the ``m`` signatures ``S[i] = rows([i])[0]``, read
+    in blocks of :data:`SIG_BLOCK` rows (a band key depends on its row only). Band keys over
+    :data:`BAND_KEYS_IN_MEMORY` bytes go to a temporary file, one band after the other, and are
+    read back one band at a time."""
+    blocks = ((lo, min(m, lo + SIG_BLOCK)) for lo in range(0, m, SIG_BLOCK))
+    if m * bands * 8 <= BAND_KEYS_IN_MEMORY:
+        keys = np.concatenate([band_keys(rows(np.arange(lo, hi)), bands) for lo, hi in blocks]) if m else np.empty((0, bands), np.uint64)
+        return lsh_pairs(keys)
+    with tempfile.TemporaryFile(prefix="dedupe-bands-") as fh:
+        for lo, hi in blocks:
+            kt = np.ascontiguousarray(band_keys(rows(np.arange(lo, hi)), bands).T)
+            for b in range(bands):
+                fh.seek(8 * (b * m + lo))
+                fh.write(memoryview(kt[b]))
+        del kt
+
+        def column(b: int) -> np.ndarray:
+            fh.seek(8 * b * m)
+            return np.frombuffer(fh.read(8 * m), dtype=np.uint64)
+
+        return _lsh_pairs_cols(m, bands, column)
+
+
+def candidates(
+    sigs: "np.ndarray | SignatureRows", n_shingles: np.ndarray, nd: NearDupConfig, rows: np.ndarray | None = None
+) -> np.ndarray:
     """Candidate pairs ``(i, j)``, ``i < j`` (sorted, unique) worth an exact check: proposed by
     LSH (``nd.bands``, plus ``nd.containment_bands`` when the containment rule is on) and kept
     when the signature estimate is within ``PREFILTER_SLACK`` of a rule. The containment of the
     smaller set is estimated from the Jaccard estimate ``e`` and the exact set sizes:
-    ``|a & b| = e (|a| + |b|) / (1 + e)``."""
-    if len(sigs) < 2:
+    ``|a & b| = e (|a| + |b|) / (1 + e)``.
+
+    ``rows``: the signatures considered are ``sigs[rows]`` (pairs index into ``rows``; default
+    all); ``n_shingles`` is given for those. Signatures are read in blocks of :data:`SIG_BLOCK`
+    rows, so ``sigs`` may be kept out of memory (see :func:`_sig_rows`)."""
+    m = len(sigs) if rows is None else len(rows)
+    if m < 2:
         return np.empty((0, 2), dtype=np.int64)
-    pairs = lsh_pairs(band_keys(sigs, nd.bands))
+
+    def get(idx: np.ndarray) -> np.ndarray:
+        return _sig_rows(sigs, idx if rows is None else rows[idx])
+
+    pairs = _lsh_pairs_blocks(get, m, nd.bands)
     if nd.containment > 0 and nd.containment_bands and nd.containment_bands != nd.bands:
-        more = lsh_pairs(band_keys(sigs, nd.containment_bands))
+        more = _lsh_pairs_blocks(get, m, nd.containment_bands)
         na, nb = n_shingles[more[:, 0]], n_shingles[more[:, 1]]
         more = more[containment_ok(na, nb, nd)]  # exact sizes: cheap, before any estimate
         if len(more):
             pairs = np.unique(np.concatenate([pairs, more]), axis=0) if len(pairs) else more
     if not len(pairs):
         return pairs
-    est = (sigs[pairs[:, 0]] == sigs[pairs[:, 1]]).mean(axis=1)
+    # estimates in blocks of pairs: (pairs x perms) comparisons at once would cost ~30 MB at 100 MB
+    est = np.empty(len(pairs), dtype=np.float64)
+    for k in range(0, len(pairs), SIG_BLOCK):
+        blk = pairs[k : k + SIG_BLOCK]
+        est[k : k + len(blk)] = (get(blk[:, 0]) == get(blk[:, 1])).mean(axis=1)
     keep = est >= nd.threshold - PREFILTER_SLACK
     if nd.containment > 0:
         na, nb = n_shingles[pairs[:, 0]].astype(np.float64), n_shingles[pairs[:, 1]].astype(np.float64)
         c_est = est * (na + nb) / (1.0 + est) / np.maximum(np.minimum(na, nb), 1.0)
         keep |= containment_ok(na, nb, nd) & (c_est >= nd.containment - PREFILTER_SLACK)
     return pairs[keep]
+
+
+class SignatureRows(Protocol):
+    """Signatures ``(n, num_perm)`` kept out of memory (e.g. in a temporary file), as
+    :func:`cluster` and :func:`candidates` accept them: ``len`` and rows by index."""
+
+    def __len__(self) -> int: ...
+
+    def take_rows(self, idx: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +310,7 @@ class _UF:
 
 
 def cluster(
-    sigs: np.ndarray,
+    sigs: "np.ndarray | SignatureRows",
     n_shingles: np.ndarray,
     get_text: Callable[[int], str],
     cfg: Config,
@@ -233,7 +322,8 @@ def cluster(
     """Verified near-duplicate clusters of documents ``0..n-1``.
 
     Args:
-        sigs: ``(n, num_perm)`` signatures of the cleaned texts.
+        sigs: ``(n, num_perm)`` signatures of the cleaned texts (an array, or a
+            :class:`SignatureRows` store read in blocks).
         n_shingles: distinct shingles per document (documents below ``neardup.min_shingles``
             are left out).
         get_text: the cleaned text of document ``i`` (called only for candidates).
@@ -242,10 +332,11 @@ def cluster(
     n = len(sigs)
     out = Clusters.empty(n)
     nd = cfg.neardup
-    eligible = np.flatnonzero((np.asarray(n_shingles) >= nd.min_shingles) & (sigs[:, 0] != EMPTY))
+    n_shingles = np.asarray(n_shingles)
+    eligible = np.flatnonzero((n_shingles >= nd.min_shingles) & (_first_column(sigs) != EMPTY))
     if len(eligible) < 2:
         return out
-    pairs = candidates(sigs[eligible], np.asarray(n_shingles)[eligible], nd)
+    pairs = candidates(sigs, n_shingles[eligible], nd, rows=eligible)
     if not len(pairs):
         return out
     pairs = eligible[pairs]
@@ -368,7 +459,7 @@ def page_id(doc: Document) -> PageId:
 
 
 def page_groups(
-    sigs: np.ndarray,
+    sigs: "np.ndarray | SignatureRows",
     sites: Sequence[str],
     threshold: float,
     bands: int,
@@ -402,16 +493,17 @@ def page_groups(
     n = len(sigs)
     if n < 2:
         return []
-    ok = np.flatnonzero(sigs[:, 0] != EMPTY)
+    ok = np.flatnonzero(_first_column(sigs) != EMPTY)
     if len(ok) < 2:
         return []
-    pairs = ok[lsh_pairs(band_keys(sigs[ok], bands))]
+    # signatures read in blocks of rows (``sigs`` may be a SignatureRows store on disk)
+    pairs = ok[_lsh_pairs_blocks(lambda idx: _sig_rows(sigs, ok[idx]), len(ok), bands)]
     if not len(pairs):
         return []
     # estimates in blocks of pairs: (pairs x perms) comparisons at once cost ~30 MB at 100 MB
     est = np.concatenate([
-        (sigs[pairs[k : k + 16384, 0]] == sigs[pairs[k : k + 16384, 1]]).mean(axis=1)
-        for k in range(0, len(pairs), 16384)
+        (_sig_rows(sigs, pairs[k : k + SIG_BLOCK, 0]) == _sig_rows(sigs, pairs[k : k + SIG_BLOCK, 1])).mean(axis=1)
+        for k in range(0, len(pairs), SIG_BLOCK)
     ])
 
     def ident(i: int) -> tuple[str | None, frozenset[str]]:

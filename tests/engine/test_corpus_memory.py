@@ -1,0 +1,227 @@
+"""The corpus driver's memory-saving structures give the same results as the plain in-memory ones:
+the spilled, bucketed cross-page block table, signatures kept in a temporary file and read in
+blocks, band keys spilled band by band, the merged LSH pair keys, the CountIndex freeze."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedupe.config import Config, CorpusConfig, NearDupConfig
+from dedupe.engine import crosspage, neardup
+from dedupe.engine.corpus import _SigFile
+from dedupe.engine.index import CountIndex
+
+
+# ---------------------------------------------------------------------------------------------
+# cross-page block table
+# ---------------------------------------------------------------------------------------------
+def _resolve_reference(fps, doc, st, en, rank):
+    """The former one-sort implementation of BlockTable.resolve (all blocks in memory)."""
+    order = np.lexsort((st, doc, fps))
+    fps, doc, st, en = fps[order], doc[order], st[order], en[order]
+    first = np.concatenate(([True], (fps[1:] != fps[:-1]) | (doc[1:] != doc[:-1])))
+    fps, doc, st, en = fps[first], doc[first], st[first], en[first]
+    new = np.concatenate(([True], fps[1:] != fps[:-1]))
+    gid = np.cumsum(new) - 1
+    shared = np.bincount(gid)[gid] >= 2
+    if not shared.any():
+        return None
+    fps, doc, st, en, gid = fps[shared], doc[shared], st[shared], en[shared], gid[shared]
+    o = np.lexsort((rank[doc], gid))
+    doc, st, en, gid = doc[o], st[o], en[o], gid[o]
+    head = np.concatenate(([True], gid[1:] != gid[:-1]))
+    head_idx = np.flatnonzero(head)
+    canon = head_idx[np.cumsum(head) - 1]
+    pages = np.diff(np.concatenate((head_idx, [len(gid)])))[np.cumsum(head) - 1]
+    o = np.lexsort((en, st, doc))
+    kdoc = np.where(canon == np.arange(len(doc)), -1, doc[canon])
+    return [doc[o], st[o], en[o], pages[o], kdoc[o], st[canon][o], en[canon][o]]
+
+
+def _random_blocks(rng, n_docs, n_fps):
+    """Blocks of ``n_docs`` documents drawing fingerprints from a pool of ``n_fps`` (so many are
+    shared, some twice in one document), with line-like offsets."""
+    out = []
+    for d in range(n_docs):
+        k = int(rng.integers(0, 12))
+        fps = rng.integers(0, n_fps, k).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        st = np.cumsum(rng.integers(1, 90, k)).astype(np.int64)
+        out.append((d, fps, st, st + rng.integers(10, 60, k)))
+    return out
+
+
+@pytest.mark.parametrize("policy", ["first", "longest", "url"])
+def test_block_table_spilled_equals_in_memory_and_reference(policy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(11)
+    n = 400
+    blocks = _random_blocks(rng, n, 300)
+    ids = [f"d{(i * 37) % n:04d}" for i in range(n)]
+    urls = [None if i % 5 == 0 else f"https://s{i % 3}.example/{ids[i]}" for i in range(n)]
+    lengths = rng.integers(100, 5000, n).tolist()
+    cfg = CorpusConfig(crosspage_policy=policy)
+
+    def build(buffer_blocks: int, per_doc: bool) -> crosspage.BlockTable:
+        monkeypatch.setattr(crosspage.BlockTable, "BUFFER_BLOCKS", buffer_blocks)
+        t = crosspage.BlockTable()
+        if per_doc:
+            for d, f, s, e in blocks:
+                t.add(d, f, s, e)
+        else:  # chunks of documents, as the driver adds them
+            for c in range(0, n, 16):
+                part = blocks[c : c + 16]
+                t.add_many(np.concatenate([np.full(len(f), d) for d, f, _, _ in part]), *(np.concatenate([b[j] for b in part]) for j in (1, 2, 3)))
+        return t
+
+    spilled = build(50, per_doc=False)
+    assert spilled._tmp is not None and len(spilled._segs) > 3  # several flushes to the file
+    in_memory = build(1 << 20, per_doc=True)
+    assert in_memory._tmp is None
+    got_s = spilled.resolve(cfg, ids=ids, urls=urls, lengths=lengths)
+    got_m = in_memory.resolve(cfg, ids=ids, urls=urls, lengths=lengths)
+    rank = crosspage.policy_rank(policy, ids=ids, urls=urls, lengths=lengths)
+    want = _resolve_reference(*_ref_inputs(blocks), rank)
+    assert want is not None and len(want[0]) > 100
+    for got in (got_s, got_m):
+        arrays = [got._doc, got._st, got._en, got._pages, got._kdoc, got._kst, got._ken]
+        for a, w in zip(arrays, want):
+            assert np.array_equal(a, w)
+        assert got._st.dtype == np.int32 and got._doc.dtype == np.int32
+        assert sorted(got.keys()) == sorted(set(want[0].tolist()))
+    for d in got_m.keys()[:50]:
+        assert got_s[d] == got_m[d]
+    assert spilled._tmp is None  # the spill file is closed once resolved
+
+
+def _ref_inputs(blocks):
+    fps = np.concatenate([b[1] for b in blocks]).astype(np.uint64)
+    doc = np.concatenate([np.full(len(b[1]), b[0], dtype=np.int64) for b in blocks])
+    st = np.concatenate([b[2] for b in blocks]).astype(np.int64)
+    en = np.concatenate([b[3] for b in blocks]).astype(np.int64)
+    return fps, doc, st, en
+
+
+def test_block_table_without_shared_blocks_is_empty() -> None:
+    t = crosspage.BlockTable()
+    assert t.resolve(CorpusConfig(), ids=[], urls=[], lengths=[]) == {}
+    t.add(0, np.array([1, 2], dtype=np.uint64), np.array([0, 5]), np.array([4, 9]))
+    t.add(1, np.array([3], dtype=np.uint64), np.array([0]), np.array([4]))
+    assert t.resolve(CorpusConfig(), ids=["a", "b"], urls=[None, None], lengths=[9, 4]) == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# signatures on disk, band keys on disk, LSH pair merging
+# ---------------------------------------------------------------------------------------------
+def _sigs(n: int, seed: int = 0) -> np.ndarray:
+    """Signatures with planted near-copies (groups sharing most values) and empty rows."""
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, 2**32 - 1, size=(n, 128), dtype=np.uint64).astype(np.uint32)
+    for g in range(0, n - 8, 9):
+        for m in range(1, 1 + g % 5):
+            s[g + m] = s[g]
+            flip = rng.choice(128, int(rng.integers(0, 40)), replace=False)
+            s[g + m, flip] = rng.integers(0, 2**32 - 1, len(flip), dtype=np.uint64).astype(np.uint32)
+    s[::50] = 0xFFFFFFFF  # empty sets
+    return s
+
+
+def test_sig_file_rows_equal_array_rows() -> None:
+    a = _sigs(700)
+    f = _SigFile(128)
+    for lo in range(0, 700, 64):
+        f.append(a[lo : lo + 64])
+    rng = np.random.default_rng(1)
+    assert len(f) == 700
+    for idx in (np.arange(700), np.arange(100, 350), np.array([699]), rng.integers(0, 700, 2000), np.array([5, 5, 3, 0, 699, 4]), np.zeros(0, dtype=np.int64)):
+        assert np.array_equal(f.take_rows(idx), a[idx])
+    with pytest.raises(IndexError):
+        f.take_rows(np.array([700]))
+    f.close()
+
+
+def _lsh_reference(keys: np.ndarray) -> np.ndarray:
+    """The former lsh_pairs: all bands' pairs, then one np.unique over rows."""
+    n, bands = keys.shape
+    out = []
+    for b in range(bands):
+        col = keys[:, b]
+        fo = np.argsort(col, kind="stable")
+        fk = col[fo]
+        same = fk[1:] == fk[:-1]
+        if not same.any():
+            continue
+        start = np.concatenate(([True], ~same))
+        run_first = fo[np.flatnonzero(start)][np.cumsum(start) - 1]
+        out.append(np.stack([run_first[1:][same], fo[1:][same]], axis=1))
+        out.append(np.stack([fo[:-1][same], fo[1:][same]], axis=1))
+    if not out:
+        return np.empty((0, 2), dtype=np.int64)
+    pairs = np.concatenate(out)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs.sort(axis=1)
+    return np.unique(pairs, axis=0)
+
+
+def test_lsh_pairs_with_merged_keys_equal_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 40, size=(3000, 16)).astype(np.uint64)  # big buckets in every band
+    keys[:500] = 7  # 500 identical documents: paired again in every band
+    want = _lsh_reference(keys)
+    monkeypatch.setattr(neardup, "LSH_MERGE_PAIRS", 1000)  # merge after nearly every band
+    got = neardup.lsh_pairs(keys)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert np.array_equal(neardup.lsh_pairs(keys[:1]), np.empty((0, 2), dtype=np.int64))
+    assert np.array_equal(neardup.lsh_pairs(np.arange(20, dtype=np.uint64).reshape(10, 2)), _lsh_reference(np.arange(20, dtype=np.uint64).reshape(10, 2)))
+
+
+def test_candidates_and_cluster_from_disk_equal_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signatures in a file read in small blocks, band keys spilled to a file: the same candidate
+    pairs, copy groups and clusters as with everything in memory."""
+    n = 900
+    a = _sigs(n, seed=2)
+    n_sh = np.where(a[:, 0] == 0xFFFFFFFF, 0, 400)
+    n_sh[3::7] = 150  # some pages too different in size for the containment rule
+    nd = NearDupConfig(containment=0.8)
+    rows = np.flatnonzero(np.arange(n) % 4 != 1)
+    want = neardup.candidates(a[rows], n_sh[rows], nd)
+    assert len(want) > 50
+    f = _SigFile(128)
+    for lo in range(0, n, 100):
+        f.append(a[lo : lo + 100])
+    monkeypatch.setattr(neardup, "SIG_BLOCK", 37)
+    monkeypatch.setattr(neardup, "BAND_KEYS_IN_MEMORY", 0)  # band keys go to a temporary file
+    assert np.array_equal(neardup.candidates(f, n_sh[rows], nd, rows=rows), want)
+    assert np.array_equal(neardup.candidates(a, n_sh[rows], nd, rows=rows), want)
+    sites = [f"s{i % 3}" for i in range(n)]
+    assert neardup.page_groups(f, sites, 0.8, 32) == neardup.page_groups(a, sites, 0.8, 32)
+    texts = {i: " ".join(f"w{(i // 9) * 7 + k}" for k in range(40)) for i in range(n)}  # copies share text
+    cfg = Config()
+    kw = dict(ids=[f"d{i:04d}" for i in range(n)], urls=[None] * n, lengths=[100] * n)
+    got = neardup.cluster(f, n_sh, texts.__getitem__, cfg, **kw)
+    monkeypatch.undo()
+    ref = neardup.cluster(a, n_sh, texts.__getitem__, cfg, **kw)
+    assert (ref.canonical >= 0).sum() > 20
+    assert np.array_equal(got.canonical, ref.canonical) and np.array_equal(got.score, ref.score)
+
+
+# ---------------------------------------------------------------------------------------------
+# CountIndex freeze
+# ---------------------------------------------------------------------------------------------
+def test_count_index_freeze_per_site_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frozen per-site fingerprints are sorted and counted exactly (many sites, many spills)."""
+    rng = np.random.default_rng(8)
+    monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 700)
+    ix = CountIndex(min_count=2)
+    want: dict[str, dict[int, int]] = {}
+    for d in range(600):
+        site = f"site{int(rng.integers(0, 37))}"
+        fps = np.unique(rng.integers(0, 200, int(rng.integers(0, 30))).astype(np.uint64) << np.uint64(55) | np.uint64(d % 3))
+        ix.observe(site, f"d{d}", fps)
+        for x in fps.tolist():
+            want.setdefault(site, {})[x] = want.setdefault(site, {}).get(x, 0) + 1
+    assert len(ix._segs) > 5
+    ix.freeze()
+    for site, counts in want.items():
+        keep = sorted(k for k, c in counts.items() if c >= 2)
+        assert ix._fps.get(site, np.empty(0, np.uint64)).tolist() == keep
+        assert ix._counts.get(site, np.empty(0, np.uint32)).tolist() == [counts[k] for k in keep]
