@@ -253,3 +253,50 @@ def test_canonical_links_tell_pages_apart_when_the_titles_agree() -> None:
     docs = _titled(["Blog", "Blog"], canonical=["https://blog.example/a.html", "https://blog.example/b.html"])
     res = {r.doc_id: r for r in run_corpus(docs)}
     assert docs[0].text.split("\n")[2] not in res["p0"].text and res["p0"].meta["cluster"] is None
+
+
+def test_page_groups_do_not_depend_on_input_order() -> None:
+    """A page without identity near two pages told apart joins one of them: the same one whatever
+    the input order (pairs are taken by estimate, then by document id, not by position)."""
+    import itertools
+
+    rng = np.random.default_rng(4)
+    base = rng.integers(0, 2**32, 128, dtype=np.uint64).astype(np.uint32)
+    a, b, c = base.copy(), base.copy(), base.copy()
+    a[:6] += 1  # a and b both look like c; b is closer to c than a is, a and b differ from each other more
+    b[120:122] += 1
+    P = neardup.PageId
+    pages = {"a": (a, P("s.com/a", None)), "b": (b, P("s.com/b", None)), "c": (c, P(None, None))}
+    for ties in (False, True):
+        if ties:
+            pages["b"] = (a.copy(), P("s.com/b", None))  # a and b equally close to c: the ids decide
+        seen = set()
+        for order in itertools.permutations("abc"):
+            sigs = np.stack([pages[k][0] for k in order])
+            got = neardup.page_groups(sigs, ["s.com"] * 3, 0.8, 32, [pages[k][1] for k in order], ids=list(order))
+            seen.add(frozenset(frozenset(order[i] for i in g) for g in got))
+        assert len(seen) == 1, seen
+        assert seen.pop() == {frozenset("ac" if ties else "bc")}
+
+
+def test_run_corpus_copy_groups_do_not_depend_on_input_order() -> None:
+    """End to end (found in review): p1 has no title and is near both p0 ("Leaves") and p2
+    ("Corn"), told apart by their titles; a line only p0 and p1 hold was template in one input
+    order (p1 a copy of p2) and kept in the other (p1 a copy of p0). Every order gives the same."""
+    import itertools
+
+    from test_corpus import paragraph
+
+    rng = random.Random(7)
+    sidebar = [paragraph(rng, 3) for _ in range(6)]
+    shared = "Reader poll results announced for the local craft fair this weekend"
+    heads = ["Spring colours in pink", "Autumn corn printing", "Fall leaf bunting glue"]
+    docs = []
+    for i, t in enumerate(["Leaves", None, "Corn"]):
+        lines = [heads[i]] + ([shared] if i in (0, 1) else []) + sidebar
+        docs.append(Document(f"p{i}", "\n".join(lines) + "\n", site="blog.example", meta={"page": {"title": t}} if t else {}))
+    seen = set()
+    for perm in itertools.permutations(range(3)):
+        res = {r.doc_id: r.text for r in run_corpus([docs[i] for i in perm])}
+        seen.add(tuple(sorted(res.items())))
+    assert len(seen) == 1

@@ -714,7 +714,7 @@ def run_corpus(
             # copies of one page on a site must not vote for each other's body as template
             exclusions: dict[int, Exclusion] = {}
             if cfg.templates.enabled and n > 1:
-                groups = neardup.page_groups(raw_sigs, sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands, pages)
+                groups = neardup.page_groups(raw_sigs, sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands, pages, ids=ids)
                 exclusions = _exclusions(groups, pmap, docs if doc_spill is None else doc_spill)
             raw_sigs.close()
 

@@ -464,10 +464,17 @@ def page_groups(
     threshold: float,
     bands: int,
     urls: Sequence[PageId | str | None] | None = None,
+    *,
+    ids: Sequence[str] | None = None,
 ) -> list[list[int]]:
     """Groups (size >= 2, sorted) of pages of the SAME site whose signatures estimate a Jaccard
     of at least ``threshold`` and whose identities do not tell them apart: copies of one page
     (a re-crawl of one URL, or copies whose URL and title are unknown).
+
+    Pairs are joined closest first: a page without identity that could join either of two pages
+    told apart joins the one it is closer to. ``ids``: the pages' document ids; with them, pages
+    are taken in id order (LSH buckets, then ties between pairs), so the groups do not depend on
+    the input order. Without them, input positions break the ties.
 
     ``urls``: one :class:`PageId` per page (:func:`page_id`), or a bare URL (or ``None``),
     which stands for ``PageId(page_key(url), None)``.
@@ -493,10 +500,13 @@ def page_groups(
     n = len(sigs)
     if n < 2:
         return []
-    ok = np.flatnonzero(_first_column(sigs) != EMPTY)
+    # the order pages are taken in: by id when given, else by position
+    perm = np.arange(n, dtype=np.int64) if ids is None else np.asarray(sorted(range(n), key=ids.__getitem__), dtype=np.int64)
+    ok = perm[_first_column(sigs)[perm] != EMPTY]
     if len(ok) < 2:
         return []
-    # signatures read in blocks of rows (``sigs`` may be a SignatureRows store on disk)
+    # signatures read in blocks of rows (``sigs`` may be a SignatureRows store on disk); pairs
+    # come sorted by the positions of their pages in ``ok``, then mapped to input positions
     pairs = ok[_lsh_pairs_blocks(lambda idx: _sig_rows(sigs, ok[idx]), len(ok), bands)]
     if not len(pairs):
         return []
@@ -511,6 +521,10 @@ def page_groups(
         pid = u if isinstance(u, PageId) else PageId(page_key(u), None)
         return pid.url, (frozenset((pid.title,)) if pid.title is not None else frozenset())
 
+    # closest pairs first (a page that could join either of two pages told apart joins the one
+    # it is closer to), ties in the order above
+    by_est = np.argsort(-est, kind="stable")
+    pairs, est = pairs[by_est], est[by_est]
     uf = _UF()
     # root -> (the URL key its group holds or None, the title keys of its members)
     group_id: dict[int, tuple[str | None, frozenset[str]]] = {}
