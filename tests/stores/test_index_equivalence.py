@@ -168,6 +168,44 @@ def test_streaming_clean_equals_clean_document_against_the_same_evidence(tmp_pat
     assert removed > 0  # templates were learned along the way: the comparison is not vacuous
 
 
+def test_streaming_clean_prepared_before_the_lock_is_redone_when_the_site_changed(tmp_path: Path) -> None:
+    """``Index.clean`` cleans a page before taking the write lock, against the evidence its
+    site will hold once the page is observed; when another writer changes the site in between,
+    the page is cleaned again in the lock, so the result is always the page cleaned against the
+    site as committed. Here the other writer's page makes a line of this page a template."""
+    nav, foot = "Home | News | Sport | Weather | Contact", "Copyright the site. All rights reserved here."
+    extra = "Sign up to the weekly newsletter and get the best stories in your inbox"
+    rng = random.Random(4)
+
+    def page(i: int, *more: str) -> Document:
+        return Document(f"p{i}", "\n".join([nav, paragraph(rng, 4), *more, paragraph(rng, 4), foot]) + "\n", site="s.example")
+
+    p0, p1, p2 = page(0), page(1, extra), page(2, extra)
+    path = tmp_path / "idx.db"
+    with open_index(path) as idx, open_index(path) as other:
+        idx.clean(p0)
+        assert idx.prepared_misses == 0
+        real = idx.store.preview_observe
+
+        def preview_then_another_writer(site, doc_id, fps):
+            got = real(site, doc_id, fps)
+            other.observe([p1])  # lands between this page's preview and its write lock
+            return got
+
+        idx.store.preview_observe = preview_then_another_writer
+        got = idx.clean(p2)
+        del idx.store.preview_observe
+        assert idx.prepared_misses == 1
+        assert got.meta["site_pages"] == 3
+        assert extra not in got.text  # on p1 and p2: a template of the site as committed
+        want = clean_document(p2, idx.store, Config())
+        assert got.text == want.text and [s for s in got.spans if s.kind != "near-duplicate-doc"] == list(want.spans)
+        # without the other writer the clean prepared before the lock is kept
+        p3 = page(3, extra)
+        idx.clean(p3)
+        assert idx.prepared_misses == 1
+
+
 @pytest.mark.xfail(strict=True, reason="known gap: streaming Index.clean has no copy exclusion (README, Persistent index)")
 def test_streaming_clean_does_not_count_a_recrawl_under_another_id_as_template(tmp_path: Path) -> None:
     """Corpus mode does not let copies of one page (same normalised URL, near-identical text)

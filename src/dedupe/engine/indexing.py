@@ -116,6 +116,37 @@ class _NoObserve:
         self.__init__(state["store"], state.get("min_pages", 1))
 
 
+class _Preview:
+    """A read view of a store for one page about to be observed: for its ``site``, the
+    fingerprints on >= 2 pages with their counts and the page count as they will be once the
+    page is observed (:meth:`~dedupe.stores.sqlite.SQLiteIndex.preview_observe`); fingerprints
+    on fewer pages read 0, as in :class:`_NoObserve`. Other sites go to the store."""
+
+    def __init__(self, store: Any, site: str, keys: np.ndarray, counts: np.ndarray, pages: int) -> None:
+        self.store, self.site, self.keys, self.counts, self.pages = store, site, keys, counts, pages
+
+    def site_pages(self, site: str) -> int:
+        return self.pages if site == self.site else self.store.site_pages(site)
+
+    def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
+        if site != self.site:
+            return _NoObserve(self.store, 2).doc_freq(site, fingerprints)
+        fps = np.asarray(fingerprints, dtype=np.uint64)
+        out = np.zeros(len(fps), dtype=np.int64)
+        keys = self.keys
+        if len(keys) and len(fps):
+            pos = np.minimum(np.searchsorted(keys, fps), len(keys) - 1)
+            hit = keys[pos] == fps
+            out[hit] = self.counts[pos[hit]]
+        return out
+
+    def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
 def _info(doc: Document) -> dict[str, Any]:
     """What a store keeps of an observed page besides its fingerprints."""
     return {"url": doc.url, "chars": len(doc.text), "text": doc.text}
@@ -210,20 +241,44 @@ class Index:
         feats = page_features(doc.text, toks, cfg.templates) if cfg.templates.enabled else None
         fps = feats.fingerprints() if feats is not None else np.empty(0, dtype=np.uint64)
         transaction = getattr(self.store, "transaction", None)
-        with transaction() if transaction is not None else contextlib.nullcontext():
+        if transaction is None:  # a store without transactions: observe, then clean and link
             self.store.observe_many([(site, doc.id, fps, _info(doc))])
-            # read through a view as run_corpus's CountIndex: with templates.min_pages >= 2 only the
-            # site's fingerprints on >= 2 pages are read (one small query), not the page's all
-            view = _NoObserve(self.store, self._min_pages())
-            # clean_document's steps, with the features and tokens above
-            site_p, site_mask = _site_level(doc, toks, view, cfg, self.dedupe_only, None, feats)
-            wa = within_analysis(doc.text, toks, cfg.within, excluded=site_mask)
-            res = _finish(doc, toks, site_p, wa, (), cfg)
-            # the signature of the cleaned text from the page's tokens outside the removed spans,
-            # as run_corpus takes it (no second tokenising)
-            keep = _kept_tokens(toks, res)
-            sig = neardup.signature_of(res.text, cfg, hashes=toks.hashes[keep], single=toks.single[keep])
+            res, sig = self._clean_page(doc, toks, feats, _NoObserve(self.store, self._min_pages()))
             return self._link([(doc.id, site, res)], [sig])[0]
+        # Clean BEFORE taking the write lock, against the evidence the site will hold once this
+        # page is observed (read in one snapshot), so several processes clean in parallel; in
+        # the lock, if another writer changed the site meanwhile, clean again against the real
+        # evidence. Either way the result is the page cleaned against its site as committed.
+        preview = getattr(self.store, "preview_observe", None)
+        pre = preview(site, doc.id, fps) if preview is not None and self._min_pages() == 2 else None
+        early = None
+        if pre is not None:
+            gen, keys, counts, pages = pre
+            early = self._clean_page(doc, toks, feats, _Preview(self.store, site, keys, counts, pages))
+        with transaction():
+            fresh = early is not None and self.store.site_gen(site) == pre[0]
+            self.store.observe_many([(site, doc.id, fps, _info(doc))])
+            if fresh:
+                res, sig = early
+            else:
+                self.prepared_misses += 1
+                res, sig = self._clean_page(doc, toks, feats, _NoObserve(self.store, self._min_pages()))
+            return self._link([(doc.id, site, res)], [sig])[0]
+
+    #: pages whose clean before the write lock was stale (another writer changed their site
+    #: meanwhile, or the page was a re-observation) and was done again in the lock
+    prepared_misses = 0
+
+    def _clean_page(self, doc: Document, toks: Any, feats: Any, view: Any) -> tuple[CleanResult, tuple[np.ndarray, int]]:
+        """:func:`~dedupe.engine.corpus.clean_document`'s steps with the page's tokens and
+        features, against ``view``; and the signature of the cleaned text, from the page's tokens
+        outside the removed spans as run_corpus takes it (no second tokenising)."""
+        cfg = self.config
+        site_p, site_mask = _site_level(doc, toks, view, cfg, self.dedupe_only, None, feats)
+        wa = within_analysis(doc.text, toks, cfg.within, excluded=site_mask)
+        res = _finish(doc, toks, site_p, wa, (), cfg)
+        keep = _kept_tokens(toks, res)
+        return res, neardup.signature_of(res.text, cfg, hashes=toks.hashes[keep], single=toks.single[keep])
 
     def corpus(self, docs: Iterable[Document | dict], *, workers: int = 1, progress: Any = None, order: str = "input") -> Iterator[CleanResult]:
         """Corpus mode on a batch, with the index as memory: the batch is observed into the store

@@ -935,6 +935,52 @@ class SQLiteIndex:
         self._evict()
         return vals[np.searchsorted(keys, fps)]
 
+    def site_gen(self, site: str) -> int | None:
+        """The write generation of ``site``'s evidence (``sites.gen``; None: no such site). It
+        changes with every write that touches the site's pages."""
+        row = self._read(lambda c: c.execute("SELECT gen FROM sites WHERE name = ?", (site,)).fetchone())
+        return None if row is None else int(row[0])
+
+    def preview_observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> tuple[int | None, np.ndarray, np.ndarray, int] | None:
+        """What :meth:`site_doc_freqs` ``(site, 2)`` and :meth:`site_pages` would return once a
+        NEW page ``doc_id`` with sorted unique ``fingerprints`` is observed on ``site``, read in
+        one snapshot without writing: ``(site_gen, fingerprints, pages, site_pages)``.
+        ``site_gen`` (:meth:`site_gen` at the snapshot) tells whether the preview still holds;
+        None when ``doc_id`` is already in the index (observing it again replaces its earlier
+        contribution: no preview)."""
+        fps = np.asarray(fingerprints, dtype=np.uint64)
+
+        def q(conn: sqlite3.Connection) -> tuple[int | None, np.ndarray, np.ndarray, int] | None:
+            if conn.execute("SELECT 1 FROM docs WHERE doc_id = ?", (doc_id,)).fetchone() is not None:
+                return None
+            row = conn.execute("SELECT site_id, gen, pages FROM sites WHERE name = ?", (site,)).fetchone()
+            if row is None:  # a new site: every fingerprint on this page only
+                return None, np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64), 1
+            sid, gen, pages = row
+            rows = conn.execute("SELECT fp, pages FROM site_fp WHERE site_id = ? AND pages >= 2", (sid,)).fetchall()
+            arr = np.array(rows, dtype=np.int64).reshape(-1, 2)
+            keys = arr[:, 0].copy().view(np.uint64)
+            order = np.argsort(keys)
+            keys, counts = keys[order], arr[order, 1].copy()
+            if len(fps):
+                # this page adds one page to each of its fingerprints: rows +1, a fingerprint seen
+                # on one page so far reaches 2 (a row), one never seen stays below 2
+                pos = np.minimum(np.searchsorted(keys, fps), max(len(keys) - 1, 0))
+                in_rows = (keys[pos] == fps) if len(keys) else np.zeros(len(fps), dtype=bool)
+                counts[pos[in_rows]] += 1
+                new = fps[~in_rows]
+                new = new[self._site_set(conn, sid, gen).contains(new)] if len(new) else new
+                if len(new):
+                    keys = np.concatenate((keys, new))
+                    counts = np.concatenate((counts, np.full(len(new), 2, dtype=np.int64)))
+                    order = np.argsort(keys, kind="stable")
+                    keys, counts = keys[order], counts[order]
+            return int(gen), keys, counts, int(pages) + 1
+
+        out = self._snapshot(q)
+        self._evict()
+        return out
+
     def site_doc_freqs(self, site: str, min_pages: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Fingerprints of ``site`` held by ``>= min_pages`` pages, with their page counts
         (uint64, int64), sorted by fingerprint. ``min_pages=2`` reads only the ``site_fp`` rows
