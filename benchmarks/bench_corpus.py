@@ -9,6 +9,10 @@ characters, near-duplicate clusters (from OUT), and whether OUT and REPORT are b
 the first worker count's run (sha256).
 
 Run: ``python benchmarks/bench_corpus.py [--sizes 25 50 100] [--workers 1 2]``
+
+``--stages``: instead, one child per size and worker count prints the main process's resident
+size at each stage of the corpus job (``/proc/self/status`` VmRSS, and VmHWM = the peak since
+the previous line: the peak is reset with ``/proc/self/clear_refs`` after each line; Linux only).
 """
 
 from __future__ import annotations
@@ -44,23 +48,96 @@ def _child(path: str, workers: int, out: str, report: str) -> None:
     }))
 
 
+def _stages_child(path: str, workers: int, out: str, report: str) -> None:
+    """Resident size of this process at each stage of ``dedupe corpus`` (see the module doc)."""
+    import functools
+
+    from dedupe.cli import corpus as cli_corpus
+    from dedupe.cli.app import app
+    from dedupe.engine import corpus, crosspage, index, neardup
+
+    t0 = time.perf_counter()
+
+    def log(what: str) -> None:
+        got = {}
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(("VmRSS", "VmHWM")):
+                    k, v = line.split(":")
+                    got[k] = int(v.split()[0]) / 1024
+        print(f"| {time.perf_counter() - t0:6.1f} | {what} | {got['VmRSS']:.0f} | {got['VmHWM']:.0f} |", flush=True)
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # reset the peak
+
+    def wrap(owner: object, name: str) -> None:
+        f = getattr(owner, name)
+
+        @functools.wraps(f)
+        def g(*a: object, **k: object) -> object:
+            log(f"before {name}")
+            r = f(*a, **k)
+            log(f"after {name}")
+            return r
+
+        setattr(owner, name, g)
+
+    for owner, name in ((crosspage.BlockTable, "resolve"), (neardup, "page_groups"), (corpus, "_exclusions"),
+                        (corpus._Mapper, "share_index"), (neardup, "cluster")):
+        wrap(owner, name)
+    freeze = index.CountIndex.freeze
+
+    def logged_freeze(self: index.CountIndex) -> index.CountIndex:
+        if self._frozen:
+            return self
+        log("before freeze")
+        freeze(self)
+        log("after freeze")
+        return self
+
+    index.CountIndex.freeze = logged_freeze  # type: ignore[method-assign]
+    stage = [""]
+
+    def progress(self: object, st: str, done: int, total: int | None) -> None:
+        if st != stage[0]:
+            log(f"{st} starts")
+            stage[0] = st
+        if total and done == total:
+            log(f"{st} done")
+
+    cli_corpus._Progress.__call__ = progress  # type: ignore[method-assign]
+    print("| s | stage | RSS MB | peak since previous line MB |\n|---|---|---|---|")
+    log("imports")
+    try:
+        app(["corpus", path, "--out", out, "--report", report, "--workers", str(workers), "--quiet"], standalone_mode=False)
+    except SystemExit as exc:  # pragma: no cover
+        if exc.code:
+            raise
+    log("end")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=float, nargs="+", default=[25, 50, 100])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stages", action="store_true", help="resident size at each stage of the job (Linux)")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--stages-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(args.child[0], int(args.child[1]), args.child[2], args.child[3])
+        return
+    if args.stages_child:
+        _stages_child(args.stages_child[0], int(args.stages_child[1]), args.stages_child[2], args.stages_child[3])
         return
     sys.path.insert(0, str(HERE))
     from gen_corpus import generate
 
     tmp = Path(tempfile.mkdtemp(prefix="dedupe-bench-"))
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; load average at start {os.getloadavg()[0]:.1f}")
-    print("| corpus MB | pages | workers | seconds | MB/s | CPU s main + workers | peak RSS main (MB) | peak RSS worker (MB) | removed % | clusters | same output |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    if not args.stages:
+        print("| corpus MB | pages | workers | seconds | MB/s | CPU s main + workers | peak RSS main (MB) | peak RSS worker (MB) | removed % | clusters | same output |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
     for mb in args.sizes:
         path = tmp / f"corpus{mb:g}.jsonl"
         n_bytes = 0
@@ -73,6 +150,10 @@ def main() -> None:
         first_digest = None
         for w in args.workers:
             out, rep = tmp / "out.jsonl", tmp / "rep.jsonl"
+            if args.stages:
+                print(f"\n{mb:g} MB, {w} worker(s):", flush=True)
+                subprocess.run([sys.executable, __file__, "--stages-child", str(path), str(w), str(out), str(rep)], check=True)
+                continue
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", str(path), str(w), str(out), str(rep)],
                 capture_output=True, text=True, check=True,
