@@ -43,7 +43,11 @@ template fingerprints) instead of one B-tree row per fingerprint (schema version
 
 Concurrency: every write runs in ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a
 read snapshot is never upgraded and SQLite's busy handler always applies), with a busy timeout
-and an outer retry loop with backoff; callers never see "database is locked". The WAL is kept
+and an outer retry loop with backoff; callers never see "database is locked". Several calls can
+share one write transaction (:meth:`SQLiteIndex.transaction`: ``Index.clean`` observes and stores
+a page in one); :meth:`SQLiteIndex.preview_observe` reads, without writing, the evidence a site
+will hold once a page is observed, so the page can be cleaned before the lock is taken
+(:meth:`SQLiteIndex.site_gen` then tells whether that still holds). The WAL is kept
 bounded by ``wal_autocheckpoint`` plus ``journal_size_limit``, and by an explicit
 ``wal_checkpoint(TRUNCATE)`` after any write that leaves it larger than ``wal_limit``.
 
