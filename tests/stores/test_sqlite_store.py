@@ -453,3 +453,26 @@ def test_lone_surrogates_in_api_documents_are_stored_and_read_back(tmp_path: Pat
         assert r.rebuild() == text
         if store_text:
             assert idx.store.get_text("a") == text and idx.store.get_text("a", clean=True) == r.text
+
+
+def test_index_from_a_version_with_other_hashing_says_to_rebuild(tmp_path: Path) -> None:
+    """An index whose stored settings hash otherwise under this version (the tokeniser or the
+    fingerprint scheme changed, e.g. case folding) is refused whatever config is passed, with a
+    message that says to build a new index (no config can make it readable)."""
+    import json as _json
+
+    path = tmp_path / "i.db"
+    with SQLiteIndex(path, config=Config()) as ix:
+        ix.observe("s", "a", fps(1))
+    con = sqlite3.connect(path)
+    (raw,) = con.execute("SELECT value FROM meta WHERE key = 'hash_settings'").fetchone()
+    old = _json.loads(raw)
+    old["fingerprint"] = "0123456789abcdef"  # what an older tokeniser version stored
+    con.execute("UPDATE meta SET value = ? WHERE key = 'hash_settings'", (_json.dumps(old),))
+    con.commit()
+    con.close()
+    before = path.read_bytes()
+    for cfg in (None, Config()):
+        with pytest.raises(IndexConfigMismatch, match="build a new index file"):
+            SQLiteIndex(path, config=cfg)
+    assert path.read_bytes() == before

@@ -490,10 +490,12 @@ class SQLiteIndex:
         except Exception as exc:  # noqa: BLE001 - damaged meta row
             raise IndexStoreError(f"{self.path}: index metadata is damaged ({exc})") from None
         stored = _lenient_config(stored_dict)
-        if config is None and hash_settings(stored) != stored_hash:
+        if hash_settings(stored) != stored_hash:
+            # the index's own settings hash otherwise here: the hashing itself changed between
+            # versions (tokeniser, fingerprint scheme); no config can make this dedupe read it
             raise IndexConfigMismatch(
-                f"{self.path}: the settings stored in the index cannot be rebuilt by this dedupe ({__version__}); "
-                "pass the config the index was built with"
+                f"{self.path}: index was built by a dedupe whose hashing differs from this one ({__version__}: "
+                "tokeniser or fingerprint scheme changed); build a new index file (observe the pages again)"
             )
         if config is not None:
             wanted = hash_settings(config)
