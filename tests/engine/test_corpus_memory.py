@@ -140,26 +140,10 @@ def test_sig_file_rows_equal_array_rows() -> None:
 
 
 def _lsh_reference(keys: np.ndarray) -> np.ndarray:
-    """The former lsh_pairs: all bands' pairs, then one np.unique over rows."""
-    n, bands = keys.shape
-    out = []
-    for b in range(bands):
-        col = keys[:, b]
-        fo = np.argsort(col, kind="stable")
-        fk = col[fo]
-        same = fk[1:] == fk[:-1]
-        if not same.any():
-            continue
-        start = np.concatenate(([True], ~same))
-        run_first = fo[np.flatnonzero(start)][np.cumsum(start) - 1]
-        out.append(np.stack([run_first[1:][same], fo[1:][same]], axis=1))
-        out.append(np.stack([fo[:-1][same], fo[1:][same]], axis=1))
-    if not out:
-        return np.empty((0, 2), dtype=np.int64)
-    pairs = np.concatenate(out)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    pairs.sort(axis=1)
-    return np.unique(pairs, axis=0)
+    """The former one-sort lsh_pairs (test_neardup's reference; empty keys give no pairs)."""
+    from test_neardup import _lsh_pairs_all_bands_at_once
+
+    return _lsh_pairs_all_bands_at_once(keys)
 
 
 def test_lsh_pairs_with_merged_keys_equal_reference(monkeypatch: pytest.MonkeyPatch) -> None:

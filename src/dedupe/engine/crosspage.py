@@ -30,7 +30,7 @@ from ..core.hashing import TOKEN_BASE, range_hashes
 from ..core.spans import Piece
 from ..core.tokenize import Tokens
 from ..models import KIND_CROSS_PAGE, Span
-from .index import release_memory
+from .index import close_spill, release_memory
 
 _NL = re.compile("\n")
 _SALT = np.uint64(0x5EED_C0DE_B10C_0001)
@@ -201,13 +201,7 @@ class BlockTable:
             cols[k] = cols[k][o]
         return Hits(*cols, ids)
 
-    def __del__(self) -> None:
-        tmp = getattr(self, "_tmp", None)
-        if tmp is not None:
-            try:
-                tmp.close()
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
+    __del__ = close_spill
 
 
 def _shared_blocks(

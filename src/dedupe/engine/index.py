@@ -20,6 +20,17 @@ from typing import Any, Iterable, Protocol, runtime_checkable
 import numpy as np
 
 
+def close_spill(owner: Any) -> None:
+    """Close ``owner._tmp`` (a spill file) if it is open: the ``__del__`` of the classes that
+    spill while counting, so a run cut short leaves no open file behind."""
+    tmp = getattr(owner, "_tmp", None)
+    if tmp is not None:
+        try:
+            tmp.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+
 def release_memory() -> None:
     """Hand freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
 
@@ -426,10 +437,4 @@ class CountIndex:
         st["_pages"] = defaultdict(list, st["_pages"])
         self.__dict__.update(st)
 
-    def __del__(self) -> None:
-        tmp = getattr(self, "_tmp", None)
-        if tmp is not None:
-            try:
-                tmp.close()
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
+    __del__ = close_spill
