@@ -7,7 +7,7 @@ Every offset is a half-open Python ``str`` index into the ORIGINAL text of a doc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 #: Kinds of removed or flagged spans.
 KIND_REPEAT = "repeat"
@@ -119,22 +119,33 @@ class CleanResult:
         return rebuild(self.text, self.removed_spans)
 
 
-def rebuild(cleaned: str, spans: "tuple[Span, ...] | list[Span]") -> str:
+def rebuild(cleaned: str, spans: "Iterable[Span | Mapping[str, Any]]") -> str:
     """Insert removed spans back into cleaned text; inverse of cutting them out.
 
     Works from the report alone: each span carries its text and its offset in the original.
+    ``spans``: :class:`Span` objects, or the span dicts of a JSON report (``start``, ``end``,
+    ``text``, ``removed``: what ``dedupe clean --format json`` and ``api.report`` write).
 
     >>> rebuild("a c", [Span(2, 4, "b ", "repeat", "r", 1.0)])
     'a b c'
+    >>> rebuild("a c", [{"start": 2, "end": 4, "text": "b ", "removed": True}])
+    'a b c'
     """
+    cuts = []
+    for s in spans:
+        if isinstance(s, Span):
+            if s.removed:
+                cuts.append((s.start, s.end, s.text))
+        elif s.get("removed", True):
+            cuts.append((int(s["start"]), int(s["end"]), str(s["text"])))
     parts: list[str] = []
     pos_clean = 0  # position in cleaned
     pos_orig = 0  # position in original
-    for s in sorted((s for s in spans if s.removed), key=lambda s: s.start):
-        take = s.start - pos_orig
+    for start, end, text in sorted(cuts, key=lambda c: c[0]):
+        take = start - pos_orig
         parts.append(cleaned[pos_clean : pos_clean + take])
-        parts.append(s.text)
+        parts.append(text)
         pos_clean += take
-        pos_orig = s.end
+        pos_orig = end
     parts.append(cleaned[pos_clean:])
     return "".join(parts)

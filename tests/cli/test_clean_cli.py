@@ -66,6 +66,9 @@ def test_report_to_file_rebuilds_original(runner: CliRunner, tmp_path: Path) -> 
     for s in spans:
         assert s.text == text[s.start : s.end]
     assert dedupe.rebuild(result.stdout, spans) == text  # cleaned stdout + report = original
+    assert dedupe.rebuild(result.stdout, data["spans"]) == text  # the report's dicts as they are
+    flagged = {"start": 0, "end": 5, "text": "XXXXX", "removed": False}  # reported, not cut
+    assert dedupe.rebuild(result.stdout, [*data["spans"], flagged]) == text
 
 
 def test_format_json(runner: CliRunner) -> None:
