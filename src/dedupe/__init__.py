@@ -8,7 +8,7 @@
 from ._version import __version__
 from .api import clean, clean_corpus, clean_many, open_index
 from .config import Config, CorpusConfig, NearDupConfig, SignatureConfig, TemplateConfig, WithinConfig
-from .errors import ConfigError, DedupeError, IndexConfigMismatch, IndexStoreError, InputError
+from .errors import ConfigError, DedupeError, IndexConfigMismatch, IndexStoreError, InputError, WorkerError
 from .models import CleanResult, Document, Span, rebuild
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Span",
     "TemplateConfig",
     "WithinConfig",
+    "WorkerError",
     "__version__",
     "clean",
     "clean_corpus",

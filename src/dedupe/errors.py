@@ -5,8 +5,9 @@
     DedupeError                 base of everything dedupe raises on purpose
     ├── ConfigError             a config value is out of range or inconsistent
     ├── InputError              input that cannot be processed (bad bytes, empty, too large, bad JSONL…)
-    └── IndexStoreError         a persistent index cannot be opened or used
-        └── IndexConfigMismatch the index was built with other shingle/hash settings
+    ├── IndexStoreError         a persistent index cannot be opened or used
+    │   └── IndexConfigMismatch the index was built with other shingle/hash settings
+    └── WorkerError             a worker process died (killed, out of memory, could not start)
 
 The CLI maps each class to one error line on stderr and a documented exit code.
 """
@@ -32,3 +33,8 @@ class IndexStoreError(DedupeError):
 
 class IndexConfigMismatch(IndexStoreError):
     """The index was built with different shingle/hash settings than the ones in use."""
+
+
+class WorkerError(DedupeError):
+    """A worker process of a multi-process run died (killed, out of memory, or it could not
+    start); the run stops with this error instead of waiting forever."""

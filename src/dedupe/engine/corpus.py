@@ -42,6 +42,9 @@ import os
 import pickle
 import tempfile
 from array import array
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Sequence
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -54,7 +57,7 @@ from ..core.hashing import sorted_unique
 from ..core.minhash import signatures, to_hash32
 from ..core.shingle import shingle_hashes
 from ..core.tokenize import Tokens, tokenize, tokenize_batch
-from ..errors import InputError
+from ..errors import InputError, WorkerError
 from ..models import CleanResult, Document, Span
 from . import crosspage, neardup
 from .assemble import assemble
@@ -530,8 +533,15 @@ class _SigFile:
 
 class _Mapper:
     """Ordered ``map(fn, iterable)`` for both passes: in this process (``workers <= 1``) or one
-    ``spawn`` pool. :meth:`share_index` hands the counted index to the workers: pickled once to a
-    temporary file whose path travels with each clean task; a worker loads it on first use."""
+    ``spawn`` process pool. :meth:`share_index` hands the counted index to the workers: pickled
+    once to a temporary file whose path travels with each clean task; a worker loads it on first
+    use.
+
+    The pool is a :class:`concurrent.futures.ProcessPoolExecutor` fed through a window of
+    :data:`WINDOW_PER_WORKER` tasks per worker (the input is read as results come back, not all
+    at once). A worker that dies (killed, out of memory, or unable to start: ``workers > 1``
+    called from a script without a ``__main__`` guard) ends the run with :class:`WorkerError`
+    instead of a hang."""
 
     def __init__(self, workers: int, cfg: Config, dedupe_only: bool) -> None:
         self.workers, self.cfg, self.dedupe_only = workers, cfg, dedupe_only
@@ -541,14 +551,35 @@ class _Mapper:
     def __enter__(self) -> "_Mapper":
         _init_worker(self.cfg, None, self.dedupe_only)
         if self.workers > 1:
-            ctx = multiprocessing.get_context("spawn")
-            self.pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.cfg, None, self.dedupe_only))
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(self.cfg, None, self.dedupe_only),
+            )
         return self
 
     def __call__(self, fn: Callable[[Any], Any], it: Iterable[Any]) -> Iterator[Any]:
         if self.pool is None:
             return map(fn, it)
-        return self.pool.imap(fn, it, chunksize=1)
+        return self._ordered(fn, it)
+
+    def _ordered(self, fn: Callable[[Any], Any], it: Iterable[Any]) -> Iterator[Any]:
+        window: deque[Future] = deque()
+        depth = WINDOW_PER_WORKER * self.workers
+        try:
+            for item in it:
+                window.append(self.pool.submit(fn, item))
+                if len(window) >= depth:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        except BrokenProcessPool:
+            raise WorkerError(
+                "a worker process died (killed, out of memory, or it could not start: from Python, "
+                "call clean_corpus / run_corpus with workers > 1 under `if __name__ == \"__main__\":`)"
+            ) from None
+        finally:
+            for f in window:
+                f.cancel()
 
     def share_index(self, index: IndexStore) -> str | None:
         if self.pool is None:
@@ -562,11 +593,7 @@ class _Mapper:
     def __exit__(self, *exc: Any) -> bool:
         try:
             if self.pool is not None:
-                if exc[0] is None:
-                    self.pool.close()
-                else:
-                    self.pool.terminate()
-                self.pool.join()
+                self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
         finally:
             _W.clear()
             if self.index_path is not None:
@@ -575,6 +602,10 @@ class _Mapper:
                 except OSError:
                     pass
         return False
+
+
+#: tasks in flight per worker process (enough to keep a worker busy while the driver merges)
+WINDOW_PER_WORKER = 3
 
 
 # ---------------------------------------------------------------------------------------------
