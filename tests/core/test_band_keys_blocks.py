@@ -6,24 +6,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dedupe.core.minhash import _fmix64_inplace, band_keys
+from dedupe.core import minhash
+from dedupe.core.minhash import band_keys
 
 
 def _band_keys_one_block(sigs: np.ndarray, bands: int) -> np.ndarray:
-    n, num_perm = sigs.shape
-    rows = num_perm // bands
-    s = np.ascontiguousarray(sigs[:, : bands * rows].reshape(n, bands, rows).transpose(2, 0, 1), dtype=np.uint64)
-    acc = np.zeros((n, bands), dtype=np.uint64)
-    tmp = np.empty_like(acc)
-    with np.errstate(over="ignore"):
-        for r in range(rows):
-            np.multiply(acc, np.uint64(0x9E3779B97F4A7C15), out=acc)
-            np.add(acc, s[r], out=acc)
-            np.add(acc, np.uint64(r + 1), out=acc)
-            _fmix64_inplace(acc, tmp)
-        np.add(acc, np.arange(bands, dtype=np.uint64)[None, :] * np.uint64(0xC2B2AE3D27D4EB4F), out=acc)
-        _fmix64_inplace(acc, tmp)
-    return acc
+    """band_keys with every document in one block (the block size made larger than any input)."""
+    saved = minhash.BAND_KEY_BLOCK
+    minhash.BAND_KEY_BLOCK = 1 << 62
+    try:
+        return band_keys(sigs, bands)
+    finally:
+        minhash.BAND_KEY_BLOCK = saved
 
 
 @pytest.mark.parametrize("n, num_perm, bands", [(0, 128, 32), (1, 128, 32), (9000, 128, 32), (5000, 128, 64), (300, 120, 7), (2100, 64, 64)])

@@ -98,13 +98,17 @@ def signatures(hash32: np.ndarray, offsets: np.ndarray, num_perm: int = 128, see
     return out
 
 
+#: (documents x bands) keys computed at once by :func:`band_keys` (its work buffers: ~2 MB)
+BAND_KEY_BLOCK = 1 << 17
+
+
 def band_keys(sigs: np.ndarray, bands: int) -> np.ndarray:
     """One uint64 key per (set, band): a stable hash of the band's rows. Shape ``(n, bands)``."""
     n, num_perm = sigs.shape
     rows = num_perm // bands
     out = np.empty((n, bands), dtype=np.uint64)
     # blocks of documents: the work buffers stay small (~2 MB) whatever n is
-    step = max(1, (1 << 17) // max(bands, 1))
+    step = max(1, BAND_KEY_BLOCK // max(bands, 1))
     for lo in range(0, n, step):
         hi = min(n, lo + step)
         # rows-major copy: s[r] is the contiguous (block, bands) array of row r of every band
