@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 from ._version import __version__
 from .config import Config
 from .core.tokenize import tokenize, tokenize_batch
+from .engine import phrases
 from .engine.assemble import assemble
+from .engine.phrases import phrase_pieces
 from .engine.within import flagged_spans, within_analysis, within_analysis_many
 from .errors import InputError
 from .engine.corpus import run_corpus
@@ -17,6 +19,10 @@ from .io.jsonl import as_document
 from .models import CleanResult, Document
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from .core.spans import Piece
+    from .core.tokenize import Tokens
     from .engine.indexing import Index
 
 
@@ -47,8 +53,16 @@ def clean(text: str, *, config: Config | None = None, doc_id: str = "") -> Clean
     if len(text) > cfg.max_doc_chars:
         raise InputError(f"document has {len(text):,} characters, more than max_doc_chars={cfg.max_doc_chars:,}")
     toks = tokenize(text)
-    res = within_analysis(text, toks, cfg.within)
-    return assemble(doc_id, text, res.pieces, flagged_spans(text, res.flagged))
+    pp, pm = _phrases(text, toks, cfg)
+    res = within_analysis(text, toks, cfg.within, excluded=pm)
+    return assemble(doc_id, text, pp + res.pieces, flagged_spans(text, res.flagged))
+
+
+def _phrases(text: str, toks: "Tokens", cfg: Config) -> "tuple[list[Piece], np.ndarray | None]":
+    """The caller's ``templates.phrases`` on one page: (pieces, token mask), or ``([], None)``."""
+    if not cfg.templates.phrases:
+        return [], None
+    return phrase_pieces(text, toks, phrases.for_config(cfg.templates))
 
 
 def clean_many(texts: "Iterable[str]", *, config: Config | None = None) -> list[CleanResult]:
@@ -78,8 +92,11 @@ def clean_many(texts: "Iterable[str]", *, config: Config | None = None) -> list[
             size += len(texts[j])
             j += 1
         batch = texts[i:j]
-        for text, res in zip(batch, within_analysis_many(batch, tokenize_batch(batch), cfg.within)):
-            out.append(assemble("", text, res.pieces, flagged_spans(text, res.flagged)))
+        toks_list = tokenize_batch(batch)
+        ph = [_phrases(text, toks, cfg) for text, toks in zip(batch, toks_list)]
+        masks = [pm for _, pm in ph] if cfg.templates.phrases else None
+        for text, (pp, _), res in zip(batch, ph, within_analysis_many(batch, toks_list, cfg.within, masks)):
+            out.append(assemble("", text, pp + res.pieces, flagged_spans(text, res.flagged)))
         i = j
     return out
 

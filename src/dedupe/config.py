@@ -34,6 +34,8 @@ def _check_type(name: str, default: Any, value: Any) -> None:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     elif isinstance(default, str):
         ok = isinstance(value, str)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
     else:
         ok = True
     if not ok:
@@ -141,6 +143,12 @@ class TemplateConfig:
         restore_below: main text: a long template unit (>= 2 * span_tokens tokens) inside the
             main run, held by fewer than this fraction of the site's pages, is kept (an
             article's own headline or paragraph shown as a teaser on other pages). 0 = never.
+        phrases: boilerplate phrases the caller knows (``--phrases FILE``: one per line). Each
+            is tokenised like page text (case, accents' composition, punctuation and spacing
+            ignored; digits literal) and removed from every page as ``template`` with rule
+            ``phrase``, in single-page and corpus mode, even when ``enabled`` is off: a phrase of
+            at least ``span_tokens`` tokens wherever it occurs, a shorter one only where it is a
+            whole line (see :mod:`dedupe.engine.phrases`).
     """
 
     enabled: bool = True
@@ -156,6 +164,7 @@ class TemplateConfig:
     restore_below: float = 0.5
     template_unit_cap: int = 8
     headline_window: int = 8
+    phrases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check(self.min_pages >= 2, "templates.min_pages must be >= 2")
@@ -166,6 +175,9 @@ class TemplateConfig:
         _check(self.list_min_repeats >= 2, "templates.list_min_repeats must be >= 2")
         _check(self.template_unit_cap >= 0, "templates.template_unit_cap must be >= 0 (0 = no cap)")
         _check(self.headline_window >= 0, "templates.headline_window must be >= 0")
+        _check(isinstance(self.phrases, tuple), "templates.phrases must be a tuple of str (a list in a config file)")
+        for p in self.phrases:
+            _check(isinstance(p, str) and any(ch.isalnum() for ch in p), f"templates.phrases: {p!r} has no word to match")
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +319,7 @@ class Config:
                     raise ConfigError(f"unknown setting(s) in {f.name}: {sorted(unknown)}")
                 for name, v in value.items():
                     _check_type(f"{f.name}.{name}", getattr(sub, name), v)
-                value = dataclasses.replace(sub, **value)
+                value = dataclasses.replace(sub, **{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
             kwargs[f.name] = value
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:

@@ -58,8 +58,22 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
-    """Config from an optional JSON file plus per-section overrides (values ``None`` are skipped)."""
+def read_phrases(path: Path) -> list[str]:
+    """Boilerplate phrases from a UTF-8 file: one per line; blank lines and lines starting with
+    ``#`` are skipped. A missing or unreadable file is a config error (exit 4)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: phrases file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a readable UTF-8 phrases file: {exc}") from None
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None = None, phrases: Path | None = None) -> Config:
+    """Config from an optional JSON file plus per-section overrides (values ``None`` are skipped);
+    ``phrases``: a file of boilerplate phrases (:func:`read_phrases`), added to the config's
+    ``templates.phrases``."""
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -74,6 +88,11 @@ def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None =
         values = {k: v for k, v in values.items() if v is not None}
         if values:
             data.setdefault(section, {}).update(values)
+    if phrases is not None:
+        tpl = data.setdefault("templates", {})
+        if not isinstance(tpl, dict):
+            raise ConfigError("templates must be an object")
+        tpl["phrases"] = [*(tpl.get("phrases") or []), *read_phrases(phrases)]
     try:
         return Config.from_dict(data)
     except TypeError as exc:

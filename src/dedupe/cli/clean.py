@@ -36,10 +36,11 @@ def clean_command(
     site: Annotated[Optional[str], typer.Option("--site", help="With --index: the page's site (default: the host of --url, else one group).")] = None,
     url: Annotated[Optional[str], typer.Option("--url", help="With --index: the page's URL (its host is the site when --site is not given).")] = None,
     doc_id: Annotated[Optional[str], typer.Option("--id", help="With --index: the page's id (default: the path). Re-observing an id replaces it.")] = None,
+    phrases: Annotated[Optional[Path], typer.Option("--phrases", help="File of boilerplate phrases you know (one per line, # comments): removed as templates wherever they occur (phrases shorter than 5 tokens: only as whole lines). Added to the config's templates.phrases.")] = None,
     html: Annotated[Optional[bool], typer.Option("--html/--text", help="Read the input as HTML (converted to text, one block per line) or as text. Default: HTML for .html/.htm(.gz) files, text otherwise.")] = None,
 ) -> None:
     """Remove repeated and near-repeated spans inside one page; keep one canonical copy."""
-    cfg = load_config(config, {"within": {"keep_policy": keep, "min_repeat_tokens": min_tokens, "artefact_evidence": False if all_repeats else None}})
+    cfg = load_config(config, {"within": {"keep_policy": keep, "min_repeat_tokens": min_tokens, "artefact_evidence": False if all_repeats else None}}, phrases)
     if html is None:
         html = path.lower().removesuffix(".gz").endswith((".html", ".htm"))
     meta: dict[str, object] = {}

@@ -115,6 +115,7 @@ def corpus_command(
     canonical: Annotated[Optional[Policy], typer.Option("--canonical", help="Canonical document of a near-duplicate cluster.")] = None,
     order: Annotated[Order, typer.Option("--order", help="Row order of OUT and REPORT: id (independent of input order) or input.")] = Order.id,
     config: Annotated[Optional[Path], typer.Option("--config", help="JSON config file (see README).")] = None,
+    phrases: Annotated[Optional[Path], typer.Option("--phrases", help="File of boilerplate phrases you know (one per line, # comments): removed as templates wherever they occur (phrases shorter than 5 tokens: only as whole lines). Added to the config's templates.phrases.")] = None,
     id_field: Annotated[str, typer.Option("--id-field", help="Input field holding the document id.")] = "id",
     text_field: Annotated[str, typer.Option("--text-field", help="Input field holding the text.")] = "text",
     url_field: Annotated[str, typer.Option("--url-field", help="Input field holding the URL.")] = "url",
@@ -133,7 +134,7 @@ def corpus_command(
             "crosspage_policy": crosspage_policy.value if crosspage_policy else None,
         },
     }
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, overrides, phrases)
     fields = FieldMap(id_field, text_field, url_field, site_field, html_field)
     progress = _Progress(not quiet)
     t0 = time.monotonic()

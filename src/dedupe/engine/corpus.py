@@ -59,7 +59,8 @@ from ..core.shingle import shingle_hashes
 from ..core.tokenize import Tokens, tokenize, tokenize_batch
 from ..errors import InputError, WorkerError
 from ..models import CleanResult, Document, Span
-from . import crosspage, neardup
+from . import crosspage, neardup, phrases
+from .phrases import phrase_pieces
 from .assemble import assemble
 from .index import CountIndex, IndexStore, release_memory
 from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
@@ -164,6 +165,16 @@ class ExcludingIndex:
 Exclusion = tuple[np.ndarray, np.ndarray, int]
 
 
+def merge_exclusions(a: "Exclusion | None", b: "Exclusion | None") -> "Exclusion | None":
+    """The evidence of two disjoint sets of copies of one page, together."""
+    if a is None or b is None:
+        return a if b is None else b
+    u, inv = np.unique(np.concatenate((a[0], b[0])), return_inverse=True)
+    c = np.zeros(len(u), dtype=np.int64)
+    np.add.at(c, inv.reshape(-1), np.concatenate((a[1], b[1])).astype(np.int64))
+    return u.astype(np.uint64), c, a[2] + b[2]
+
+
 def _check_doc(doc: Document, cfg: Config) -> None:
     if not isinstance(doc.text, str):
         raise InputError(f"document {doc.id!r}: text must be a str, got {type(doc.text).__name__}")
@@ -204,14 +215,17 @@ def _site_level(
     doc: Document, toks: Tokens, index: IndexStore, cfg: Config, dedupe_only: bool, exclude: Exclusion | None,
     feats: PageFeatures | None = None,
 ) -> tuple[list[Piece], np.ndarray]:
-    """The site pieces of one page (templates, off-main) and the mask of the tokens they remove.
-    ``feats``: the page's template features (computed when not given)."""
+    """The site pieces of one page (templates, off-main; and the caller's ``templates.phrases``,
+    even with templates off) and the mask of the tokens they remove. ``feats``: the page's
+    template features (computed when not given)."""
+    pp, pm = phrase_pieces(doc.text, toks, phrases.for_config(cfg.templates)) if cfg.templates.phrases else ([], None)
     if not cfg.templates.enabled:
-        return [], np.zeros(len(toks), dtype=bool)
+        return pp, np.zeros(len(toks), dtype=bool) if pm is None else pm
     site = site_of(doc)
     view = index if exclude is None else ExcludingIndex(index, site, *exclude)
     site_p, site_mask = _site_pieces(doc.text, toks, view, site, _site_cfg(cfg, dedupe_only), feats)
-    return list(site_p), np.asarray(site_mask, dtype=bool)
+    site_mask = np.asarray(site_mask, dtype=bool)
+    return list(site_p) + pp, site_mask if pm is None else site_mask | pm
 
 
 def _finish(
@@ -643,6 +657,8 @@ def run_corpus(
     progress: ProgressFn | None = None,
     order: str = "input",
     on_signature: Callable[[int, str, np.ndarray, int], None] | None = None,
+    on_observe: Callable[[int, str, np.ndarray, neardup.PageId], None] | None = None,
+    stored_copies: Callable[[Sequence[str], Sequence[str], Sequence[neardup.PageId], neardup.SignatureRows], dict[int, Exclusion]] | None = None,
 ) -> Iterator[CleanResult]:
     """Clean a corpus: observe everything, clean each document, cluster near-duplicates.
 
@@ -662,6 +678,14 @@ def run_corpus(
         on_signature: called as ``on_signature(i, doc_id, signature, n_shingles)`` with each
             document's MinHash signature of its cleaned text (``i`` = input position), after
             cleaning and before anything is yielded (a persistent index stores them as they are).
+        on_observe: called as ``on_observe(i, doc_id, raw_signature, page_id)`` for each
+            document just before ``index.observe`` records it: the MinHash signature of its RAW
+            text and its :func:`~dedupe.engine.neardup.page_id` (a persistent index stores them
+            to find the page's copies later).
+        stored_copies: called once after counting as ``stored_copies(ids, sites, page_ids,
+            raw_signatures)``; returns ``{i: Exclusion}``, the evidence of copies of document
+            ``i`` held outside this input (a persistent index's stored pages), excluded from its
+            evidence together with its copies in the input.
 
     Yields:
         one :class:`CleanResult` per document, ``meta`` = ``cluster``, ``canonical``,
@@ -723,6 +747,8 @@ def run_corpus(
             i = n_chunks = 0
             for fps_list, bfp, bs, be, n_blocks, c_sigs in pmap(_observe_chunk, _chunks(first_pass(), len)):
                 for j, fps in enumerate(fps_list):
+                    if on_observe is not None:
+                        on_observe(i + j, ids[i + j], c_sigs[j], pages[i + j])
                     index.observe(sites[i + j], ids[i + j], fps)
                 blocks.add_many(np.repeat(np.arange(i, i + len(fps_list), dtype=np.int64), n_blocks), bfp, bs, be)
                 raw_sigs.append(c_sigs)
@@ -747,6 +773,9 @@ def run_corpus(
             if cfg.templates.enabled and n > 1:
                 groups = neardup.page_groups(raw_sigs, sites, cfg.corpus.dup_pages_threshold, cfg.neardup.bands, pages, ids=ids)
                 exclusions = _exclusions(groups, pmap, docs if doc_spill is None else doc_spill)
+            if cfg.templates.enabled and stored_copies is not None and n:
+                for i, ex in stored_copies(ids, sites, pages, raw_sigs).items():
+                    exclusions[i] = merge_exclusions(exclusions.get(i), ex)
             raw_sigs.close()
 
             _release_memory()
