@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .hashing import sorted_unique
+
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "no value yet" (max hash) for affine32
 
 _C1 = np.uint32(0x85EBCA6B)
@@ -173,3 +175,57 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
     # unique rows in lexicographic order, as np.unique(pairs, axis=0), through one int64 code
     code = np.unique(pairs[:, 0] * n + pairs[:, 1])
     return np.stack([code // n, code % n], axis=1)
+
+
+def candidate_pairs_many(keys: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    """:func:`candidate_pairs` of many key tables at once: table ``i`` is
+    ``keys[offsets[i]:offsets[i+1]]`` (rows of ``keys`` are sets, tables own consecutive rows).
+    Equal results (pairs in each table's own row numbers), with one sort for all tables.
+
+    A bucket is a run of equal keys *within one table*: the stable sort orders equal keys by
+    row, so each table's members of a key are consecutive and its first member is the one
+    :func:`candidate_pairs` chains to.
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    m = len(offsets) - 1
+    empty = np.empty((0, 2), dtype=np.int64)
+    n, bands = keys.shape
+    if m <= 0:
+        return []
+    if n < 2:
+        return [empty] * m
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")
+    fk = flat[order]
+    fo = order // bands
+    # table of each row, then of each sorted entry
+    row_tab = np.repeat(np.arange(m, dtype=np.int64), np.diff(offsets))
+    ft = row_tab[fo]
+    new = np.empty(len(fk), dtype=bool)
+    new[0] = True
+    np.not_equal(fk[1:], fk[:-1], out=new[1:])
+    new[1:] |= ft[1:] != ft[:-1]
+    if new.all():
+        return [empty] * m
+    run_start = np.flatnonzero(new)
+    run_id = np.cumsum(new) - 1
+    first = fo[run_start][run_id]
+    mask = fo != first
+    if not mask.any():
+        return [empty] * m
+    pa, pb = first[mask], fo[mask]
+    lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
+    # rows are global, tables are row ranges: sorting (lo, hi) sorts by table, then as each
+    # table's own (i, j) order
+    code = sorted_unique(lo * n + hi)
+    lo, hi = code // n, code % n
+    cut = np.searchsorted(lo, offsets).tolist()
+    off = offsets.tolist()
+    out: list[np.ndarray] = []
+    for i in range(m):
+        a, b = cut[i], cut[i + 1]
+        if a == b:
+            out.append(empty)
+            continue
+        out.append(np.stack([lo[a:b] - off[i], hi[a:b] - off[i]], axis=1))
+    return out

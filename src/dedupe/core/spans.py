@@ -10,7 +10,7 @@ spans.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 OPENING = "\"'«“‘„‹([{¿¡"
@@ -29,6 +29,14 @@ class Piece:
     kept_doc: str | None = None
     site_pages: int | None = None
     extra: Any = None
+
+
+def _moved(p: Piece, start: int, end: int) -> Piece:
+    """``dataclasses.replace(p, start=start, end=end)``, without its per-call field lookup (and
+    ``p`` itself when nothing moves)."""
+    if start == p.start and end == p.end:
+        return p
+    return Piece(start, end, p.kind, p.rule, p.score, p.kept, p.kept_doc, p.site_pages, p.extra)
 
 
 def _breaks(s: str) -> int:
@@ -58,7 +66,7 @@ def finish_pieces(text: str, pieces: Iterable[Piece]) -> list[Piece]:
         if merged and p.start < merged[-1].end:
             if p.end <= merged[-1].end:
                 continue
-            p = replace(p, start=merged[-1].end)
+            p = _moved(p, merged[-1].end, p.end)
         merged.append(p)
     # 2. punctuation attached to the piece
     out: list[Piece] = []
@@ -70,12 +78,12 @@ def finish_pieces(text: str, pieces: Iterable[Piece]) -> list[Piece]:
             s -= 1
         while e < hi and text[e] in CLOSING:
             e += 1
-        out.append(replace(p, start=s, end=e))
+        out.append(_moved(p, s, e))
     # 3. punctuation-only gaps between neighbouring pieces go with the earlier piece
     for i in range(len(out) - 1):
         a, b = out[i], out[i + 1]
         if a.end < b.start and _is_gap_junk(text[a.end : b.start]):
-            out[i] = replace(a, end=b.start)
+            out[i] = _moved(a, a.start, b.start)
     # 4. whitespace: never leave a doubled space or a run of blank lines at a cut. Pieces separated
     #    only by whitespace form one cut: removing them joins the whitespace before the cut, the
     #    gaps inside it and the whitespace after it. Exactly one of those runs is kept — the one
@@ -113,10 +121,10 @@ def finish_pieces(text: str, pieces: Iterable[Piece]) -> list[Piece]:
                 keep = -1  # "word CUT, more" -> "word, more"
         # absorb every run but the kept one into the neighbouring piece
         if keep != 0:
-            out[first] = replace(out[first], start=ls)
+            out[first] = _moved(out[first], ls, out[first].end)
         for g, (a, b) in enumerate(zip(members, members[1:]), start=1):
             if g != keep:
-                out[a] = replace(out[a], end=out[b].start)
+                out[a] = _moved(out[a], out[a].start, out[b].start)
         if keep != len(runs) - 1:
-            out[last] = replace(out[last], end=re_)
+            out[last] = _moved(out[last], out[last].start, re_)
     return out

@@ -239,8 +239,8 @@ def _finish(
         cp_pieces, cp_flagged = crosspage.doc_pieces(doc.id, text, toks, pieces, crosspage_hits, cfg.corpus)
         pieces += cp_pieces
         flagged += cp_flagged
-    result = assemble(doc.id, text, pieces, flagged)
-    return dataclasses.replace(result, meta={"removed_chars": result.removed_chars()})
+    r = assemble(doc.id, text, pieces, flagged)
+    return CleanResult(r.doc_id, r.original, r.text, r.spans, {"removed_chars": r.removed_chars()})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,10 +305,8 @@ def _observe_chunk(blobs: list[bytes]) -> Observed:
     toks_list = tokenize_batch([d.text for d in docs])
     raw_sigs, _ = _signatures_many(toks_list, [None] * len(docs), cfg)
     fps_list = _fingerprints_many([d.text for d in docs], toks_list, cfg)  # sorted unique: the driver skips np.unique
-    blocks = [crosspage.block_fingerprints(doc.text, toks, cfg.corpus) for doc, toks in zip(docs, toks_list)]
-    n_blocks = np.fromiter((len(b[0]) for b in blocks), dtype=np.int64, count=len(blocks))
-    bfp, bs, be = (np.concatenate([b[j] for b in blocks]) if blocks else np.empty(0, dtype=np.int64) for j in range(3))
-    return fps_list, bfp.astype(np.uint64, copy=False), bs, be, n_blocks, raw_sigs
+    bfp, bs, be, n_blocks = crosspage.block_fingerprints_many([d.text for d in docs], toks_list, cfg.corpus)
+    return fps_list, bfp, bs, be, n_blocks, raw_sigs
 
 
 def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:

@@ -28,7 +28,7 @@ import numpy as np
 from ..config import CorpusConfig
 from ..core.hashing import TOKEN_BASE, range_hashes
 from ..core.spans import Piece
-from ..core.tokenize import Tokens
+from ..core.tokenize import Tokens, codepoints
 from ..models import KIND_CROSS_PAGE, Span
 from .index import close_spill, release_memory
 
@@ -73,6 +73,44 @@ def block_fingerprints(text: str, toks: Tokens, cfg: CorpusConfig) -> tuple[np.n
         return empty
     fps = range_hashes(toks.hashes, lo, hi, base=TOKEN_BASE) ^ _SALT
     return fps, toks.start[lo].astype(np.int64), toks.end[hi - 1].astype(np.int64)
+
+
+def block_fingerprints_many(
+    texts: Sequence[str], toks_list: Sequence[Tokens], cfg: CorpusConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r""":func:`block_fingerprints` of many pages, concatenated: ``(fps, starts, ends, n_blocks)``
+    with ``n_blocks[i]`` the number of blocks of page ``i`` (equal results; one newline, line and
+    hashing pass over all pages joined by ``"\n"``, so no line crosses two pages).
+
+    >>> from dedupe.core.tokenize import tokenize_batch
+    >>> ts = ["a b c d e f g h i j k l", "", "x\none two three four five six seven eight nine ten"]
+    >>> fps, s, e, nb = block_fingerprints_many(ts, tokenize_batch(ts), CorpusConfig())
+    >>> nb.tolist(), ts[2][s[1]:e[1]]
+    ([1, 0, 1], 'one two three four five six seven eight nine ten')
+    """
+    m = len(texts)
+    n_tok = np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=m)
+    if not cfg.crosspage or not m or not n_tok.any():
+        e = np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.uint64), e, e.copy(), np.zeros(m, dtype=np.int64)
+    char_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=m), out=char_off[1:])
+    tok_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(n_tok, out=tok_off[1:])
+    lstart = np.concatenate([t.start for t in toks_list]).astype(np.int64, copy=False)
+    lend = np.concatenate([t.end for t in toks_list]).astype(np.int64, copy=False)
+    hashes = np.concatenate([t.hashes for t in toks_list])
+    gstart = lstart + np.repeat(char_off[:-1], n_tok)
+    nl = np.flatnonzero(codepoints("\n".join(texts)) == 10)
+    line = np.searchsorted(nl, gstart, side="left")  # line index of each token (pages never share one)
+    brk = np.flatnonzero(line[1:] != line[:-1]) + 1
+    lo = np.concatenate(([0], brk))
+    hi = np.concatenate((brk, [len(line)]))
+    keep = (hi - lo) >= cfg.crosspage_min_tokens
+    lo, hi = lo[keep], hi[keep]
+    fps = range_hashes(hashes, lo, hi, base=TOKEN_BASE) ^ _SALT if len(lo) else np.empty(0, dtype=np.uint64)
+    n_blocks = np.diff(np.searchsorted(lo, tok_off)).astype(np.int64)
+    return fps, lstart[lo], lend[hi - 1], n_blocks
 
 
 class BlockTable:
@@ -340,10 +378,25 @@ def doc_pieces(
         gs = ge = np.empty(0, dtype=np.int64)
     out_p: list[Piece] = []
     out_s: list[Span] = []
-    for h in hits:
+    if len(gs):
+        # characters of each hit covered by the union of the pieces (disjoint sorted ranges):
+        # covered = cover(end) - cover(start), cover(x) = characters of the union before x
+        cum = np.zeros(len(gs) + 1, dtype=np.int64)
+        np.cumsum(ge - gs, out=cum[1:])
+
+        def cover(x: np.ndarray) -> np.ndarray:
+            j = np.searchsorted(gs, x, side="right") - 1  # last range starting at or before x
+            jj = np.maximum(j, 0)
+            return np.where(j >= 0, cum[jj] + np.minimum(x, ge[jj]) - gs[jj], 0)
+
+        hs = np.fromiter((h.start for h in hits), dtype=np.int64, count=len(hits))
+        he = np.fromiter((h.end for h in hits), dtype=np.int64, count=len(hits))
+        covered_l = (cover(np.maximum(he, hs)) - cover(hs)).tolist()
+    else:
+        covered_l = [0] * len(hits)
+    for h, covered in zip(hits, covered_l):
         if h.kept_doc is None:
             continue
-        covered = int(np.clip(np.minimum(ge, h.end) - np.maximum(gs, h.start), 0, None).sum()) if len(gs) else 0
         if covered * 2 >= h.end - h.start:
             continue
         rule = f"block-on-{h.pages}-pages"

@@ -51,7 +51,7 @@ from rapidfuzz import fuzz
 
 from ..config import WithinConfig
 from ..core.hashing import kgram_hashes
-from ..core.minhash import band_keys, candidate_pairs, signatures, to_hash32
+from ..core.minhash import band_keys, candidate_pairs, candidate_pairs_many, signatures, to_hash32
 from ..core.segment import TERMINAL, sentence_bounds
 from ..core.spans import Piece
 from ..core.tokenize import Tokens
@@ -608,6 +608,7 @@ def within_analysis(
     *,
     _near_pre: "tuple | None" = None,
     _kg: np.ndarray | None = None,
+    _exact: "tuple | None" = None,
 ) -> WithinAnalysis:
     """All within-page passes: periodic runs, exact repeats, near repeats.
 
@@ -627,13 +628,16 @@ def within_analysis(
     excl = np.zeros(n, dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
     if len(excl) != n:
         raise ValueError(f"excluded has {len(excl)} entries for {n} tokens")
-    kg = kgram_hashes(toks.hashes, cfg.min_repeat_tokens) if _kg is None else _kg
-    grouped = _repeat_groups(kg) if len(kg) >= 2 else None
-    if grouped is None:  # no k-gram occurs twice: no periodic run (see periodic_runs), no exact repeat
-        per_pieces, per_mask, raw = [], np.zeros(n, dtype=bool), []
+    if _exact is not None:  # (periodic pieces, their mask, exact pieces): by within_analysis_many
+        per_pieces, per_mask, raw = _exact
     else:
-        per_pieces, per_mask = periodic_runs(text, toks, cfg, excl, _kg=kg)
-        raw, _, _ = exact_repeats(text, toks, cfg, excl | per_mask, _groups=(kg, grouped))
+        kg = kgram_hashes(toks.hashes, cfg.min_repeat_tokens) if _kg is None else _kg
+        grouped = _repeat_groups(kg) if len(kg) >= 2 else None
+        if grouped is None:  # no k-gram occurs twice: no periodic run (see periodic_runs), no exact repeat
+            per_pieces, per_mask, raw = [], np.zeros(n, dtype=bool), []
+        else:
+            per_pieces, per_mask = periodic_runs(text, toks, cfg, excl, _kg=kg)
+            raw, _, _ = exact_repeats(text, toks, cfg, excl | per_mask, _groups=(kg, grouped))
     if per_pieces:  # the unit a periodic run keeps is the kept copy of its pieces: never removed
         ka, kb = _tok_ranges(toks, [p.kept[0] for p in per_pieces], [p.kept[1] for p in per_pieces])  # type: ignore[index]
         per_kept = _mark(n, ka, kb)
@@ -721,7 +725,8 @@ def _near_pre_many(texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinCon
     keys = _near_band_keys(hashes, lo[cand[use]], hi[cand[use]], cfg) if use.any() else None
     k_off = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(np.where(n_cand >= 2, n_cand, 0), out=k_off[1:])
-    seg_off_l, c_off_l, tok_off_l, k_off_l = seg_off.tolist(), c_off.tolist(), tok_off.tolist(), k_off.tolist()
+    pairs_of = candidate_pairs_many(keys, k_off) if keys is not None else None
+    seg_off_l, c_off_l, tok_off_l = seg_off.tolist(), c_off.tolist(), tok_off.tolist()
     out: list = []
     for i in range(m):
         if not live_page[i] or n_cand[i] < 2:
@@ -729,7 +734,7 @@ def _near_pre_many(texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinCon
             continue
         s0, c0, c1 = seg_off_l[i], c_off_l[i], c_off_l[i + 1]
         page_cand = cand[c0:c1]
-        pairs = candidate_pairs(keys[k_off_l[i] : k_off_l[i + 1]])  # type: ignore[index]
+        pairs = pairs_of[i]  # type: ignore[index]  # candidate_pairs of the page's keys
         t0 = tok_off_l[i]
         out.append((lo[s0 : seg_off_l[i + 1]] - t0, hi[s0 : seg_off_l[i + 1]] - t0, page_cand - s0, pairs))
     return out
@@ -748,15 +753,159 @@ def within_analysis_many(
     if not cfg.enabled:
         return [within_analysis(t, tk, cfg) for t, tk in zip(texts, toks_list)]
     pre = _near_pre_many(texts, toks_list, cfg) if cfg.near_repeat else [None] * len(texts)
-    # k-gram hashes of every page from one pass over all token hashes (they do not depend on
-    # position), each page's own k-grams sliced out
+    exact = _exact_many(texts, toks_list, cfg, excluded)
+    return [
+        within_analysis(t, tk, cfg, ex, _near_pre=p, _exact=e)
+        for t, tk, p, ex, e in zip(texts, toks_list, pre, excluded, exact)
+    ]
+
+
+def _exact_many(
+    texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinConfig, excluded: "Sequence[np.ndarray | None]"
+) -> list[tuple[list[Piece], np.ndarray, list[Piece]]]:
+    """For each page, what :func:`within_analysis` computes first: ``(periodic pieces, their token
+    mask, exact-repeat pieces)`` — :func:`periodic_runs` of the pages with a repeated k-gram, then
+    :func:`exact_repeats` of every page as one pass over all pages (pages concatenated; k-grams,
+    repeat groups, regions and pieces never cross a page; equal results)."""
+    m = len(texts)
     k = cfg.min_repeat_tokens
-    all_kg = kgram_hashes(np.concatenate([t.hashes for t in toks_list]), k) if toks_list else None
-    out: list[WithinAnalysis] = []
-    a = 0
-    for t, tk, p, ex in zip(texts, toks_list, pre, excluded):
-        b = a + len(tk)
-        kg = all_kg[a : max(a, b - k + 1)]  # type: ignore[index]
-        out.append(within_analysis(t, tk, cfg, ex, _near_pre=p, _kg=kg))
-        a = b
+    lens = [len(t) for t in toks_list]
+    excl: list[np.ndarray] = []
+    for ex, n in zip(excluded, lens):
+        e = np.zeros(n, dtype=bool) if ex is None else np.asarray(ex, dtype=bool)
+        if len(e) != n:
+            raise ValueError(f"excluded has {len(e)} entries for {n} tokens")
+        excl.append(e)
+    out: list[tuple[list[Piece], np.ndarray, list[Piece]]] = [([], np.zeros(n, dtype=bool), []) for n in lens]
+    if not m:
+        return out
+    tok_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.asarray(lens, dtype=np.int64), out=tok_off[1:])
+    N = int(tok_off[-1])
+    hashes = np.concatenate([t.hashes for t in toks_list])
+    all_kg = kgram_hashes(hashes, k)
+    # the k-gram positions of each page (not those that cross into the next page)
+    n_kg = np.maximum(np.asarray(lens, dtype=np.int64) - k + 1, 0)
+    pos_page = np.repeat(np.arange(m, dtype=np.int64), n_kg)
+    kpos = np.arange(len(pos_page), dtype=np.int64) - np.repeat(np.cumsum(n_kg) - n_kg, n_kg) + tok_off[:-1][pos_page]
+    if len(kpos) < 2:
+        return out
+    kg = all_kg[kpos]
+    # repeat groups: equal (page, k-gram) — _repeat_groups of each page, numbered globally
+    # (sorted page by page: cheaper than one sort of all pages, or a lexsort)
+    kg_off_l = np.concatenate(([0], np.cumsum(n_kg))).tolist()
+    order = np.concatenate([np.argsort(kg[a:b], kind="stable") + a for a, b in zip(kg_off_l[:-1], kg_off_l[1:])])
+    srt, sp = kg[order], pos_page[order]
+    new = np.empty(len(kg), dtype=bool)
+    new[0] = True
+    np.not_equal(srt[1:], srt[:-1], out=new[1:])
+    new[1:] |= sp[1:] != sp[:-1]
+    if new.all():
+        return out
+    rank = np.cumsum(new) - 1
+    inv = np.empty(len(kg), dtype=np.int64)
+    inv[order] = rank
+    starts = np.flatnonzero(new)
+    counts = np.empty(len(starts), dtype=np.int64)
+    counts[:-1] = starts[1:] - starts[:-1]
+    counts[-1] = len(kg) - starts[-1]
+    repeated = counts[inv] >= 2
+    has_rep = np.bincount(pos_page[repeated], minlength=m) > 0
+    # periodic runs first (their removed tokens are excluded from the exact pass)
+    kg_off = kg_off_l
+    ex_all = np.concatenate(excl) if N else np.zeros(0, dtype=bool)
+    for i in np.flatnonzero(has_rep).tolist():
+        per_pieces, per_mask = periodic_runs(texts[i], toks_list[i], cfg, excl[i], _kg=kg[kg_off[i] : kg_off[i + 1]])
+        out[i] = (per_pieces, per_mask, [])
+        if per_pieces:
+            ex_all[tok_off[i] : tok_off[i + 1]] |= per_mask
+    # exact repeats (exact_repeats with _groups), all pages at once
+    sel = np.flatnonzero(repeated)
+    rep_pos = kpos[sel]
+    rpage = pos_page[sel]
+    group = inv[sel]
+    brk = np.flatnonzero((np.diff(rep_pos) != 1) | (rpage[1:] != rpage[:-1])) + 1
+    r_first = rep_pos[np.concatenate(([0], brk))]
+    r_last = rep_pos[np.concatenate((brk - 1, [len(rep_pos) - 1]))]
+    r_end = r_last + k
+    r_page = rpage[np.concatenate(([0], brk))]
+    region_of = np.zeros(len(rep_pos), dtype=np.int64)
+    region_of[brk] = 1
+    region_of = np.cumsum(region_of)
+    n_regions = len(r_first)
+    gstart = np.concatenate([t.start for t in toks_list]).astype(np.int64, copy=False)
+    gend = np.concatenate([t.end for t in toks_list]).astype(np.int64, copy=False)
+    if cfg.keep_policy == "context":
+        # region r+1 touches region r (same page only)
+        gap_ok = ((r_first[1:] - r_end[:-1] <= _NEIGHBOUR_GAP) & (r_page[1:] == r_page[:-1])).tolist()
+        c_start, c_end, pg = gstart[r_first].tolist(), gend[r_end - 1].tolist(), r_page.tolist()
+        scores = np.array(
+            [
+                context_score(texts[pg[r]], c_start[r], c_end[r], r > 0 and gap_ok[r - 1], r + 1 < n_regions and gap_ok[r])
+                for r in range(n_regions)
+            ],
+            dtype=np.int64,
+        )
+        pos_score = scores[region_of]
+    else:
+        pos_score = np.zeros(len(rep_pos), dtype=np.int64)
+    ex_csum = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(ex_all, out=ex_csum[1:])
+    touch = (ex_csum[rep_pos + k] - ex_csum[rep_pos]) > 0
+    # a k-gram whose every occurrence touches an excluded token: the other level removes it
+    free_in_group = np.bincount(group, weights=~touch, minlength=len(counts))
+    live = free_in_group[group] > 0
+    if not live.all():
+        rep_pos, group, pos_score, touch, rpage = rep_pos[live], group[live], pos_score[live], touch[live], rpage[live]
+        if not len(rep_pos):
+            return out
+    order = np.lexsort((rep_pos, -pos_score, touch, group))
+    g_sorted = group[order]
+    head = np.concatenate(([True], g_sorted[1:] != g_sorted[:-1]))
+    head_idx = np.cumsum(head) - 1
+    kept_sorted = rep_pos[order][head][head_idx]
+    kept_of = np.empty(len(rep_pos), dtype=np.int64)
+    kept_of[order] = kept_sorted
+    is_kept = kept_of == rep_pos
+    kept_cov = _coverage(N, rep_pos[is_kept], k)
+    nk_pos = rep_pos[~is_kept]
+    rem_cov = _coverage(N, nk_pos, k)
+    removed = rem_cov & ~kept_cov & ~ex_all
+    ridx = np.flatnonzero(removed)
+    if not len(ridx):
+        return out
+    # partner of each removed token: via the last non-kept occurrence starting at or before it
+    # (one of its own page: the occurrence that removes it lies there)
+    last = np.full(N, -1, dtype=np.int64)
+    last[nk_pos] = np.arange(len(nk_pos))
+    last = np.maximum.accumulate(last)
+    occ = last[ridx]
+    d_r = kept_of[~is_kept][occ] - nk_pos[occ]
+    t_page = np.searchsorted(tok_off, ridx, side="right") - 1
+    # pieces: runs of removed tokens with a constant delta, within one page
+    brk2 = np.flatnonzero((np.diff(ridx) != 1) | (np.diff(d_r) != 0) | (t_page[1:] != t_page[:-1])) + 1
+    heads = np.concatenate(([0], brk2))
+    p_first = ridx[heads]
+    p_last = ridx[np.concatenate((brk2 - 1, [len(ridx) - 1]))]
+    tok_chars = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([t.nend - t.nstart for t in toks_list]), out=tok_chars[1:])
+    long_enough = tok_chars[p_last + 1] - tok_chars[p_first] >= cfg.min_repeat_chars
+    p_first, p_last = p_first[long_enough], p_last[long_enough]
+    p_delta, p_page = d_r[heads][long_enough], t_page[heads][long_enough]
+    if not len(p_first):
+        return out
+    base = tok_off[p_page]
+    rule = f"exact-run>={k}-tokens" + ("/context" if cfg.keep_policy == "context" else "/first")
+    pieces = [
+        Piece(s0, e0, KIND_REPEAT, rule, 1.0, kept=(ks, ke), extra=(a, b, d))
+        for s0, e0, ks, ke, a, b, d in zip(
+            gstart[p_first].tolist(), gend[p_last].tolist(),
+            gstart[p_first + p_delta].tolist(), gend[p_last + p_delta].tolist(),
+            (p_first - base).tolist(), (p_last - base).tolist(), p_delta.tolist(),
+        )
+    ]
+    cut = np.searchsorted(p_page, np.arange(m + 1)).tolist()
+    for i in np.unique(p_page).tolist():
+        per_pieces, per_mask, _ = out[i]
+        out[i] = (per_pieces, per_mask, pieces[cut[i] : cut[i + 1]])
     return out
