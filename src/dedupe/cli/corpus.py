@@ -21,6 +21,7 @@ import typer
 from .. import api
 from ..io.files import iter_inputs
 from ..io.jsonl import FieldMap, Reject, dumps, out_row, report_rows
+from ..io.parquet import ParquetRowWriter, is_parquet_path, report_schema
 from ..models import Document
 from ._common import EXIT_INPUT, fail, handle_errors, load_config, open_output
 
@@ -69,6 +70,28 @@ class _Progress:
             sys.stderr.flush()
 
 
+class _JsonlRows:
+    """Rows to a JSONL output (a file, or stdout for ``-``)."""
+
+    def __init__(self, path: str) -> None:
+        self._fh = open_output(path)
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._fh.write(dumps(row))
+
+    def close(self) -> None:
+        if self._fh is not sys.stdout:
+            self._fh.close()
+
+
+def _rows_output(path: str, *, schema: Any = None, **parquet: Any) -> "_JsonlRows | ParquetRowWriter":
+    """A row writer for ``--out`` / ``--report``: Parquet when the name ends in ``.parquet`` /
+    ``.pq``, else JSONL. ``schema``: a callable giving the fixed Parquet schema (report rows)."""
+    if path != "-" and is_parquet_path(path):
+        return ParquetRowWriter(path, schema=schema() if schema is not None else None, **parquet)
+    return _JsonlRows(path)
+
+
 class _RowStore:
     """The other fields of each input row (``url``, ``site``, ``meta``: not the text), kept until
     its output row is written: pickled to an anonymous temporary file, with only ``id -> row
@@ -100,9 +123,9 @@ class _RowStore:
 
 @handle_errors
 def corpus_command(
-    inputs: Annotated[list[str], typer.Argument(help="JSONL files, directories of .txt/.html files, or - (JSONL on stdin).", show_default=False)],
-    out: Annotated[str, typer.Option("--out", "-o", help="Output JSONL: input rows with cleaned text and a `dedupe` object (- for stdout).")],
-    report: Annotated[Optional[str], typer.Option("--report", "-r", help="Span report JSONL: one removed or flagged span per row.")] = None,
+    inputs: Annotated[list[str], typer.Argument(help="JSONL files (.jsonl, .jsonl.gz), Parquet files (.parquet), directories of .txt/.html files, or - (JSONL on stdin).", show_default=False)],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output: input rows with cleaned text and a `dedupe` object; JSONL, or Parquet when the name ends in .parquet (- for stdout).")],
+    report: Annotated[Optional[str], typer.Option("--report", "-r", help="Span report: one removed or flagged span per row; JSONL, or Parquet when the name ends in .parquet.")] = None,
     rejects: Annotated[Optional[str], typer.Option("--rejects", help="JSONL of rows not written to OUT (bad input, dropped near-duplicates), with the reason.")] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Processes for per-document work (output does not depend on it).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
@@ -143,10 +166,11 @@ def corpus_command(
     reject_list: list[Reject] = []
     rows_meta = _RowStore()
     chars_in = 0
+    schemas: list[Any] = []  # of the Parquet inputs: a Parquet OUT keeps their column types
 
     def docs() -> Iterator[Document]:
         nonlocal rows_in, chars_in
-        for item in iter_inputs(inputs, fields=fields, max_chars=cfg.max_doc_chars):
+        for item in iter_inputs(inputs, fields=fields, max_chars=cfg.max_doc_chars, schemas=schemas):
             rows_in += 1
             if isinstance(item, Reject):
                 reject_list.append(item)
@@ -165,8 +189,8 @@ def corpus_command(
     clusters: set[str] = set()
     in_clusters = 0
     # open every output first: an unwritable path fails before any work (and before the index is written)
-    out_fh = open_output(out)
-    rep_fh = open_output(report) if report is not None else None
+    out_fh = _rows_output(out, input_schemas=schemas, text_field=text_field, dedupe_column=True)
+    rep_fh = _rows_output(report, schema=report_schema) if report is not None else None
     rej_fh = open_output(rejects) if rejects is not None else None
     try:
         idx = api.open_index(index, config=cfg, dedupe_only=dedupe_only or no_templates) if index is not None else None
@@ -192,12 +216,12 @@ def corpus_command(
                 in_clusters += 1
             if rep_fh is not None:
                 for row in report_rows(res):
-                    rep_fh.write(dumps(row))
+                    rep_fh.write(row)
             if cfg.neardup.drop and not res.meta.get("canonical", True):
                 n_dropped += 1
                 reject_list.append(Reject(str(doc.meta.get("source")), doc.meta.get("line"), res.doc_id, f"near-duplicate of {res.meta['cluster']!r} (dropped by --drop-near-dups)"))
                 continue
-            out_fh.write(dumps(out_row(doc, res)))
+            out_fh.write(out_row(doc, res))
             n_out += 1
     finally:
         progress.done()
@@ -205,7 +229,7 @@ def corpus_command(
         if idx is not None:
             idx.close()
         for fh in (out_fh, rep_fh):
-            if fh is not None and fh is not sys.stdout:
+            if fh is not None:
                 fh.close()
     if rej_fh is not None:
         try:

@@ -1,4 +1,5 @@
-"""Corpus inputs: JSONL files, ``-`` (JSONL on stdin), directories of ``.txt`` / ``.html`` files.
+"""Corpus inputs: JSONL files, ``-`` (JSONL on stdin), Parquet files (``.parquet``, see
+:mod:`dedupe.io.parquet`), directories of ``.txt`` / ``.html`` files.
 
 :func:`iter_inputs` walks the inputs in the order given and yields :class:`~dedupe.models.Document`
 or :class:`~dedupe.io.jsonl.Reject` items, so that every input row is accounted for: rows out +
@@ -33,6 +34,7 @@ from ..errors import InputError
 from ..models import Document
 from .html import check_not_binary, decode_html, read_html
 from .jsonl import FieldMap, Reject, iter_jsonl
+from .parquet import is_parquet_path, iter_parquet
 from .text import decode_text
 
 TEXT_SUFFIXES = (".txt",)
@@ -151,8 +153,12 @@ def _gz_guarded(items: Iterator[Document | Reject], source: str) -> Iterator[Doc
         yield Reject(source, None, None, f"gzip stream is corrupt or truncated after line {last}: the rest of the file cannot be read ({exc})")
 
 
-def iter_inputs(inputs: Iterable[str], *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000) -> Iterator[Document | Reject]:
-    """Documents and rejects of all inputs, in order; duplicate ids are rejected.
+def iter_inputs(
+    inputs: Iterable[str], *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000, schemas: list | None = None
+) -> Iterator[Document | Reject]:
+    """Documents and rejects of all inputs, in order; duplicate ids are rejected. A path ending
+    in ``.parquet`` / ``.pq`` is read as Parquet (:func:`dedupe.io.parquet.iter_parquet`; its
+    Arrow schema is appended to ``schemas`` when given).
 
     Raises:
         InputError: an input path that does not exist or cannot be opened (nothing of it can be
@@ -165,6 +171,9 @@ def iter_inputs(inputs: Iterable[str], *, fields: FieldMap = FieldMap(), max_cha
             fh = None
         elif os.path.isdir(inp):
             items = iter_directory(inp, max_chars=max_chars)
+            fh = None
+        elif os.path.exists(inp) and is_parquet_path(inp):
+            items = iter_parquet(inp, fields=fields, max_chars=max_chars, schemas=schemas)
             fh = None
         elif os.path.exists(inp):
             try:

@@ -18,6 +18,9 @@ Output: :func:`out_row` (the input row with ``text`` replaced by the cleaned tex
 
 from __future__ import annotations
 
+import base64
+import datetime as _dt
+import decimal
 import json
 import re
 from dataclasses import dataclass
@@ -260,6 +263,20 @@ def report_rows(result: CleanResult) -> Iterator[dict[str, Any]]:
         }
 
 
+def json_default(value: Any) -> Any:
+    """JSON for the Parquet values ``json`` cannot encode (``json.dumps(default=...)``)."""
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def dumps(row: dict[str, Any]) -> str:
-    """One JSONL line (UTF-8 kept readable, no trailing spaces)."""
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+    """One JSONL line (UTF-8 kept readable, no trailing spaces; values of Parquet inputs that
+    JSON cannot hold go through :func:`json_default`)."""
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=json_default) + "\n"
