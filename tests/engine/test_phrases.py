@@ -156,3 +156,23 @@ def test_cli_phrases_file(tmp_path: Path) -> None:
     got = runner.invoke(app, ["corpus", str(rows), "--out", str(out), "--no-templates", "--phrases", str(f), "--quiet"])
     assert got.exit_code == 0, got.output
     assert "Commentaires" not in out.read_text(encoding="utf-8")
+
+
+def test_index_reclean_with_phrases_and_parquet_out(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    runner = CliRunner()
+    db = tmp_path / "idx.db"
+    bodies = ("The harbour reopened on Monday after the storms.", "Farmers expect a late harvest after a cold spring.")
+    for i, body in enumerate(bodies):  # the notice on one page only: no site evidence for it
+        page = tmp_path / f"p{i}.txt"
+        page.write_text(body + ("\nCookie notice\n" if i == 0 else "\n"), encoding="utf-8")
+        assert runner.invoke(app, ["clean", str(page), "--index", str(db), "--id", f"p{i}"]).exit_code == 0
+    f = tmp_path / "known.txt"
+    f.write_text("Cookie notice\n", encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    got = runner.invoke(app, ["index", "reclean", str(db), "--out", str(out), "--phrases", str(f), "--dedupe-only"])
+    assert got.exit_code == 0, got.output
+    rows = pq.read_table(out).to_pylist()
+    assert [r["id"] for r in rows] == ["p0", "p1"]
+    assert [r["text"].strip() for r in rows] == list(bodies)
+    assert dict(rows[0]["dedupe"]["removed_chars"]) == {"template": len("\nCookie notice\n") - 1}

@@ -12,6 +12,8 @@ import typer
 
 from ..config import Config
 from ..errors import ConfigError, DedupeError, IndexStoreError, InputError
+from ..io.jsonl import dumps
+from ..io.parquet import ParquetRowWriter, is_parquet_path
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -119,3 +121,25 @@ def open_output(path: str) -> IO[str]:
         return open(path, "w", encoding="utf-8", newline="\n")
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+class JsonlRows:
+    """Rows to a JSONL output (a file, or stdout for ``-``)."""
+
+    def __init__(self, path: str) -> None:
+        self._fh = open_output(path)
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._fh.write(dumps(row))
+
+    def close(self) -> None:
+        if self._fh is not sys.stdout:
+            self._fh.close()
+
+
+def rows_output(path: str, *, schema: Any = None, **parquet: Any) -> "JsonlRows | ParquetRowWriter":
+    """A row writer for ``--out`` / ``--report``: Parquet when the name ends in ``.parquet`` /
+    ``.pq``, else JSONL. ``schema``: a callable giving the fixed Parquet schema (report rows)."""
+    if path != "-" and is_parquet_path(path):
+        return ParquetRowWriter(path, schema=schema() if schema is not None else None, **parquet)
+    return JsonlRows(path)

@@ -21,9 +21,9 @@ import typer
 from .. import api
 from ..io.files import iter_inputs
 from ..io.jsonl import FieldMap, Reject, dumps, out_row, report_rows
-from ..io.parquet import ParquetRowWriter, is_parquet_path, report_schema
+from ..io.parquet import report_schema
 from ..models import Document
-from ._common import EXIT_INPUT, fail, handle_errors, load_config, open_output
+from ._common import EXIT_INPUT, fail, handle_errors, load_config, open_output, rows_output
 
 _MAX_REJECT_MESSAGES = 20
 
@@ -68,28 +68,6 @@ class _Progress:
         if self.enabled:
             sys.stderr.write("\r" + " " * 70 + "\r")
             sys.stderr.flush()
-
-
-class _JsonlRows:
-    """Rows to a JSONL output (a file, or stdout for ``-``)."""
-
-    def __init__(self, path: str) -> None:
-        self._fh = open_output(path)
-
-    def write(self, row: dict[str, Any]) -> None:
-        self._fh.write(dumps(row))
-
-    def close(self) -> None:
-        if self._fh is not sys.stdout:
-            self._fh.close()
-
-
-def _rows_output(path: str, *, schema: Any = None, **parquet: Any) -> "_JsonlRows | ParquetRowWriter":
-    """A row writer for ``--out`` / ``--report``: Parquet when the name ends in ``.parquet`` /
-    ``.pq``, else JSONL. ``schema``: a callable giving the fixed Parquet schema (report rows)."""
-    if path != "-" and is_parquet_path(path):
-        return ParquetRowWriter(path, schema=schema() if schema is not None else None, **parquet)
-    return _JsonlRows(path)
 
 
 class _RowStore:
@@ -189,8 +167,8 @@ def corpus_command(
     clusters: set[str] = set()
     in_clusters = 0
     # open every output first: an unwritable path fails before any work (and before the index is written)
-    out_fh = _rows_output(out, input_schemas=schemas, text_field=text_field, dedupe_column=True)
-    rep_fh = _rows_output(report, schema=report_schema) if report is not None else None
+    out_fh = rows_output(out, input_schemas=schemas, text_field=text_field, dedupe_column=True)
+    rep_fh = rows_output(report, schema=report_schema) if report is not None else None
     rej_fh = open_output(rejects) if rejects is not None else None
     try:
         idx = api.open_index(index, config=cfg, dedupe_only=dedupe_only or no_templates) if index is not None else None

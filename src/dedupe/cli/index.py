@@ -6,8 +6,8 @@ dedupe index, damaged, other hashing settings).
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,9 +15,10 @@ import typer
 
 from .. import api
 from ..errors import InputError
-from ..io.jsonl import dumps, out_row, report_rows
+from ..io.jsonl import out_row, report_rows
+from ..io.parquet import report_schema
 from ..models import Document
-from ._common import EXIT_USAGE, fail, handle_errors, load_config, open_output
+from ._common import EXIT_USAGE, fail, handle_errors, load_config, read_phrases, rows_output
 
 index_app = typer.Typer(
     name="index",
@@ -111,13 +112,14 @@ def compact_command(path: PathArg) -> None:
 @handle_errors
 def reclean_command(
     path: PathArg,
-    out: Annotated[str, typer.Option("--out", "-o", help="Output JSONL: id, url, site, cleaned text and a `dedupe` object (- for stdout).")],
-    report: Annotated[Optional[str], typer.Option("--report", "-r", help="Span report JSONL.")] = None,
+    out: Annotated[str, typer.Option("--out", "-o", help="Output rows: id, url, site, cleaned text and a `dedupe` object; JSONL, or Parquet when the name ends in .parquet (- for stdout).")],
+    report: Annotated[Optional[str], typer.Option("--report", "-r", help="Span report; JSONL, or Parquet when the name ends in .parquet.")] = None,
     site: Annotated[Optional[str], typer.Option("--site", help="Re-clean the pages of this site.")] = None,
     ids: Annotated[Optional[list[str]], typer.Option("--id", help="Re-clean this document (repeatable).")] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Processes for per-document work.")] = 1,
     dedupe_only: Annotated[bool, typer.Option("--dedupe-only", help="No main-text selection.")] = False,
     config: ConfigOpt = None,
+    phrases: Annotated[Optional[Path], typer.Option("--phrases", help="File of boilerplate phrases (one per line) removed too, added to the settings' templates.phrases (see `dedupe clean --help`).")] = None,
 ) -> None:
     """Re-clean stored pages against everything the index holds now (needs stored texts).
 
@@ -125,26 +127,30 @@ def reclean_command(
     show its template, get the template removed now.
     """
     cfg = load_config(config) if config is not None else None
+    extra = read_phrases(phrases) if phrases is not None else []
     with api.open_index(_existing(path), config=cfg, dedupe_only=dedupe_only) as idx:
+        if extra:  # on top of the settings in use (given, or stored in the index)
+            tc = idx.config.templates
+            idx.config = dataclasses.replace(idx.config, templates=dataclasses.replace(tc, phrases=(*tc.phrases, *extra)))
         info = idx.store.doc_info(ids) if ids else None
         if ids and info is not None:
             missing = [i for i in ids if i not in info]
             if missing:
                 raise InputError(f"not in the index: {', '.join(map(repr, missing[:5]))}")
-        out_fh = open_output(out)
-        rep_fh = open_output(report) if report is not None else None
+        out_fh = rows_output(out, dedupe_column=True)
+        rep_fh = rows_output(report, schema=report_schema) if report is not None else None
         n = 0
         try:
             for res in idx.reclean(ids, site=site, workers=workers):
                 meta = idx.store.doc_info([res.doc_id]).get(res.doc_id, {})
                 row = {"id": res.doc_id, "url": meta.get("url"), "site": meta.get("site")}
-                out_fh.write(dumps(out_row(Document(res.doc_id, "", meta={"row": row}), res)))
+                out_fh.write(out_row(Document(res.doc_id, "", meta={"row": row}), res))
                 if rep_fh is not None:
                     for r in report_rows(res):
-                        rep_fh.write(dumps(r))
+                        rep_fh.write(r)
                 n += 1
         finally:
             for fh in (out_fh, rep_fh):
-                if fh is not None and fh is not sys.stdout:
+                if fh is not None:
                     fh.close()
     typer.echo(f"dedupe index: re-cleaned {n:,} pages", err=True)
