@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from dedupe.config import Config, NearDupConfig
-from dedupe.engine.corpus import clean_document, run_corpus
-from dedupe.models import Document
+from dedupe.core.tokenize import tokenize
+from dedupe.engine.corpus import clean_document, run_corpus, site_of
+from dedupe.engine.neardup import page_id
+from dedupe.models import CleanResult, Document
 from dedupe.stores import open_index
 
 from index_corpus import france24_pages, multi_site, paragraph
@@ -206,12 +208,11 @@ def test_streaming_clean_prepared_before_the_lock_is_redone_when_the_site_change
         assert idx.prepared_misses == 1
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: streaming Index.clean has no copy exclusion (README, Persistent index)")
 def test_streaming_clean_does_not_count_a_recrawl_under_another_id_as_template(tmp_path: Path) -> None:
     """Corpus mode does not let copies of one page (same normalised URL, near-identical text)
-    vote for each other's body as template; page by page there is no such rule yet: a re-crawl
-    under a second id counts as a second page holding the body, and without main-text
-    selection (which restores it here) the body is cut as template. Passes once the rule exists."""
+    vote for each other's body as template; page by page neither: the re-crawl under a second id
+    finds the stored page by its URL key and raw-text signature and does not count it. Without
+    the rule (schema 3) the body, on two pages, was cut as template under ``dedupe_only``."""
     docs = multi_site(n_sites=1, pages=6)[:6]
     copy = Document("s0-p3-again", docs[3].text, url=docs[3].url + "?utm_source=feed")
     want = {r.doc_id: r for r in run_corpus([*docs, copy], Config(), dedupe_only=True)}["s0-p3-again"]
@@ -221,6 +222,132 @@ def test_streaming_clean_does_not_count_a_recrawl_under_another_id_as_template(t
             idx.clean(d)
         got = idx.clean(copy)
     assert got.text == want.text
+
+
+def _site_pages(kind: str) -> list[Document]:
+    """Six pages of one site whose identity is of one ``kind``: ``url``, ``title`` (no URL,
+    a title in ``meta["page"]``, as HTML input gives) or ``none`` (no URL, no title)."""
+    out = []
+    for d in multi_site(n_sites=1, pages=6)[:6]:
+        if kind == "url":
+            out.append(d)
+        elif kind == "title":
+            out.append(Document(d.id, d.text, site="site0.example", meta={"page": {"title": f"Story {d.id}"}}))
+        else:
+            out.append(Document(d.id, d.text, site="site0.example"))
+    return out
+
+
+def _copy_of(d: Document, kind: str, new_id: str = "copy") -> Document:
+    """A re-crawl of ``d`` under another id: same text, identity as ``kind`` says."""
+    if kind == "url":
+        return Document(new_id, d.text, url=d.url + "?utm_source=feed")
+    if kind == "title":
+        return Document(new_id, d.text, site=d.site, meta={"page": {"title": "  STORY " + d.id.upper()}})  # same title key
+    if kind == "other-url":
+        return Document(new_id, d.text, url=d.url + "-other")
+    return Document(new_id, d.text, site=d.site)
+
+
+def _corpus_mode(docs: list[Document], doc_id: str) -> "CleanResult":
+    return {r.doc_id: r for r in run_corpus(docs, Config(), dedupe_only=True)}[doc_id]
+
+
+@pytest.mark.parametrize("kind", ["url", "title", "none"])
+def test_streaming_clean_excludes_a_stored_copy_found_by_identity_and_raw_text(tmp_path: Path, kind: str) -> None:
+    """Page by page, a copy of a stored page under another id (same URL key; else same title
+    and no URL; else no identity at all) is cleaned without its stored copy's evidence: the
+    body stays, as in corpus mode on the same pages (dedupe_only: no main-text restore)."""
+    docs = _site_pages(kind)
+    copy = _copy_of(docs[3], kind)
+    want = _corpus_mode([*docs, copy], "copy")
+    body = [ln for ln in copy.text.split("\n") if len(ln) > 200]
+    assert all(b in want.text for b in body)  # corpus mode keeps the body
+    with open_index(tmp_path / "idx.db", dedupe_only=True) as idx:
+        for d in docs:
+            idx.clean(d)
+        got = idx.clean(copy)
+        assert idx.prepared_misses == 0  # cleaned before the lock, copies included
+        assert idx.stats()["raw_signatures"] == len(docs) + 1
+    assert got.text == want.text
+    assert got.removed_chars().get("template", 0) > 0  # the site's template still goes
+
+
+def test_streaming_clean_counts_near_identical_pages_under_two_urls(tmp_path: Path) -> None:
+    """Two URLs are two pages (page_groups): a near-identical text under another URL is not a
+    copy, its body is on two of the site's pages and, without main-text selection, cut as
+    template in corpus mode and page by page alike."""
+    docs = _site_pages("url")
+    other = _copy_of(docs[3], "other-url")
+    want = _corpus_mode([*docs, other], "copy")
+    body = [ln for ln in other.text.split("\n") if len(ln) > 200]
+    assert not any(b in want.text for b in body)
+    with open_index(tmp_path / "idx.db", dedupe_only=True) as idx:
+        for d in docs:
+            idx.clean(d)
+        got = idx.clean(other)
+    assert got.text == want.text
+
+
+def test_corpus_batch_excludes_a_copy_stored_by_an_earlier_batch(tmp_path: Path) -> None:
+    """A page whose copy an earlier ``idx.corpus`` batch stored is cleaned without that copy's
+    evidence, as in one corpus run over both batches; within the second batch its own copies
+    are excluded too (both sets together)."""
+    docs = _site_pages("url")
+    copy = _copy_of(docs[3], "url")
+    copy2 = Document("copy2", docs[3].text, url=docs[3].url + "#again")
+    want = {r.doc_id: r for r in run_corpus([*docs, copy, copy2], Config(), dedupe_only=True)}
+    body = [ln for ln in copy.text.split("\n") if len(ln) > 200]
+    assert all(b in want["copy"].text for b in body)
+    with open_index(tmp_path / "one.db", dedupe_only=True) as idx:
+        list(idx.corpus(docs))
+        (alone,) = list(idx.corpus([copy]))
+    assert alone.text == _corpus_mode([*docs, copy], "copy").text
+    with open_index(tmp_path / "two.db", dedupe_only=True) as idx:
+        list(idx.corpus(docs))
+        got = {r.doc_id: r for r in idx.corpus([copy, copy2])}
+    assert got["copy"].text == want["copy"].text and got["copy2"].text == want["copy2"].text
+
+
+def test_a_forgotten_or_moved_page_is_no_longer_a_copy(tmp_path: Path) -> None:
+    """Forgetting a page removes its identity and raw signature; re-observing it under another
+    URL replaces them: a later page with its old URL and text is then not its copy (its evidence,
+    where it is still stored, counts)."""
+    docs = _site_pages("url")
+    copy = _copy_of(docs[3], "url")
+    moved = Document(docs[3].id, docs[3].text, url=docs[3].url + "-moved")
+    with open_index(tmp_path / "idx.db", dedupe_only=True) as idx:
+        for d in docs:
+            idx.clean(d)
+        idx.clean(moved)  # the same id, now at another URL: two URLs are two pages
+        got = idx.clean(copy)
+        assert got.text == _corpus_mode([*docs[:3], moved, *docs[4:], copy], "copy").text
+        body = [ln for ln in copy.text.split("\n") if len(ln) > 200]
+        assert not any(b in got.text for b in body)  # counted: cut as template
+        assert idx.forget([docs[3].id]) == 1
+        assert idx._copies(site_of(copy), page_id(copy), idx._raw_signature(copy, tokenize(copy.text)), ()) == ["copy"]
+        idx.forget(["copy"])
+        assert idx._copies(site_of(copy), page_id(copy), idx._raw_signature(copy, tokenize(copy.text)), ()) == []
+
+
+def test_reclean_keeps_stored_identities_and_excludes_stored_copies(tmp_path: Path) -> None:
+    """``reclean`` of some pages takes their identities as stored (titles from the HTML head
+    included) and leaves out the evidence of their stored copies that are not re-cleaned with
+    them: a page with another title and the same text counts (two pages), a re-crawl with the
+    same title does not, as in one corpus run over all the pages."""
+    docs = _site_pages("title")
+    other = Document("other", docs[3].text, site=docs[3].site, meta={"page": {"title": "A different story"}})
+    same = _copy_of(docs[2], "title", "same")
+    pages = [*docs, other, same]
+    want = {r.doc_id: r for r in run_corpus(pages, Config(), dedupe_only=True)}
+    body3 = [ln for ln in docs[3].text.split("\n") if len(ln) > 200]
+    assert not any(b in want[docs[3].id].text for b in body3)  # told apart by title: cut
+    with open_index(tmp_path / "idx.db", dedupe_only=True) as idx:
+        for d in pages:
+            idx.clean(d)
+        got = {r.doc_id: r for r in idx.reclean([docs[3].id, docs[2].id])}
+    assert got[docs[3].id].text == want[docs[3].id].text
+    assert got[docs[2].id].text == want[docs[2].id].text
 
 
 def test_corpus_batch_with_index_uses_earlier_pages(tmp_path: Path) -> None:
@@ -244,3 +371,30 @@ def test_reclean_without_stored_texts_needs_docs(tmp_path: Path) -> None:
         with pytest.raises(Exception, match="does not store the text"):
             list(idx.reclean())
         assert [r.doc_id for r in idx.reclean(docs=docs)] == [d.id for d in docs]
+
+
+def test_identities_and_raw_signatures_stored_alike_by_every_path(tmp_path: Path) -> None:
+    """``idx.clean``, ``idx.observe`` and ``idx.corpus`` store the same identity and raw-text
+    signature for a page (copies found across paths are found alike)."""
+    import sqlite3
+
+    titled = [Document("t-" + d.id, d.text, site=d.site, meta=d.meta) for d in _site_pages("title")[:2]]
+    docs = [*multi_site(pages=3), *france24_pages(2), *titled,
+            Document("cjk", "这是一个中文页面的文本，没有空格。" * 20, meta={"page": {"canonical": "https://www.ex.cn/p/", "title": " T "}})]
+
+    def rows(path: Path) -> dict:
+        con = sqlite3.connect(path)
+        got = {d: (u, t, bytes(s)) for d, u, t, s in con.execute("SELECT d.doc_id, d.ukey, d.tkey, r.sig FROM docs d JOIN raws r ON r.did = d.did")}
+        con.close()
+        return got
+
+    with open_index(tmp_path / "a.db") as idx:
+        for d in docs:
+            idx.clean(d)
+    with open_index(tmp_path / "b.db") as idx:
+        list(idx.corpus(docs))
+    with open_index(tmp_path / "c.db") as idx:
+        idx.observe(docs)
+    a = rows(tmp_path / "a.db")
+    assert len(a) == len(docs) and a["cjk"][:2] == ("ex.cn/p", "t")
+    assert a == rows(tmp_path / "b.db") == rows(tmp_path / "c.db")

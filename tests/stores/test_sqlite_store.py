@@ -181,7 +181,7 @@ def test_missing_file_is_created_and_empty_file_initialised(tmp_path: Path) -> N
     with SQLiteIndex(empty) as ix:
         ix.observe("s", "a", fps(1))
     with SQLiteIndex(empty) as ix:
-        assert ix.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert ix.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert ix.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(IndexStoreError, match="does not exist"):
         SQLiteIndex(tmp_path / "no" / "dir.db")
@@ -407,19 +407,26 @@ def test_two_connections_band_lookups_see_each_others_signatures(tmp_path: Path,
         b.close()
 
 
-def test_older_schema_version_is_refused_untouched(tmp_path: Path) -> None:
+@pytest.mark.parametrize("old", [2, 3])
+def test_older_schema_version_is_refused_untouched(tmp_path: Path, old: int) -> None:
     path = tmp_path / "old.db"
     with SQLiteIndex(path) as ix:
         ix.observe("s", "a", fps(1, 2))
         ix.checkpoint()
-    # what a schema-2 writer leaves: its version in meta (no bucket generations)
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    conn.execute("PRAGMA user_version=2")
+    if old == 3:  # what a schema-3 writer leaves: no page identities, no raw signatures
+        conn.execute("DROP TABLE raws")
+        conn.execute("DROP INDEX docs_ident")
+        conn.execute("ALTER TABLE docs DROP COLUMN ukey")
+        conn.execute("ALTER TABLE docs DROP COLUMN tkey")
+    # (schema 2: no bucket generations either) its version in meta
+    conn.execute(f"UPDATE meta SET value = '{old}' WHERE key = 'schema_version'")
+    conn.execute(f"PRAGMA user_version={old}")
     conn.commit()
+    conn.execute("VACUUM")
     conn.close()
     before = path.read_bytes()
-    with pytest.raises(IndexStoreError, match=f"schema version 2, .* reads version {SCHEMA_VERSION}; build a new index"):
+    with pytest.raises(IndexStoreError, match=f"schema version {old}, .* reads version {SCHEMA_VERSION}; build a new index"):
         SQLiteIndex(path)
     assert path.read_bytes() == before
 
@@ -476,3 +483,96 @@ def test_index_from_a_version_with_other_hashing_says_to_rebuild(tmp_path: Path)
         with pytest.raises(IndexConfigMismatch, match="build a new index file"):
             SQLiteIndex(path, config=cfg)
     assert path.read_bytes() == before
+
+
+# -- copies of one page: identities and raw signatures (schema 4) --------------------------------
+def test_copy_candidates_follow_the_page_groups_pair_rule(tmp_path: Path) -> None:
+    """For every query identity, the stored pages returned are exactly those that
+    ``neardup.page_groups`` joins with it when both have the same raw text (same site), and
+    never pages of another site or excluded ids."""
+    from dedupe.engine.neardup import PageId, page_groups
+
+    idents = [PageId(u, t) for u in (None, "ex.com/a", "ex.com/b") for t in (None, "t", "x")]
+    sig = np.arange(1, 129, dtype=np.uint32)
+    with SQLiteIndex(tmp_path / "i.db") as ix:
+        items = [("s", f"p{k}", fps(k + 1), {"page": pid, "raw_sig": sig}) for k, pid in enumerate(idents)]
+        items.append(("other", "o", fps(99), {"page": PageId(None, None), "raw_sig": sig}))
+        items.append(("s", "no-raw", fps(98), {"page": PageId(None, None)}))  # observed without a raw signature
+        ix.observe_many(items)
+        for q in idents:
+            got = [(d, PageId(u, t)) for d, u, t, g in ix.copy_candidates("s", q.url, q.title, exclude={"p0"})]
+            assert all(np.array_equal(g, sig) for *_, g in ix.copy_candidates("s", q.url, q.title))
+            want = [(f"p{k}", pid) for k, pid in enumerate(idents)
+                    if k != 0 and page_groups(np.stack([sig, sig]), ["s", "s"], 0.8, 32, [q, pid])]
+            assert got == want, q
+        # re-observing replaces the identity and signature; forgetting removes them
+        ix.observe_many([("s", "p4", fps(5), {"page": PageId("ex.com/c", None), "raw_sig": sig + 1})])
+        assert [d for d, *_ in ix.copy_candidates("s", "ex.com/a", None)] == ["p0", "p1", "p2", "p3", "p5"]  # p4 left ex.com/a
+        got = ix.copy_candidates("s", "ex.com/c", "zz")
+        assert [(d, u, t) for d, u, t, _ in got] == [("p0", None, None), ("p4", "ex.com/c", None)]
+        assert np.array_equal(got[1][3], sig + 1)
+        ix.observe("s", "p4", fps(5))  # observed again without identity or raw signature
+        assert "p4" not in [d for d, *_ in ix.copy_candidates("s", None, None)]
+        ix.forget_docs(["p0"])
+        assert "p0" not in [d for d, *_ in ix.copy_candidates("s", None, None)]
+        assert ix.conn.execute("SELECT count(*) FROM raws r LEFT JOIN docs d ON d.did = r.did WHERE d.did IS NULL").fetchone()[0] == 0
+        assert ix.stats()["raw_signatures"] == len(idents) - 2 + 1
+        ix.compact()
+        assert ix.integrity_check() == ["ok"]
+
+
+@pytest.mark.parametrize("cache_raws", [200_000, 3])
+def test_copy_candidates_of_two_connections_writing_alternately_match_a_fresh_one(tmp_path: Path, cache_raws: int) -> None:
+    """Look-ups without URL key answer from a per-connection cache of each site's identities and
+    raw signatures, kept current through ``sites.gen`` (additions read alone, a removal or
+    re-observation rebuilds): with another connection adding, re-observing and forgetting pages
+    in between, and with a cache small enough to evict, they equal a fresh connection's. A write
+    transaction that fails after a look-up leaves no trace in the cache."""
+    from dedupe.engine.neardup import PageId
+
+    rng = random.Random(3)
+    base = np.array([rng.randrange(2**32) for _ in range(128)], dtype=np.uint32)
+
+    def sig_near(k: int) -> np.ndarray:  # signatures sharing most values with base
+        s = base.copy()
+        s[rng.sample(range(128), k)] = rng.randrange(2**32)
+        return s
+
+    path = tmp_path / "i.db"
+    a = SQLiteIndex(path, cache_raws=cache_raws)
+    b = SQLiteIndex(path, cache_raws=cache_raws)
+    try:
+        used_incremental = False
+        for step in range(40):
+            writer = (a, b)[step % 2]
+            op = rng.random()
+            doc, site = f"d{rng.randrange(10)}", rng.choice(["s", "t"])
+            if op < 0.7:
+                pid = PageId(rng.choice([None, None, "ex.com/a", "ex.com/b"]), rng.choice([None, "x", "y"]))
+                writer.observe_many([(site, doc, fps(rng.randrange(50)), {"page": pid, "raw_sig": sig_near(rng.randrange(0, 40))})])
+            else:
+                writer.forget_docs([doc])
+            with SQLiteIndex(path, cache_raws=0) as fresh:
+                for q in ((None, None), (None, "x"), ("ex.com/a", None)):
+                    for ix in (a, b):
+                        before = dict(ix._raw_sites)
+                        got = ix.copy_candidates(site, *q, exclude={"d0"}, raw_sig=base, threshold=0.8)
+                        used_incremental |= any(sid in before and before[sid][1] is ix._raw_sites[sid][1] and before[sid][0] != ix._raw_sites[sid][0] for sid in ix._raw_sites)
+                        want = fresh.copy_candidates(site, *q, exclude={"d0"}, raw_sig=base, threshold=0.8)
+                        assert [(d, u, t) for d, u, t, _ in got] == [(d, u, t) for d, u, t, _ in want], (step, q)
+                        assert all(np.array_equal(g[3], w[3]) for g, w in zip(got, want))
+                        assert all(float((g[3] == base).mean()) >= 0.8 for g in got)
+        assert used_incremental  # the cache was brought up to date by reading only the added pages
+        # a failed write transaction: what it showed the cache does not survive it
+        with pytest.raises(RuntimeError):
+            with a.transaction():
+                a.observe_many([("s", "ghost", fps(1), {"page": PageId(None, None), "raw_sig": base})])
+                assert "ghost" in [d for d, *_ in a.copy_candidates("s", None, None)]
+                raise RuntimeError("fail")
+        # the next commit on the site reuses the failed one's generation number
+        a.observe_many([("s", "real", fps(2), {"page": PageId(None, None), "raw_sig": base})])
+        got = [d for d, *_ in a.copy_candidates("s", None, None)]
+        assert "real" in got and "ghost" not in got
+    finally:
+        a.close()
+        b.close()

@@ -14,7 +14,10 @@ remembers earlier pages (:class:`~dedupe.stores.sqlite.SQLiteIndex` by default, 
   page and then re-cleaned, the results equal an in-memory corpus run on the same pages.
 
 The store needs, beyond :class:`~dedupe.engine.index.IndexStore`: ``observe_many``,
-``put_signatures``, ``doc_info``, ``get_text``, ``signature_table``, ``forget_docs``.
+``put_signatures``, ``doc_info``, ``get_text``, ``signature_table``, ``forget_docs``; and, to
+keep copies of one page from voting for each other's body across calls, ``copy_candidates``,
+``copy_candidates_many`` and ``doc_fingerprints`` (a store without them gets no such exclusion
+beyond a batch).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ..core.tokenize import tokenize
 from ..errors import InputError
 from ..models import CleanResult, Document
 from . import neardup
-from .corpus import _finish, _kept_tokens, _site_level, observe_document, run_corpus, site_of
+from .corpus import Exclusion, _finish, _kept_tokens, _site_level, observe_document, run_corpus, site_of
 from .templates import page_features
 from .within import within_analysis
 from .crosspage import policy_rank
@@ -147,9 +150,15 @@ class _Preview:
         return getattr(self.store, name)
 
 
-def _info(doc: Document) -> dict[str, Any]:
-    """What a store keeps of an observed page besides its fingerprints."""
-    return {"url": doc.url, "chars": len(doc.text), "text": doc.text}
+def _info(doc: Document, pid: neardup.PageId | None = None, raw_sig: np.ndarray | None = None) -> dict[str, Any]:
+    """What a store keeps of an observed page besides its fingerprints: its URL, length, text,
+    and (when given) its identity and the signature of its raw text, to find its copies."""
+    info: dict[str, Any] = {"url": doc.url, "chars": len(doc.text), "text": doc.text}
+    if pid is not None:
+        info["page"] = pid
+    if raw_sig is not None:
+        info["raw_sig"] = raw_sig
+    return info
 
 
 def _as_doc(doc: Document | dict) -> Document:
@@ -215,9 +224,64 @@ class Index:
         infos: list[dict[str, Any]] = []
         for d in docs:
             doc = self._checked(d)
-            observe_document(doc, rec, self.config)
-            infos.append(_info(doc))
+            toks = tokenize(doc.text)
+            observe_document(doc, rec, self.config, toks=toks)
+            infos.append(_info(doc, neardup.page_id(doc), self._raw_signature(doc, toks)))
         return self.store.observe_many([(*item, info) for item, info in zip(rec.items, infos)])
+
+    def _raw_signature(self, doc: Document, toks: Any) -> np.ndarray:
+        """The MinHash signature of a page's raw text (what run_corpus groups copies by)."""
+        return neardup.signature_of(doc.text, self.config, hashes=toks.hashes, single=toks.single)[0]
+
+    # -- copies of one page among the stored pages ------------------------------------------------
+    def _copies(self, site: str, pid: neardup.PageId, raw_sig: np.ndarray, exclude: Collection[str]) -> list[str]:
+        """Ids of the stored copies of a page (see :func:`~dedupe.engine.neardup.copies_of`)."""
+        if not self.config.templates.enabled or not hasattr(self.store, "copy_candidates"):
+            return []
+        thr = self.config.corpus.dup_pages_threshold
+        cands = self.store.copy_candidates(site, pid.url, pid.title, exclude, raw_sig, thr)
+        return [c for c, _ in neardup.copies_of(pid, raw_sig, [(c, neardup.PageId(u, t), g) for c, u, t, g in cands], thr)]
+
+    def _exclusion(self, copies: Sequence[str]) -> Exclusion | None:
+        """The template evidence the stored pages ``copies`` contributed (for ExcludingIndex)."""
+        if not copies:
+            return None
+        got = self.store.doc_fingerprints(copies)
+        arrays = [got[c] for c in copies if c in got]
+        if not arrays:
+            return None
+        u, c = np.unique(np.concatenate(arrays), return_counts=True)
+        return u.astype(np.uint64), c.astype(np.int64), len(arrays)
+
+    def _stored_copies(
+        self, ids: Sequence[str], sites: Sequence[str], pages: Sequence[neardup.PageId], raw_sigs: Any, batch: Collection[str]
+    ) -> dict[int, Exclusion]:
+        """For :func:`run_corpus` (``stored_copies``): the evidence of each batch page's copies
+        stored by earlier batches (pages of ``batch`` are never candidates: the batch groups
+        its own copies)."""
+        if not hasattr(self.store, "copy_candidates_many"):
+            return {}
+        thr = self.config.corpus.dup_pages_threshold
+        out: dict[int, Exclusion] = {}
+        n = len(ids)
+        block = 4096
+        for lo in range(0, n, block):
+            hi = min(n, lo + block)
+            pids = [pages[i] for i in range(lo, hi)]
+            sig_rows = raw_sigs.take_rows(np.arange(lo, hi, dtype=np.int64))
+            found = self.store.copy_candidates_many(
+                [(sites[i], p.url, p.title, sig_rows[k]) for k, (i, p) in enumerate(zip(range(lo, hi), pids))], batch, thr
+            )
+            if not any(found):
+                continue
+            for k, cands in enumerate(found):
+                if not cands:
+                    continue
+                chosen = neardup.copies_of(pids[k], sig_rows[k], [(c, neardup.PageId(u, t), g) for c, u, t, g in cands], thr)
+                ex = self._exclusion([c for c, _ in chosen])
+                if ex is not None:
+                    out[lo + k] = ex
+        return out
 
     # -- cleaning -------------------------------------------------------------------------------
     def clean(self, doc: Document | dict) -> CleanResult:
@@ -230,6 +294,13 @@ class Index:
         fingerprints and for cleaning (the result equals
         :func:`~dedupe.engine.corpus.clean_document` against the same evidence).
 
+        Copies of the page stored earlier on its site (a re-crawl under another id: same URL
+        key, or identities that do not tell them apart, and raw text at least
+        ``corpus.dup_pages_threshold`` similar; :func:`~dedupe.engine.neardup.copies_of`, the
+        pair rule of :func:`~dedupe.engine.neardup.page_groups` judged against this page only,
+        closest first) do not count as template evidence for it, as in corpus mode. The page's
+        identity and raw-text signature are stored with it, for later pages.
+
         ``meta``: ``removed_chars``, ``cluster`` (the canonical page's id, or None),
         ``canonical`` (bool), ``site_pages`` (pages of the site observed so far, this one included).
         """
@@ -240,10 +311,17 @@ class Index:
         # the template features once: the page's fingerprints (observe) and its site pieces (clean)
         feats = page_features(doc.text, toks, cfg.templates) if cfg.templates.enabled else None
         fps = feats.fingerprints() if feats is not None else np.empty(0, dtype=np.uint64)
+        # its identity and raw-text signature: stored, and what finds its stored copies (a
+        # re-crawl under another id), whose evidence is not counted for it, as in corpus mode
+        pid = neardup.page_id(doc)
+        raw_sig = self._raw_signature(doc, toks)
+        info = _info(doc, pid, raw_sig)
+        mine = (doc.id,)
         transaction = getattr(self.store, "transaction", None)
         if transaction is None:  # a store without transactions: observe, then clean and link
-            self.store.observe_many([(site, doc.id, fps, _info(doc))])
-            res, sig = self._clean_page(doc, toks, feats, _NoObserve(self.store, self._min_pages()))
+            self.store.observe_many([(site, doc.id, fps, info)])
+            ex = self._exclusion(self._copies(site, pid, raw_sig, mine))
+            res, sig = self._clean_page(doc, toks, feats, _NoObserve(self.store, self._min_pages()), ex)
             return self._link([(doc.id, site, res)], [sig])[0]
         # Clean BEFORE taking the write lock, against the evidence the site will hold once this
         # page is observed (read in one snapshot), so several processes clean in parallel; in
@@ -251,30 +329,37 @@ class Index:
         # evidence. Either way the result is the page cleaned against its site as committed.
         preview = getattr(self.store, "preview_observe", None)
         pre = preview(site, doc.id, fps) if preview is not None and self._min_pages() == 2 else None
+        # (the copies are read after the preview: a write to the site in between changes its
+        # generation, so the clean is then redone in the lock, copies included)
         early = None
         if pre is not None:
             gen, keys, counts, pages = pre
-            early = self._clean_page(doc, toks, feats, _Preview(self.store, site, keys, counts, pages))
+            ex = self._exclusion(self._copies(site, pid, raw_sig, mine))
+            early = self._clean_page(doc, toks, feats, _Preview(self.store, site, keys, counts, pages), ex)
         with transaction():
             fresh = early is not None and self.store.site_gen(site) == pre[0]
-            self.store.observe_many([(site, doc.id, fps, _info(doc))])
+            self.store.observe_many([(site, doc.id, fps, info)])
             if fresh:
                 res, sig = early
             else:
                 self.prepared_misses += 1
-                res, sig = self._clean_page(doc, toks, feats, _NoObserve(self.store, self._min_pages()))
+                ex = self._exclusion(self._copies(site, pid, raw_sig, mine))
+                res, sig = self._clean_page(doc, toks, feats, _NoObserve(self.store, self._min_pages()), ex)
             return self._link([(doc.id, site, res)], [sig])[0]
 
     #: pages whose clean before the write lock was stale (another writer changed their site
     #: meanwhile, or the page was a re-observation) and was done again in the lock
     prepared_misses = 0
 
-    def _clean_page(self, doc: Document, toks: Any, feats: Any, view: Any) -> tuple[CleanResult, tuple[np.ndarray, int]]:
+    def _clean_page(
+        self, doc: Document, toks: Any, feats: Any, view: Any, exclude: Exclusion | None = None
+    ) -> tuple[CleanResult, tuple[np.ndarray, int]]:
         """:func:`~dedupe.engine.corpus.clean_document`'s steps with the page's tokens and
-        features, against ``view``; and the signature of the cleaned text, from the page's tokens
-        outside the removed spans as run_corpus takes it (no second tokenising)."""
+        features, against ``view`` without the evidence ``exclude`` of its copies; and the
+        signature of the cleaned text, from the page's tokens outside the removed spans as
+        run_corpus takes it (no second tokenising)."""
         cfg = self.config
-        site_p, site_mask = _site_level(doc, toks, view, cfg, self.dedupe_only, None, feats)
+        site_p, site_mask = _site_level(doc, toks, view, cfg, self.dedupe_only, exclude, feats)
         wa = within_analysis(doc.text, toks, cfg.within, excluded=site_mask)
         res = _finish(doc, toks, site_p, wa, (), cfg)
         keep = _kept_tokens(toks, res)
@@ -310,6 +395,8 @@ class Index:
         results = run_corpus(
             batch, self.config, index=view, workers=workers, dedupe_only=self.dedupe_only, progress=progress, order=order,
             on_signature=lambda i, doc_id, sig, n_sh: sigs.__setitem__(doc_id, (np.array(sig, dtype=np.uint32), n_sh)),
+            on_observe=view.note_raw,
+            stored_copies=lambda ids, s, pages, raw: self._stored_copies(ids, s, pages, raw, sites),
         )
         # run_corpus counts the whole batch before its first result: by then ``sites`` holds
         # every id of the batch (stored pages of this batch are not near-duplicate candidates)
@@ -370,6 +457,8 @@ class Index:
         results = run_corpus(
             batch, self.config, index=_NoObserve(self.store, self._min_pages()), workers=workers, dedupe_only=self.dedupe_only,
             progress=progress, on_signature=lambda i, doc_id, sig, n_sh: sigs.__setitem__(doc_id, (np.array(sig, dtype=np.uint32), n_sh)),
+            # stored copies of the re-cleaned pages that are not re-cleaned with them
+            stored_copies=lambda ids, s, pages, raw: self._stored_copies(ids, s, pages, raw, set(ids)),
         )
         for chunk in _chunks(results, self.link_chunk):
             self._store_signatures(chunk, [sigs.pop(r.doc_id) for r in chunk])
@@ -382,7 +471,9 @@ class Index:
             if text is None:
                 raise InputError(f"the index does not store the text of {doc_id!r}; pass the documents again (docs=...)")
             meta = info[doc_id]
-            yield Document(doc_id, text, url=meta.get("url"), site=meta.get("site"))
+            # its identity as stored (a title or canonical link of its HTML head included)
+            pid = neardup.PageId(meta.get("url_key"), meta.get("title_key"))
+            yield Document(doc_id, text, url=meta.get("url"), site=meta.get("site"), meta={neardup.PAGE_META: pid})
 
     # -- near-duplicates against the stored pages ------------------------------------------------
     def _store_signatures(
@@ -626,6 +717,14 @@ class _BatchObserver(_NoObserve):
     def note(self, doc: Document) -> None:
         if isinstance(doc.text, str):
             self._info[doc.id] = {"url": doc.url, "chars": len(doc.text), "text": doc.text}
+
+    def note_raw(self, i: int, doc_id: str, raw_sig: np.ndarray, pid: neardup.PageId) -> None:
+        """run_corpus's ``on_observe``: the page's raw-text signature and identity, stored with
+        its observation (to find its copies in later batches and page by page)."""
+        info = self._info.get(doc_id)
+        if info is not None:
+            info["raw_sig"] = np.array(raw_sig, dtype=np.uint32)
+            info["page"] = pid
 
     def observe(self, site: str, doc_id: str, fingerprints: np.ndarray) -> None:
         info = self._info.pop(doc_id, {})

@@ -438,6 +438,7 @@ def page_id(doc: Document) -> PageId:
     """The :class:`PageId` of a document: its URL if any (``url``, else the canonical link,
     else ``og:url`` from ``meta[PAGE_META]``), normalised by :func:`page_key`; and its title
     normalised by :func:`title_key`. A document from plain text without URL has neither.
+    ``meta[PAGE_META]`` may also be a :class:`PageId` (keys already normalised): returned as is.
 
     >>> page_id(Document("a", "t", url="https://www.ex.com/p/", meta={"page": {"title": "P"}}))
     PageId(url='ex.com/p', title='p')
@@ -447,6 +448,8 @@ def page_id(doc: Document) -> PageId:
     PageId(url=None, title=None)
     """
     head = (doc.meta or {}).get(PAGE_META) or {}
+    if isinstance(head, PageId):  # an identity already normalised (as a persistent index stores it)
+        return head
     if not isinstance(head, Mapping):
         head = {}
     url = doc.url
@@ -546,6 +549,47 @@ def page_groups(
     for x in sorted(uf.parent):
         groups.setdefault(uf.find(x), []).append(x)
     return [g for g in groups.values() if len(g) >= 2]
+
+
+def copies_of(
+    pid: PageId, sig: np.ndarray, candidates: Sequence[tuple[str, PageId, np.ndarray]], threshold: float
+) -> list[tuple[str, float]]:
+    """The candidates that :func:`page_groups` would put in one group with a page of identity
+    ``pid`` and raw-text signature ``sig``, judging only the pairs this page is in (a page
+    streamed against stored pages of its SAME site): ``[(id, estimate)]``, closest first.
+
+    ``candidates``: ``(id, identity, raw signature)``. A candidate qualifies with a signature
+    estimate of at least ``threshold``; taken closest first (ties by id), each joins unless the
+    group built so far tells it apart (two URL keys differ; else both have titles and share
+    none), and its URL and title then join the group's, as in :func:`page_groups`. Unlike
+    :func:`page_groups`, pairs between candidates are not looked at: a stored page similar to a
+    copy of this page but below ``threshold`` to it is not a copy (no transitive join), and two
+    candidates are never merged through a third.
+
+    >>> s = np.arange(8, dtype=np.uint32)
+    >>> copies_of(PageId("ex.com/a", None), s, [("x", PageId("ex.com/a", "t"), s), ("y", PageId("ex.com/b", None), s)], 0.8)
+    [('x', 1.0)]
+    """
+    if not len(candidates) or len(sig) == 0 or sig[0] == EMPTY:
+        return []
+    mat = np.stack([np.asarray(c[2], dtype=np.uint32) for c in candidates])
+    est = (mat == np.asarray(sig, dtype=np.uint32)[None, :]).mean(axis=1)
+    order = sorted((k for k in range(len(candidates)) if est[k] >= threshold and mat[k, 0] != EMPTY),
+                   key=lambda k: (-float(est[k]), candidates[k][0]))
+    url, titles = pid.url, ({pid.title} if pid.title is not None else set())
+    out: list[tuple[str, float]] = []
+    for k in order:
+        cid, cp, _ = candidates[k]
+        ct = {cp.title} if cp.title is not None else set()
+        if url is not None and cp.url is not None:
+            if url != cp.url:
+                continue  # two URLs: two pages
+        elif titles and ct and not (titles & ct):
+            continue  # no URL on one side, and the titles differ: two pages
+        out.append((cid, float(est[k])))
+        url = url if url is not None else cp.url
+        titles |= ct
+    return out
 
 
 def with_near_dup_span(res: CleanResult, canon_id: str, canon_chars: int, score: float, rule: str) -> CleanResult:

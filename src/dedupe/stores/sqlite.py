@@ -13,9 +13,15 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_i
                                          fps = distinct fingerprints on them, gen = the write
                                          transaction that last changed its evidence, rgen = the
                                          last one that removed some (or created the site)
-    docs(did, doc_id, site_id, seq, url, chars, clean_chars, info, gen)
+    docs(did, doc_id, site_id, seq, url, chars, clean_chars, info, gen, ukey, tkey)
                                          one row per observed page; seq = first-observation
-                                         order, gen = the transaction that wrote its evidence
+                                         order, gen = the transaction that wrote its evidence;
+                                         ukey / tkey = its identity (neardup.page_id: URL key,
+                                         title key; NULL when unknown), indexed per site
+                                         (docs_ident: site_id, ukey, tkey)
+    raws(did, sig)                       MinHash signature (uint32 blob) of the page's RAW text:
+                                         with ukey / tkey, what finds its stored copies
+                                         (copy_candidates)
     doc_fps(did, fps)                    the page's fingerprints (sorted uint64 blob): the evidence
     site_fp(site_id, fp, pages)          fingerprints held by >= 2 pages of their site, with the count
     sigs(did, sig, bands, n_shingles, bgen)
@@ -51,6 +57,16 @@ will hold once a page is observed, so the page can be cleaned before the lock is
 bounded by ``wal_autocheckpoint`` plus ``journal_size_limit``, and by an explicit
 ``wal_checkpoint(TRUNCATE)`` after any write that leaves it larger than ``wal_limit``.
 
+Copies of one page (schema 4): an observed page may carry its identity (``info["page"]``, a
+:class:`~dedupe.engine.neardup.PageId`) and the signature of its raw text (``info["raw_sig"]``);
+:meth:`SQLiteIndex.copy_candidates` returns the stored pages of a site that a page could be a
+copy of by identity alone (the pair rule of :func:`~dedupe.engine.neardup.page_groups`), with
+their raw signatures; the engine keeps those similar enough
+(:func:`~dedupe.engine.neardup.copies_of`). A page with a URL key is looked up through the
+``docs_ident`` index (same URL key, or no URL key); a page without one is compared with every
+stored page of its site, held in memory per connection (``cache_raws``; O(site pages) per
+look-up, vectorised).
+
 Opening is careful not to damage what is at ``path``: a file that is not a SQLite database, a
 SQLite database that is not a dedupe index, a damaged file, or an index built with other hashing
 settings raises :class:`~dedupe.errors.IndexStoreError` /
@@ -80,7 +96,7 @@ from ..core.hashing import fmix64, sorted_unique
 from ..engine.indexing import text_digest
 from ..errors import IndexConfigMismatch, IndexStoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: ``PRAGMA application_id`` of a dedupe index ("DDUP").
 APPLICATION_ID = 0x44445550
 FORMAT = "dedupe-index"
@@ -105,10 +121,14 @@ CREATE TABLE docs (
     chars INTEGER,
     clean_chars INTEGER,
     info TEXT,
-    gen INTEGER
+    gen INTEGER,
+    ukey TEXT,
+    tkey TEXT
 );
 CREATE INDEX docs_site ON docs(site_id, doc_id);
 CREATE INDEX docs_gen ON docs(site_id, gen);
+CREATE INDEX docs_ident ON docs(site_id, ukey, tkey);
+CREATE TABLE raws (did INTEGER PRIMARY KEY, sig BLOB NOT NULL);
 CREATE TABLE doc_fps (did INTEGER PRIMARY KEY, fps BLOB NOT NULL);
 CREATE TABLE site_fp (site_id INTEGER NOT NULL, fp INTEGER NOT NULL, pages INTEGER NOT NULL,
                       PRIMARY KEY (site_id, fp)) WITHOUT ROWID;
@@ -197,6 +217,59 @@ class _FpSet:
         """All members, sorted."""
         self._merge()
         return self.arr
+
+
+class _RawSite:
+    """A site's stored pages with a raw-text signature, for look-ups of pages without a URL key
+    (which compare against every page of the site): ids, URL / title keys as int codes (-1:
+    none) and the signatures as one matrix (grown by doubling, so adding a page does not copy
+    the site's rows)."""
+
+    __slots__ = ("ids", "ukeys", "tkeys", "ucode", "tcode", "sigs", "n", "codes")
+
+    def __init__(self, num_perm: int) -> None:
+        self.ids: list[str] = []
+        self.ukeys: list[str | None] = []
+        self.tkeys: list[str | None] = []
+        self.ucode = np.empty(16, dtype=np.int64)
+        self.tcode = np.empty(16, dtype=np.int64)
+        self.sigs = np.empty((16, num_perm), dtype=np.uint32)
+        self.n = 0
+        self.codes: dict[str, int] = {}
+
+    def add(self, rows: list[tuple[str, str | None, str | None, bytes]]) -> None:
+        m = len(rows)
+        if not m:
+            return
+        need = self.n + m
+        if need > len(self.sigs):
+            cap = max(need, 2 * len(self.sigs))
+            for name in ("ucode", "tcode", "sigs"):
+                old = getattr(self, name)
+                new = np.empty((cap, *old.shape[1:]), dtype=old.dtype)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+        for k, (doc_id, u, t, sig) in enumerate(rows, start=self.n):
+            self.ids.append(doc_id)
+            self.ukeys.append(u)
+            self.tkeys.append(t)
+            self.ucode[k] = -1 if u is None else self.codes.setdefault(u, len(self.codes))
+            self.tcode[k] = -1 if t is None else self.codes.setdefault(t, len(self.codes))
+            self.sigs[k] = np.frombuffer(sig, dtype=np.uint32)
+        self.n = need
+
+    def candidates(self, title_key: str | None, raw_sig: np.ndarray | None, threshold: float) -> np.ndarray:
+        """Rows whose title key is missing on either side or equal (and, with ``raw_sig``,
+        whose signature estimate reaches ``threshold``)."""
+        rows = np.arange(self.n)
+        if title_key is not None:
+            code = self.codes.get(title_key, -2)
+            tc = self.tcode[: self.n]
+            rows = rows[(tc == -1) | (tc == code)]
+        if raw_sig is not None and len(rows):
+            est = (self.sigs[rows] == raw_sig[None, :]).mean(axis=1)
+            rows = rows[est >= threshold]
+        return rows
 
 
 def _merge_counts(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -289,6 +362,16 @@ def from_i64(values: Iterable[int]) -> np.ndarray:
     return np.fromiter(values, dtype=np.int64).view(np.uint64)
 
 
+def _ident(page: Any) -> tuple[str | None, str | None]:
+    """``(url key, title key)`` of an observed page's ``info["page"]``: a
+    :class:`~dedupe.engine.neardup.PageId` or any pair ``(url key, title key)``; ``(None, None)``
+    when absent."""
+    if page is None:
+        return None, None
+    url, title = page
+    return (url if isinstance(url, str) else None), (title if isinstance(title, str) else None)
+
+
 def _is_busy(exc: BaseException) -> bool:
     msg = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg)
@@ -313,6 +396,9 @@ class SQLiteIndex:
             written sites are dropped and rebuilt from their pages' blobs when next written.
         cache_buckets: how many LSH bucket ids (8 bytes each) this connection keeps in memory
             to answer batch look-ups of empty buckets without a query (``0``: none).
+        cache_raws: how many stored pages' raw-text signatures (~0.5 KB each at 128
+            permutations) this connection keeps in memory, per site, for the copy look-ups of
+            pages without a URL key (least recently used sites dropped beyond it).
         wal_limit: after a write, a WAL file larger than this many bytes is checkpointed and
             truncated (``PRAGMA wal_checkpoint(TRUNCATE)``).
 
@@ -339,6 +425,7 @@ class SQLiteIndex:
         wal_limit: int = 8 * 2**20,
         cache_fps: int = 64_000_000,
         cache_buckets: int = 64_000_000,
+        cache_raws: int = 200_000,
     ) -> None:
         self.path = Path(path)
         self.cache_fps = int(cache_fps)
@@ -352,6 +439,10 @@ class SQLiteIndex:
         # (meta bgen, sorted int64 bucket ids): a superset of the bucket ids in `bands` as of that
         # signature write; see band_candidates_many
         self._bk_cache: tuple[int, np.ndarray, np.ndarray] | None = None  # (bgen, main, recent)
+        # site_id -> (gen, the site's pages with raw signatures); see _raw_site
+        self._raw_sites: "OrderedDict[int, tuple[int, _RawSite]]" = OrderedDict()
+        self._raw_total = 0
+        self.cache_raws = int(cache_raws)
         self.cache_buckets = int(cache_buckets)
         self._wal_path = self.path.with_name(self.path.name + "-wal")
         self.wal_limit = int(wal_limit)
@@ -554,6 +645,7 @@ class SQLiteIndex:
                 # the cached sets of the sites this attempt touched may hold its changes
                 for sid in self._tx_sites:
                     self._cache_drop(sid)
+                    self._raw_drop(sid)
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
@@ -595,6 +687,7 @@ class SQLiteIndex:
         except BaseException as exc:
             for sid in self._tx_sites:  # the cached sets of touched sites may hold its changes
                 self._cache_drop(sid)
+                self._raw_drop(sid)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.DatabaseError):
@@ -691,8 +784,11 @@ class SQLiteIndex:
     def observe_many(self, items: Iterable[tuple[str, str, np.ndarray]] | Iterable[tuple[str, str, np.ndarray, dict]]) -> int:
         """Observe many pages in ONE transaction (all or nothing). Items are
         ``(site, doc_id, fingerprints)`` or ``(site, doc_id, fingerprints, info)`` where ``info``
-        may hold ``url``, ``chars``, ``clean_chars``, ``text`` (stored if the index keeps texts)
-        and anything else JSON-serialisable. Returns the number of pages observed."""
+        may hold ``url``, ``chars``, ``clean_chars``, ``text`` (stored if the index keeps texts),
+        ``page`` (its :class:`~dedupe.engine.neardup.PageId`: URL key and title key),
+        ``raw_sig`` (the MinHash signature of its raw text, uint32) and anything else
+        JSON-serialisable. Re-observing a page replaces its identity and raw signature (a page
+        observed without them has none). Returns the number of pages observed."""
         batch = [self._prep(it) for it in items]
         if not batch:
             return 0
@@ -739,6 +835,7 @@ class SQLiteIndex:
         add: dict[int, list[np.ndarray]] = {}
         site_delta: dict[int, int] = {}
         doc_fps_rows: list[tuple[int, bytes]] = []
+        raw_rows: list[tuple[int, bytes]] = []
         text_rows: list[tuple[int, bytes]] = []
         new_docs: list[tuple] = []
         next_did = int(conn.execute("SELECT coalesce(max(did), 0) FROM docs").fetchone()[0])
@@ -746,12 +843,16 @@ class SQLiteIndex:
             info = dict(info)  # this function may be retried: never mutate the caller's items
             sid = site_ids[site]
             text = info.pop("text", None)
+            raw = info.pop("raw_sig", None)
+            ukey, tkey = _ident(info.pop("page", None))
             cols = (
                 sid,
                 info.pop("url", None),
                 info.pop("chars", None),
                 info.pop("clean_chars", None),
                 json.dumps(info, sort_keys=True) if info else None,
+                ukey,
+                tkey,
             )
             row = known.get(doc_id)
             if row is None:
@@ -766,18 +867,28 @@ class SQLiteIndex:
                     site_delta[old_sid] = site_delta.get(old_sid, 0) - 1
                     if fb is not None:
                         dec.setdefault(old_sid, []).append(np.frombuffer(fb[0], dtype=np.uint64))
-                conn.execute("UPDATE docs SET site_id = ?, url = ?, chars = ?, clean_chars = ?, info = ?, gen = ? WHERE did = ?", (*cols, gen, did))
+                conn.execute(
+                    "UPDATE docs SET site_id = ?, url = ?, chars = ?, clean_chars = ?, info = ?, ukey = ?, tkey = ?, gen = ? WHERE did = ?",
+                    (*cols, gen, did),
+                )
                 conn.execute("DELETE FROM doc_fps WHERE did = ?", (did,))
+                conn.execute("DELETE FROM raws WHERE did = ?", (did,))  # its identity went with the UPDATE
                 conn.execute("DELETE FROM texts WHERE did = ?", (did,))
                 conn.execute("DELETE FROM cleans WHERE did = ?", (did,))  # its cleaned text is stale too
             doc_fps_rows.append((did, fps.tobytes()))
+            if raw is not None:
+                raw_rows.append((did, np.ascontiguousarray(raw, dtype=np.uint32).tobytes()))
             if text is not None and self.store_text:
                 data = text.encode("utf-8", "surrogatepass")
                 text_rows.append((did, zlib.compress(data, TEXT_ZLIB_LEVEL), text_digest(data)))
             site_delta[sid] = site_delta.get(sid, 0) + 1
             add.setdefault(sid, []).append(fps)
-        conn.executemany("INSERT INTO docs(did, site_id, url, chars, clean_chars, info, doc_id, seq, gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_docs)
+        conn.executemany(
+            "INSERT INTO docs(did, site_id, url, chars, clean_chars, info, ukey, tkey, doc_id, seq, gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            new_docs,
+        )
         conn.executemany("INSERT INTO doc_fps(did, fps) VALUES (?, ?)", doc_fps_rows)
+        conn.executemany("INSERT INTO raws(did, sig) VALUES (?, ?)", raw_rows)
         conn.executemany("INSERT INTO texts(did, text, digest) VALUES (?, ?, ?)", text_rows)
         touched = 0
         for sid, arrays in dec.items():  # undo first, then add (as observing in order would)
@@ -1012,6 +1123,124 @@ class SQLiteIndex:
         out = self._snapshot(q)
         self._evict()
         return out
+
+    # -- copies of one page ----------------------------------------------------------------------
+    def copy_candidates(
+        self,
+        site: str,
+        url_key: str | None,
+        title_key: str | None,
+        exclude: Iterable[str] = (),
+        raw_sig: np.ndarray | None = None,
+        threshold: float = 0.0,
+    ) -> list[tuple[str, str | None, str | None, np.ndarray]]:
+        """Stored pages of ``site`` that a page with this identity could be a copy of, judged by
+        identity alone, pair by pair (the rule of :func:`~dedupe.engine.neardup.page_groups`):
+        ``[(doc_id, url_key, title_key, raw_signature)]``, by doc id; ``exclude``: ids left out;
+        with ``raw_sig``, only pages whose raw-signature estimate reaches ``threshold``. Only
+        pages stored with a raw signature are returned. See :meth:`copy_candidates_many`."""
+        return self.copy_candidates_many([(site, url_key, title_key, raw_sig)], exclude, threshold)[0]
+
+    def copy_candidates_many(
+        self, queries: Iterable[tuple], exclude: Iterable[str] = (), threshold: float = 0.0
+    ) -> list[list[tuple[str, str | None, str | None, np.ndarray]]]:
+        """:meth:`copy_candidates` of many ``(site, url_key, title_key[, raw_sig])`` queries, in
+        one read snapshot. Which stored pages:
+
+        * with a URL key: the site's pages with the same URL key (one URL is one page, whatever
+          the titles), and its pages without URL key whose title key is missing on either side
+          or equal (two index ranges of ``docs_ident``, rows read from the file);
+        * without URL key: every page of the site whose title key is missing on either side or
+          equal, compared in memory: this connection keeps, per site so looked up, its pages'
+          keys and raw signatures (``cache_raws``), brought up to date from ``sites.gen`` as the
+          seen-fingerprint sets are (additions read alone, a removal rebuilds); each look-up
+          still compares against all of them (O(site pages), vectorised).
+        """
+        qs = [tuple(q) + (None,) * (4 - len(q)) for q in queries]
+        skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
+        head = "SELECT d.doc_id, d.ukey, d.tkey, r.sig FROM docs d JOIN raws r ON r.did = d.did WHERE d.site_id = ?"
+        thr = float(threshold)
+
+        def similar(rows: list[tuple], raw: np.ndarray | None) -> list[tuple[str, str | None, str | None, np.ndarray]]:
+            got = [(doc_id, u, t, np.frombuffer(sig, dtype=np.uint32)) for doc_id, u, t, sig in rows if doc_id not in skip]
+            if raw is not None:
+                got = [g for g in got if float((g[3] == raw).mean()) >= thr]
+            return got
+
+        def q(conn: sqlite3.Connection) -> list[list[tuple[str, str | None, str | None, np.ndarray]]]:
+            sids: dict[str, tuple[int, int, int] | None] = {}
+            out: list[list[tuple[str, str | None, str | None, np.ndarray]]] = []
+            for site, url_key, title_key, raw in qs:
+                raw = None if raw is None else np.asarray(raw, dtype=np.uint32)
+                if site not in sids:
+                    sids[site] = conn.execute("SELECT site_id, gen, rgen FROM sites WHERE name = ?", (site,)).fetchone()
+                row = sids[site]
+                if row is None:
+                    out.append([])
+                    continue
+                sid = row[0]
+                if url_key is not None:
+                    rows = conn.execute(head + " AND d.ukey = ?", (sid, url_key)).fetchall()
+                    if title_key is None:
+                        rows += conn.execute(head + " AND d.ukey IS NULL", (sid,)).fetchall()
+                    else:
+                        rows += conn.execute(head + " AND d.ukey IS NULL AND (d.tkey IS NULL OR d.tkey = ?)", (sid, title_key)).fetchall()
+                    got = similar(rows, raw)
+                else:
+                    cache = self._raw_site(conn, *row)
+                    got = [
+                        (cache.ids[k], cache.ukeys[k], cache.tkeys[k], cache.sigs[k].copy())
+                        for k in cache.candidates(title_key, raw, thr).tolist() if cache.ids[k] not in skip
+                    ]
+                got.sort(key=lambda r: r[0])
+                out.append(got)
+            return out
+
+        return self._snapshot(q)
+
+    def _raw_site(self, conn: sqlite3.Connection, sid: int, gen: int, rgen: int) -> _RawSite:
+        """Site ``sid``'s pages with raw signatures as of ``sites.gen`` = ``gen`` (cached; see
+        :meth:`copy_candidates_many`). Inside a write transaction the site is marked touched, so
+        a rollback drops what was read from it."""
+        if self._in_tx:
+            self._tx_sites.add(sid)
+        got = self._raw_sites.get(sid)
+        if got is not None and got[0] == gen:
+            self._raw_sites.move_to_end(sid)
+            return got[1]
+        head = "SELECT d.doc_id, d.ukey, d.tkey, r.sig FROM docs d JOIN raws r ON r.did = d.did WHERE d.site_id = ?"
+        self._raw_drop(sid)  # (its size as counted so far)
+        if got is not None and rgen <= got[0] < gen:  # only pages added since: read just those
+            site = got[1]
+            site.add(conn.execute(head + " AND d.gen > ? ORDER BY d.did", (sid, got[0])).fetchall())
+        else:
+            site = _RawSite(self.config.signature.num_perm)
+            site.add(conn.execute(head + " ORDER BY d.did", (sid,)).fetchall())
+        self._raw_sites[sid] = (gen, site)
+        self._raw_total += site.n
+        while self._raw_total > self.cache_raws and len(self._raw_sites) > 1:  # least recently used first
+            self._raw_drop(next(iter(self._raw_sites)))
+        return site
+
+    def _raw_drop(self, sid: int) -> None:
+        got = self._raw_sites.pop(sid, None)
+        if got is not None:
+            self._raw_total -= got[1].n
+
+    def doc_fingerprints(self, doc_ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """The stored template fingerprints (sorted unique uint64) of observed pages, by id."""
+        ids = sorted(set(doc_ids))
+
+        def q(conn: sqlite3.Connection) -> dict[str, np.ndarray]:
+            out: dict[str, np.ndarray] = {}
+            for lo in range(0, len(ids), _CHUNK):
+                part = ids[lo : lo + _CHUNK]
+                sql = f"SELECT d.doc_id, f.fps FROM doc_fps f JOIN docs d ON d.did = f.did WHERE d.doc_id IN ({','.join('?' * len(part))})"
+                for doc_id, blob in conn.execute(sql, part):
+                    out[doc_id] = np.frombuffer(blob, dtype=np.uint64)
+            return out
+
+        return self._snapshot(q)
 
     # -- near-duplicate documents ------------------------------------------------------------
     def put_signature(self, doc_id: str, signature: np.ndarray, band_keys: np.ndarray) -> None:
@@ -1288,9 +1517,13 @@ class SQLiteIndex:
 
     # -- per-document facts ----------------------------------------------------------------------
     def doc_info(self, doc_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-        """``{doc_id: {"site", "seq", "url", "chars", "clean_chars", ...}}`` of observed pages."""
+        """``{doc_id: {"site", "seq", "url", "chars", "clean_chars", "url_key", "title_key", ...}}``
+        of observed pages (``url_key`` / ``title_key``: its stored identity, or None)."""
         ids = None if doc_ids is None else sorted(set(doc_ids))
-        base = "SELECT d.doc_id, s.name, d.seq, d.url, d.chars, d.clean_chars, d.info FROM docs d LEFT JOIN sites s ON s.site_id = d.site_id"
+        base = (
+            "SELECT d.doc_id, s.name, d.seq, d.url, d.chars, d.clean_chars, d.info, d.ukey, d.tkey "
+            "FROM docs d LEFT JOIN sites s ON s.site_id = d.site_id"
+        )
 
         def q(conn: sqlite3.Connection) -> list[tuple]:
             if ids is None:
@@ -1302,9 +1535,9 @@ class SQLiteIndex:
             return rows
 
         out: dict[str, dict[str, Any]] = {}
-        for doc_id, site, seq, url, chars, clean_chars, info in self._read(q):
+        for doc_id, site, seq, url, chars, clean_chars, info, ukey, tkey in self._read(q):
             d = json.loads(info) if info else {}
-            d.update(site=site, seq=seq, url=url, chars=chars, clean_chars=clean_chars)
+            d.update(site=site, seq=seq, url=url, chars=chars, clean_chars=clean_chars, url_key=ukey, title_key=tkey)
             out[doc_id] = d
         return out
 
@@ -1360,7 +1593,7 @@ class SQLiteIndex:
                     if fb is not None:
                         dec.setdefault(sid, []).append(np.frombuffer(fb[0], dtype=np.uint64))
                 self._drop_sig_tx(conn, did)
-                for table in ("doc_fps", "texts", "cleans", "docs"):
+                for table in ("doc_fps", "raws", "texts", "cleans", "docs"):
                     conn.execute(f"DELETE FROM {table} WHERE did = ?", (did,))
             for sid, arrays in dec.items():
                 self._sub_site_fps(conn, sid, arrays, sets[sid])
@@ -1412,6 +1645,7 @@ class SQLiteIndex:
                 "shared_fingerprints": one("SELECT count(*) FROM site_fp"),  # on >= 2 pages of a site
                 "signatures": one("SELECT count(*) FROM sigs"),
                 "stored_texts": one("SELECT count(*) FROM texts WHERE text IS NOT NULL"),
+                "raw_signatures": one("SELECT count(*) FROM raws"),  # pages whose stored copies can be found
             }
 
         out = self._read(q)
