@@ -66,6 +66,7 @@ from .index import CountIndex, IndexStore, release_memory
 from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
 
 from .site import site_pieces as _site_pieces
+from .site import site_pieces_many as _site_pieces_many
 from .templates import PageFeatures, page_features_many
 from .templates import doc_fingerprints as _doc_fingerprints
 
@@ -228,6 +229,25 @@ def _site_level(
     return list(site_p) + pp, site_mask if pm is None else site_mask | pm
 
 
+def _site_level_many(
+    items: Sequence[tuple[Document, Any, "Exclusion | None"]], toks_list: Sequence[Tokens], index: IndexStore, cfg: Config,
+    dedupe_only: bool, feats: Sequence[PageFeatures | None],
+) -> list[tuple[list[Piece], np.ndarray]]:
+    """:func:`_site_level` of the pages ``(doc, _, exclude)`` of a chunk (equal results; the
+    main-text selection runs once for them all, :func:`dedupe.engine.site.site_pieces_many`)."""
+    if not cfg.templates.enabled:
+        return [_site_level(doc, toks, index, cfg, dedupe_only, exclude, f) for (doc, _, exclude), toks, f in zip(items, toks_list, feats)]
+    sites = [site_of(doc) for doc, _, _ in items]
+    views = [index if exclude is None else ExcludingIndex(index, site, *exclude) for (_, _, exclude), site in zip(items, sites)]
+    got = _site_pieces_many([doc.text for doc, _, _ in items], toks_list, views, sites, _site_cfg(cfg, dedupe_only), feats)
+    out: list[tuple[list[Piece], np.ndarray]] = []
+    for (doc, _, _), toks, (site_p, site_mask) in zip(items, toks_list, got):
+        pp, pm = phrase_pieces(doc.text, toks, phrases.for_config(cfg.templates)) if cfg.templates.phrases else ([], None)
+        site_mask = np.asarray(site_mask, dtype=bool)
+        out.append((list(site_p) + pp, site_mask if pm is None else site_mask | pm))
+    return out
+
+
 def _finish(
     doc: Document, toks: Tokens, site_p: list[Piece], wa: WithinAnalysis, crosspage_hits: Sequence[crosspage.Hit], cfg: Config
 ) -> CleanResult:
@@ -335,10 +355,7 @@ def _clean_chunk(task: tuple[list[CleanItem], str | None]) -> tuple[list[bytes],
     texts = [d.text for d in docs]
     toks_list = tokenize_batch(texts)
     feats = page_features_many(texts, toks_list, cfg.templates) if cfg.templates.enabled else [None] * len(docs)
-    site = [
-        _site_level(doc, toks, index, cfg, _W["dedupe_only"], exclude, f)
-        for (doc, _, exclude), toks, f in zip(items, toks_list, feats)
-    ]
+    site = _site_level_many(items, toks_list, index, cfg, _W["dedupe_only"], feats)
     was = within_analysis_many([d.text for d in docs], toks_list, cfg.within, [m for _, m in site])
     results = [_finish(doc, toks, sp, wa, hits, cfg) for (doc, hits, _), toks, (sp, _), wa in zip(items, toks_list, site, was)]
     sigs, n_sh = _signatures_many(toks_list, [_kept_tokens(t, r) for t, r in zip(toks_list, results)], cfg)

@@ -86,7 +86,7 @@ def units(
     if lid is None:
         lid, _ = line_ids(text, toks)
     tpl = np.asarray(template, dtype=bool)
-    brk = np.flatnonzero((np.diff(lid) != 0) | (np.diff(tpl.astype(np.int8)) != 0)) + 1
+    brk = np.flatnonzero((lid[1:] != lid[:-1]) | (tpl[1:] != tpl[:-1])) + 1
     first = np.concatenate(([0], brk)).astype(np.int64)
     end = np.concatenate((brk, [n])).astype(np.int64)
     whole = np.ones(len(first), dtype=bool)
@@ -131,8 +131,8 @@ def _marker_spans(
     marker &= free_prev & free_next
     midx = np.flatnonzero(marker)
     ms, me = midx.astype(np.int64), midx.astype(np.int64)
-    sig = range_hashes(masked, first[midx], end[midx], base=TOKEN_BASE) if len(midx) else np.empty(0, dtype=np.uint64)
     if ulid is None or not len(first) or not _HEADER_TOKENS:
+        sig = range_hashes(masked, first[midx], end[midx], base=TOKEN_BASE) if len(midx) else np.empty(0, dtype=np.uint64)
         return ms, me, sig
     lstart = np.flatnonzero(np.concatenate(([True], ulid[1:] != ulid[:-1])))
     lend = np.concatenate((lstart[1:], [len(first)])) - 1  # last unit of each line
@@ -145,9 +145,12 @@ def _marker_spans(
     hdr = ((lend_tok - lfirst_tok) < _HEADER_TOKENS * cfg.span_tokens) & (ldig > 0) & (prev_free | next_free)
     hidx = np.flatnonzero(hdr)
     if not len(hidx):
+        sig = range_hashes(masked, first[midx], end[midx], base=TOKEN_BASE) if len(midx) else np.empty(0, dtype=np.uint64)
         return ms, me, sig
+    # one hashing pass for the markers' texts and the headers' tails
     tail_start = np.maximum(lend_tok[hidx] - _HEADER_TAIL, lfirst_tok[hidx])
-    hsig = fmix64(range_hashes(masked, tail_start, lend_tok[hidx], base=TOKEN_BASE) ^ _HEADER_SALT)
+    h = range_hashes(masked, np.concatenate((first[midx], tail_start)), np.concatenate((end[midx], lend_tok[hidx])), base=TOKEN_BASE)
+    sig, hsig = h[: len(midx)], fmix64(h[len(midx) :] ^ _HEADER_SALT)
     return (np.concatenate((ms, lstart[hidx])), np.concatenate((me, lend[hidx])), np.concatenate((sig, hsig)))
 
 
@@ -162,9 +165,27 @@ def unit_weights(
     ntok = (end - first).astype(np.float64)
     cost = np.minimum(ntok, cfg.template_unit_cap) if cfg.template_unit_cap else ntok
     w = np.where(is_tpl, -cfg.template_penalty * cost, ntok - cfg.line_cost)
-    in_list = np.zeros(len(first), dtype=bool)
     ms, me, sig = _marker_spans(first, end, is_tpl, whole, masked, ulid, cfg)
-    if len(ms) >= cfg.list_min_repeats:
+    in_list = _list_units(is_tpl, ntok, ms, me, sig, cfg)
+    if in_list.any():
+        w = np.where(in_list, cfg.list_penalty * ntok, w)
+    return w, in_list
+
+
+def _list_units(
+    is_tpl: np.ndarray, ntok: np.ndarray, ms: np.ndarray, me: np.ndarray, sig: np.ndarray, cfg: TemplateConfig
+) -> np.ndarray:
+    """Mask of the free units that lie in a list region, from the markers ``(ms, me, sig)`` of
+    :func:`_marker_spans` (``ntok``: tokens per unit, float)."""
+    n_units = len(is_tpl)
+    in_list = np.zeros(n_units, dtype=bool)
+    r = cfg.list_min_repeats
+    if len(ms) >= r:
+        srt = np.sort(sig)  # some signature occurs r times <=> equal sorted values r - 1 apart
+        repeated = bool((srt[r - 1 :] == srt[: len(srt) - r + 1]).any())
+    else:
+        repeated = False
+    if repeated:
         uniq, inv, counts = np.unique(sig, return_inverse=True, return_counts=True)
         free_cum = np.concatenate(([0.0], np.cumsum(np.where(is_tpl, 0.0, ntok))))
         for g in np.flatnonzero(counts >= cfg.list_min_repeats).tolist():
@@ -214,13 +235,11 @@ def unit_weights(
                     in_list[u] = True
                     u -= 1
                 v, acc = occ_e[ch[-1]] + 1, 0.0
-                while v < len(first) and not is_tpl[v] and acc + ntok[v] <= edge:
+                while v < n_units and not is_tpl[v] and acc + ntok[v] <= edge:
                     acc += ntok[v]
                     in_list[v] = True
                     v += 1
-    if in_list.any():
-        w = np.where(in_list, cfg.list_penalty * ntok, w)
-    return w, in_list
+    return in_list
 
 
 def main_text_pieces(
@@ -270,10 +289,25 @@ def main_text_pieces(
     # on other pages). They neither help nor break a run; inside the chosen run they are kept.
     uncertain = np.zeros(len(first), dtype=bool)
     if share is not None and cfg.restore_below > 0:
-        for u in np.flatnonzero(is_tpl & (ntok >= 2 * cfg.span_tokens)).tolist():
-            if float(share[first[u] : end[u]].max()) < cfg.restore_below:
-                uncertain[u] = True
+        long_tpl = is_tpl & (ntok >= 2 * cfg.span_tokens)
+        if long_tpl.any():
+            # units partition the tokens (first[0] == 0, end[u] == first[u + 1]): one reduceat
+            unit_max = np.maximum.reduceat(np.asarray(share, dtype=np.float64), first)
+            uncertain = long_tpl & (unit_max < cfg.restore_below)
         w = np.where(uncertain, _UNCERTAIN_W * (ntok - cfg.line_cost), w)
+    return _main_run(toks, first, end, is_tpl, whole, w, in_list, uncertain, cfg)
+
+
+def _main_run(
+    toks: Tokens, first: np.ndarray, end: np.ndarray, is_tpl: np.ndarray, whole: np.ndarray, w: np.ndarray,
+    in_list: np.ndarray, uncertain: np.ndarray, cfg: TemplateConfig,
+) -> tuple[list[Piece], np.ndarray, np.ndarray]:
+    """Steps 4-5 of :func:`main_text_pieces` on one page's units and final weights ``w``: the
+    main run, its headline, the restored uncertain units and the off-main pieces."""
+    n = len(toks)
+    mask = np.zeros(n, dtype=bool)
+    restored = np.zeros(n, dtype=bool)
+    ntok = end - first
     i, j, best = _best_run(w)
     if best <= 0 or j < i:
         return [], mask, restored
@@ -313,3 +347,144 @@ def main_text_pieces(
         pieces.append(Piece(int(toks.start[a]), int(toks.end[b - 1]), KIND_OFF_MAIN, rule, score))
         u = v + 1
     return pieces, mask, restored
+
+
+def main_text_pieces_many(
+    toks_list: "list[Tokens]",
+    templates: "list[np.ndarray]",
+    cfg: TemplateConfig,
+    masked_list: "list[np.ndarray]",
+    shares: "list[np.ndarray]",
+    lids: "list[np.ndarray]",
+) -> list[tuple[list[Piece], np.ndarray, np.ndarray]]:
+    """:func:`main_text_pieces` of many pages (with ``masked``, ``share`` and ``lid`` given for
+    each), equal results: units, list markers, weights and uncertain units are computed once
+    over all pages concatenated (nothing crosses a page: every page starts a unit, a line and a
+    run of neighbours of its own); the list regions (only on pages where a marker repeats),
+    the main run and the pieces page by page."""
+    m = len(toks_list)
+    lens = [len(t) for t in toks_list]
+    out: list[tuple[list[Piece], np.ndarray, np.ndarray]] = [
+        ([], np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)) for n in lens
+    ]
+    live = [i for i in range(m) if lens[i]]
+    if not live:
+        return out
+    k = cfg.span_tokens
+    U = _units_many(
+        [toks_list[i] for i in live], [templates[i] for i in live], cfg, [masked_list[i] for i in live], [lids[i] for i in live]
+    )
+    first, end, is_tpl, whole, u_off, tok_off = U["first"], U["end"], U["is_tpl"], U["whole"], U["u_off"], U["tok_off"]
+    midx, sig, lstart, lend, hidx, hsig = U["midx"], U["sig"], U["lstart"], U["lend"], U["hidx"], U["hsig"]
+    nu, ntok_i = len(first), end - first
+    share = np.concatenate([np.asarray(shares[i], dtype=np.float64) for i in live])
+    # weights (as unit_weights) and uncertain units (as main_text_pieces)
+    ntok = ntok_i.astype(np.float64)
+    cost = np.minimum(ntok, cfg.template_unit_cap) if cfg.template_unit_cap else ntok
+    w = np.where(is_tpl, -cfg.template_penalty * cost, ntok - cfg.line_cost)
+    in_list = np.zeros(nu, dtype=bool)
+    # markers of each page: its marker units, then its header lines (the order _marker_spans gives)
+    m_cut = np.searchsorted(midx, u_off).tolist()
+    h_units = lstart[hidx]
+    h_cut = np.searchsorted(h_units, u_off).tolist()
+    u_off_l = u_off.tolist()
+    r = cfg.list_min_repeats
+    for p in range(len(live)):
+        ma, mb, ha, hb = m_cut[p], m_cut[p + 1], h_cut[p], h_cut[p + 1]
+        if (mb - ma) + (hb - ha) < r:
+            continue
+        ua, ub = u_off_l[p], u_off_l[p + 1]
+        ms = np.concatenate((midx[ma:mb], h_units[ha:hb])) - ua
+        me = np.concatenate((midx[ma:mb], lend[hidx[ha:hb]])) - ua
+        in_list[ua:ub] = _list_units(is_tpl[ua:ub], ntok[ua:ub], ms, me, np.concatenate((sig[ma:mb], hsig[ha:hb])), cfg)
+    if in_list.any():
+        w = np.where(in_list, cfg.list_penalty * ntok, w)
+    uncertain = np.zeros(nu, dtype=bool)
+    if cfg.restore_below > 0:
+        long_tpl = is_tpl & (ntok_i >= 2 * k)
+        if long_tpl.any():
+            uncertain = long_tpl & (np.maximum.reduceat(share, first) < cfg.restore_below)
+        w = np.where(uncertain, _UNCERTAIN_W * (ntok_i - cfg.line_cost), w)
+    t_off_l = tok_off.tolist()
+    for p, i in enumerate(live):
+        ua, ub, ta = u_off_l[p], u_off_l[p + 1], t_off_l[p]
+        out[i] = _main_run(
+            toks_list[i], first[ua:ub] - ta, end[ua:ub] - ta, is_tpl[ua:ub], whole[ua:ub], w[ua:ub],
+            in_list[ua:ub], uncertain[ua:ub], cfg,
+        )
+    return out
+
+
+def _units_many(
+    toks_list: "list[Tokens]", templates: "list[np.ndarray]", cfg: TemplateConfig, masked_list: "list[np.ndarray]",
+    lids: "list[np.ndarray]",
+) -> dict[str, np.ndarray]:
+    """:func:`units` and :func:`_marker_spans` of non-empty pages, concatenated: units (``first``,
+    ``end`` in tokens of the concatenation, ``is_tpl``, ``whole``; page ``p`` owns units
+    ``u_off[p]:u_off[p + 1]`` and tokens ``tok_off[p]:tok_off[p + 1]``), marker units ``midx``
+    with their ``sig``, line starts / ends ``lstart`` / ``lend`` (in units), header lines
+    ``hidx`` with their ``hsig``. Every page starts a unit and a line of its own and has no
+    neighbour unit or line on another page."""
+    k = cfg.span_tokens
+    n_l = np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=len(toks_list))
+    tok_off = np.zeros(len(toks_list) + 1, dtype=np.int64)
+    np.cumsum(n_l, out=tok_off[1:])
+    N = int(tok_off[-1])
+    lid = np.concatenate([np.asarray(x, dtype=np.int64) for x in lids])
+    tpl = np.concatenate([np.asarray(x, dtype=bool) for x in templates])
+    masked = np.concatenate([np.asarray(x, dtype=np.uint64) for x in masked_list])
+    page_start = np.zeros(N, dtype=bool)
+    page_start[tok_off[:-1]] = True
+    # units (as units()), cut at every page start too
+    cut = np.empty(N, dtype=bool)
+    cut[0] = True
+    cut[1:] = (lid[1:] != lid[:-1]) | (tpl[1:] != tpl[:-1])
+    cut |= page_start
+    first = np.flatnonzero(cut).astype(np.int64)
+    end = np.empty_like(first)
+    end[:-1] = first[1:]
+    end[-1] = N
+    nu = len(first)
+    u_off = np.searchsorted(first, tok_off)  # page p owns units [u_off[p], u_off[p + 1])
+    u_first = np.zeros(nu, dtype=bool)  # first unit of its page
+    u_first[u_off[:-1]] = True
+    u_last = np.zeros(nu, dtype=bool)  # last unit of its page
+    u_last[u_off[1:] - 1] = True
+    prev_tok = np.maximum(first - 1, 0)
+    whole = (u_first | (lid[first] != lid[prev_tok])) & (u_last | (lid[np.minimum(end, N - 1)] != lid[end - 1]))
+    is_tpl = tpl[first]
+    ntok_i = end - first
+    # list markers (as _marker_spans)
+    marker = is_tpl | (whole & (ntok_i < _MARKER_TOKENS * k))
+    free_prev = u_first.copy()
+    free_prev[1:] |= ~is_tpl[:-1]
+    free_next = u_last.copy()
+    free_next[:-1] |= ~is_tpl[1:]
+    marker &= free_prev & free_next
+    midx = np.flatnonzero(marker)
+    ulid = lid[first]
+    lcut = u_first.copy()
+    lcut[1:] |= ulid[1:] != ulid[:-1]
+    lstart = np.flatnonzero(lcut)
+    lend = np.empty_like(lstart)
+    lend[:-1] = lstart[1:] - 1
+    lend[-1] = nu - 1
+    lfirst_tok, lend_tok = first[lstart], end[lend]
+    lfree = np.add.reduceat(np.where(is_tpl, 0, ntok_i), lstart)
+    dig = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(masked == DIGIT_TOKEN, out=dig[1:])
+    ldig = dig[lend_tok] - dig[lfirst_tok]
+    l_first, l_last = u_first[lstart], u_last[lend]  # first / last line of its page
+    prev_free = np.zeros(len(lstart), dtype=bool)
+    prev_free[1:] = lfree[:-1] > 0
+    prev_free &= ~l_first
+    next_free = np.zeros(len(lstart), dtype=bool)
+    next_free[:-1] = lfree[1:] > 0
+    next_free &= ~l_last
+    hdr = ((lend_tok - lfirst_tok) < _HEADER_TOKENS * k) & (ldig > 0) & (prev_free | next_free)
+    hidx = np.flatnonzero(hdr)
+    tail_start = np.maximum(lend_tok[hidx] - _HEADER_TAIL, lfirst_tok[hidx])
+    h = range_hashes(masked, np.concatenate((first[midx], tail_start)), np.concatenate((end[midx], lend_tok[hidx])), base=TOKEN_BASE)
+    sig, hsig = h[: len(midx)], fmix64(h[len(midx) :] ^ _HEADER_SALT)
+    return {"first": first, "end": end, "is_tpl": is_tpl, "whole": whole, "u_off": u_off, "tok_off": tok_off,
+            "midx": midx, "sig": sig, "lstart": lstart, "lend": lend, "hidx": hidx, "hsig": hsig}

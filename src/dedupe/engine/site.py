@@ -38,6 +38,7 @@ Small sites:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,7 +47,7 @@ from ..core.spans import Piece
 from ..core.tokenize import Tokens
 from ..models import KIND_TEMPLATE
 from .index import IndexStore
-from .maintext import main_text_pieces
+from .maintext import main_text_pieces, main_text_pieces_many
 from .templates import PageFeatures, page_features
 
 
@@ -78,11 +79,13 @@ def template_mask(
     kfp, lf, le, lfp = feats.kfp, feats.lf, feats.le, feats.lfp
     df = index.doc_freq(site, np.concatenate((kfp, lfp))) if len(kfp) + len(lfp) else np.empty(0, dtype=np.int64)
     kdf, ldf = df[: len(kfp)], df[len(kfp) :]
-    hits = np.flatnonzero(kdf >= thr)
-    if len(hits):
-        hdf = kdf[hits]
+    hit = kdf >= thr
+    if hit.any():
+        # every token takes the largest count of the k-grams with enough pages that cover it
+        kd = np.where(hit, kdf, 0).astype(np.int64, copy=False)
+        L = len(kd)
         for off in range(k):
-            np.maximum.at(tokdf, hits + off, hdf)
+            np.maximum(tokdf[off : off + L], kd, out=tokdf[off : off + L])
         src[tokdf > 0] |= 1
     for a, b, d in zip(lf[ldf >= thr].tolist(), le[ldf >= thr].tolist(), ldf[ldf >= thr].tolist()):
         tokdf[a:b] = np.maximum(tokdf[a:b], d)
@@ -159,19 +162,58 @@ def site_pieces(
         off, off_mask, restored = main_text_pieces(text, toks, tpl, tc, feats.masked, share, lid=feats.lid)
         if restored.any():
             tpl = tpl & ~restored
+    return _template_pieces(toks, tpl, tokdf, src, n_site) + off, tpl | off_mask
+
+
+def site_pieces_many(
+    texts: Sequence[str],
+    toks_list: Sequence[Tokens],
+    indexes: Sequence[IndexStore],
+    sites: Sequence[str],
+    cfg: Config,
+    feats_list: Sequence[PageFeatures | None],
+) -> list[tuple[list[Piece], np.ndarray]]:
+    """:func:`site_pieces` of many pages (page ``i`` read through ``indexes[i]``, under
+    ``sites[i]``), equal results: the template mask page by page, the main-text selection of all
+    pages at once (:func:`~dedupe.engine.maintext.main_text_pieces_many`)."""
+    tc = cfg.templates
+    feats = [page_features(t, tk, tc) if f is None else f for t, tk, f in zip(texts, toks_list, feats_list)]
+    masks = [template_mask(t, tk, ix, st, cfg, f) for t, tk, ix, st, f in zip(texts, toks_list, indexes, sites, feats)]
+    if tc.main_text:
+        shares = [tokdf / n_site if n_site else np.zeros(len(tk)) for (_, tokdf, _, n_site), tk in zip(masks, toks_list)]
+        mains = main_text_pieces_many(
+            list(toks_list), [mk[0] for mk in masks], tc, [f.masked for f in feats], shares, [f.lid for f in feats]
+        )
+    else:
+        mains = [([], np.zeros(len(tk), dtype=bool), None) for tk in toks_list]
+    out: list[tuple[list[Piece], np.ndarray]] = []
+    for tk, (tpl, tokdf, src, n_site), (off, off_mask, restored) in zip(toks_list, masks, mains):
+        if restored is not None and restored.any():
+            tpl = tpl & ~restored
+        out.append((_template_pieces(tk, tpl, tokdf, src, n_site) + off, tpl | off_mask))
+    return out
+
+
+def _template_pieces(toks: Tokens, tpl: np.ndarray, tokdf: np.ndarray, src: np.ndarray, n_site: int) -> list[Piece]:
+    """One ``template`` piece per maximal run of template tokens (see the module doc)."""
     pieces: list[Piece] = []
     idx = np.flatnonzero(tpl)
     if len(idx):
         brk = np.flatnonzero(np.diff(idx) != 1) + 1
         starts = idx[np.concatenate(([0], brk))]
         ends = idx[np.concatenate((brk - 1, [len(idx) - 1]))] + 1
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            pages = int(tokdf[a:b].min())
-            bits = int(np.bitwise_or.reduce(src[a:b]))
+        # per run: the smallest page count and the union of the source bits (runs are
+        # disjoint and sorted: reduceat over their [start, end) bounds, every other result)
+        cuts = np.stack((starts, ends), axis=1).ravel()
+        inner = cuts < len(tpl)
+        pages_l = np.minimum.reduceat(tokdf, cuts[inner])[0::2].tolist()
+        bits_l = np.bitwise_or.reduceat(src, cuts[inner])[0::2].tolist()
+        t_start, t_end = toks.start[starts].tolist(), toks.end[ends - 1].tolist()
+        for pages, bits, s0, e0 in zip(pages_l, bits_l, t_start, t_end):
             pieces.append(
                 Piece(
-                    int(toks.start[a]), int(toks.end[b - 1]), KIND_TEMPLATE, _RULES.get(bits, "span-kgram"),
+                    s0, e0, KIND_TEMPLATE, _RULES.get(bits, "span-kgram"),
                     round(pages / n_site, 4) if n_site else 0.0, site_pages=pages,
                 )
             )
-    return pieces + off, tpl | off_mask
+    return pieces
