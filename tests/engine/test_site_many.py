@@ -104,3 +104,50 @@ def test_units_many_equal_units_and_markers_page_by_page(texts, ci, seed):
         got_me = np.concatenate((U["midx"][mk], U["lend"][U["hidx"][hk]])) - ua
         got_sig = np.concatenate((U["sig"][mk], U["hsig"][hk]))
         assert got_ms.tolist() == ms.tolist() and got_me.tolist() == me.tolist() and got_sig.tolist() == sig.tolist()
+
+
+# --- the rewritten per-page code against the former implementation (tests/engine/_ref_*.py) ---
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(page, max_size=6), st.sampled_from(range(len(CFGS))), st.integers(0, 2**32), st.sampled_from([0.2, 0.6]))
+def test_main_text_pieces_equal_former_implementation(texts, ci, seed, p_tpl):
+    import _ref_maintext
+
+    cfg = CFGS[ci]
+    toks = tokenize_batch(texts)
+    feats = page_features_many(texts, toks, cfg)
+    rng = np.random.default_rng(seed)
+    for text, t, f in zip(texts, toks, feats):
+        tpl = (np.cumsum(rng.random(len(t)) < 0.15) % 2 == 1) & (rng.random(len(t)) >= p_tpl / 4)
+        n_site = int(rng.integers(1, 12))
+        share = np.where(tpl, rng.integers(1, n_site + 1, len(t)), 0) / n_site
+        got = main_text_pieces(text, t, tpl, cfg, f.masked, share, lid=f.lid)
+        want = _ref_maintext.main_text_pieces(text, t, tpl, cfg, f.masked, share, lid=f.lid)
+        assert got[0] == want[0]
+        assert np.array_equal(got[1], want[1]) and np.array_equal(got[2], want[2])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(page, min_size=1, max_size=8), st.sampled_from(range(len(CFGS))), st.booleans(), st.integers(1, 3))
+def test_site_pieces_equal_former_implementation(texts, ci, main_text, n_sites):
+    import dataclasses
+
+    import _ref_site
+
+    cfg = Config(templates=dataclasses.replace(CFGS[ci], main_text=main_text, min_pages=2 + ci % 2))
+    toks = tokenize_batch(texts)
+    index = MemoryIndex()
+    sites = [f"s{i % n_sites}" for i in range(len(texts))]
+    for i, (text, t) in enumerate(zip(texts, toks)):
+        index.observe(sites[i], f"d{i}", doc_fingerprints(text, t, cfg.templates))
+    for text, t, site in zip(texts, toks, sites):
+        gp, gm = site_pieces(text, t, index, site, cfg)
+        wp, wm = _ref_site.site_pieces(text, t, index, site, cfg)
+        assert gp == wp
+        assert np.array_equal(gm, wm)
+        g = _ref_site.template_mask(text, t, index, site, cfg)
+        from dedupe.engine.site import template_mask
+
+        for x, y in zip(template_mask(text, t, index, site, cfg), g):
+            assert np.array_equal(x, y)
