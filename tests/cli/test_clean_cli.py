@@ -218,3 +218,10 @@ def test_a_pipe_path_and_binary_html(runner: CliRunner, tmp_path: Path) -> None:
     binary = tmp_path / "x.html"
     binary.write_bytes(bytes(range(256)) * 20)
     assert_one_error_line(runner.invoke(app, ["clean", str(binary)]), EXIT_INPUT, "binary")
+
+
+def test_version_flag(runner: CliRunner) -> None:
+    from dedupe.cli.app import app as root
+
+    got = runner.invoke(root, ["--version"])
+    assert got.exit_code == 0 and got.stdout.strip() == f"dedupe {dedupe.__version__}"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from .._version import __version__
 
 from .clean import clean_command
 from .corpus import corpus_command
@@ -20,8 +24,16 @@ app.command("corpus")(corpus_command)
 app.add_typer(index_app, name="index")
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dedupe {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
     """dedupe: within-page repeats, site templates, near-duplicate documents."""
 
 
