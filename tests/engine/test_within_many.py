@@ -52,3 +52,16 @@ def test_within_analysis_many_pages_that_touch():
         want = within_analysis(text, t, cfg)
         assert g.pieces == want.pieces and g.flagged == want.flagged and np.array_equal(g.removed, want.removed)
     assert any(g.pieces for g in got)
+
+
+def test_within_analysis_many_periodic_run_with_one_kgram_match():
+    # "a b a b a": a period-2 run of exactly k = 3 equal tokens, so one k-gram match only: the
+    # batched period test must still send the page to periodic_runs (pages around it differ)
+    cfg = WithinConfig(min_repeat_tokens=3, min_repeat_chars=0)
+    texts = ["p q r p q r s", "w a b a b a z", "", "m n o m n o m x y z", "a b a b a"]
+    toks = tokenize_batch(texts)
+    got = within_analysis_many(texts, toks, cfg)
+    for text, t, g in zip(texts, toks, got):
+        want = within_analysis(text, t, cfg)
+        assert g.pieces == want.pieces and g.flagged == want.flagged and np.array_equal(g.removed, want.removed)
+    assert any(p.rule.startswith("periodic-run") for p in got[1].pieces)

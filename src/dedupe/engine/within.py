@@ -814,7 +814,21 @@ def _exact_many(
     # periodic runs first (their removed tokens are excluded from the exact pass)
     kg_off = kg_off_l
     ex_all = np.concatenate(excl) if N else np.zeros(0, dtype=bool)
-    for i in np.flatnonzero(has_rep).tolist():
+    # pages where some k-gram equals the one d < k tokens later (periodic_runs' own test, for
+    # all pages at once): the others have no periodic run
+    has_period = np.zeros(m, dtype=bool)
+    kg_lo = np.asarray(kg_off_l[:-1], dtype=np.int64)
+    for d in range(1, k):
+        if len(kg) <= d:
+            break
+        eq = np.zeros(len(kg) - d + 1, dtype=np.int64)
+        np.cumsum(kg[:-d] == kg[d:], out=eq[1:])
+        # page i's pairs (j, j + d): j in [kg_lo[i], kg_lo[i] + n_kg[i] - d), when n_kg[i] > d
+        ok = n_kg > d
+        lo = np.minimum(kg_lo, len(kg) - d)
+        hi = np.minimum(np.maximum(kg_lo + n_kg - d, kg_lo), len(kg) - d)
+        has_period |= ok & (eq[hi] > eq[lo])
+    for i in np.flatnonzero(has_rep & has_period).tolist():
         per_pieces, per_mask = periodic_runs(texts[i], toks_list[i], cfg, excl[i], _kg=kg[kg_off[i] : kg_off[i + 1]])
         out[i] = (per_pieces, per_mask, [])
         if per_pieces:
