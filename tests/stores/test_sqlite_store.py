@@ -521,21 +521,50 @@ def test_copy_candidates_follow_the_page_groups_pair_rule(tmp_path: Path) -> Non
         assert ix.integrity_check() == ["ok"]
 
 
-@pytest.mark.parametrize("cache_raws", [200_000, 3])
-def test_copy_candidates_of_two_connections_writing_alternately_match_a_fresh_one(tmp_path: Path, cache_raws: int) -> None:
-    """Look-ups without URL key answer from a per-connection cache of each site's identities and
-    raw signatures, kept current through ``sites.gen`` (additions read alone, a removal or
-    re-observation rebuilds): with another connection adding, re-observing and forgetting pages
-    in between, and with a cache small enough to evict, they equal a fresh connection's. A write
-    transaction that fails after a look-up leaves no trace in the cache."""
-    from dedupe.engine.neardup import PageId
+def _brute_candidates(path: Path, site: str, url_key, title_key, exclude, sig, thr) -> list:
+    """The stored pages a look-up must return, by brute force: every page of the site with a
+    raw signature whose identity the pair rule does not tell apart and whose estimate reaches
+    ``thr``."""
+    con = sqlite3.connect(path)
+    rows = con.execute(
+        "SELECT d.doc_id, d.ukey, d.tkey, r.sig FROM docs d JOIN raws r ON r.did = d.did JOIN sites s ON s.site_id = d.site_id "
+        "WHERE s.name = ? ORDER BY d.doc_id", (site,)).fetchall()
+    con.close()
+    out = []
+    for d, u, t, g in rows:
+        g = np.frombuffer(g, dtype=np.uint32)
+        if d in exclude or float((g == sig).mean()) < thr:
+            continue
+        if url_key is not None and u is not None:
+            if url_key != u:
+                continue
+        elif title_key is not None and t is not None and title_key != t:
+            continue
+        out.append((d, u, t))
+    return out
 
+
+@pytest.mark.parametrize("cache_raws,recent", [(200_000, 256), (3, 256), (200_000, 2)])
+def test_copy_candidates_of_two_connections_writing_alternately_match_brute_force(
+    tmp_path: Path, cache_raws: int, recent: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Look-ups without URL key answer from a per-connection cache of each site's identities and
+    raw signatures (LSH buckets over the rows, plus the rows added since one by one), kept
+    current through ``sites.gen`` (additions read alone, a removal or re-observation rebuilds):
+    with another connection adding, re-observing and forgetting pages in between, with a cache
+    small enough to evict, and with the buckets rebuilt often (``recent``), they equal a brute
+    force pass over the file. A write transaction that fails after a look-up leaves no trace in
+    the cache."""
+    from dedupe.engine.neardup import PageId
+    from dedupe.stores import sqlite as sq
+
+    monkeypatch.setattr(sq._RawSite, "RECENT_MIN", recent)
     rng = random.Random(3)
     base = np.array([rng.randrange(2**32) for _ in range(128)], dtype=np.uint32)
 
-    def sig_near(k: int) -> np.ndarray:  # signatures sharing most values with base
+    def sig_near(k: int) -> np.ndarray:  # k of 128 values changed: estimate 1 - k/128 to base
         s = base.copy()
-        s[rng.sample(range(128), k)] = rng.randrange(2**32)
+        s[rng.sample(range(128), k)] ^= np.uint32(0x5A5A5A5A)
         return s
 
     path = tmp_path / "i.db"
@@ -543,25 +572,26 @@ def test_copy_candidates_of_two_connections_writing_alternately_match_a_fresh_on
     b = SQLiteIndex(path, cache_raws=cache_raws)
     try:
         used_incremental = False
-        for step in range(40):
+        found = 0
+        for step in range(60):
             writer = (a, b)[step % 2]
             op = rng.random()
-            doc, site = f"d{rng.randrange(10)}", rng.choice(["s", "t"])
-            if op < 0.7:
+            doc, site = f"d{rng.randrange(14)}", rng.choice(["s", "t"])
+            if op < 0.75:
                 pid = PageId(rng.choice([None, None, "ex.com/a", "ex.com/b"]), rng.choice([None, "x", "y"]))
-                writer.observe_many([(site, doc, fps(rng.randrange(50)), {"page": pid, "raw_sig": sig_near(rng.randrange(0, 40))})])
+                writer.observe_many([(site, doc, fps(rng.randrange(50)), {"page": pid, "raw_sig": sig_near(rng.randrange(0, 50))})])
             else:
                 writer.forget_docs([doc])
-            with SQLiteIndex(path, cache_raws=0) as fresh:
-                for q in ((None, None), (None, "x"), ("ex.com/a", None)):
-                    for ix in (a, b):
-                        before = dict(ix._raw_sites)
-                        got = ix.copy_candidates(site, *q, exclude={"d0"}, raw_sig=base, threshold=0.8)
-                        used_incremental |= any(sid in before and before[sid][1] is ix._raw_sites[sid][1] and before[sid][0] != ix._raw_sites[sid][0] for sid in ix._raw_sites)
-                        want = fresh.copy_candidates(site, *q, exclude={"d0"}, raw_sig=base, threshold=0.8)
-                        assert [(d, u, t) for d, u, t, _ in got] == [(d, u, t) for d, u, t, _ in want], (step, q)
-                        assert all(np.array_equal(g[3], w[3]) for g, w in zip(got, want))
-                        assert all(float((g[3] == base).mean()) >= 0.8 for g in got)
+            for q in ((None, None), (None, "x"), ("ex.com/a", None)):
+                want = _brute_candidates(path, site, *q, {"d0"}, base, 0.8)
+                found += len(want)
+                for ix in (a, b):
+                    before = dict(ix._raw_sites)
+                    got = ix.copy_candidates(site, *q, exclude={"d0"}, raw_sig=base, threshold=0.8)
+                    used_incremental |= any(sid in before and before[sid][1] is ix._raw_sites[sid][1] and before[sid][0] != ix._raw_sites[sid][0] for sid in ix._raw_sites)
+                    assert [(d, u, t) for d, u, t, _ in got] == want, (step, q)
+                    assert all(float((g[3] == base).mean()) >= 0.8 for g in got)
+        assert found > 20  # the look-ups had pages to find
         assert used_incremental  # the cache was brought up to date by reading only the added pages
         # a failed write transaction: what it showed the cache does not survive it
         with pytest.raises(RuntimeError):

@@ -63,9 +63,9 @@ Copies of one page (schema 4): an observed page may carry its identity (``info["
 copy of by identity alone (the pair rule of :func:`~dedupe.engine.neardup.page_groups`), with
 their raw signatures; the engine keeps those similar enough
 (:func:`~dedupe.engine.neardup.copies_of`). A page with a URL key is looked up through the
-``docs_ident`` index (same URL key, or no URL key); a page without one is compared with every
-stored page of its site, held in memory per connection (``cache_raws``; O(site pages) per
-look-up, vectorised).
+``docs_ident`` index (same URL key, or no URL key); a page without one may be a copy of any
+page of its site: those are held in memory per connection (``cache_raws``) with LSH buckets
+over their raw signatures (:class:`_RawSite`).
 
 Opening is careful not to damage what is at ``path``: a file that is not a SQLite database, a
 SQLite database that is not a dedupe index, a damaged file, or an index built with other hashing
@@ -93,6 +93,7 @@ import numpy as np
 from .._version import __version__
 from ..config import Config
 from ..core.hashing import fmix64, sorted_unique
+from ..core.minhash import band_keys as _band_keys
 from ..engine.indexing import text_digest
 from ..errors import IndexConfigMismatch, IndexStoreError
 
@@ -221,13 +222,24 @@ class _FpSet:
 
 class _RawSite:
     """A site's stored pages with a raw-text signature, for look-ups of pages without a URL key
-    (which compare against every page of the site): ids, URL / title keys as int codes (-1:
-    none) and the signatures as one matrix (grown by doubling, so adding a page does not copy
-    the site's rows)."""
+    (any page of the site may be their copy): ids, URL / title keys as int codes (-1: none) and
+    the signatures as one matrix (grown by doubling, so adding a page does not copy the site's
+    rows). A look-up takes as candidates the rows sharing an LSH bucket with it (``bands``
+    bands, as :func:`~dedupe.engine.neardup.page_groups`: a sorted array of the rows' band keys,
+    rebuilt once the rows added since reach 1/16 of it) plus every row added since, then keeps
+    those whose signature estimate reaches the threshold."""
 
-    __slots__ = ("ids", "ukeys", "tkeys", "ucode", "tcode", "sigs", "n", "codes")
+    __slots__ = ("ids", "ukeys", "tkeys", "ucode", "tcode", "sigs", "n", "codes", "bands", "bk", "bk_rows", "n_main")
 
-    def __init__(self, num_perm: int) -> None:
+    #: rows added since the last LSH build that are compared one by one at most (beyond it, and
+    #: beyond 1/16 of the built rows, the buckets are rebuilt)
+    RECENT_MIN = 256
+
+    def __init__(self, num_perm: int, bands: int = 32) -> None:
+        self.bands = int(bands)
+        self.bk = np.empty(0, dtype=np.uint64)
+        self.bk_rows = np.empty(0, dtype=np.int64)
+        self.n_main = 0
         self.ids: list[str] = []
         self.ukeys: list[str | None] = []
         self.tkeys: list[str | None] = []
@@ -258,14 +270,30 @@ class _RawSite:
             self.sigs[k] = np.frombuffer(sig, dtype=np.uint32)
         self.n = need
 
-    def candidates(self, title_key: str | None, raw_sig: np.ndarray | None, threshold: float) -> np.ndarray:
+    def _build(self) -> None:
+        keys = _band_keys(self.sigs[: self.n], self.bands).reshape(-1)
+        order = np.argsort(keys, kind="stable")
+        self.bk, self.bk_rows = keys[order], order // self.bands
+        self.n_main = self.n
+
+    def candidates(self, title_key: str | None, raw_sig: np.ndarray | None, threshold: float, keys: np.ndarray | None = None) -> np.ndarray:
         """Rows whose title key is missing on either side or equal (and, with ``raw_sig``,
-        whose signature estimate reaches ``threshold``)."""
-        rows = np.arange(self.n)
+        whose signature estimate reaches ``threshold``: among the rows LSH proposes), sorted.
+        ``keys``: the band keys of ``raw_sig`` when already computed."""
+        if raw_sig is None or self.bands <= 0:
+            rows = np.arange(self.n)
+        else:
+            if self.n - self.n_main > max(self.RECENT_MIN, self.n_main // 16):
+                self._build()
+            q = _band_keys(np.asarray(raw_sig, dtype=np.uint32)[None, :], self.bands)[0] if keys is None else keys
+            lo, hi = np.searchsorted(self.bk, q, "left"), np.searchsorted(self.bk, q, "right")
+            parts = [self.bk_rows[a:b] for a, b in zip(lo.tolist(), hi.tolist()) if b > a]
+            parts.append(np.arange(self.n_main, self.n))
+            rows = np.unique(np.concatenate(parts))
         if title_key is not None:
             code = self.codes.get(title_key, -2)
             tc = self.tcode[: self.n]
-            rows = rows[(tc == -1) | (tc == code)]
+            rows = rows[(tc[rows] == -1) | (tc[rows] == code)]
         if raw_sig is not None and len(rows):
             est = (self.sigs[rows] == raw_sig[None, :]).mean(axis=1)
             rows = rows[est >= threshold]
@@ -1151,10 +1179,12 @@ class SQLiteIndex:
           the titles), and its pages without URL key whose title key is missing on either side
           or equal (two index ranges of ``docs_ident``, rows read from the file);
         * without URL key: every page of the site whose title key is missing on either side or
-          equal, compared in memory: this connection keeps, per site so looked up, its pages'
+          equal, looked up in memory: this connection keeps, per site so looked up, its pages'
           keys and raw signatures (``cache_raws``), brought up to date from ``sites.gen`` as the
-          seen-fingerprint sets are (additions read alone, a removal rebuilds); each look-up
-          still compares against all of them (O(site pages), vectorised).
+          seen-fingerprint sets are (additions read alone, a removal rebuilds). With
+          ``raw_sig``, candidates are the pages sharing an LSH bucket with it
+          (``neardup.bands`` bands, as :func:`~dedupe.engine.neardup.page_groups`) plus those
+          added since the site's buckets were last built (:class:`_RawSite`); without it, all.
         """
         qs = [tuple(q) + (None,) * (4 - len(q)) for q in queries]
         skip = exclude if isinstance(exclude, (set, frozenset, dict)) else set(exclude)
@@ -1167,10 +1197,17 @@ class SQLiteIndex:
                 got = [g for g in got if float((g[3] == raw).mean()) >= thr]
             return got
 
+        # band keys of the look-ups without URL key, in one pass
+        broad = [k for k, q in enumerate(qs) if q[1] is None and q[3] is not None]
+        bkeys: dict[int, np.ndarray] = {}
+        if broad and self.config.neardup.bands > 0:
+            got_keys = _band_keys(np.stack([np.asarray(qs[k][3], dtype=np.uint32) for k in broad]), self.config.neardup.bands)
+            bkeys = dict(zip(broad, got_keys))
+
         def q(conn: sqlite3.Connection) -> list[list[tuple[str, str | None, str | None, np.ndarray]]]:
             sids: dict[str, tuple[int, int, int] | None] = {}
             out: list[list[tuple[str, str | None, str | None, np.ndarray]]] = []
-            for site, url_key, title_key, raw in qs:
+            for qi, (site, url_key, title_key, raw) in enumerate(qs):
                 raw = None if raw is None else np.asarray(raw, dtype=np.uint32)
                 if site not in sids:
                     sids[site] = conn.execute("SELECT site_id, gen, rgen FROM sites WHERE name = ?", (site,)).fetchone()
@@ -1190,7 +1227,7 @@ class SQLiteIndex:
                     cache = self._raw_site(conn, *row)
                     got = [
                         (cache.ids[k], cache.ukeys[k], cache.tkeys[k], cache.sigs[k].copy())
-                        for k in cache.candidates(title_key, raw, thr).tolist() if cache.ids[k] not in skip
+                        for k in cache.candidates(title_key, raw, thr, bkeys.get(qi)).tolist() if cache.ids[k] not in skip
                     ]
                 got.sort(key=lambda r: r[0])
                 out.append(got)
@@ -1214,7 +1251,7 @@ class SQLiteIndex:
             site = got[1]
             site.add(conn.execute(head + " AND d.gen > ? ORDER BY d.did", (sid, got[0])).fetchall())
         else:
-            site = _RawSite(self.config.signature.num_perm)
+            site = _RawSite(self.config.signature.num_perm, self.config.neardup.bands)
             site.add(conn.execute(head + " ORDER BY d.did", (sid,)).fetchall())
         self._raw_sites[sid] = (gen, site)
         self._raw_total += site.n
