@@ -46,7 +46,8 @@ def _breaks(s: str) -> int:
 
 def _is_gap_junk(s: str) -> bool:
     """True when ``s`` holds no letter or digit and no line break."""
-    return _breaks(s) == 0 and not any(ch.isalnum() for ch in s)
+    # the letter test first: it stops at the first letter of a long gap of text
+    return not any(ch.isalnum() for ch in s) and _breaks(s) == 0
 
 
 def finish_pieces(text: str, pieces: Iterable[Piece]) -> list[Piece]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -367,33 +368,29 @@ def doc_pieces(
     """
     if not hits:
         return [], []
-    if pieces:
-        ps = np.array(sorted((p.start, p.end) for p in pieces), dtype=np.int64)
-        # union of the piece ranges
-        ends = np.maximum.accumulate(ps[:, 1])
-        new = np.concatenate(([True], ps[1:, 0] > ends[:-1]))
-        gs = ps[new, 0]
-        ge = np.maximum.reduceat(ps[:, 1], np.flatnonzero(new))
-    else:
-        gs = ge = np.empty(0, dtype=np.int64)
+    # the union of the piece ranges: disjoint sorted ranges [gs[j], ge[j]) (a few per page:
+    # plain Python), and cum[j] = their characters before range j
+    gs: list[int] = []
+    ge: list[int] = []
+    for s0, e0 in sorted((p.start, p.end) for p in pieces):
+        if gs and s0 <= ge[-1]:
+            if e0 > ge[-1]:
+                ge[-1] = e0
+        else:
+            gs.append(s0)
+            ge.append(e0)
+    cum = [0]
+    for s0, e0 in zip(gs, ge):
+        cum.append(cum[-1] + e0 - s0)
+
+    def cover(x: int) -> int:
+        """Characters of the union before ``x``."""
+        j = bisect_right(gs, x) - 1
+        return cum[j] + min(x, ge[j]) - gs[j] if j >= 0 else 0
+
     out_p: list[Piece] = []
     out_s: list[Span] = []
-    if len(gs):
-        # characters of each hit covered by the union of the pieces (disjoint sorted ranges):
-        # covered = cover(end) - cover(start), cover(x) = characters of the union before x
-        cum = np.zeros(len(gs) + 1, dtype=np.int64)
-        np.cumsum(ge - gs, out=cum[1:])
-
-        def cover(x: np.ndarray) -> np.ndarray:
-            j = np.searchsorted(gs, x, side="right") - 1  # last range starting at or before x
-            jj = np.maximum(j, 0)
-            return np.where(j >= 0, cum[jj] + np.minimum(x, ge[jj]) - gs[jj], 0)
-
-        hs = np.fromiter((h.start for h in hits), dtype=np.int64, count=len(hits))
-        he = np.fromiter((h.end for h in hits), dtype=np.int64, count=len(hits))
-        covered_l = (cover(np.maximum(he, hs)) - cover(hs)).tolist()
-    else:
-        covered_l = [0] * len(hits)
+    covered_l = [cover(max(h.end, h.start)) - cover(h.start) for h in hits] if gs else [0] * len(hits)
     for h, covered in zip(hits, covered_l):
         if h.kept_doc is None:
             continue
