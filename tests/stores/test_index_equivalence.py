@@ -289,10 +289,11 @@ def test_streaming_clean_counts_near_identical_pages_under_two_urls(tmp_path: Pa
     assert got.text == want.text
 
 
-def test_corpus_batch_excludes_a_copy_stored_by_an_earlier_batch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_corpus_batch_excludes_a_copy_stored_by_an_earlier_batch(tmp_path: Path, workers: int) -> None:
     """A page whose copy an earlier ``idx.corpus`` batch stored is cleaned without that copy's
     evidence, as in one corpus run over both batches; within the second batch its own copies
-    are excluded too (both sets together)."""
+    are excluded too (both sets together). Worker processes do not change it."""
     docs = _site_pages("url")
     copy = _copy_of(docs[3], "url")
     copy2 = Document("copy2", docs[3].text, url=docs[3].url + "#again")
@@ -304,8 +305,8 @@ def test_corpus_batch_excludes_a_copy_stored_by_an_earlier_batch(tmp_path: Path)
         (alone,) = list(idx.corpus([copy]))
     assert alone.text == _corpus_mode([*docs, copy], "copy").text
     with open_index(tmp_path / "two.db", dedupe_only=True) as idx:
-        list(idx.corpus(docs))
-        got = {r.doc_id: r for r in idx.corpus([copy, copy2])}
+        list(idx.corpus(docs, workers=workers))
+        got = {r.doc_id: r for r in idx.corpus([copy, copy2], workers=workers)}
     assert got["copy"].text == want["copy"].text and got["copy2"].text == want["copy2"].text
 
 

@@ -238,7 +238,7 @@ class _RawSite:
     def __init__(self, num_perm: int, bands: int = 32) -> None:
         self.bands = int(bands)
         self.bk = np.empty(0, dtype=np.uint64)
-        self.bk_rows = np.empty(0, dtype=np.int64)
+        self.bk_rows = np.empty(0, dtype=np.int32)
         self.n_main = 0
         self.ids: list[str] = []
         self.ukeys: list[str | None] = []
@@ -273,7 +273,7 @@ class _RawSite:
     def _build(self) -> None:
         keys = _band_keys(self.sigs[: self.n], self.bands).reshape(-1)
         order = np.argsort(keys, kind="stable")
-        self.bk, self.bk_rows = keys[order], order // self.bands
+        self.bk, self.bk_rows = keys[order], (order // self.bands).astype(np.int32)
         self.n_main = self.n
 
     def candidates(self, title_key: str | None, raw_sig: np.ndarray | None, threshold: float, keys: np.ndarray | None = None) -> np.ndarray:
@@ -424,9 +424,10 @@ class SQLiteIndex:
             written sites are dropped and rebuilt from their pages' blobs when next written.
         cache_buckets: how many LSH bucket ids (8 bytes each) this connection keeps in memory
             to answer batch look-ups of empty buckets without a query (``0``: none).
-        cache_raws: how many stored pages' raw-text signatures (~0.5 KB each at 128
-            permutations) this connection keeps in memory, per site, for the copy look-ups of
-            pages without a URL key (least recently used sites dropped beyond it).
+        cache_raws: how many stored pages' raw-text signatures this connection keeps in memory,
+            per site, for the copy look-ups of pages without a URL key (~0.9 KB each at 128
+            permutations and 32 bands, with their LSH buckets; least recently used sites
+            dropped beyond it).
         wal_limit: after a write, a WAL file larger than this many bytes is checkpointed and
             truncated (``PRAGMA wal_checkpoint(TRUNCATE)``).
 
@@ -453,7 +454,7 @@ class SQLiteIndex:
         wal_limit: int = 8 * 2**20,
         cache_fps: int = 64_000_000,
         cache_buckets: int = 64_000_000,
-        cache_raws: int = 200_000,
+        cache_raws: int = 100_000,
     ) -> None:
         self.path = Path(path)
         self.cache_fps = int(cache_fps)
