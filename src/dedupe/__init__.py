@@ -1,8 +1,11 @@
 """dedupe: text deduplication and boilerplate detection for scraped web text.
 
 >>> import dedupe
->>> dedupe.clean("Same sentence said twice here ok. Same sentence said twice here ok.").text
-'Same sentence said twice here ok.'
+>>> r = dedupe.clean("Breaking news today here now. " * 3)
+>>> r.text
+'Breaking news today here now. '
+>>> dedupe.rebuild(r.text, r.spans) == "Breaking news today here now. " * 3
+True
 """
 
 from ._version import __version__

@@ -288,6 +288,11 @@ class Config:
     max_doc_chars: int = 10_000_000
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            want = f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+            if want is not None:
+                _check(isinstance(getattr(self, f.name), type(want)), f"{f.name} must be a {type(want).__name__}, got {type(getattr(self, f.name)).__name__}")
+        _check(isinstance(self.max_doc_chars, int) and not isinstance(self.max_doc_chars, bool), f"max_doc_chars must be int, got {type(self.max_doc_chars).__name__}")
         _check(self.max_doc_chars >= 1, "max_doc_chars must be >= 1")
         _check(
             self.signature.num_perm % self.neardup.bands == 0,
@@ -320,6 +325,8 @@ class Config:
                 for name, v in value.items():
                     _check_type(f"{f.name}.{name}", getattr(sub, name), v)
                 value = dataclasses.replace(sub, **{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
+            else:
+                _check_type(f.name, f.default, value)
             kwargs[f.name] = value
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:

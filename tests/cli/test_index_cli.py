@@ -93,8 +93,12 @@ def test_index_errors_exit_5_and_leave_files_alone(tmp_path: Path) -> None:
     page = tmp_path / "p.txt"
     page.write_text("Some page text that is long enough to clean here.\n")
     assert runner.invoke(app, ["clean", str(page), "--index", str(db), "--config", str(cfg)]).exit_code == 0
+    # without --config the index's own settings apply; a config with other hashing settings is refused
+    assert runner.invoke(app, ["clean", str(page), "--index", str(db), "--id", "p"]).exit_code == 0
     before = db.read_bytes()
-    r = runner.invoke(app, ["clean", str(page), "--index", str(db)])
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"signature": {"num_perm": 128}}))
+    r = runner.invoke(app, ["clean", str(page), "--index", str(db), "--config", str(other)])
     assert r.exit_code == 5 and "other hashing settings" in r.stderr
     assert db.read_bytes() == before
     r = runner.invoke(app, ["index", "forget", str(db)])

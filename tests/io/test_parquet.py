@@ -125,3 +125,52 @@ def test_unwritable_parquet_out_fails_before_work(tmp_path: Path) -> None:
     _write(src, _rows(2))
     got = CliRunner().invoke(app, ["corpus", str(src), "--out", str(tmp_path / "no" / "dir" / "o.parquet")])
     assert got.exit_code == 3 and "cannot write" in got.output
+
+
+def test_parquet_out_sees_every_column_and_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns that appear late, and values whose types differ between rows, are not lost: a
+    column with no common type becomes JSON text (found in review: the schema used to come from
+    the first 2,048 rows)."""
+    import dedupe.io.parquet as P
+
+    monkeypatch.setattr(P, "WRITE_ROWS", 4)
+    rows = []
+    for i in range(12):
+        row = {"id": f"r{i}", "text": f"Row {i} says something of its own here."}
+        row["mixed"] = i if i % 2 else f"s{i}"  # int and str: no common type
+        row["num"] = i if i < 6 else i + 0.5  # int, then float: promoted
+        if i >= 9:
+            row["late"] = {"k": i}  # appears after the first batches
+        rows.append(row)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "o.parquet"
+    rep = tmp_path / "r.parquet"
+    got = CliRunner().invoke(app, ["corpus", str(src), "--out", str(out), "--report", str(rep), "--order", "input", "--quiet"])
+    assert got.exit_code == 0, got.output
+    table = pq.read_table(out)
+    assert table.column_names == ["id", "text", "mixed", "num", "dedupe", "late"]
+    assert table.schema.field("num").type == pa.float64() and table.schema.field("mixed").type == pa.string()
+    back = table.to_pylist()
+    assert [json.loads(r["mixed"]) for r in back] == [r["mixed"] for r in rows]
+    assert [r["num"] for r in back] == [float(r["num"]) for r in rows]
+    assert [r["late"] for r in back] == [r.get("late") for r in rows]
+    assert pq.read_table(rep).num_rows == 0 or pq.read_table(rep).schema.names[0] == "doc_id"
+
+
+def test_same_file_for_two_outputs_or_input_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "in.parquet"
+    _write(src, _rows(2))
+    before = src.read_bytes()
+    runner = CliRunner()
+    for args in (["--out", str(src)], ["--out", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "o.jsonl")],
+                 ["--out", "-", "--report", "-"], ["--out", str(tmp_path / "x.jsonl"), "--rejects", str(src)]):
+        got = runner.invoke(app, ["corpus", str(src), *args, "--quiet"])
+        assert got.exit_code == 2 and "dedupe: error:" in got.output, (args, got.output)
+    assert src.read_bytes() == before
+    keep = tmp_path / "keep.jsonl"
+    keep.write_text("precious\n", encoding="utf-8")
+    got = runner.invoke(app, ["corpus", str(src), str(tmp_path / "nosuch.jsonl"), "--out", str(keep)])
+    assert got.exit_code == 3 and keep.read_text(encoding="utf-8") == "precious\n"
+    got = runner.invoke(app, ["corpus", str(src), "--out", "/dev/null", "--report", "/dev/null", "--quiet"])
+    assert got.exit_code == 0, got.output

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import IO, Any, Callable, TypeVar
@@ -72,11 +74,19 @@ def read_phrases(path: Path) -> list[str]:
     return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
 
 
-def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None = None, phrases: Path | None = None) -> Config:
+def load_config(
+    path: Path | None, overrides: dict[str, dict[str, Any]] | None = None, phrases: Path | None = None, index: Path | None = None
+) -> Config:
     """Config from an optional JSON file plus per-section overrides (values ``None`` are skipped);
     ``phrases``: a file of boilerplate phrases (:func:`read_phrases`), added to the config's
-    ``templates.phrases``."""
+    ``templates.phrases``. ``index``: without a config file, an existing index's stored settings
+    are the base the overrides apply to (not the defaults: the index was built with them)."""
     data: dict[str, Any] = {}
+    if path is None and index is not None and index.exists():
+        from ..api import open_index  # the API layer opens stores
+
+        with open_index(index) as idx:
+            data = json.loads(json.dumps(idx.config.to_dict()))
     if path is not None:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -99,6 +109,49 @@ def load_config(path: Path | None, overrides: dict[str, dict[str, Any]] | None =
         return Config.from_dict(data)
     except TypeError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _regular(path: str) -> bool:
+    """True unless ``path`` exists and is not a regular file (``/dev/null``, a pipe: writing to it
+    twice destroys nothing)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # not there yet: it will be a regular file
+
+
+def _same(a: str, b: str) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_paths(inputs: "list[str]", outputs: "dict[str, str | None]", index: "Path | None" = None) -> None:
+    """Refuse, before anything is opened or truncated, a missing input path (exit 3) and an
+    output that is also an input, the index or another output (exit 2): opening it for writing
+    would destroy what it holds. ``outputs``: option name -> path (``-`` = stdout, None = not given)."""
+    for inp in inputs:
+        if inp != "-" and not os.path.exists(inp):
+            raise InputError(f"{inp}: no such file or directory")
+    if index is not None and index.is_dir():
+        raise fail(f"{index}: is a directory, not an index file", EXIT_INDEX)
+    given = [(name, path) for name, path in outputs.items() if path is not None]
+    stdout = [name for name, path in given if path == "-"]
+    if len(stdout) > 1:
+        raise fail(f"{' and '.join(stdout)} are both standard output: give one of them a file", EXIT_USAGE)
+    files = [(name, path) for name, path in given if path != "-" and _regular(path)]
+    for k, (name, path) in enumerate(files):
+        for other, opath in files[:k]:
+            if _same(path, opath):
+                raise fail(f"{other} and {name} are the same file ({path}): each needs its own", EXIT_USAGE)
+        for inp in inputs:
+            if inp != "-" and os.path.isfile(inp) and _same(path, inp):
+                raise fail(f"{name} {path} is also an input: writing it would destroy the input", EXIT_USAGE)
+        if index is not None and _same(path, str(index)):
+            raise fail(f"{name} {path} is also the index: writing it would destroy the index", EXIT_USAGE)
 
 
 def write_output(path: str, content: str) -> None:
@@ -143,3 +196,18 @@ def rows_output(path: str, *, schema: Any = None, **parquet: Any) -> "JsonlRows 
     if path != "-" and is_parquet_path(path):
         return ParquetRowWriter(path, schema=schema() if schema is not None else None, **parquet)
     return JsonlRows(path)
+
+
+def close_all(*outputs: Any) -> None:
+    """Close every output given (None skipped; stdout is never closed); when one fails, the
+    others are still closed and the first error is raised."""
+    error: BaseException | None = None
+    for fh in outputs:
+        if fh is None or fh is sys.stdout:
+            continue
+        try:
+            fh.close()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            error = error or exc
+    if error is not None:
+        raise error

@@ -23,7 +23,7 @@ from ..io.files import iter_inputs
 from ..io.jsonl import FieldMap, Reject, dumps, out_row, report_rows
 from ..io.parquet import report_schema
 from ..models import Document
-from ._common import EXIT_INPUT, fail, handle_errors, load_config, open_output, rows_output
+from ._common import EXIT_INPUT, check_paths, close_all, fail, handle_errors, load_config, open_output, rows_output
 
 _MAX_REJECT_MESSAGES = 20
 
@@ -64,10 +64,14 @@ class _Progress:
         sys.stderr.write(msg)
         sys.stderr.flush()
 
-    def done(self) -> None:
+    def clear(self) -> None:
+        """Blank the progress line (before another message; it is drawn again at the next step)."""
         if self.enabled:
             sys.stderr.write("\r" + " " * 70 + "\r")
             sys.stderr.flush()
+
+    def done(self) -> None:
+        self.clear()
 
 
 class _RowStore:
@@ -135,7 +139,10 @@ def corpus_command(
             "crosspage_policy": crosspage_policy.value if crosspage_policy else None,
         },
     }
-    cfg = load_config(config, overrides, phrases)
+    # refuse a missing input, and an output that is an input, the index or another output, before
+    # anything is opened (an output is truncated when opened)
+    check_paths(list(inputs), {"--out": out, "--report": report, "--rejects": rejects}, index)
+    cfg = load_config(config, overrides, phrases, index)
     fields = FieldMap(id_field, text_field, url_field, site_field, html_field)
     progress = _Progress(not quiet)
     t0 = time.monotonic()
@@ -153,6 +160,7 @@ def corpus_command(
             if isinstance(item, Reject):
                 reject_list.append(item)
                 if len(reject_list) <= _MAX_REJECT_MESSAGES:
+                    progress.clear()  # a message never glued to the progress line
                     where = f"{item.source}" + (f":{item.line}" if item.line else "")
                     typer.echo(f"dedupe: rejected {where}" + (f" (id {item.id!r})" if item.id else "") + f": {item.reason}", err=True)
                 continue
@@ -173,9 +181,7 @@ def corpus_command(
     try:
         idx = api.open_index(index, config=cfg, dedupe_only=dedupe_only or no_templates) if index is not None else None
     except BaseException:
-        for fh in (out_fh, rep_fh, rej_fh):
-            if fh is not None and fh is not sys.stdout:
-                fh.close()
+        close_all(out_fh, rep_fh, rej_fh)
         raise
     try:
         if idx is not None:
@@ -206,9 +212,7 @@ def corpus_command(
         rows_meta.close()
         if idx is not None:
             idx.close()
-        for fh in (out_fh, rep_fh):
-            if fh is not None:
-                fh.close()
+        close_all(out_fh, rep_fh)
     if rej_fh is not None:
         try:
             for r in reject_list:

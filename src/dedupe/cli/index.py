@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..io.jsonl import out_row, report_rows
 from ..io.parquet import report_schema
 from ..models import Document
-from ._common import EXIT_USAGE, fail, handle_errors, load_config, read_phrases, rows_output
+from ._common import EXIT_USAGE, check_paths, close_all, fail, handle_errors, load_config, read_phrases, rows_output
 
 index_app = typer.Typer(
     name="index",
@@ -35,6 +35,10 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="JSON config
 def _existing(path: Path) -> Path:
     if not path.exists():
         raise fail(f"{path}: index not found", 5)
+    if path.is_dir():
+        raise fail(f"{path}: is a directory, not an index file", 5)
+    if path.is_file() and path.stat().st_size == 0:  # SQLite would make an empty file an index
+        raise fail(f"{path}: empty file, not a dedupe index", 5)
     return path
 
 
@@ -126,6 +130,8 @@ def reclean_command(
     Default: every page. Early pages of a site, cleaned before the site had enough pages to
     show its template, get the template removed now.
     """
+    if site is not None and ids:
+        raise fail("give --site or --id, not both", EXIT_USAGE)
     cfg = load_config(config) if config is not None else None
     extra = read_phrases(phrases) if phrases is not None else []
     with api.open_index(_existing(path), config=cfg, dedupe_only=dedupe_only) as idx:
@@ -137,6 +143,7 @@ def reclean_command(
             missing = [i for i in ids if i not in info]
             if missing:
                 raise InputError(f"not in the index: {', '.join(map(repr, missing[:5]))}")
+        check_paths([], {"--out": out, "--report": report}, path)
         out_fh = rows_output(out, dedupe_column=True)
         rep_fh = rows_output(report, schema=report_schema) if report is not None else None
         n = 0
@@ -150,7 +157,5 @@ def reclean_command(
                         rep_fh.write(r)
                 n += 1
         finally:
-            for fh in (out_fh, rep_fh):
-                if fh is not None:
-                    fh.close()
+            close_all(out_fh, rep_fh)
     typer.echo(f"dedupe index: re-cleaned {n:,} pages", err=True)

@@ -23,11 +23,13 @@ that input with a reject row saying after which line, and the other inputs go on
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import stat
 import sys
 import zlib
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import IO, Iterable, Iterator
 
 from ..engine.neardup import PAGE_META
 from ..errors import InputError
@@ -108,6 +110,14 @@ def iter_directory(root: str | Path, *, max_chars: int = 10_000_000) -> Iterator
         if kind is None:
             yield Reject(str(root), None, rel, "not a .txt/.html/.htm file (or a .gz of one): skipped")
             continue
+        try:
+            regular = stat.S_ISREG(path.stat().st_mode)
+        except OSError as exc:  # a dangling link, a file gone meanwhile
+            yield Reject(str(root), None, rel, f"cannot read: {exc.strerror}")
+            continue
+        if not regular:  # a FIFO or a device would block or never end
+            yield Reject(str(root), None, rel, "not a regular file (a pipe or a device): skipped")
+            continue
         site = _safe_id(path.parent.relative_to(root).as_posix())
         site = "" if site == "." else site
         is_html = kind == "html"
@@ -141,6 +151,16 @@ def iter_directory(root: str | Path, *, max_chars: int = 10_000_000) -> Iterator
         yield Document(rel, text, site=site, meta=meta)
 
 
+def _sniff_gzip(fh: IO[bytes]) -> tuple[IO[bytes], bool]:
+    """``fh``, or a gzip reader over it when it starts with gzip's magic bytes (a JSONL stream
+    piped through ``gzip``, or a gzipped file without the ``.gz`` name)."""
+    if not hasattr(fh, "peek"):
+        fh = io.BufferedReader(fh)  # type: ignore[arg-type]
+    if fh.peek(2)[:2] == b"\x1f\x8b":  # type: ignore[attr-defined]
+        return gzip.GzipFile(fileobj=fh, mode="rb"), True  # type: ignore[return-value]
+    return fh, False
+
+
 def _gz_guarded(items: Iterator[Document | Reject], source: str) -> Iterator[Document | Reject]:
     """``items`` of a gzipped JSONL input; a corrupt or truncated stream ends it with a reject."""
     last = 0
@@ -167,7 +187,10 @@ def iter_inputs(
     seen: dict[str, str] = {}
     for inp in inputs:
         if inp == "-":
-            items: Iterator[Document | Reject] = iter_jsonl(sys.stdin.buffer, "<stdin>", fields=fields, max_chars=max_chars)
+            stream, gz = _sniff_gzip(sys.stdin.buffer)
+            items: Iterator[Document | Reject] = iter_jsonl(stream, "<stdin>", fields=fields, max_chars=max_chars)
+            if gz:
+                items = _gz_guarded(items, "<stdin>")
             fh = None
         elif os.path.isdir(inp):
             items = iter_directory(inp, max_chars=max_chars)
@@ -177,11 +200,14 @@ def iter_inputs(
             fh = None
         elif os.path.exists(inp):
             try:
-                fh = gzip.open(inp, "rb") if inp.lower().endswith(".gz") else open(inp, "rb")
+                if inp.lower().endswith(".gz"):
+                    fh, gz = gzip.open(inp, "rb"), True
+                else:  # gzip without the .gz name: by its magic bytes
+                    fh, gz = _sniff_gzip(open(inp, "rb"))
             except OSError as exc:
                 raise InputError(f"{inp}: cannot read: {exc.strerror}") from None
             items = iter_jsonl(fh, inp, fields=fields, max_chars=max_chars)
-            if inp.lower().endswith(".gz"):
+            if gz:
                 items = _gz_guarded(items, inp)
         else:
             raise InputError(f"{inp}: no such file or directory")

@@ -80,6 +80,10 @@ def _lone_surrogate(row: dict[str, Any]) -> str | None:
     """Why ``row`` cannot be written as UTF-8 (a lone surrogate, e.g. from a JSON ``\\ud800``), or None."""
     for key, value in row.items():
         try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"a field name holds a lone surrogate ({key!r}): not valid Unicode text"
+        try:
             if isinstance(value, str):
                 value.encode("utf-8")
             elif isinstance(value, (list, dict)):
@@ -134,7 +138,8 @@ def row_to_document(
     site = row.get(fields.site)
     url = url if isinstance(url, str) and url else None
     site = str(site) if isinstance(site, (str, int)) and not isinstance(site, bool) and str(site) else None
-    kept = {k: (None if k == fields.text else v) for k, v in row.items() if k != fields.html}
+    # the html field is dropped only when it became the text (then ``text`` takes its place)
+    kept = {k: (None if k == fields.text else v) for k, v in row.items() if not (from_html and k == fields.html)}
     if from_html:
         kept[fields.text] = None
     meta = {"row": kept, "source": source, "line": line, "text_field": fields.text, "id_field": fields.id}
@@ -209,6 +214,12 @@ def iter_jsonl(fh: IO[bytes], source: str, *, fields: FieldMap = FieldMap(), max
         except json.JSONDecodeError as exc:
             yield Reject(source, n, _peek_id(raw, fields), f"malformed JSON: {exc.msg} at column {exc.colno}")
             continue
+        except RecursionError:
+            yield Reject(source, n, _peek_id(raw, fields), "malformed JSON: nested too deeply to read")
+            continue
+        except ValueError as exc:  # e.g. an integer with more digits than Python converts
+            yield Reject(source, n, _peek_id(raw, fields), f"unreadable JSON value: {exc}")
+            continue
         yield row_to_document(
             row, source=source, line=n, fields=fields, max_chars=max_chars,
             check_surrogates=_SURROGATE_ESCAPE.search(raw) is not None,
@@ -236,7 +247,9 @@ def out_row(doc: Document, result: CleanResult) -> dict[str, Any]:
     """The input row with the text field replaced by the cleaned text, plus ``dedupe``."""
     meta = doc.meta or {}
     row = dict(meta.get("row") or {"id": doc.id})
-    row.setdefault(meta.get("id_field", "id"), doc.id)  # a row without id gets the one reports use
+    id_field = meta.get("id_field", "id")
+    if row.get(id_field) is None:  # a row without id (or with a null one) gets the one reports use
+        row[id_field] = doc.id
     text_field = meta.get("text_field", "text")
     row[text_field] = result.text
     row["dedupe"] = dedupe_info(result)

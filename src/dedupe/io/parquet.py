@@ -10,10 +10,10 @@ reads ``.parquet`` inputs and writes ``--out`` / ``--report`` as Parquet when th
   number (1-based) stands where JSONL gives the line. A file that is not Parquet, or whose schema
   has neither the text nor the HTML column, is ONE reject naming the file (not one per row); the
   other inputs go on.
-* **Output rows** keep every input column with its Parquet type (when all inputs are Parquet
-  files with compatible schemas; otherwise the types are inferred from the first rows), the text
-  column replaced by the cleaned text, plus a ``dedupe`` struct column (the JSONL ``dedupe``
-  object; ``removed_chars`` / ``flagged_spans`` as maps).
+* **Output rows** keep every input column (the types of the Parquet inputs; for other inputs,
+  the type of all the column's values, or JSON text when they have none in common; see
+  :class:`ParquetRowWriter`), the text column replaced by the cleaned text, plus a ``dedupe``
+  struct column (the JSONL ``dedupe`` object; ``removed_chars`` / ``flagged_spans`` as maps).
 * **Report rows**: one per removed or flagged span, as the JSONL report, with a fixed schema.
 
 Values that JSON cannot hold (timestamps, decimals, bytes) in other columns are written to a
@@ -22,15 +22,18 @@ JSONL ``--out`` as ISO dates, strings and base64 (:func:`dedupe.io.jsonl.json_de
 
 from __future__ import annotations
 
+import json
+import pickle
+import tempfile
 from typing import Any, Iterator
 
 from ..errors import InputError
 from ..models import Document
-from .jsonl import FieldMap, Reject, row_to_document
+from .jsonl import FieldMap, Reject, json_default, row_to_document
 
 #: Parquet rows read per record batch
 BATCH_ROWS = 512
-#: output rows buffered per Parquet row group write
+#: output rows per Parquet write (a row group)
 WRITE_ROWS = 2048
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -114,15 +117,23 @@ def _as_map(d: dict[str, int]) -> list[tuple[str, int]]:
 
 
 class ParquetRowWriter:
-    """Rows (dicts) to a Parquet file, :data:`WRITE_ROWS` at a time.
+    """Rows (dicts) to a Parquet file.
+
+    Rows are spooled to an anonymous temporary file as they come, and written when the writer is
+    closed, once every column and every value has been seen, so that no column is dropped and no
+    type is guessed from the first rows only. A column's type is, in order: the fixed ``schema``'s;
+    its type in the Parquet inputs (``input_schemas``, unified); the type Arrow infers from all
+    its values (promoted across batches: int and float give float); and when its values have no
+    common type (a number here, a string there), a string column of their JSON
+    (:func:`dedupe.io.jsonl.json_default` for dates, decimals and bytes). The text column is a
+    string; the ``dedupe`` column (``dedupe_column``) a struct.
 
     Args:
-        path: the output file (created or replaced).
-        schema: the output schema; ``None``: the ``input_schemas`` (unified) for the input's
-            columns, else inferred from the first rows; the ``dedupe`` column is added (``out``
-            rows) when ``dedupe_column``.
-        input_schemas: schemas of the Parquet inputs (read as the rows are).
-        text_field: the text column (always a string).
+        path: the output file (created or replaced; checked writable at once).
+        schema: the whole output schema (report rows), or None.
+        input_schemas: schemas of the Parquet inputs (filled as they are read).
+        text_field: the text column.
+        dedupe_column: rows carry the ``dedupe`` object of OUT rows.
     """
 
     def __init__(
@@ -135,82 +146,106 @@ class ParquetRowWriter:
         self._inputs = input_schemas
         self._text = text_field
         self._dedupe = dedupe_column
-        self._rows: list[dict[str, Any]] = []
-        self._writer: Any = None
+        self._names: dict[str, None] = {} if schema is None else dict.fromkeys(schema.names)
+        self._spool = tempfile.TemporaryFile(prefix="dedupe-", suffix=".rows")
+        self._n = 0
+        self._closed = False
         try:  # fail before any work when the path cannot be written
             open(path, "wb").close()
         except OSError as exc:
+            self._spool.close()
             raise InputError(f"{path}: cannot write: {exc.strerror}") from None
 
-    def _resolve_schema(self, rows: list[dict[str, Any]]) -> Any:
-        pa = self._pa
-        if self._schema is not None:
-            return self._schema
-        names: list[str] = []
-        for r in rows:
-            for k in r:
-                if k not in names:
-                    names.append(k)
-        known: dict[str, Any] = {}
-        if self._inputs:
-            try:
-                unified = pa.unify_schemas(self._inputs, promote_options="permissive")
-                known = {f.name: f.type for f in unified}
-            except (pa.ArrowException, TypeError):
-                known = {}
-        inferred = pa.Table.from_pylist([{k: r.get(k) for k in names if k != "dedupe"} for r in rows]).schema
-        out = []
-        for name in names:
-            if name == "dedupe" and self._dedupe:
-                out.append(pa.field("dedupe", _dedupe_type(pa)))
-            elif name == self._text:
-                out.append(pa.field(name, pa.string()))
-            elif name in known:
-                out.append(pa.field(name, known[name]))
-            else:
-                t = inferred.field(name).type
-                out.append(pa.field(name, pa.string() if pa.types.is_null(t) else t))
-        self._schema = pa.schema(out)
-        return self._schema
-
     def write(self, row: dict[str, Any]) -> None:
-        if self._dedupe and "dedupe" in row:
+        if self._dedupe and isinstance(row.get("dedupe"), dict):
             d = dict(row["dedupe"])
             d["removed_chars"] = _as_map(d["removed_chars"])
             d["flagged_spans"] = _as_map(d["flagged_spans"])
             row = {**row, "dedupe": d}
-        self._rows.append(row)
-        if len(self._rows) >= WRITE_ROWS:
-            self._flush()
+        for k in row:
+            if k not in self._names:
+                self._names[k] = None
+        pickle.dump(row, self._spool, protocol=pickle.HIGHEST_PROTOCOL)
+        self._n += 1
 
-    def _flush(self) -> None:
-        if not self._rows:
+    def _batches(self) -> Iterator[list[dict[str, Any]]]:
+        self._spool.seek(0)
+        buf: list[dict[str, Any]] = []
+        for _ in range(self._n):
+            buf.append(pickle.load(self._spool))
+            if len(buf) >= WRITE_ROWS:
+                yield buf
+                buf = []
+        if buf:
+            yield buf
+
+    def _column_types(self) -> dict[str, Any]:
+        """The type of every column (None: JSON text), from the fixed schema, the inputs', or
+        all the values."""
+        pa = self._pa
+        names = list(self._names)
+        fixed: dict[str, Any] = {}
+        if self._schema is not None:
+            fixed = {f.name: f.type for f in self._schema}
+        else:
+            if self._inputs:
+                try:
+                    fixed = {f.name: f.type for f in pa.unify_schemas(self._inputs, promote_options="permissive")}
+                except (pa.ArrowException, TypeError):
+                    fixed = {}
+            fixed[self._text] = pa.string()
+            if self._dedupe:
+                fixed["dedupe"] = _dedupe_type(pa)
+        todo = [n for n in names if n not in fixed]
+        seen: dict[str, Any] = {}
+        mixed: set[str] = set()
+        for batch in self._batches() if todo else ():
+            for name in todo:
+                if name in mixed:
+                    continue
+                try:
+                    t = pa.array([r.get(name) for r in batch]).type
+                    seen[name] = t if name not in seen else pa.unify_schemas(
+                        [pa.schema([(name, seen[name])]), pa.schema([(name, t)])], promote_options="permissive"
+                    ).field(name).type
+                except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                    mixed.add(name)
+        out: dict[str, Any] = {}
+        for name in names:
+            if name in fixed:
+                out[name] = fixed[name]
+            elif name in mixed:
+                out[name] = None
+            else:
+                t = seen.get(name, pa.null())
+                out[name] = pa.string() if pa.types.is_null(t) else t
+        return out
+
+    def close(self) -> None:
+        """Write the spooled rows and close (an output without rows is a valid, empty Parquet
+        file when its schema is known, e.g. a report)."""
+        if self._closed:
             return
+        self._closed = True
         pa = self._pa
         import pyarrow.parquet as pq
 
-        schema = self._resolve_schema(self._rows)
         try:
-            table = pa.Table.from_pylist([{f: r.get(f) for f in schema.names} for r in self._rows], schema=schema)
-        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
-            raise InputError(
-                f"{self.path}: cannot write these rows as Parquet ({exc}); a column changes type between rows: write JSONL instead"
-            ) from None
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, schema)
-        self._writer.write_table(table)
-        self._rows.clear()
-
-    def close(self) -> None:
-        """Write what is buffered and close the file (an output with no row is still a valid,
-        empty Parquet file when its schema is known)."""
-        try:
-            self._flush()
-            if self._writer is None and self._schema is not None:
-                import pyarrow.parquet as pq
-
-                self._writer = pq.ParquetWriter(self.path, self._schema)
+            if not self._names:
+                return
+            types = self._column_types()
+            schema = pa.schema([(n, pa.string() if t is None else t) for n, t in types.items()])
+            with pq.ParquetWriter(self.path, schema) as writer:
+                for batch in self._batches():
+                    cols = []
+                    for name, t in types.items():
+                        vals = [r.get(name) for r in batch]
+                        if t is None:
+                            vals = [None if v is None else json.dumps(v, ensure_ascii=False, default=json_default) for v in vals]
+                        try:
+                            cols.append(pa.array(vals, type=pa.string() if t is None else t))
+                        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+                            raise InputError(f"{self.path}: column {name!r} cannot be written as {t}: {exc}") from None
+                    writer.write_table(pa.Table.from_arrays(cols, schema=schema))
         finally:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+            self._spool.close()

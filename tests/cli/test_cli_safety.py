@@ -1,0 +1,158 @@
+"""What a read-only review of the command line found (session of 2026-11-28): each test fails on
+the code before its fix."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import dedupe
+from dedupe.cli.app import app
+from dedupe.config import Config
+from dedupe.errors import ConfigError
+from dedupe.io.jsonl import iter_jsonl
+
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_9438c1acc4b3994a.txt"
+BODIES = (
+    "The harbour reopened on Monday after storms closed it for a week.",
+    "Farmers in the valley expect a late harvest because of the cold spring.",
+    "A new library opens downtown with a reading room for children.",
+)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _rows(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_bad_json_values_are_rejects_not_a_crash() -> None:
+    lines = [
+        b'{"id":"a","text":"hello world","\\ud800key":1}',
+        b'{"id":"deep","text":"hi","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"id":"bigint","text":"hi","n":' + b"9" * 5000 + b"}",
+        b'{"id":"ok","text":"fine"}',
+    ]
+    items = list(iter_jsonl(io.BytesIO(b"\n".join(lines) + b"\n"), "x"))
+    assert [type(i).__name__ for i in items] == ["Reject", "Reject", "Reject", "Document"]
+    assert [i.id for i in items] == ["a", "deep", "bigint", "ok"]
+
+
+def test_output_that_is_an_input_or_the_index_is_refused(runner: CliRunner, tmp_path: Path) -> None:
+    src = _rows(tmp_path / "in.jsonl", [{"id": f"p{i}", "text": b + "\n", "site": "s"} for i, b in enumerate(BODIES)])
+    before = src.read_bytes()
+    got = runner.invoke(app, ["corpus", str(src), "--out", str(src)])
+    assert got.exit_code == 2 and "is also an input" in got.output
+    assert src.read_bytes() == before
+    db = tmp_path / "crawl.db"
+    assert runner.invoke(app, ["corpus", str(src), "--out", os.devnull, "--index", str(db), "--quiet"]).exit_code == 0
+    size = db.stat().st_size
+    got = runner.invoke(app, ["corpus", str(src), "--out", str(db), "--index", str(db)])
+    assert got.exit_code == 2 and "is also the index" in got.output
+    got = runner.invoke(app, ["index", "reclean", str(db), "--out", str(db)])
+    assert got.exit_code == 2 and db.stat().st_size == size
+    assert runner.invoke(app, ["index", "stats", str(db)]).exit_code == 0
+    page = tmp_path / "page.txt"
+    page.write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    got = runner.invoke(app, ["clean", str(page), "--report", str(page)])
+    assert got.exit_code == 2 and page.read_text(encoding="utf-8") == SEED.read_text(encoding="utf-8")
+
+
+def test_null_id_and_html_beside_text(runner: CliRunner, tmp_path: Path) -> None:
+    src = _rows(tmp_path / "nullid.jsonl", [
+        {"id": None, "text": BODIES[0] + "\n"},
+        {"id": "both", "text": BODIES[1] + "\n", "html": "<p>kept as it was</p>"},
+    ])
+    out, rep = tmp_path / "o.jsonl", tmp_path / "r.jsonl"
+    got = runner.invoke(app, ["corpus", str(src), "--out", str(out), "--report", str(rep), "--order", "input", "--quiet"])
+    assert got.exit_code == 0, got.output
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["id"] == f"{src}:1"  # the id the report uses
+    assert rows[1]["html"] == "<p>kept as it was</p>" and rows[1]["text"] == BODIES[1] + "\n"
+
+
+def test_gzip_by_magic_bytes_on_stdin_and_without_gz_name(runner: CliRunner, tmp_path: Path) -> None:
+    plain = "".join(json.dumps({"id": f"p{i}", "text": b + "\n"}) + "\n" for i, b in enumerate(BODIES)).encode()
+    packed = gzip.compress(plain)
+    got = runner.invoke(app, ["corpus", "-", "--out", "-", "--quiet"], input=packed)
+    assert got.exit_code == 0, got.output
+    assert len(got.stdout.splitlines()) == 3
+    f = tmp_path / "rows.data"
+    f.write_bytes(packed)
+    got = runner.invoke(app, ["corpus", str(f), "--out", "-", "--quiet"])
+    assert got.exit_code == 0 and len(got.stdout.splitlines()) == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_fifo_in_a_directory_is_a_reject(runner: CliRunner, tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.txt").write_text(BODIES[0], encoding="utf-8")
+    os.mkfifo(d / "b.txt")
+    rej = tmp_path / "rej.jsonl"
+    got = runner.invoke(app, ["corpus", str(d), "--out", os.devnull, "--rejects", str(rej), "--quiet"])
+    assert got.exit_code == 0
+    assert "not a regular file" in rej.read_text(encoding="utf-8")
+
+
+def test_report_to_stdout_with_json_format_keeps_the_text(runner: CliRunner) -> None:
+    got = runner.invoke(app, ["clean", str(SEED), "--format", "json", "--report", "-"])
+    assert got.exit_code == 0
+    data = json.loads(got.stdout)
+    assert data["text"] == dedupe.clean(SEED.read_text(encoding="utf-8")).text and "spans" in data
+
+
+def test_stdin_pages_with_an_index_need_an_id(runner: CliRunner, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    got = runner.invoke(app, ["clean", "-", "--index", str(db)], input=BODIES[0])
+    assert got.exit_code == 3 and "--id or --url" in got.output
+    for i, body in enumerate(BODIES):
+        got = runner.invoke(app, ["clean", "-", "--index", str(db), "--url", f"https://site.example/{i}"], input=body)
+        assert got.exit_code == 0, got.output
+    stats = json.loads(runner.invoke(app, ["index", "stats", str(db), "--json"]).stdout)
+    assert stats["pages"] == 3
+
+
+def test_cli_with_an_index_uses_its_stored_settings(runner: CliRunner, tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"within": {"enabled": False}}), encoding="utf-8")
+    src = _rows(tmp_path / "d1.jsonl", [{"id": f"p{i}", "text": b + "\n", "site": "s"} for i, b in enumerate(BODIES)])
+    db = tmp_path / "idx.db"
+    assert runner.invoke(app, ["corpus", str(src), "--out", os.devnull, "--index", str(db), "--config", str(cfg), "--quiet"]).exit_code == 0
+    rep_text = "Twice said sentence with enough words in it here. " * 2
+    page = tmp_path / "rep.txt"
+    page.write_text(rep_text, encoding="utf-8")
+    got = runner.invoke(app, ["clean", str(page), "--index", str(db), "--site", "s", "--id", "rep"])
+    assert got.exit_code == 0, got.output
+    assert got.stdout == rep_text  # within-page repeats are off in this index's settings
+    got = runner.invoke(app, ["clean", str(page), "--site", "s"])
+    assert got.stdout != rep_text  # without the index, the defaults remove the repeat
+
+
+def test_config_types_are_checked() -> None:
+    for bad in ({"max_doc_chars": 1e9}, {"max_doc_chars": "big"}, {"max_doc_chars": True}):
+        with pytest.raises(ConfigError, match="max_doc_chars must be int"):
+            Config.from_dict(bad)
+    with pytest.raises(ConfigError, match="within must be a WithinConfig"):
+        Config(within={"keep_policy": "first"})  # type: ignore[arg-type]
+
+
+def test_index_paths_that_are_not_index_files(runner: CliRunner, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    for args in (["index", "stats", str(tmp_path)], ["index", "stats", str(empty)], ["clean", str(SEED), "--index", str(tmp_path)]):
+        got = runner.invoke(app, args)
+        assert got.exit_code == 5 and "dedupe: error:" in got.output, (args, got.output)
+    assert empty.read_bytes() == b""  # a read-only command writes nothing
+    got = runner.invoke(app, ["index", "reclean", str(empty), "--out", "-", "--site", "s", "--id", "x"])
+    assert got.exit_code == 2 and "not both" in got.output
