@@ -59,7 +59,7 @@ def digit_tokens(toks: Tokens) -> np.ndarray:
     if not n:
         return np.zeros(0, dtype=bool)
     cp = codepoints(toks.norm.text)
-    isd = _DIGIT[np.minimum(cp, 0xFFFF)] & (cp <= 0xFFFF)
+    isd = _DIGIT.take(cp, mode="clip") & (cp <= 0xFFFF)
     cs = np.concatenate(([0], np.cumsum(isd, dtype=np.int64)))
     return (cs[toks.nend] - cs[toks.nstart]) > 0
 
@@ -168,7 +168,7 @@ def page_features_many(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: T
         nchar = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(np.fromiter((len(t.norm.text) + 1 for t in toks_list), dtype=np.int64, count=m), out=nchar[1:])
         cp = codepoints("\n".join(t.norm.text for t in toks_list))
-        isd = _DIGIT[np.minimum(cp, 0xFFFF)] & (cp <= 0xFFFF)
+        isd = _DIGIT.take(cp, mode="clip") & (cp <= 0xFFFF)
         cs = np.zeros(len(cp) + 1, dtype=np.int64)
         np.cumsum(isd, out=cs[1:])
         shift = np.repeat(nchar[:-1], np.diff(tok_off))
