@@ -36,7 +36,7 @@ from ..core.tokenize import tokenize
 from ..errors import InputError
 from ..models import CleanResult, Document
 from . import neardup
-from .corpus import Exclusion, _finish, _kept_tokens, _site_level, observe_document, run_corpus, site_of
+from .corpus import Exclusion, _finish, _kept_tokens, _signatures_many, _site_level, observe_document, run_corpus, site_of
 from .templates import page_features
 from .within import within_analysis
 from .crosspage import policy_rank
@@ -242,6 +242,14 @@ class Index:
         cands = self.store.copy_candidates(site, pid.url, pid.title, exclude, raw_sig, thr)
         return [c for c, _ in neardup.copies_of(pid, raw_sig, [(c, neardup.PageId(u, t), g) for c, u, t, g in cands], thr)]
 
+    def _may_have_copies(self, site: str, pid: neardup.PageId, exclude: Collection[str]) -> bool:
+        """Whether some stored page could be a copy of a page with identity ``pid`` by identity
+        alone (a page with a URL key: one with that key or without one on its site), i.e.
+        whether its raw signature is needed to find its copies."""
+        if not self.config.templates.enabled or not hasattr(self.store, "copy_candidates"):
+            return False
+        return pid.url is None or bool(self.store.copy_candidates(site, pid.url, pid.title, exclude))
+
     def _exclusion(self, copies: Sequence[str]) -> Exclusion | None:
         """The template evidence the stored pages ``copies`` contributed (for ExcludingIndex)."""
         if not copies:
@@ -314,12 +322,11 @@ class Index:
         # its identity and raw-text signature: stored, and what finds its stored copies (a
         # re-crawl under another id), whose evidence is not counted for it, as in corpus mode
         pid = neardup.page_id(doc)
-        raw_sig = self._raw_signature(doc, toks)
-        info = _info(doc, pid, raw_sig)
         mine = (doc.id,)
         transaction = getattr(self.store, "transaction", None)
         if transaction is None:  # a store without transactions: observe, then clean and link
-            self.store.observe_many([(site, doc.id, fps, info)])
+            raw_sig = self._raw_signature(doc, toks)
+            self.store.observe_many([(site, doc.id, fps, _info(doc, pid, raw_sig))])
             ex = self._exclusion(self._copies(site, pid, raw_sig, mine))
             res, sig = self._clean_page(doc, toks, feats, _NoObserve(self.store, self._min_pages()), ex)
             return self._link([(doc.id, site, res)], [sig])[0]
@@ -331,11 +338,22 @@ class Index:
         pre = preview(site, doc.id, fps) if preview is not None and self._min_pages() == 2 else None
         # (the copies are read after the preview: a write to the site in between changes its
         # generation, so the clean is then redone in the lock, copies included)
+        # (when no stored page can be a copy by identity alone, e.g. none has its URL key, the
+        # raw signature is taken after cleaning, in one pass with the cleaned text's)
         early = None
+        raw_sig = None
         if pre is not None:
             gen, keys, counts, pages = pre
-            ex = self._exclusion(self._copies(site, pid, raw_sig, mine))
-            early = self._clean_page(doc, toks, feats, _Preview(self.store, site, keys, counts, pages), ex)
+            view = _Preview(self.store, site, keys, counts, pages)
+            if self._may_have_copies(site, pid, mine):
+                raw_sig = self._raw_signature(doc, toks)
+                early = self._clean_page(doc, toks, feats, view, self._exclusion(self._copies(site, pid, raw_sig, mine)))
+            else:
+                res, sig, raw_sig = self._clean_page(doc, toks, feats, view, want_raw=True)
+                early = res, sig
+        if raw_sig is None:
+            raw_sig = self._raw_signature(doc, toks)
+        info = _info(doc, pid, raw_sig)
         with transaction():
             fresh = early is not None and self.store.site_gen(site) == pre[0]
             self.store.observe_many([(site, doc.id, fps, info)])
@@ -352,17 +370,21 @@ class Index:
     prepared_misses = 0
 
     def _clean_page(
-        self, doc: Document, toks: Any, feats: Any, view: Any, exclude: Exclusion | None = None
-    ) -> tuple[CleanResult, tuple[np.ndarray, int]]:
+        self, doc: Document, toks: Any, feats: Any, view: Any, exclude: Exclusion | None = None, *, want_raw: bool = False
+    ) -> Any:
         """:func:`~dedupe.engine.corpus.clean_document`'s steps with the page's tokens and
         features, against ``view`` without the evidence ``exclude`` of its copies; and the
         signature of the cleaned text, from the page's tokens outside the removed spans as
-        run_corpus takes it (no second tokenising)."""
+        run_corpus takes it (no second tokenising): ``(result, (signature, n_shingles))``.
+        ``want_raw``: also the signature of the raw text, taken in the same pass, third."""
         cfg = self.config
         site_p, site_mask = _site_level(doc, toks, view, cfg, self.dedupe_only, exclude, feats)
         wa = within_analysis(doc.text, toks, cfg.within, excluded=site_mask)
         res = _finish(doc, toks, site_p, wa, (), cfg)
         keep = _kept_tokens(toks, res)
+        if want_raw:
+            both, n_sh = _signatures_many([toks, toks], [None, keep], cfg)
+            return res, (both[1].copy(), int(n_sh[1])), both[0].copy()
         return res, neardup.signature_of(res.text, cfg, hashes=toks.hashes[keep], single=toks.single[keep])
 
     def corpus(self, docs: Iterable[Document | dict], *, workers: int = 1, progress: Any = None, order: str = "input") -> Iterator[CleanResult]:
