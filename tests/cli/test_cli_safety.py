@@ -156,3 +156,63 @@ def test_index_paths_that_are_not_index_files(runner: CliRunner, tmp_path: Path)
     assert empty.read_bytes() == b""  # a read-only command writes nothing
     got = runner.invoke(app, ["index", "reclean", str(empty), "--out", "-", "--site", "s", "--id", "x"])
     assert got.exit_code == 2 and "not both" in got.output
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+            return [int(x) for x in fh.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="Linux /proc")
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_stopping_a_corpus_run_stops_its_workers_quietly(tmp_path: Path, how: str) -> None:
+    """SIGTERM to the command, or Ctrl-C (SIGINT to its process group), with 2 workers: one line
+    on stderr (no traceback from the workers), exit 128 + signal, and no worker left running."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rows = tmp_path / "c.jsonl"
+    gen = Path(__file__).resolve().parents[2] / "benchmarks" / "gen_corpus.py"
+    subprocess.run([sys.executable, str(gen), "--mb", "4", "--out", str(rows)], check=True, capture_output=True)
+    code = "import sys; from dedupe.cli import main; sys.argv = ['dedupe'] + sys.argv[1:]; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "corpus", str(rows), "--out", os.devnull, "--workers", "2", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    # wait for the pool: 2 workers and multiprocessing's resource tracker
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(workers) < 3 and proc.poll() is None:
+        time.sleep(0.2)
+        workers = _children(proc.pid)
+    time.sleep(1.0)  # at work
+    assert proc.poll() is None and workers, "the run ended before it could be stopped"
+    if how == "SIGTERM":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # hung: do not leave it behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    sig = signal.SIGTERM if how == "SIGTERM" else signal.SIGINT
+    assert proc.returncode == 128 + sig, err
+    text = err.decode()
+    assert "Traceback" not in text and text.strip().splitlines()[-1].startswith("dedupe: error:"), text
+    time.sleep(0.5)
+    assert not [w for w in workers if _alive(w)], "worker processes left behind"

@@ -33,6 +33,19 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+class Terminated(BaseException):
+    """SIGTERM (or SIGHUP) reached the command (:func:`on_signal`): unwind like Ctrl-C, so
+    worker processes are stopped and temporary files removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def on_signal(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
 def handle_errors(func: F) -> F:
     """Map dedupe's exceptions to one stderr line and a documented exit code."""
 
@@ -54,6 +67,8 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(EXIT_OK) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except Terminated as exc:
+            raise fail("terminated", 128 + exc.signum) from None
         except MemoryError:
             raise fail("out of memory", EXIT_INTERNAL) from None
         except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback

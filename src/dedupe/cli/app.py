@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
 
 from .._version import __version__
+from ._common import on_signal
 
 from .clean import clean_command
 from .corpus import corpus_command
@@ -38,5 +40,9 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM and SIGHUP stop the command as Ctrl-C does (workers
+    stopped, temporary files removed, one line on stderr, exit 128 + the signal's number)."""
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, on_signal)
     app()

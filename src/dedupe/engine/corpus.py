@@ -40,6 +40,7 @@ import dataclasses
 import multiprocessing
 import os
 import pickle
+import signal
 import tempfile
 from array import array
 from collections import deque
@@ -274,6 +275,20 @@ def _init_worker(cfg: Config, index_blob: bytes | None, dedupe_only: bool) -> No
     _W["index"] = pickle.loads(index_blob) if index_blob is not None else None
     _W["index_path"] = None
     _W["dedupe_only"] = dedupe_only
+
+
+def _init_pool_worker(cfg: Config, index_blob: bytes | None, dedupe_only: bool) -> None:
+    """A pool worker's initializer: Ctrl-C (SIGINT to the process group) is the driver's to
+    handle (it stops the pool); a worker that took it too would print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the driver while it spawned this process
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    _init_worker(cfg, index_blob, dedupe_only)
+
+
+#: signals that stop the driver (the CLI turns SIGTERM / SIGHUP into an exception), blocked while
+#: it spawns a worker
+_STOP_SIGNALS = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)}
 
 
 def _index_for(path: str | None) -> Any:
@@ -585,7 +600,7 @@ class _Mapper:
         if self.workers > 1:
             self.pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(self.cfg, None, self.dedupe_only),
+                initializer=_init_pool_worker, initargs=(self.cfg, None, self.dedupe_only),
             )
         return self
 
@@ -599,7 +614,7 @@ class _Mapper:
         depth = WINDOW_PER_WORKER * self.workers
         try:
             for item in it:
-                window.append(self.pool.submit(fn, item))
+                window.append(self._submit(fn, item))
                 if len(window) >= depth:
                     yield window.popleft().result()
             while window:
@@ -613,6 +628,19 @@ class _Mapper:
             for f in window:
                 f.cancel()
 
+    def _submit(self, fn: Callable[[Any], Any], item: Any) -> Future:
+        """``pool.submit``, with the stop signals blocked in this thread meanwhile: a worker the
+        pool spawns now inherits the mask, so a Ctrl-C while it starts (before its initializer
+        ignores SIGINT) cannot stop it with a traceback, and a SIGTERM cannot cut the spawn in
+        the middle; the driver gets the signal when the mask is restored."""
+        if not hasattr(signal, "pthread_sigmask"):
+            return self.pool.submit(fn, item)
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            return self.pool.submit(fn, item)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
     def share_index(self, index: IndexStore) -> str | None:
         if self.pool is None:
             _W["index"] = index
@@ -625,6 +653,9 @@ class _Mapper:
     def __exit__(self, *exc: Any) -> bool:
         try:
             if self.pool is not None:
+                # stopped early (an error, Ctrl-C, SIGTERM): queued tasks are cancelled and the
+                # workers end after their current chunk (they ignore SIGINT); terminating them
+                # instead could cut a result in the middle of the pipe and hang the pool's thread
                 self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
         finally:
             _W.clear()
