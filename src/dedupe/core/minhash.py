@@ -195,7 +195,10 @@ def candidate_pairs_many(keys: np.ndarray, offsets: np.ndarray) -> list[np.ndarr
     if n < 2:
         return [empty] * m
     flat = keys.ravel()
-    order = np.argsort(flat, kind="stable")
+    # sorted table by table (several small sorts cost less than one over all tables), each by
+    # key, rows in order within a key (stable)
+    f_off = (offsets * bands).tolist()
+    order = np.concatenate([np.argsort(flat[a:b], kind="stable") + a for a, b in zip(f_off[:-1], f_off[1:])])
     fk = flat[order]
     fo = order // bands
     # table of each row, then of each sorted entry
