@@ -151,3 +151,27 @@ def test_site_pieces_equal_former_implementation(texts, ci, main_text, n_sites):
 
         for x, y in zip(template_mask(text, t, index, site, cfg), g):
             assert np.array_equal(x, y)
+
+
+def test_template_edges_trimmed_as_before():
+    # k-gram bleed: «alpha beta» after the navigation on two of eight pages is covered by
+    # k-grams on 2 pages next to a run on 8: trimmed off the run (the former implementation too)
+    import _ref_site
+
+    from dedupe.engine.site import template_mask
+
+    cfg = Config()
+    nav = "Home | World | Politics | Sport"
+    uniq = ["".join(chr(97 + (7 * i + 3 * j) % 26) * 2 + chr(97 + j) for j in range(6)) for i in range(8)]  # no digits
+    bodies = [("Alpha beta " if i < 2 else "") + " ".join(f"{u}{c}" for c in "pqrstu") for i, u in enumerate(uniq)]
+    texts = [f"{nav}\n{b}" for b in bodies]
+    toks = tokenize_batch(texts)
+    index = MemoryIndex()
+    for i, (text, t) in enumerate(zip(texts, toks)):
+        index.observe("s", f"d{i}", doc_fingerprints(text, t, cfg.templates))
+    for text, t in zip(texts[:2], toks[:2]):
+        got, want = template_mask(text, t, index, "s", cfg), _ref_site.template_mask(text, t, index, "s", cfg)
+        for x, y in zip(got[:3], want[:3]):
+            assert np.array_equal(x, y)
+        assert got[0][:4].all() and not got[0][4:6].any()  # the navigation, not «alpha beta»
+        assert site_pieces(text, t, index, "s", cfg) [0] == _ref_site.site_pieces(text, t, index, "s", cfg)[0]

@@ -100,12 +100,15 @@ def template_mask(
         starts = idx[np.concatenate(([0], brk))]
         ends = idx[np.concatenate((brk - 1, [len(idx) - 1]))] + 1
         strong = max(thr, 3, math.ceil(0.5 * n_site - 1e-9))
-        for a, b in zip(starts.tolist(), ends.tolist()):
+        # each run's largest count, before any run is trimmed (runs are disjoint: one reduceat
+        # over their [start, end) bounds, every other result)
+        cuts = np.stack((starts, ends), axis=1).ravel()
+        tops = np.maximum.reduceat(tokdf, cuts[cuts < n])[0::2].tolist()
+        for a, b, top in zip(starts.tolist(), ends.tolist(), tops):
             # k-gram bleed: up to k-1 edge tokens held by at most half as many pages as the
             # run's strongest part (a page-specific word next to the template) are not template
             # only when the weak stretch is shorter than k (a stronger token follows within it):
             # k or more weak tokens are text with evidence of their own (an article on two pages)
-            top = int(tokdf[a:b].max())
             a0, b0 = a, b
             while a < min(b, a0 + k - 1) and src[a] == 1 and 2 * int(tokdf[a]) <= top:
                 a += 1
@@ -116,9 +119,10 @@ def template_mask(
             if b == b0 - k + 1 and b > a and src[b - 1] == 1 and 2 * int(tokdf[b - 1]) <= top:
                 b = b0
             for lo, hi in ((a0, a), (b, b0)):
-                tpl[lo:hi] = False
-                tokdf[lo:hi] = 0
-                src[lo:hi] = 0
+                if hi > lo:
+                    tpl[lo:hi] = False
+                    tokdf[lo:hi] = 0
+                    src[lo:hi] = 0
             if b <= a or b - a >= 2 * k or int(np.bitwise_or.reduce(src[a:b])) != 1:
                 continue
             whole_line = (a == 0 or lid[a - 1] != lid[a]) and (b == n or lid[b] != lid[b - 1])
