@@ -178,29 +178,14 @@ def exact_repeats(
     else:
         excluded = None
         order = np.lexsort((rep_pos, -pos_score, group))
-    g_sorted = group[order]
-    head = np.concatenate(([True], g_sorted[1:] != g_sorted[:-1]))
-    head_idx = np.cumsum(head) - 1
-    kept_sorted = rep_pos[order][head][head_idx]
-    kept_of = np.empty(len(rep_pos), dtype=np.int64)
-    kept_of[order] = kept_sorted
-    is_kept = kept_of == rep_pos
-    kept_cov = _coverage(n, rep_pos[is_kept], k)
-    nk_pos = rep_pos[~is_kept]
-    rem_cov = _coverage(n, nk_pos, k)
-    removed = rem_cov & ~kept_cov
+    kept_of, is_kept, nk_pos, removed = _choose_kept(rep_pos, group, order, n, k)
     if excluded is not None:
         removed &= ~excluded
     if not removed.any():
         return [], np.zeros(n, dtype=bool), kept_ref
-    # partner of each removed token: via the last non-kept occurrence starting at or before it
-    last = np.full(n, -1, dtype=np.int64)
-    last[nk_pos] = np.arange(len(nk_pos))
-    last = np.maximum.accumulate(last)
     delta = np.zeros(n, dtype=np.int64)
     ridx = np.flatnonzero(removed)
-    occ = last[ridx]
-    delta[ridx] = kept_of[~is_kept][occ] - nk_pos[occ]
+    delta[ridx] = _partner_delta(n, nk_pos, kept_of[~is_kept], ridx)
     # pieces: runs of removed tokens with a constant delta
     brk2 = np.flatnonzero((np.diff(ridx) != 1) | (np.diff(delta[ridx]) != 0)) + 1
     p_first = ridx[np.concatenate(([0], brk2))]
@@ -222,6 +207,33 @@ def exact_repeats(
         )
     ]
     return pieces, final_removed, kept_ref
+
+
+def _choose_kept(
+    rep_pos: np.ndarray, group: np.ndarray, order: np.ndarray, n: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The kept occurrence of each repeat group: the first of the group in ``order``.
+
+    Returns (kept position of each occurrence's group, mask of the kept occurrences, the
+    positions of the others, mask of the ``n`` tokens covered by another occurrence only)."""
+    g_sorted = group[order]
+    head = np.concatenate(([True], g_sorted[1:] != g_sorted[:-1]))
+    head_idx = np.cumsum(head) - 1
+    kept_of = np.empty(len(rep_pos), dtype=np.int64)
+    kept_of[order] = rep_pos[order][head][head_idx]
+    is_kept = kept_of == rep_pos
+    nk_pos = rep_pos[~is_kept]
+    return kept_of, is_kept, nk_pos, _coverage(n, nk_pos, k) & ~_coverage(n, rep_pos[is_kept], k)
+
+
+def _partner_delta(n: int, nk_pos: np.ndarray, nk_kept: np.ndarray, ridx: np.ndarray) -> np.ndarray:
+    """For each removed token ``ridx``, the offset to its partner in the kept copy: through the
+    last removed occurrence (``nk_pos``, whose kept one is ``nk_kept``) starting at or before it."""
+    last = np.full(n, -1, dtype=np.int64)
+    last[nk_pos] = np.arange(len(nk_pos))
+    last = np.maximum.accumulate(last)
+    occ = last[ridx]
+    return nk_kept[occ] - nk_pos[occ]
 
 
 def _runs(idx: np.ndarray) -> "list[tuple[int, int]]":
@@ -874,27 +886,13 @@ def _exact_many(
         if not len(rep_pos):
             return out
     order = np.lexsort((rep_pos, -pos_score, touch, group))
-    g_sorted = group[order]
-    head = np.concatenate(([True], g_sorted[1:] != g_sorted[:-1]))
-    head_idx = np.cumsum(head) - 1
-    kept_sorted = rep_pos[order][head][head_idx]
-    kept_of = np.empty(len(rep_pos), dtype=np.int64)
-    kept_of[order] = kept_sorted
-    is_kept = kept_of == rep_pos
-    kept_cov = _coverage(N, rep_pos[is_kept], k)
-    nk_pos = rep_pos[~is_kept]
-    rem_cov = _coverage(N, nk_pos, k)
-    removed = rem_cov & ~kept_cov & ~ex_all
+    kept_of, is_kept, nk_pos, removed = _choose_kept(rep_pos, group, order, N, k)
+    removed &= ~ex_all
     ridx = np.flatnonzero(removed)
     if not len(ridx):
         return out
-    # partner of each removed token: via the last non-kept occurrence starting at or before it
-    # (one of its own page: the occurrence that removes it lies there)
-    last = np.full(N, -1, dtype=np.int64)
-    last[nk_pos] = np.arange(len(nk_pos))
-    last = np.maximum.accumulate(last)
-    occ = last[ridx]
-    d_r = kept_of[~is_kept][occ] - nk_pos[occ]
+    # partner of each removed token in its kept copy (the occurrence that removes it lies on its page)
+    d_r = _partner_delta(N, nk_pos, kept_of[~is_kept], ridx)
     t_page = np.searchsorted(tok_off, ridx, side="right") - 1
     # pieces: runs of removed tokens with a constant delta, within one page
     brk2 = np.flatnonzero((np.diff(ridx) != 1) | (np.diff(d_r) != 0) | (t_page[1:] != t_page[:-1])) + 1
