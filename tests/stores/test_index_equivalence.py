@@ -305,8 +305,19 @@ def test_corpus_batch_excludes_a_copy_stored_by_an_earlier_batch(tmp_path: Path,
         (alone,) = list(idx.corpus([copy]))
     assert alone.text == _corpus_mode([*docs, copy], "copy").text
     with open_index(tmp_path / "two.db", dedupe_only=True) as idx:
+        asked: list[int] = []
+        real = idx.store.copy_candidates_many
+
+        def counted(queries, *a, **k):
+            queries = list(queries)
+            asked.append(len(queries))
+            return real(queries, *a, **k)
+
+        idx.store.copy_candidates_many = counted
         list(idx.corpus(docs, workers=workers))
+        assert sum(asked) == 0  # a site whose stored pages are all in the batch: no look-up
         got = {r.doc_id: r for r in idx.corpus([copy, copy2], workers=workers)}
+        assert sum(asked) == 2
     assert got["copy"].text == want["copy"].text and got["copy2"].text == want["copy2"].text
 
 

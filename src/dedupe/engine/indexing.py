@@ -262,24 +262,39 @@ class Index:
         return u.astype(np.uint64), c.astype(np.int64), len(arrays)
 
     def _stored_copies(
-        self, ids: Sequence[str], sites: Sequence[str], pages: Sequence[neardup.PageId], raw_sigs: Any, batch: Collection[str]
+        self, ids: Sequence[str], sites: Sequence[str], pages: Sequence[neardup.PageId], raw_sigs: Any, batch: Collection[str],
+        *, all_stored: bool = False,
     ) -> dict[int, Exclusion]:
         """For :func:`run_corpus` (``stored_copies``): the evidence of each batch page's copies
         stored by earlier batches (pages of ``batch`` are never candidates: the batch groups
-        its own copies)."""
+        its own copies). ``all_stored``: every batch page is stored already (observed and
+        written), so a site whose stored pages are all batch pages is not looked up."""
         if not hasattr(self.store, "copy_candidates_many"):
             return {}
         thr = self.config.corpus.dup_pages_threshold
         out: dict[int, Exclusion] = {}
         n = len(ids)
+        ask = np.ones(n, dtype=bool)
+        if all_stored and hasattr(self.store, "sites"):
+            mine: dict[str, int] = {}
+            for site in sites:
+                mine[site] = mine.get(site, 0) + 1
+            stored = self.store.sites()
+            alone = {site for site, k in mine.items() if stored.get(site, 0) <= k}
+            if alone:
+                ask = np.fromiter((site not in alone for site in sites), dtype=bool, count=n)
         block = 4096
         for lo in range(0, n, block):
             hi = min(n, lo + block)
+            if not ask[lo:hi].any():
+                continue
             pids = [pages[i] for i in range(lo, hi)]
             sig_rows = raw_sigs.take_rows(np.arange(lo, hi, dtype=np.int64))
-            found = self.store.copy_candidates_many(
-                [(sites[i], p.url, p.title, sig_rows[k]) for k, (i, p) in enumerate(zip(range(lo, hi), pids))], batch, thr
-            )
+            idx = [k for k in range(hi - lo) if ask[lo + k]]
+            got = self.store.copy_candidates_many([(sites[lo + k], pids[k].url, pids[k].title, sig_rows[k]) for k in idx], batch, thr)
+            found: list[list[Any]] = [[] for _ in range(hi - lo)]
+            for k, g in zip(idx, got):
+                found[k] = g
             if not any(found):
                 continue
             for k, cands in enumerate(found):
@@ -409,6 +424,10 @@ class Index:
                     view.note(doc)
                 yield doc
 
+        def stored_copies(ids: Sequence[str], s: Sequence[str], pages: Sequence[neardup.PageId], raw: Any) -> dict[int, Exclusion]:
+            view._flush()  # the whole batch stored (as the first evidence read would): exact counts
+            return self._stored_copies(ids, s, pages, raw, sites, all_stored=True)
+
         # a list or tuple of Documents is already in memory: run_corpus may iterate it twice
         # instead of spilling it (the notes hold references to the same texts, not copies)
         batch: Iterable[Document] = stream()
@@ -418,7 +437,7 @@ class Index:
             batch, self.config, index=view, workers=workers, dedupe_only=self.dedupe_only, progress=progress, order=order,
             on_signature=lambda i, doc_id, sig, n_sh: sigs.__setitem__(doc_id, (np.array(sig, dtype=np.uint32), n_sh)),
             on_observe=view.note_raw,
-            stored_copies=lambda ids, s, pages, raw: self._stored_copies(ids, s, pages, raw, sites),
+            stored_copies=stored_copies,
         )
         # run_corpus counts the whole batch before its first result: by then ``sites`` holds
         # every id of the batch (stored pages of this batch are not near-duplicate candidates)
