@@ -83,19 +83,24 @@ class _RowStore:
         self._fh = tempfile.TemporaryFile(prefix="dedupe-", suffix=".rows")
         self._ends = array("q")
         self._row: dict[str, int] = {}
+        self._pos = 0  # the file position (a seek flushes the buffer: only when it moves)
 
     def put(self, doc: Document) -> None:
         blob = pickle.dumps((doc.url, doc.site, doc.meta), protocol=pickle.HIGHEST_PROTOCOL)
         start = self._ends[-1] if self._ends else 0
-        self._fh.seek(start)
+        if self._pos != start:
+            self._fh.seek(start)
         self._fh.write(blob)
         self._row[doc.id] = len(self._ends)
         self._ends.append(start + len(blob))
+        self._pos = start + len(blob)
 
     def pop(self, doc_id: str) -> Document:
         k = self._row.pop(doc_id)
         start = self._ends[k - 1] if k else 0
-        self._fh.seek(start)
+        if self._pos != start:
+            self._fh.seek(start)
+        self._pos = self._ends[k]
         url, site, meta = pickle.loads(self._fh.read(self._ends[k] - start))
         return Document(doc_id, "", url, site, meta)
 

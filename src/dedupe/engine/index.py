@@ -300,22 +300,43 @@ class CountIndex:
             at += hi - lo
         return fps, sites
 
-    def _count(self, fp: np.ndarray, site: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    def _count(
+        self, fp: np.ndarray, site: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], bucket: int | None = None
+    ) -> None:
         """Count the records of one bucket: appends (site numbers, fingerprints, page counts) of
-        the distinct pairs held by ``>= min_count`` pages, sorted by (site, fingerprint)."""
+        the distinct pairs held by ``>= min_count`` pages, sorted by (site, fingerprint).
+        ``bucket``: the top ``BUCKET_BITS`` bits every fingerprint shares (None: any)."""
         if not len(fp):
             return
-        # order by (site, fingerprint): a sort by fingerprint, then a stable sort by site (a
-        # radix sort on 16-bit site numbers); ~2x faster than np.lexsort on the two keys
-        order = np.argsort(fp)
-        order = order[np.argsort(self._narrow(site[order]), kind="stable")]
-        s, f = site[order], fp[order]
-        new = np.empty(len(f), dtype=bool)
-        new[0] = True
-        new[1:] = (s[1:] != s[:-1]) | (f[1:] != f[:-1])
-        first = np.flatnonzero(new)
-        cnt = np.diff(np.append(first, len(f))).astype(np.uint32)
-        s, f = s[first], f[first]
+        low_bits = 64 - self.BUCKET_BITS
+        if bucket is not None and len(self._site_no) <= 1 << self.BUCKET_BITS:
+            # one bucket: every fingerprint has the same top BUCKET_BITS bits, so the site number
+            # takes their place in one uint64 key, and one in-place sort of the keys orders the
+            # records by (site, fingerprint) (~1.7x faster than the argsorts below)
+            low = np.uint64((1 << low_bits) - 1)
+            key = site.astype(np.uint64) << np.uint64(low_bits)
+            key |= fp & low
+            key.sort()
+            new = np.empty(len(key), dtype=bool)
+            new[0] = True
+            np.not_equal(key[1:], key[:-1], out=new[1:])
+            first = np.flatnonzero(new)
+            cnt = np.diff(np.append(first, len(key))).astype(np.uint32)
+            key = key[first]
+            s = (key >> np.uint64(low_bits)).astype(site.dtype)
+            f = (key & low) | (np.uint64(bucket) << np.uint64(low_bits))
+        else:
+            # order by (site, fingerprint): a sort by fingerprint, then a stable sort by site (a
+            # radix sort on 16-bit site numbers); ~2x faster than np.lexsort on the two keys
+            order = np.argsort(fp)
+            order = order[np.argsort(self._narrow(site[order]), kind="stable")]
+            s, f = site[order], fp[order]
+            new = np.empty(len(f), dtype=bool)
+            new[0] = True
+            new[1:] = (s[1:] != s[:-1]) | (f[1:] != f[:-1])
+            first = np.flatnonzero(new)
+            cnt = np.diff(np.append(first, len(f))).astype(np.uint32)
+            s, f = s[first], f[first]
         if self.min_count > 1:
             keep = cnt >= self.min_count
             s, f, cnt = s[keep], f[keep], cnt[keep]
@@ -336,7 +357,7 @@ class CountIndex:
         else:
             self._flush()
             for b in range(1 << self.BUCKET_BITS):
-                self._count(*self._read_bucket(b), parts)
+                self._count(*self._read_bucket(b), parts, bucket=b)
                 if b % 32 == 31:
                     release_memory()  # the buckets' work buffers, freed between kept parts
             self._tmp.close()
