@@ -433,11 +433,16 @@ class Index:
         batch: Iterable[Document] = stream()
         if isinstance(docs, (list, tuple)) and all(isinstance(d, Document) for d in docs):
             batch = list(batch)
+        def on_signature(i: int, doc_id: str, sig: np.ndarray, n_sh: int) -> None:
+            # every page is observed before the first is cleaned: its observations are written by
+            # now, whether or not cleaning read evidence (with templates off it reads none)
+            if view._pending:
+                view._flush()
+            sigs[doc_id] = (np.array(sig, dtype=np.uint32), n_sh)
+
         results = run_corpus(
             batch, self.config, index=view, workers=workers, dedupe_only=self.dedupe_only, progress=progress, order=order,
-            on_signature=lambda i, doc_id, sig, n_sh: sigs.__setitem__(doc_id, (np.array(sig, dtype=np.uint32), n_sh)),
-            on_observe=view.note_raw,
-            stored_copies=stored_copies,
+            on_signature=on_signature, on_observe=view.note_raw, stored_copies=stored_copies,
         )
         # run_corpus counts the whole batch before its first result: by then ``sites`` holds
         # every id of the batch (stored pages of this batch are not near-duplicate candidates)
@@ -446,6 +451,7 @@ class Index:
         pending = self._unsaved_sigs
         try:
             for chunk in _chunks(results, self.link_chunk):
+                view._flush()  # (written already by on_signature; a no-op then)
                 items = [(r.doc_id, sites[r.doc_id], r) for r in chunk]
                 yield from self._link(items, [sigs.pop(r.doc_id) for r in chunk], exclude=sites.keys(), defer=pending)
                 if sum(len(it[3].get("clean_text") or "") for it in pending) >= self.sig_budget:
