@@ -122,3 +122,46 @@ def test_worker_environment_set_and_restored(monkeypatch: pytest.MonkeyPatch) ->
     with ec._Mapper(2, Config(), False):
         assert os.environ["OPENBLAS_NUM_THREADS"] == "4"
     assert os.environ["OPENBLAS_NUM_THREADS"] == "4"
+
+
+def _observe_both(pages: list[tuple[str, str, np.ndarray]], chunk: int) -> tuple[CountIndex, CountIndex]:
+    one, many = CountIndex(min_count=2), CountIndex(min_count=2)
+    for site, doc_id, fps in pages:
+        one.observe(site, doc_id, fps)
+    for k in range(0, len(pages), chunk):
+        part = pages[k : k + chunk]
+        many.observe_chunk([p[0] for p in part], [p[1] for p in part],
+                           np.concatenate([p[2] for p in part]), np.array([len(p[2]) for p in part]))
+    return one.freeze(), many.freeze()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_observe_chunk_equals_page_by_page(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Chunks of pages (sorted unique runs, empty pages, unsorted runs that fall back to
+    observe's np.unique) count as page-by-page observe does, spilled or not."""
+    rng = np.random.default_rng(chunk)
+    monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 500)
+    pages = []
+    for d in range(400):
+        raw = rng.integers(0, 60, int(rng.integers(0, 25))).astype(np.uint64) << np.uint64(57)
+        fps = raw if d % 11 == 0 else np.unique(raw)  # some runs unsorted / with repeats
+        pages.append((f"s{int(rng.integers(0, 9))}", f"d{d}", fps))
+    one, many = _observe_both(pages, chunk)
+    assert one._fps.keys() == many._fps.keys() and len(one._fps) > 3
+    for site in one._fps:
+        assert np.array_equal(one._fps[site], many._fps[site]) and np.array_equal(one._counts[site], many._counts[site])
+    assert one.doc_ids() == many.doc_ids() and [one.site_pages(f"s{i}") for i in range(9)] == [many.site_pages(f"s{i}") for i in range(9)]
+
+
+def test_observe_chunk_refuses_what_observe_refuses() -> None:
+    from dedupe.errors import IndexStoreError
+
+    ix = CountIndex()
+    ix.observe_chunk(["s", "s"], ["a", "b"], np.array([1, 2, 1], dtype=np.uint64), np.array([2, 1]))
+    with pytest.raises(IndexStoreError):
+        ix.observe_chunk(["s"], ["a"], np.array([3], dtype=np.uint64), np.array([1]))  # id seen
+    with pytest.raises(IndexStoreError):
+        ix.observe_chunk(["s", "s"], ["c", "c"], np.array([3, 4], dtype=np.uint64), np.array([1, 1]))
+    with pytest.raises(IndexStoreError):
+        ix.observe_chunk(["s"], ["e"], np.array([3, 4], dtype=np.uint64), np.array([1]))  # counts != fps
+    assert ix.freeze().doc_freq("s", np.array([1, 2, 3], dtype=np.uint64)).tolist() == [2, 1, 1]

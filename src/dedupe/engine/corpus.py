@@ -327,10 +327,11 @@ def _signatures_many(toks_list: Sequence[Tokens], keeps: Sequence[np.ndarray | N
     return sigs, np.diff(u_off)
 
 
-#: what the observe work of a chunk of ``m`` pages returns: (template fingerprints of each page;
-#: block fingerprints, starts and ends of all its pages concatenated, with the number of blocks of
-#: each page; raw-text signatures ``(m, num_perm)``) — a few flat arrays, cheap to send and keep
-Observed = tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: what the observe work of a chunk of ``m`` pages returns: (template fingerprints of all its
+#: pages concatenated, each page's sorted unique, with the number of each page's; block
+#: fingerprints, starts and ends of all its pages concatenated, with the number of blocks of each
+#: page; raw-text signatures ``(m, num_perm)``) — a few flat arrays, cheap to send and keep
+Observed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _observe_chunk(blobs: list[bytes]) -> Observed:
@@ -343,8 +344,10 @@ def _observe_chunk(blobs: list[bytes]) -> Observed:
     toks_list = tokenize_batch([d.text for d in docs])
     raw_sigs, _ = _signatures_many(toks_list, [None] * len(docs), cfg)
     fps_list = _fingerprints_many([d.text for d in docs], toks_list, cfg)  # sorted unique: the driver skips np.unique
+    n_fps = np.fromiter((len(f) for f in fps_list), dtype=np.int64, count=len(fps_list))
+    fps = np.concatenate(fps_list).astype(np.uint64, copy=False) if fps_list else np.empty(0, dtype=np.uint64)
     bfp, bs, be, n_blocks = crosspage.block_fingerprints_many([d.text for d in docs], toks_list, cfg.corpus)
-    return fps_list, bfp, bs, be, n_blocks, raw_sigs
+    return fps, n_fps, bfp, bs, be, n_blocks, raw_sigs
 
 
 def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
@@ -820,14 +823,24 @@ def run_corpus(
 
         with _Mapper(workers, cfg, dedupe_only) as pmap:
             i = n_chunks = 0
-            for fps_list, bfp, bs, be, n_blocks, c_sigs in pmap(_observe_chunk, _chunks(first_pass(), len, pmap.scale)):
-                for j, fps in enumerate(fps_list):
+            # the default store takes a chunk's fingerprints at once; any other page by page
+            chunked = type(index) is CountIndex
+            for fps, n_fps, bfp, bs, be, n_blocks, c_sigs in pmap(_observe_chunk, _chunks(first_pass(), len, pmap.scale)):
+                m = len(n_fps)
+                if chunked:
                     if on_observe is not None:
-                        on_observe(i + j, ids[i + j], c_sigs[j], pages[i + j])
-                    index.observe(sites[i + j], ids[i + j], fps)
-                blocks.add_many(np.repeat(np.arange(i, i + len(fps_list), dtype=np.int64), n_blocks), bfp, bs, be)
+                        for j in range(m):
+                            on_observe(i + j, ids[i + j], c_sigs[j], pages[i + j])
+                    index.observe_chunk(sites[i : i + m], ids[i : i + m], fps, n_fps)
+                else:
+                    cut = np.concatenate(([0], np.cumsum(n_fps))).tolist()
+                    for j in range(m):
+                        if on_observe is not None:
+                            on_observe(i + j, ids[i + j], c_sigs[j], pages[i + j])
+                        index.observe(sites[i + j], ids[i + j], fps[cut[j] : cut[j + 1]].copy())  # not a view of the chunk
+                blocks.add_many(np.repeat(np.arange(i, i + m, dtype=np.int64), n_blocks), bfp, bs, be)
                 raw_sigs.append(c_sigs)
-                i += len(fps_list)
+                i += m
                 tick("observe", i, None)
                 n_chunks += 1
                 if n_chunks % 64 == 0:

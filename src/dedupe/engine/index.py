@@ -220,8 +220,9 @@ class CountIndex:
         self._fps: dict[str, np.ndarray] = {}
         self._counts: dict[str, np.ndarray] = {}
         self._site_no: dict[str, int] = {}
-        self._buf: list[np.ndarray] = []  # fingerprints of the buffered pages
-        self._buf_site: list[int] = []  # their site numbers
+        self._buf: list[np.ndarray] = []  # fingerprints of the buffered pages (one array per page or chunk)
+        self._buf_site: list[int] = []  # the site number of each buffered page
+        self._buf_rep: list[int] = []  # and its number of fingerprints
         self._buf_len = 0
         self._spilled = 0
         self._pages: dict[str, list[str]] = defaultdict(list)
@@ -245,6 +246,7 @@ class CountIndex:
         if len(fps):
             self._buf.append(fps)
             self._buf_site.append(self._site_no.setdefault(site, len(self._site_no)))
+            self._buf_rep.append(len(fps))
             self._buf_len += len(fps)
             if self._buf_len >= self.BUFFER_RECORDS:
                 self._flush()
@@ -253,13 +255,44 @@ class CountIndex:
         for site, doc_id, fps in items:
             self.observe(site, doc_id, fps)
 
+    def observe_chunk(self, sites: "list[str]", doc_ids: "list[str]", fingerprints: np.ndarray, counts: np.ndarray) -> None:
+        """:meth:`observe` of consecutive pages at once (the same counts): page ``j`` holds the
+        next ``counts[j]`` of ``fingerprints`` (each page's run sorted unique, as the corpus
+        workers send them; a run that is not is observed page by page)."""
+        from ..errors import IndexStoreError
+
+        fps = np.asarray(fingerprints, dtype=np.uint64)
+        counts = np.asarray(counts, dtype=np.int64)
+        ends = np.cumsum(counts)
+        if len(counts) != len(sites) or len(sites) != len(doc_ids) or len(fps) != (int(ends[-1]) if len(ends) else 0):
+            raise IndexStoreError("observe_chunk: sites, ids and counts must match the fingerprints")
+        up = np.ones(len(fps), dtype=bool)
+        np.greater(fps[1:], fps[:-1], out=up[1:])
+        up[ends[:-1][ends[:-1] < len(fps)]] = True  # a page's first fingerprint
+        if self._frozen or len(set(doc_ids)) < len(doc_ids) or any(d in self._doc_site for d in doc_ids) or not bool(up.all()):
+            for site, doc_id, a, b in zip(sites, doc_ids, (ends - counts).tolist(), ends.tolist()):
+                self.observe(site, doc_id, fps[a:b])  # raises what observe raises
+            return
+        site_no = self._site_no
+        for site, doc_id, c in zip(sites, doc_ids, counts.tolist()):
+            self._doc_site[doc_id] = site
+            self._pages[site].append(doc_id)
+            if c:
+                self._buf_site.append(site_no.setdefault(site, len(site_no)))
+                self._buf_rep.append(c)
+        if len(fps):
+            self._buf.append(fps)
+            self._buf_len += len(fps)
+            if self._buf_len >= self.BUFFER_RECORDS:
+                self._flush()
+
     def _take_buffer(self) -> tuple[np.ndarray, np.ndarray]:
         """The buffered records as (fingerprints uint64, site numbers uint32); empties the buffer."""
         if not self._buf:
             return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32)
         fp = np.concatenate(self._buf)
-        site = np.repeat(np.asarray(self._buf_site, dtype=np.uint32), [len(x) for x in self._buf])
-        self._buf, self._buf_site, self._buf_len = [], [], 0
+        site = np.repeat(np.asarray(self._buf_site, dtype=np.uint32), self._buf_rep)
+        self._buf, self._buf_site, self._buf_rep, self._buf_len = [], [], [], 0
         return fp, site
 
     def _flush(self) -> None:
@@ -363,7 +396,7 @@ class CountIndex:
             self._tmp.close()
             self._tmp = None
             self._segs = []
-        self._buf, self._buf_site, self._buf_len = [], [], 0
+        self._buf, self._buf_site, self._buf_rep, self._buf_len = [], [], [], 0
         if parts:
             # one flat array, a slice per site. Buckets come in fingerprint order and each
             # bucket's pairs are sorted by (site, fingerprint): placing each bucket's run of a
@@ -456,6 +489,7 @@ class CountIndex:
 
     def __setstate__(self, st: dict) -> None:
         st["_pages"] = defaultdict(list, st["_pages"])
+        st.setdefault("_buf_rep", [])
         self.__dict__.update(st)
 
     __del__ = close_spill
