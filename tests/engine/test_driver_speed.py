@@ -165,3 +165,19 @@ def test_observe_chunk_refuses_what_observe_refuses() -> None:
     with pytest.raises(IndexStoreError):
         ix.observe_chunk(["s"], ["e"], np.array([3, 4], dtype=np.uint64), np.array([1]))  # counts != fps
     assert ix.freeze().doc_freq("s", np.array([1, 2, 3], dtype=np.uint64)).tolist() == [2, 1, 1]
+
+
+def test_hits_rows_are_the_hits() -> None:
+    """Hits.rows(d) (what the driver sends) rebuilds each Hit of Hits.get(d), kept or not."""
+    from dedupe.engine.crosspage import Hit, Hits
+
+    doc = np.array([0, 0, 2, 2, 2], dtype=np.int32)
+    st, en = np.array([0, 10, 5, 30, 60], dtype=np.int32), np.array([8, 20, 25, 50, 90], dtype=np.int32)
+    pages = np.array([2, 3, 2, 4, 2], dtype=np.int32)
+    kdoc = np.array([-1, 2, 0, -1, 1], dtype=np.int32)
+    kst, ken = np.array([0, 5, 0, 30, 7], dtype=np.int32), np.array([8, 15, 20, 50, 37], dtype=np.int32)
+    h = Hits(doc, st, en, pages, kdoc, kst, ken, ["a", "b", "c"])
+    for d in range(3):
+        assert [Hit(*r) for r in h.rows(d)] == h.get(d, [])
+    assert h.rows(1) == [] and h.rows(0)[1] == (10, 20, 3, "c", (5, 15)) and h.rows(2)[1] == (30, 50, 4, None, None)
+    assert all(type(x) is int for r in h.rows(2) for x in r[:3])

@@ -356,8 +356,9 @@ def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
     return _fingerprints_many(texts, tokenize_batch(texts), cfg)
 
 
-#: one page of a clean chunk: (:func:`_encode_doc` record, its cross-page hits, its copies' evidence)
-CleanItem = tuple[bytes, list[crosspage.Hit], "Exclusion | None"]
+#: one page of a clean chunk: (:func:`_encode_doc` record, its cross-page hits as plain tuples
+#: (``crosspage.Hits.rows``: ``Hit(*row)``), its copies' evidence)
+CleanItem = tuple[bytes, list[tuple], "Exclusion | None"]
 
 
 def _clean_chunk(task: tuple[list[CleanItem], str | None]) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
@@ -369,7 +370,8 @@ def _clean_chunk(task: tuple[list[CleanItem], str | None]) -> tuple[list[bytes],
     blobs, index_path = task
     cfg: Config = _W["cfg"]
     index = _index_for(index_path)
-    items = [(_decode_doc(b), hits, exclude) for b, hits, exclude in blobs]
+    Hit = crosspage.Hit
+    items = [(_decode_doc(b), [Hit(*h) for h in hits], exclude) for b, hits, exclude in blobs]
     docs = [it[0] for it in items]
     for doc in docs:
         _check_doc(doc, cfg)
@@ -875,7 +877,10 @@ def run_corpus(
 
             def second_pass() -> Iterator[tuple[list[CleanItem], str | None]]:
                 source = (_encode_doc(d) for d in docs) if doc_spill is None else iter(doc_spill)
-                items = ((blob, hits.get(i, []), exclusions.get(i)) for i, blob in enumerate(source))
+                rows = hits.rows if isinstance(hits, crosspage.Hits) else (
+                    lambda i: [(h.start, h.end, h.pages, h.kept_doc, h.kept) for h in hits.get(i, [])]
+                )
+                items = ((blob, rows(i), exclusions.get(i)) for i, blob in enumerate(source))
                 for chunk in _chunks(items, lambda it: len(it[0]), pmap.scale):
                     yield chunk, index_path
 
