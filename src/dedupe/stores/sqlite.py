@@ -108,6 +108,8 @@ _CHUNK = 30_000  # host parameters per statement (SQLite >= 3.32 allows 32766)
 T = TypeVar("T")
 #: zlib level of stored texts (1: ~3x faster than 6, files a little larger)
 TEXT_ZLIB_LEVEL = 1
+#: key of an observed page's info holding its text compressed ahead of the write (private)
+_PACKED_TEXT = "\x00packed_text"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -821,6 +823,14 @@ class SQLiteIndex:
         batch = [self._prep(it) for it in items]
         if not batch:
             return 0
+        if self.store_text:
+            # compressed before the write lock is taken (and once, however often the write is
+            # retried): the lock is held for the writes only
+            for _, _, _, info in batch:
+                text = info.pop("text", None)
+                if text is not None:
+                    data = text.encode("utf-8", "surrogatepass")
+                    info[_PACKED_TEXT] = (zlib.compress(data, TEXT_ZLIB_LEVEL), text_digest(data))
         self._write(lambda conn: self._observe_tx(conn, batch))
         return len(batch)
 
@@ -872,6 +882,7 @@ class SQLiteIndex:
             info = dict(info)  # this function may be retried: never mutate the caller's items
             sid = site_ids[site]
             text = info.pop("text", None)
+            packed = info.pop(_PACKED_TEXT, None)  # (compressed text, digest): see observe_many
             raw = info.pop("raw_sig", None)
             ukey, tkey = _ident(info.pop("page", None))
             cols = (
@@ -907,7 +918,9 @@ class SQLiteIndex:
             doc_fps_rows.append((did, fps.tobytes()))
             if raw is not None:
                 raw_rows.append((did, np.ascontiguousarray(raw, dtype=np.uint32).tobytes()))
-            if text is not None and self.store_text:
+            if packed is not None:
+                text_rows.append((did, *packed))
+            elif text is not None and self.store_text:
                 data = text.encode("utf-8", "surrogatepass")
                 text_rows.append((did, zlib.compress(data, TEXT_ZLIB_LEVEL), text_digest(data)))
             site_delta[sid] = site_delta.get(sid, 0) + 1
