@@ -1280,18 +1280,24 @@ class SQLiteIndex:
 
     def doc_fingerprints(self, doc_ids: Iterable[str]) -> dict[str, np.ndarray]:
         """The stored template fingerprints (sorted unique uint64) of observed pages, by id."""
+        return self._snapshot(self._blobs_by_id(doc_ids, "doc_fps", "fps", np.uint64))
+
+    @staticmethod
+    def _blobs_by_id(doc_ids: Iterable[str], table: str, column: str, dtype: Any) -> Callable[[sqlite3.Connection], dict[str, np.ndarray]]:
+        """A query (for ``_read`` / ``_snapshot``) of the array in ``table.column`` of each stored
+        document of ``doc_ids`` (missing ones are left out), as read-only arrays."""
         ids = sorted(set(doc_ids))
 
         def q(conn: sqlite3.Connection) -> dict[str, np.ndarray]:
             out: dict[str, np.ndarray] = {}
             for lo in range(0, len(ids), _CHUNK):
                 part = ids[lo : lo + _CHUNK]
-                sql = f"SELECT d.doc_id, f.fps FROM doc_fps f JOIN docs d ON d.did = f.did WHERE d.doc_id IN ({','.join('?' * len(part))})"
+                sql = f"SELECT d.doc_id, t.{column} FROM {table} t JOIN docs d ON d.did = t.did WHERE d.doc_id IN ({','.join('?' * len(part))})"
                 for doc_id, blob in conn.execute(sql, part):
-                    out[doc_id] = np.frombuffer(blob, dtype=np.uint64)
+                    out[doc_id] = np.frombuffer(blob, dtype=dtype)
             return out
 
-        return self._snapshot(q)
+        return q
 
     # -- near-duplicate documents ------------------------------------------------------------
     def put_signature(self, doc_id: str, signature: np.ndarray, band_keys: np.ndarray) -> None:
@@ -1426,18 +1432,7 @@ class SQLiteIndex:
 
     def get_signatures(self, doc_ids: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored signatures of many documents (missing ones are left out)."""
-        ids = sorted(set(doc_ids))
-
-        def q(conn: sqlite3.Connection) -> dict[str, np.ndarray]:
-            out: dict[str, np.ndarray] = {}
-            for lo in range(0, len(ids), _CHUNK):
-                part = ids[lo : lo + _CHUNK]
-                sql = f"SELECT d.doc_id, s.sig FROM sigs s JOIN docs d ON d.did = s.did WHERE d.doc_id IN ({','.join('?' * len(part))})"
-                for doc_id, blob in conn.execute(sql, part):
-                    out[doc_id] = np.frombuffer(blob, dtype=np.uint32).copy()
-            return out
-
-        return self._read(q)
+        return {k: v.copy() for k, v in self._read(self._blobs_by_id(doc_ids, "sigs", "sig", np.uint32)).items()}
 
     def signature_table(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """All stored signatures: ``(doc_ids, signatures (n, num_perm) uint32, n_shingles)``, by id."""
