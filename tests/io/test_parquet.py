@@ -174,3 +174,16 @@ def test_same_file_for_two_outputs_or_input_is_refused(tmp_path: Path) -> None:
     assert got.exit_code == 3 and keep.read_text(encoding="utf-8") == "precious\n"
     got = runner.invoke(app, ["corpus", str(src), "--out", "/dev/null", "--report", "/dev/null", "--quiet"])
     assert got.exit_code == 0, got.output
+
+
+def test_parquet_int_ids_with_a_null_one(tmp_path: Path) -> None:
+    """A null id gets the SOURCE:ROW id in OUT (as in REPORT): a str in an int64 id column, so
+    the column is written as JSON text instead of failing after all the work."""
+    src = tmp_path / "ids.parquet"
+    _write(src, [{"id": 1, "text": "The harbour reopened on Monday after the storms."},
+                 {"id": None, "text": "Farmers expect a late harvest after a cold spring."}])
+    out = tmp_path / "o.parquet"
+    got = CliRunner().invoke(app, ["corpus", str(src), "--out", str(out), "--order", "input", "--quiet"])
+    assert got.exit_code == 0, got.output
+    ids = [json.loads(r["id"]) for r in pq.read_table(out).to_pylist()]
+    assert ids == [1, f"{src}:2"]

@@ -197,9 +197,19 @@ class ParquetRowWriter:
             if self._dedupe:
                 fixed["dedupe"] = _dedupe_type(pa)
         todo = [n for n in names if n not in fixed]
+        # an input column's type is checked against the values written (an id the output gives
+        # a row whose id was null is a str, even in an int column): no fit -> JSON text
+        check = [n for n in names if n in fixed and self._schema is None and n not in (self._text, "dedupe")]
         seen: dict[str, Any] = {}
         mixed: set[str] = set()
-        for batch in self._batches() if todo else ():
+        for batch in self._batches() if todo or check else ():
+            for name in check:
+                if name in mixed:
+                    continue
+                try:
+                    pa.array([r.get(name) for r in batch], type=fixed[name])
+                except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                    mixed.add(name)
             for name in todo:
                 if name in mixed:
                     continue
@@ -212,10 +222,10 @@ class ParquetRowWriter:
                     mixed.add(name)
         out: dict[str, Any] = {}
         for name in names:
-            if name in fixed:
-                out[name] = fixed[name]
-            elif name in mixed:
+            if name in mixed:
                 out[name] = None
+            elif name in fixed:
+                out[name] = fixed[name]
             else:
                 t = seen.get(name, pa.null())
                 out[name] = pa.string() if pa.types.is_null(t) else t
