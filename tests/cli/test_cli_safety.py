@@ -216,3 +216,46 @@ def test_stopping_a_corpus_run_stops_its_workers_quietly(tmp_path: Path, how: st
     assert "Traceback" not in text and text.strip().splitlines()[-1].startswith("dedupe: error:"), text
     time.sleep(0.5)
     assert not [w for w in workers if _alive(w)], "worker processes left behind"
+
+
+def test_second_review_findings(runner: CliRunner, tmp_path: Path) -> None:
+    # a row nested deeper than pickle keeps is a reject, the run goes on
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"id":"a","text":"hello world page","x":%s}\n{"id":"b","text":"another page here"}\n' % ("[" * 900 + "]" * 900), encoding="utf-8")
+    rej = tmp_path / "rej.jsonl"
+    got = runner.invoke(app, ["corpus", str(deep), "--out", os.devnull, "--rejects", str(rej), "--quiet"])
+    assert got.exit_code == 0, got.output
+    assert "nested too deeply" in rej.read_text(encoding="utf-8")
+    # a phrases file with a BOM: its first line is still a comment
+    ph = tmp_path / "ph.txt"
+    ph.write_bytes("\ufeff# Read more\nAdvertisement\n".encode("utf-8"))
+    page = tmp_path / "pg.txt"
+    page.write_text("Title\nRead more\nThe real article text goes here and it is long enough to be kept.\n", encoding="utf-8")
+    got = runner.invoke(app, ["clean", str(page), "--phrases", str(ph)])
+    assert got.exit_code == 0 and "Read more" in got.stdout
+    # an output inside an input directory, with a name that would be read as a page
+    d = tmp_path / "pages" / "s"
+    d.mkdir(parents=True)
+    (d / "p1.txt").write_text(BODIES[0], encoding="utf-8")
+    got = runner.invoke(app, ["corpus", str(tmp_path / "pages"), "--out", str(d / "out.txt")])
+    assert got.exit_code == 2 and "inside the input directory" in got.output
+    assert not (d / "out.txt").exists()
+
+
+def test_gzip_without_gz_name_closes_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    import dedupe.io.files as files
+
+    opened = []
+
+    def tracking_open(*args, **kwargs):
+        fh = builtins.open(*args, **kwargs)
+        opened.append(fh)
+        return fh
+
+    monkeypatch.setattr(files, "open", tracking_open, raising=False)
+    f = tmp_path / "rows.data"
+    f.write_bytes(gzip.compress(b'{"id": "a", "text": "hello"}\n'))
+    assert sum(1 for _ in files.iter_inputs([str(f)])) == 1
+    assert opened and all(fh.closed for fh in opened)

@@ -14,6 +14,7 @@ import typer
 
 from ..config import Config
 from ..errors import ConfigError, DedupeError, IndexStoreError, InputError
+from ..io.files import input_kind
 from ..io.jsonl import dumps
 from ..io.parquet import ParquetRowWriter, is_parquet_path
 
@@ -81,7 +82,7 @@ def read_phrases(path: Path) -> list[str]:
     """Boilerplate phrases from a UTF-8 file: one per line; blank lines and lines starting with
     ``#`` are skipped. A missing or unreadable file is a config error (exit 4)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a BOM is not part of line 1
     except FileNotFoundError:
         raise ConfigError(f"{path}: phrases file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -135,6 +136,11 @@ def _regular(path: str) -> bool:
         return True  # not there yet: it will be a regular file
 
 
+def _inside(path: str, folder: str) -> bool:
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([real, root]) == root
+
+
 def _same(a: str, b: str) -> bool:
     if os.path.realpath(a) == os.path.realpath(b):
         return True
@@ -165,6 +171,8 @@ def check_paths(inputs: "list[str]", outputs: "dict[str, str | None]", index: "P
         for inp in inputs:
             if inp != "-" and os.path.isfile(inp) and _same(path, inp):
                 raise fail(f"{name} {path} is also an input: writing it would destroy the input", EXIT_USAGE)
+            if inp != "-" and os.path.isdir(inp) and _inside(path, inp) and input_kind(os.path.basename(path)) is not None:
+                raise fail(f"{name} {path} is inside the input directory {inp}: it would be read back as a page", EXIT_USAGE)
         if index is not None and _same(path, str(index)):
             raise fail(f"{name} {path} is also the index: writing it would destroy the index", EXIT_USAGE)
 

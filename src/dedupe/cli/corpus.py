@@ -169,9 +169,13 @@ def corpus_command(
                     where = f"{item.source}" + (f":{item.line}" if item.line else "")
                     typer.echo(f"dedupe: rejected {where}" + (f" (id {item.id!r})" if item.id else "") + f": {item.reason}", err=True)
                 continue
-            chars_in += len(item.text)
             # keep the row's other fields (not its text) to write the output row
-            rows_meta.put(item)
+            try:
+                rows_meta.put(item)
+            except RecursionError:  # JSON nesting that json reads but pickle cannot keep
+                reject_list.append(Reject(str(item.meta.get("source")), item.meta.get("line"), item.id, "a field is nested too deeply to keep"))
+                continue
+            chars_in += len(item.text)
             yield item
 
     n_out = n_dropped = 0

@@ -47,7 +47,7 @@ HTML_SUFFIXES = (".html", ".htm")
 GZIP_ERRORS = (OSError, EOFError, zlib.error)
 
 
-def _kind(name: str) -> str | None:
+def input_kind(name: str) -> str | None:
     """``"text"``, ``"html"`` or None (not an input file) from a file name, ``.gz`` or not."""
     low = name.lower()
     if low.endswith(".gz"):
@@ -106,7 +106,7 @@ def iter_directory(root: str | Path, *, max_chars: int = 10_000_000) -> Iterator
         yield Reject(str(root), None, _safe_id(link.relative_to(root).as_posix()), "symbolic link to a folder: not followed")
     for path in files:
         rel = _safe_id(path.relative_to(root).as_posix())
-        kind = _kind(path.name)
+        kind = input_kind(path.name)
         if kind is None:
             yield Reject(str(root), None, rel, "not a .txt/.html/.htm file (or a .gz of one): skipped")
             continue
@@ -186,6 +186,7 @@ def iter_inputs(
     """
     seen: dict[str, str] = {}
     for inp in inputs:
+        raw = None
         if inp == "-":
             stream, gz = _sniff_gzip(sys.stdin.buffer)
             items: Iterator[Document | Reject] = iter_jsonl(stream, "<stdin>", fields=fields, max_chars=max_chars)
@@ -203,7 +204,8 @@ def iter_inputs(
                 if inp.lower().endswith(".gz"):
                     fh, gz = gzip.open(inp, "rb"), True
                 else:  # gzip without the .gz name: by its magic bytes
-                    fh, gz = _sniff_gzip(open(inp, "rb"))
+                    raw = open(inp, "rb")
+                    fh, gz = _sniff_gzip(raw)
             except OSError as exc:
                 raise InputError(f"{inp}: cannot read: {exc.strerror}") from None
             items = iter_jsonl(fh, inp, fields=fields, max_chars=max_chars)
@@ -224,3 +226,5 @@ def iter_inputs(
         finally:
             if fh is not None:
                 fh.close()
+            if raw is not None:  # a GzipFile over a file does not close the file
+                raw.close()
