@@ -42,15 +42,21 @@ def test_within_analysis_many_equals_page_by_page(texts, ci, seed, p_mask):
         assert g.removed.dtype == want.removed.dtype and np.array_equal(g.removed, want.removed)
 
 
+def _same_as_page_by_page(texts, toks, cfg):
+    """within_analysis_many of ``texts``, checked equal to within_analysis page by page."""
+    got = within_analysis_many(texts, toks, cfg)
+    for text, t, g in zip(texts, toks, got):
+        want = within_analysis(text, t, cfg)
+        assert g.pieces == want.pieces and g.flagged == want.flagged and np.array_equal(g.removed, want.removed)
+    return got
+
+
 def test_within_analysis_many_pages_that_touch():
     # the same k-gram ends one page and starts the next: no group, region or piece crosses pages
     cfg = WithinConfig(min_repeat_tokens=2, min_repeat_chars=0)
     texts = ["p q r s t p q", "p q r s t p q", "", "p q", "p q p q p q r s r s"]
     toks = tokenize_batch(texts)
-    got = within_analysis_many(texts, toks, cfg)
-    for text, t, g in zip(texts, toks, got):
-        want = within_analysis(text, t, cfg)
-        assert g.pieces == want.pieces and g.flagged == want.flagged and np.array_equal(g.removed, want.removed)
+    got = _same_as_page_by_page(texts, toks, cfg)
     assert any(g.pieces for g in got)
 
 
@@ -60,8 +66,5 @@ def test_within_analysis_many_periodic_run_with_one_kgram_match():
     cfg = WithinConfig(min_repeat_tokens=3, min_repeat_chars=0)
     texts = ["p q r p q r s", "w a b a b a z", "", "m n o m n o m x y z", "a b a b a"]
     toks = tokenize_batch(texts)
-    got = within_analysis_many(texts, toks, cfg)
-    for text, t, g in zip(texts, toks, got):
-        want = within_analysis(text, t, cfg)
-        assert g.pieces == want.pieces and g.flagged == want.flagged and np.array_equal(g.removed, want.removed)
+    got = _same_as_page_by_page(texts, toks, cfg)
     assert any(p.rule.startswith("periodic-run") for p in got[1].pieces)
