@@ -220,14 +220,20 @@ def _site_level(
     """The site pieces of one page (templates, off-main; and the caller's ``templates.phrases``,
     even with templates off) and the mask of the tokens they remove. ``feats``: the page's
     template features (computed when not given)."""
-    pp, pm = phrase_pieces(doc.text, toks, phrases.for_config(cfg.templates)) if cfg.templates.phrases else ([], None)
     if not cfg.templates.enabled:
-        return pp, np.zeros(len(toks), dtype=bool) if pm is None else pm
+        return _with_phrases(doc, toks, cfg, [], np.zeros(len(toks), dtype=bool))
     site = site_of(doc)
     view = index if exclude is None else ExcludingIndex(index, site, *exclude)
     site_p, site_mask = _site_pieces(doc.text, toks, view, site, _site_cfg(cfg, dedupe_only), feats)
-    site_mask = np.asarray(site_mask, dtype=bool)
-    return list(site_p) + pp, site_mask if pm is None else site_mask | pm
+    return _with_phrases(doc, toks, cfg, list(site_p), np.asarray(site_mask, dtype=bool))
+
+
+def _with_phrases(doc: Document, toks: Tokens, cfg: Config, pieces: list[Piece], mask: np.ndarray) -> tuple[list[Piece], np.ndarray]:
+    """A page's site pieces and mask plus those of the caller's ``templates.phrases``."""
+    if not cfg.templates.phrases:
+        return pieces, mask
+    pp, pm = phrase_pieces(doc.text, toks, phrases.for_config(cfg.templates))
+    return pieces + pp, mask | pm
 
 
 def _site_level_many(
@@ -241,12 +247,10 @@ def _site_level_many(
     sites = [site_of(doc) for doc, _, _ in items]
     views = [index if exclude is None else ExcludingIndex(index, site, *exclude) for (_, _, exclude), site in zip(items, sites)]
     got = _site_pieces_many([doc.text for doc, _, _ in items], toks_list, views, sites, _site_cfg(cfg, dedupe_only), feats)
-    out: list[tuple[list[Piece], np.ndarray]] = []
-    for (doc, _, _), toks, (site_p, site_mask) in zip(items, toks_list, got):
-        pp, pm = phrase_pieces(doc.text, toks, phrases.for_config(cfg.templates)) if cfg.templates.phrases else ([], None)
-        site_mask = np.asarray(site_mask, dtype=bool)
-        out.append((list(site_p) + pp, site_mask if pm is None else site_mask | pm))
-    return out
+    return [
+        _with_phrases(doc, toks, cfg, list(site_p), np.asarray(site_mask, dtype=bool))
+        for (doc, _, _), toks, (site_p, site_mask) in zip(items, toks_list, got)
+    ]
 
 
 def _finish(
