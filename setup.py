@@ -9,6 +9,7 @@ which gives the same results (tests compare the two), only slower.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -47,6 +48,14 @@ class OptionalBuildExt(build_ext):
             super().copy_extensions_to_source()
         finally:
             self.extensions = every
+
+    def copy_file(self, infile, outfile, *args, **kwargs):  # type: ignore[override]
+        """Replace an in-place kernel atomically: a process that has the old file loaded keeps it
+        (writing over a loaded shared object crashes that process)."""
+        tmp = f"{outfile}.{os.getpid()}.tmp"
+        shutil.copyfile(infile, tmp)
+        os.replace(tmp, outfile)
+        return outfile, True
 
     def get_outputs(self) -> list[str]:
         every, self.extensions = self.extensions, self._built()
