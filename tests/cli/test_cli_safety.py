@@ -259,3 +259,29 @@ def test_gzip_without_gz_name_closes_its_file(tmp_path: Path, monkeypatch: pytes
     f.write_bytes(gzip.compress(b'{"id": "a", "text": "hello"}\n'))
     assert sum(1 for _ in files.iter_inputs([str(f)])) == 1
     assert opened and all(fh.closed for fh in opened)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("where", ["clean-stdout", "corpus-stdout", "corpus-out", "corpus-report", "small-stdout"])
+def test_a_full_disk_is_an_io_error_not_an_internal_one(tmp_path: Path, where: str) -> None:
+    import subprocess
+    import sys
+
+    rows = _rows(tmp_path / "in.jsonl", [{"id": str(i), "text": f"{b}\nShared footer line of the site.\n"} for i, b in enumerate(BODIES * 40)])
+    out, rep = str(tmp_path / "o.jsonl"), str(tmp_path / "r.jsonl")
+    args = {
+        "clean-stdout": ["clean", str(SEED)],
+        "small-stdout": ["clean", "-", "--format", "text"],
+        "corpus-stdout": ["corpus", str(rows), "--out", "-", "--report", rep, "--quiet"],
+        "corpus-out": ["corpus", str(rows), "--out", "/dev/full", "--report", rep, "--quiet"],
+        "corpus-report": ["corpus", str(rows), "--out", out, "--report", "/dev/full", "--quiet"],
+    }[where]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-c", "from dedupe.cli import main; main()", *args],
+            input=b"a short page\n", stdout=full, stderr=subprocess.PIPE, timeout=120,
+        )
+    err = proc.stderr.decode()
+    assert proc.returncode == 3, err
+    assert err.strip().splitlines()[-1].startswith("dedupe: error: I/O error:") and "No space left" in err, err
+    assert "Traceback" not in err and "Exception ignored" not in err

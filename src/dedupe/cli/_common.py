@@ -53,7 +53,9 @@ def handle_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            sys.stdout.flush()  # a write error (disk full) is reported here, not at interpreter exit
+            return result
         except typer.Exit:
             raise
         except InputError as exc:
@@ -66,6 +68,9 @@ def handle_errors(func: F) -> F:
             raise fail(str(exc), EXIT_INTERNAL) from None
         except BrokenPipeError:
             raise typer.Exit(EXIT_OK) from None
+        except OSError as exc:  # an output or temporary file that cannot be written (disk full), a read error
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"I/O error: {where}{exc.strerror or exc}", EXIT_INPUT) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except Terminated as exc:
