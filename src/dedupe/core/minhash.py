@@ -13,7 +13,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import native
 from .hashing import sorted_unique
+
+#: the C kernel (``_native/minhash.c``) or None: every function below then runs its numpy code,
+#: which gives equal results (tests compare the two)
+_K = native.load("minhash")
 
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "no value yet" (max hash) for affine32
 
@@ -67,6 +72,10 @@ def signatures(hash32: np.ndarray, offsets: np.ndarray, num_perm: int = 128, see
     a, b = permutations(num_perm, seed)
     offsets = np.asarray(offsets, dtype=np.int64)
     n_sets = len(offsets) - 1
+    if _K is not None and n_sets >= 0:
+        out = np.empty((n_sets, num_perm), dtype=np.uint32)
+        _K.signatures(np.ascontiguousarray(hash32, dtype=np.uint32), np.ascontiguousarray(offsets), a, b, out)
+        return out
     out = np.full((n_sets, num_perm), EMPTY, dtype=np.uint32)
     total = int(offsets[-1]) if n_sets >= 0 and len(offsets) else 0
     if total == 0:
@@ -100,6 +109,42 @@ def signatures(hash32: np.ndarray, offsets: np.ndarray, num_perm: int = 128, see
     return out
 
 
+def signatures_distinct(hash64: np.ndarray, offsets: np.ndarray, num_perm: int = 128, seed: int = 1, *, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`signatures` of the 32-bit input hashes (:func:`to_hash32`) of many sets of 64-bit
+    shingle hashes, with the number of distinct 32-bit hashes of each set.
+
+    Args:
+        hash64: uint64 shingle hashes of all sets, concatenated (duplicates allowed).
+        offsets: int array of length ``n_sets + 1``, as :func:`signatures`.
+        num_perm, seed: as datasketch's ``MinHash``.
+        chunk: as :func:`signatures` (numpy code only); 2048: a 1 MB work buffer at 128 permutations.
+
+    Returns:
+        ``(sigs, counts)``: uint32 ``(n_sets, num_perm)`` and int64 ``(n_sets,)``.
+
+    >>> s, c = signatures_distinct(np.array([5 << 32, 7 << 32, 5 << 32], dtype=np.uint64), np.array([0, 3, 3]), 4)
+    >>> c.tolist(), bool((s[0] == signatures(np.array([5, 7], dtype=np.uint32), np.array([0, 2]), 4)[0]).all())
+    ([2, 0], True)
+    """
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    m = len(offsets) - 1
+    if _K is not None and m >= 0:
+        a, b = permutations(num_perm, seed)
+        sigs = np.empty((m, num_perm), dtype=np.uint32)
+        counts = np.empty(m, dtype=np.int64)
+        _K.signatures_distinct(np.ascontiguousarray(hash64, dtype=np.uint64), offsets, a, b, sigs, counts)
+        return sigs, counts
+    # distinct 32-bit hashes per set: sorted set by set (a few small uint32 sorts cost a third of
+    # one sort of (set << 32 | hash) over all sets)
+    h32 = to_hash32(np.asarray(hash64, dtype=np.uint64))
+    cut = offsets.tolist()
+    uniq = [sorted_unique(h32[a:b]) for a, b in zip(cut[:-1], cut[1:])]
+    u_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(u) for u in uniq), dtype=np.int64, count=m), out=u_off[1:])
+    flat = np.concatenate(uniq) if uniq else np.empty(0, dtype=np.uint32)
+    return signatures(flat, u_off, num_perm, seed, chunk=chunk), np.diff(u_off)
+
+
 #: (documents x bands) keys computed at once by :func:`band_keys` (its work buffers: ~2 MB)
 BAND_KEY_BLOCK = 1 << 17
 
@@ -109,6 +154,9 @@ def band_keys(sigs: np.ndarray, bands: int) -> np.ndarray:
     n, num_perm = sigs.shape
     rows = num_perm // bands
     out = np.empty((n, bands), dtype=np.uint64)
+    if _K is not None and sigs.dtype in (np.uint32, np.uint64):
+        _K.band_keys(np.ascontiguousarray(sigs), num_perm, bands, out)
+        return out
     # blocks of documents: the work buffers stay small (~2 MB) whatever n is
     step = max(1, BAND_KEY_BLOCK // max(bands, 1))
     for lo in range(0, n, step):

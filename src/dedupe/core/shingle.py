@@ -19,7 +19,11 @@ from typing import Sequence
 
 import numpy as np
 
+from . import native
 from .hashing import CHAR_BASE, TOKEN_BASE, range_hashes
+
+#: the C kernel (``_native/minhash.c``) or None (then the numpy code, which gives equal results)
+_K = native.load("minhash")
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -78,6 +82,10 @@ def shingle_hashes(
     total = int(sh_off[-1])
     if total == 0:
         return np.empty(0, dtype=np.uint64), sh_off
+    if _K is not None and k >= 1 and (char_k is None or char_k >= 1):
+        out = np.empty(total, dtype=np.uint64)
+        _K.shingle_hashes(np.ascontiguousarray(token_hashes, dtype=np.uint64), np.ascontiguousarray(offsets), k_eff, sh_off, TOKEN_BASE, out)
+        return out, sh_off
     # start token of every shingle: document start + rank inside the document
     starts = np.arange(total, dtype=np.int64)
     starts += np.repeat(offsets[:-1] - sh_off[:-1], count)

@@ -54,8 +54,7 @@ import numpy as np
 
 from ..config import Config
 from ..core.spans import Piece
-from ..core.hashing import sorted_unique
-from ..core.minhash import signatures, to_hash32
+from ..core.minhash import signatures, signatures_distinct
 from ..core.shingle import shingle_hashes
 from ..core.tokenize import Tokens, tokenize, tokenize_batch
 from ..errors import InputError, WorkerError
@@ -319,16 +318,8 @@ def _signatures_many(toks_list: Sequence[Tokens], keeps: Sequence[np.ndarray | N
     if not m or not offsets[-1]:
         return signatures(np.empty(0, dtype=np.uint32), np.zeros(m + 1, dtype=np.int64), sc.num_perm, sc.seed), np.zeros(m, dtype=np.int64)
     sh, sh_off = shingle_hashes(np.concatenate(hs), offsets, sc.shingle_size, single=np.concatenate(sg), char_k=sc.char_shingle_size)
-    # distinct 32-bit shingles per page: sorted page by page (a few small uint32 sorts cost a
-    # third of one sort of (page << 32 | hash) over the chunk)
-    h32 = to_hash32(sh)
-    cut = sh_off.tolist()
-    uniq = [sorted_unique(h32[a:b]) for a, b in zip(cut[:-1], cut[1:])]
-    u_off = np.zeros(m + 1, dtype=np.int64)
-    np.cumsum(np.fromiter((len(u) for u in uniq), dtype=np.int64, count=m), out=u_off[1:])
-    # blocks of 2048 shingles: a 1 MB work buffer at 128 permutations (the default 8192 would be 4 MB)
-    sigs = signatures(np.concatenate(uniq), u_off, sc.num_perm, sc.seed, chunk=2048)
-    return sigs, np.diff(u_off)
+    # signatures of each page's distinct 32-bit shingles, and their number
+    return signatures_distinct(sh, sh_off, sc.num_perm, sc.seed)
 
 
 #: what the observe work of a chunk of ``m`` pages returns: (template fingerprints of all its
