@@ -26,3 +26,18 @@ def test_few_and_many_expansions():
     _same("Die Straße und die Größe, groß und gießen. " * 30 + "ﬁn… Ⅻ e\u0301 😀 \u1100\u1161")
     _same("ß" * 17)
     _same("ß" * 16 + "\u0301")
+
+
+def test_bmp_tables_follow_their_definition():
+    import unicodedata
+
+    from dedupe.core.normalize import _UNMAPPED, _bmp_tables
+
+    comb, single = _bmp_tables()
+    for cp in range(0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            assert not comb[cp] and single[cp] == _UNMAPPED
+            continue
+        m = unicodedata.normalize("NFKC", chr(cp)).casefold()
+        assert comb[cp] == (unicodedata.combining(chr(cp)) != 0)
+        assert single[cp] == (ord(m) if len(m) == 1 else _UNMAPPED)

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import native
+
+_K = native.load("text")  # C kernels of range_hashes / kgram_hashes, or None (numpy code below)
+
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _S33 = np.uint64(33)
@@ -49,6 +53,19 @@ def _powers(base: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     return pw[: n + 1], ipw[: n + 1]
 
 
+def _kernel_args(values: object, start: object, end: object) -> bool:
+    """Arguments the C kernel takes: 1-D arrays, integer ranges of one length (else numpy's rules)."""
+    return (
+        type(values) is np.ndarray
+        and type(start) is np.ndarray
+        and type(end) is np.ndarray
+        and values.ndim == start.ndim == end.ndim == 1
+        and start.shape == end.shape
+        and start.dtype.kind in "iu"
+        and end.dtype.kind in "iu"
+    )
+
+
 def range_hashes(values: np.ndarray, start: np.ndarray, end: np.ndarray, base: int = CHAR_BASE) -> np.ndarray:
     """Hash each sub-sequence ``values[start[i]:end[i]]`` (uint64 values), position independent.
 
@@ -57,6 +74,16 @@ def range_hashes(values: np.ndarray, start: np.ndarray, end: np.ndarray, base: i
     >>> bool(h[0] == h[1])
     True
     """
+    if _K is not None and _kernel_args(values, start, end):
+        v = np.ascontiguousarray(values.astype(np.uint64, copy=False))
+        s = np.ascontiguousarray(start, dtype=np.int64)
+        e = np.ascontiguousarray(end, dtype=np.int64)
+        out = np.empty(len(s), dtype=np.uint64)
+        try:
+            _K.range_hashes(v, s, e, base, out)
+            return out
+        except ValueError:  # ranges outside [0, len(values)] or reversed: numpy's indexing rules below
+            pass
     n = len(values)
     pw, ipw = _powers(base, n)
     pref = np.zeros(n + 1, dtype=np.uint64)
@@ -72,6 +99,10 @@ def kgram_hashes(token_hashes: np.ndarray, k: int) -> np.ndarray:
     n = len(token_hashes)
     if n < k:
         return np.empty(0, dtype=np.uint64)
+    if _K is not None and k >= 1:
+        out = np.empty(n - k + 1, dtype=np.uint64)
+        _K.kgram_hashes(np.ascontiguousarray(token_hashes.astype(np.uint64, copy=False)), k, TOKEN_BASE, out)
+        return out
     starts = np.arange(n - k + 1, dtype=np.int64)
     return range_hashes(token_hashes, starts, starts + k, base=TOKEN_BASE)
 

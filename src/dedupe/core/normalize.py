@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import native
+
+_K = native.load("text")  # the C kernel of the slow path, or None (numpy code below)
+
 
 @dataclass(frozen=True, slots=True)
 class NormalizedText:
@@ -50,7 +54,29 @@ def normalize(text: str) -> NormalizedText:
         low = text.casefold()
         if len(low) == len(text):  # every character folded to exactly one character
             return NormalizedText(low)
+    if _K is not None:
+        return _normalize_native(text)
     return _normalize_one_to_one(text) or _normalize_slow(text)
+
+
+def _fold(cluster: str) -> str:
+    return unicodedata.normalize("NFKC", cluster).casefold()
+
+
+_NATIVE_ARGS: tuple | None = None
+
+
+def _normalize_native(text: str) -> NormalizedText:
+    """:func:`_normalize_slow` (same result) by the C kernel: one pass over the text with the same
+    tables; clusters other than one BMP character go through :func:`_fold` as in the reference."""
+    global _NATIVE_ARGS
+    if _NATIVE_ARGS is None:
+        comb, single = _bmp_tables()
+        exp_len, exp_start, pool = _expansions()
+        _NATIVE_ARGS = (comb, single, exp_len, exp_start, pool, _fold, unicodedata.combining)
+    assert _K is not None
+    out, starts, ends = _K.normalize(text, *_NATIVE_ARGS)
+    return NormalizedText(out, np.frombuffer(starts, dtype=np.int64), np.frombuffer(ends, dtype=np.int64))
 
 
 def _normalize_slow_reference(text: str) -> NormalizedText:
@@ -84,19 +110,16 @@ _BMP_TABLES: tuple[np.ndarray, np.ndarray] | None = None
 
 def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
     """For every BMP code point: is it a combining mark, and ``NFKC(c).casefold()`` when that is one
-    character (else ``_UNMAPPED``). Pure derived constants, built on first use (~0.1 s)."""
+    character (else ``_UNMAPPED``; the one-character entries of :func:`_expansions`). Pure derived
+    constants, built on first use (~0.03 s with the expansions)."""
     global _BMP_TABLES
     if _BMP_TABLES is None:
-        comb = np.zeros(0x10000, dtype=bool)
+        comb = np.array([unicodedata.combining(chr(cp)) != 0 for cp in range(0x10000)], dtype=bool)
+        comb[0xD800:0xE000] = False  # lone surrogates: left to the per-cluster path
+        length, start, pool = _expansions()
+        one = length == 1  # False for the surrogates (length -1)
         single = np.full(0x10000, _UNMAPPED, dtype=np.uint32)
-        for cp in range(0x10000):
-            if 0xD800 <= cp <= 0xDFFF:
-                continue  # lone surrogates: left to the per-cluster path
-            ch = chr(cp)
-            comb[cp] = unicodedata.combining(ch) != 0
-            m = unicodedata.normalize("NFKC", ch).casefold()
-            if len(m) == 1:
-                single[cp] = ord(m)
+        single[one] = pool[start[one]]
         _BMP_TABLES = (comb, single)
     return _BMP_TABLES
 

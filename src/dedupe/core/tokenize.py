@@ -14,8 +14,11 @@ from typing import Sequence
 
 import numpy as np
 
+from . import native
 from .hashing import range_hashes
 from .normalize import NormalizedText, normalize
+
+_K = native.load("text")  # C kernel of bounds + hashes (:func:`_bounds_and_hashes`), or None
 
 SEP, WORD, SINGLE = 0, 1, 2
 
@@ -105,9 +108,7 @@ def tokenize(text: str, norm: NormalizedText | None = None) -> Tokens:
     """
     if norm is None:
         norm = normalize(text)
-    cp = codepoints(norm.text)
-    nstart, nend, single = _token_bounds(cp)
-    hashes = range_hashes(cp, nstart, nend)
+    nstart, nend, hashes, single = _bounds_and_hashes(norm.text)
     if len(nstart):
         ostart, oend = norm.to_original(nstart, nend)
     else:
@@ -121,6 +122,23 @@ def tokenize(text: str, norm: NormalizedText | None = None) -> Tokens:
         nstart=nstart,
         nend=nend,
     )
+
+
+def _bounds_and_hashes(s: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(nstart, nend, hashes, single) of the tokens of the normalised text ``s``: by the C kernel in
+    one pass over the str, else :func:`_token_bounds` and :func:`~dedupe.core.hashing.range_hashes`
+    over its code points (the reference; the tests compare the two)."""
+    if _K is not None:
+        a, b, h, one = _K.tokens(s, _BMP_CLASS, _char_class)
+        return (
+            np.frombuffer(a, dtype=np.int64),
+            np.frombuffer(b, dtype=np.int64),
+            np.frombuffer(h, dtype=np.uint64),
+            np.frombuffer(one, dtype=bool),
+        )
+    cp = codepoints(s)
+    nstart, nend, single = _token_bounds(cp)
+    return nstart, nend, range_hashes(cp, nstart, nend), single
 
 
 def _token_bounds(cp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -197,9 +215,7 @@ def tokenize_many(texts: Sequence[str]) -> TokenBatch:
     True
     """
     joined, char_starts = _normalize_many(texts)
-    cp = codepoints(joined)
-    nstart, nend, single = _token_bounds(cp)
-    hashes = range_hashes(cp, nstart, nend)
+    nstart, nend, hashes, single = _bounds_and_hashes(joined)
     offsets = np.searchsorted(nstart, char_starts).astype(np.int64)
     offsets[-1] = len(nstart)
     return TokenBatch(hashes=hashes, single=single, offsets=offsets)
@@ -217,9 +233,7 @@ def tokenize_batch(texts: Sequence[str]) -> list[Tokens]:
     """
     norms = [normalize(t) for t in texts]
     joined = "\n".join(nt.text for nt in norms)
-    cp = codepoints(joined)
-    nstart, nend, single = _token_bounds(cp)
-    hashes = range_hashes(cp, nstart, nend)
+    nstart, nend, hashes, single = _bounds_and_hashes(joined)
     char_starts = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(np.fromiter((len(nt.text) + 1 for nt in norms), dtype=np.int64, count=len(norms)), out=char_starts[1:])
     offs = np.searchsorted(nstart, char_starts).tolist()

@@ -1,0 +1,575 @@
+/* Text kernels of dedupe.core: normalisation (slow path), tokenisation and polynomial hashing.
+ *
+ * Each function has a numpy twin (normalize.py, tokenize.py, hashing.py) that stays the reference;
+ * the tests compare the two exactly. Tables are derived in Python and passed in as buffers, so
+ * this file holds no Unicode data of its own and no global mutable state.
+ *
+ *   normalize(text, comb, single, exp_len, exp_start, pool, fold, combining)
+ *       -> (str, bytearray orig_start int64, bytearray orig_end int64)
+ *       the result of normalize._normalize_slow_reference: clusters (a starter and the
+ *       combining marks after it) of one BMP character are mapped through the tables, every
+ *       other cluster through fold(cluster) (NFKC + casefold, in Python).
+ *   tokens(text, cls, char_class) -> (bytearray nstart int64, nend int64, hashes uint64, single bool)
+ *       runs of WORD characters and single SINGLE characters (class table for the BMP,
+ *       char_class(cp) above it), hashed like hashing.range_hashes(cp, nstart, nend, CHAR_BASE).
+ *   range_hashes(values uint64, start int64, end int64, base, out uint64)
+ *   kgram_hashes(values uint64, k, base, out uint64)
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BMP 0x10000
+#define UNMAPPED 0xFFFFFFFFu
+#define GOLDEN 0x9E3779B97F4A7C15ull
+#define CHAR_BASE 0x100000001B3ull
+#define SEP 0
+#define WORD 1
+#define SINGLE 2
+
+static inline uint64_t fmix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDull;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+static inline uint64_t finish(uint64_t raw, uint64_t len) { return fmix64(raw ^ (len * GOLDEN)); }
+
+/* ---- growable buffers ------------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len;  /* in items */
+    Py_ssize_t cap;  /* in items */
+    Py_ssize_t item; /* item size in bytes */
+} Vec;
+
+static int vec_init(Vec *v, Py_ssize_t item, Py_ssize_t cap) {
+    if (cap < 16) cap = 16;
+    v->item = item;
+    v->len = 0;
+    v->cap = cap;
+    if (cap > PY_SSIZE_T_MAX / item) {
+        v->data = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    v->data = PyMem_Malloc((size_t)(cap * item));
+    if (v->data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void vec_free(Vec *v) {
+    PyMem_Free(v->data);
+    v->data = NULL;
+}
+
+/* make room for `more` items */
+static int vec_reserve(Vec *v, Py_ssize_t more) {
+    if (more <= v->cap - v->len) return 0;
+    Py_ssize_t need = v->len + more;
+    Py_ssize_t cap = v->cap;
+    while (cap < need) {
+        if (cap > PY_SSIZE_T_MAX / 2 / v->item) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *d = PyMem_Realloc(v->data, (size_t)(cap * v->item));
+    if (d == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    v->data = d;
+    v->cap = cap;
+    return 0;
+}
+
+static PyObject *vec_bytearray(const Vec *v) {
+    return PyByteArray_FromStringAndSize(v->data, v->len * v->item);
+}
+
+/* ---- buffer helpers ----------------------------------------------------------------------- */
+
+/* a C-contiguous 1-D buffer of `count` items (-1: any count) of `item` bytes */
+static int get_buf(PyObject *obj, Py_buffer *view, Py_ssize_t item, Py_ssize_t count, int writable, const char *what) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    if (view->itemsize != item || view->len % item != 0 || view->ndim > 1) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a 1-D buffer of %zd-byte items", what, item);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (count >= 0 && view->len / item != count) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd items, got %zd", what, count, view->len / item);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- normalisation ------------------------------------------------------------------------ */
+
+typedef struct {
+    const uint8_t *comb;      /* [BMP] is a combining mark */
+    const uint32_t *single;   /* [BMP] NFKC(c).casefold() when one character, else UNMAPPED */
+    const int64_t *exp_len;   /* [BMP] len(NFKC(c).casefold()), -1 for the surrogates */
+    const int64_t *exp_start; /* [BMP] its start in pool */
+    const uint32_t *pool;
+    int64_t pool_len;
+    PyObject *text, *fold, *combining;
+    Vec out, os, oe; /* output code points, orig_start, orig_end: always the same length */
+} Norm;
+
+/* room for `more` output characters (in all three vectors) */
+static inline int norm_reserve(Norm *st, Py_ssize_t more) {
+    if (more <= st->out.cap - st->out.len) return 0;
+    if (vec_reserve(&st->out, more) < 0 || vec_reserve(&st->os, more) < 0 || vec_reserve(&st->oe, more) < 0) return -1;
+    return 0;
+}
+
+/* is code point c (above the BMP) a combining mark (unicodedata.combining(chr(c)) != 0)? -1 on error */
+static int astral_combining(Py_UCS4 c, PyObject *combining) {
+    PyObject *ch = PyUnicode_FromOrdinal((int)c);
+    if (ch == NULL) return -1;
+    PyObject *r = PyObject_CallOneArg(combining, ch);
+    Py_DECREF(ch);
+    if (r == NULL) return -1;
+    int t = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
+/* the cluster text[i:j] through fold() (the per-cluster path of the reference) */
+static int norm_hard(Norm *st, Py_ssize_t i, Py_ssize_t j) {
+    PyObject *chunk = PyUnicode_Substring(st->text, i, j);
+    if (chunk == NULL) return -1;
+    PyObject *r = PyObject_CallOneArg(st->fold, chunk);
+    Py_DECREF(chunk);
+    if (r == NULL) return -1;
+    if (!PyUnicode_Check(r)) {
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_ValueError, "normalize: fold must return a str");
+        return -1;
+    }
+    Py_ssize_t rn = PyUnicode_GET_LENGTH(r);
+    if (norm_reserve(st, rn) < 0) {
+        Py_DECREF(r);
+        return -1;
+    }
+    int rk = PyUnicode_KIND(r);
+    const void *rd = PyUnicode_DATA(r);
+    Py_ssize_t at = st->out.len;
+    uint32_t *o = (uint32_t *)st->out.data + at;
+    int64_t *ps = (int64_t *)st->os.data + at, *pe = (int64_t *)st->oe.data + at;
+    for (Py_ssize_t q = 0; q < rn; q++) {
+        o[q] = PyUnicode_READ(rk, rd, q);
+        ps[q] = (int64_t)i;
+        pe[q] = (int64_t)j;
+    }
+    st->out.len = st->os.len = st->oe.len = at + rn;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* one cluster of one BMP character c at i: 1 done, 0 not from the tables (a lone surrogate), -1 error */
+static inline int norm_bmp(Norm *st, Py_UCS4 c, Py_ssize_t i) {
+    uint32_t m = st->single[c];
+    Py_ssize_t at = st->out.len;
+    if (m != UNMAPPED) {
+        if (norm_reserve(st, 1) < 0) return -1;
+        ((uint32_t *)st->out.data)[at] = m;
+        ((int64_t *)st->os.data)[at] = (int64_t)i;
+        ((int64_t *)st->oe.data)[at] = (int64_t)i + 1;
+        st->out.len = st->os.len = st->oe.len = at + 1;
+        return 1;
+    }
+    int64_t ln = st->exp_len[c], sp = st->exp_start[c];
+    if (ln < 0) return 0;
+    if (sp < 0 || sp > st->pool_len || ln > st->pool_len - sp) {
+        PyErr_SetString(PyExc_ValueError, "normalize: expansion outside the pool");
+        return -1;
+    }
+    if (norm_reserve(st, (Py_ssize_t)ln) < 0) return -1;
+    uint32_t *o = (uint32_t *)st->out.data + at;
+    int64_t *ps = (int64_t *)st->os.data + at, *pe = (int64_t *)st->oe.data + at;
+    for (int64_t q = 0; q < ln; q++) {
+        o[q] = st->pool[sp + q];
+        ps[q] = (int64_t)i;
+        pe[q] = (int64_t)i + 1;
+    }
+    st->out.len = st->os.len = st->oe.len = at + (Py_ssize_t)ln;
+    return 1;
+}
+
+/* the cluster loop for one string kind (T: Py_UCS1, Py_UCS2 or Py_UCS4; WIDE: may hold astral characters) */
+#define DEF_NORM_LOOP(NAME, T, WIDE)                                                 \
+    static int NAME(Norm *st, const T *d, Py_ssize_t n) {                            \
+        Py_ssize_t i = 0;                                                            \
+        while (i < n) {                                                              \
+            Py_UCS4 c = d[i];                                                        \
+            Py_ssize_t j = i + 1;                                                    \
+            while (j < n) {                                                          \
+                Py_UCS4 x = d[j];                                                    \
+                int t;                                                               \
+                if (!(WIDE) || x < BMP) {                                            \
+                    t = st->comb[x];                                                 \
+                } else if ((t = astral_combining(x, st->combining)) < 0) {           \
+                    return -1;                                                       \
+                }                                                                    \
+                if (!t) break;                                                       \
+                j++;                                                                 \
+            }                                                                        \
+            int done = 0;                                                            \
+            if (j == i + 1 && (!(WIDE) || c < BMP)) {                                \
+                if ((done = norm_bmp(st, c, i)) < 0) return -1;                      \
+            }                                                                        \
+            if (!done && norm_hard(st, i, j) < 0) return -1;                         \
+            i = j;                                                                   \
+        }                                                                            \
+        return 0;                                                                    \
+    }
+
+DEF_NORM_LOOP(norm_ucs1, Py_UCS1, 0)
+DEF_NORM_LOOP(norm_ucs2, Py_UCS2, 0)
+DEF_NORM_LOOP(norm_ucs4, Py_UCS4, 1)
+
+static PyObject *text_normalize(PyObject *self, PyObject *args) {
+    PyObject *text, *o_comb, *o_single, *o_len, *o_start, *o_pool, *fold, *combining;
+    if (!PyArg_ParseTuple(args, "UOOOOOOO:normalize", &text, &o_comb, &o_single, &o_len, &o_start, &o_pool, &fold,
+                          &combining))
+        return NULL;
+    if (!PyCallable_Check(fold) || !PyCallable_Check(combining)) {
+        PyErr_SetString(PyExc_ValueError, "normalize: fold and combining must be callable");
+        return NULL;
+    }
+    Py_buffer b_comb, b_single, b_len, b_start, b_pool;
+    int got = 0;
+    PyObject *result = NULL;
+    Norm st;
+    memset(&st, 0, sizeof st);
+    if (get_buf(o_comb, &b_comb, 1, BMP, 0, "comb") < 0) goto done;
+    got = 1;
+    if (get_buf(o_single, &b_single, 4, BMP, 0, "single") < 0) goto done;
+    got = 2;
+    if (get_buf(o_len, &b_len, 8, BMP, 0, "exp_len") < 0) goto done;
+    got = 3;
+    if (get_buf(o_start, &b_start, 8, BMP, 0, "exp_start") < 0) goto done;
+    got = 4;
+    if (get_buf(o_pool, &b_pool, 4, -1, 0, "pool") < 0) goto done;
+    got = 5;
+    st.comb = b_comb.buf;
+    st.single = b_single.buf;
+    st.exp_len = b_len.buf;
+    st.exp_start = b_start.buf;
+    st.pool = b_pool.buf;
+    st.pool_len = (int64_t)(b_pool.len / 4);
+    st.text = text;
+    st.fold = fold;
+    st.combining = combining;
+
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t cap = n + n / 16 + 16;
+    if (vec_init(&st.out, 4, cap) < 0 || vec_init(&st.os, 8, cap) < 0 || vec_init(&st.oe, 8, cap) < 0) goto done;
+    int rc;
+    if (kind == PyUnicode_1BYTE_KIND)
+        rc = norm_ucs1(&st, (const Py_UCS1 *)data, n);
+    else if (kind == PyUnicode_2BYTE_KIND)
+        rc = norm_ucs2(&st, (const Py_UCS2 *)data, n);
+    else
+        rc = norm_ucs4(&st, (const Py_UCS4 *)data, n);
+    if (rc < 0) goto done;
+    {
+        PyObject *s = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, st.out.data, st.out.len);
+        PyObject *a = s ? vec_bytearray(&st.os) : NULL;
+        PyObject *b = a ? vec_bytearray(&st.oe) : NULL;
+        if (b != NULL) result = PyTuple_Pack(3, s, a, b);
+        Py_XDECREF(s);
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+    }
+done:
+    vec_free(&st.out);
+    vec_free(&st.os);
+    vec_free(&st.oe);
+    if (got >= 5) PyBuffer_Release(&b_pool);
+    if (got >= 4) PyBuffer_Release(&b_start);
+    if (got >= 3) PyBuffer_Release(&b_len);
+    if (got >= 2) PyBuffer_Release(&b_single);
+    if (got >= 1) PyBuffer_Release(&b_comb);
+    return result;
+}
+
+/* ---- tokenisation ------------------------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *cls;
+    PyObject *char_class;
+    Py_ssize_t count;  /* tokens found */
+    Py_ssize_t cap;    /* room in the outputs; 0 in the counting pass */
+    int64_t *s, *e;    /* nstart, nend */
+    uint64_t *h;       /* hashes */
+    uint8_t *one;      /* single */
+} Tok;
+
+/* class of a code point above the BMP: char_class(c); -1 on error */
+static int astral_class(Py_UCS4 c, PyObject *char_class) {
+    PyObject *o = PyLong_FromUnsignedLong((unsigned long)c);
+    if (o == NULL) return -1;
+    PyObject *r = PyObject_CallOneArg(char_class, o);
+    Py_DECREF(o);
+    if (r == NULL) return -1;
+    long v = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (v < 0 || v > 255) {
+        PyErr_SetString(PyExc_ValueError, "tokens: char_class must return a class in [0, 255]");
+        return -1;
+    }
+    return (int)v;
+}
+
+/* The token loop for one string kind. With FILL 0 it only counts the tokens; with FILL 1 it
+ * writes them (t->cap of each output, checked). The hash is sum d[q] * CHAR_BASE**(q - i). */
+#define DEF_TOK_LOOP(NAME, T, WIDE, FILL)                                               \
+    static int NAME(Tok *t, const T *d, Py_ssize_t n) {                                 \
+        const uint8_t *cls = t->cls;                                                    \
+        Py_ssize_t i = 0, m = 0;                                                        \
+        while (i < n) {                                                                 \
+            Py_UCS4 c = d[i];                                                           \
+            int k;                                                                      \
+            if (!(WIDE) || c < BMP) {                                                   \
+                k = cls[c];                                                             \
+            } else if ((k = astral_class(c, t->char_class)) < 0) {                      \
+                return -1;                                                              \
+            }                                                                           \
+            if (k != WORD && k != SINGLE) {                                             \
+                i++;                                                                    \
+                continue;                                                               \
+            }                                                                           \
+            uint64_t h = c, p = CHAR_BASE;                                              \
+            Py_ssize_t j = i + 1;                                                       \
+            if (k == WORD) {                                                            \
+                for (; j < n; j++) {                                                    \
+                    Py_UCS4 x = d[j];                                                   \
+                    int kx;                                                             \
+                    if (!(WIDE) || x < BMP) {                                           \
+                        kx = cls[x];                                                    \
+                    } else if ((kx = astral_class(x, t->char_class)) < 0) {             \
+                        return -1;                                                      \
+                    }                                                                   \
+                    if (kx != WORD) break;                                              \
+                    if (FILL) {                                                         \
+                        h += (uint64_t)x * p;                                           \
+                        p *= CHAR_BASE;                                                 \
+                    }                                                                   \
+                }                                                                       \
+            }                                                                           \
+            if (FILL) {                                                                 \
+                if (m >= t->cap) {                                                      \
+                    PyErr_SetString(PyExc_RuntimeError, "tokens: the text changed");    \
+                    return -1;                                                          \
+                }                                                                       \
+                t->s[m] = (int64_t)i;                                                   \
+                t->e[m] = (int64_t)j;                                                   \
+                t->h[m] = finish(h, (uint64_t)(j - i));                                 \
+                t->one[m] = (uint8_t)(k == SINGLE);                                     \
+            }                                                                           \
+            m++;                                                                        \
+            i = j;                                                                      \
+        }                                                                               \
+        t->count = m;                                                                   \
+        return 0;                                                                       \
+    }
+
+DEF_TOK_LOOP(count_ucs1, Py_UCS1, 0, 0)
+DEF_TOK_LOOP(count_ucs2, Py_UCS2, 0, 0)
+DEF_TOK_LOOP(count_ucs4, Py_UCS4, 1, 0)
+DEF_TOK_LOOP(fill_ucs1, Py_UCS1, 0, 1)
+DEF_TOK_LOOP(fill_ucs2, Py_UCS2, 0, 1)
+DEF_TOK_LOOP(fill_ucs4, Py_UCS4, 1, 1)
+
+static int tok_run(Tok *t, int kind, const void *data, Py_ssize_t n, int fill) {
+    if (kind == PyUnicode_1BYTE_KIND) return fill ? fill_ucs1(t, data, n) : count_ucs1(t, data, n);
+    if (kind == PyUnicode_2BYTE_KIND) return fill ? fill_ucs2(t, data, n) : count_ucs2(t, data, n);
+    return fill ? fill_ucs4(t, data, n) : count_ucs4(t, data, n);
+}
+
+static PyObject *text_tokens(PyObject *self, PyObject *args) {
+    PyObject *text, *o_cls, *char_class;
+    if (!PyArg_ParseTuple(args, "UOO:tokens", &text, &o_cls, &char_class)) return NULL;
+    if (!PyCallable_Check(char_class)) {
+        PyErr_SetString(PyExc_ValueError, "tokens: char_class must be callable");
+        return NULL;
+    }
+    Py_buffer b_cls;
+    if (get_buf(o_cls, &b_cls, 1, BMP, 0, "cls") < 0) return NULL;
+    PyObject *result = NULL, *a = NULL, *b = NULL, *h = NULL, *one = NULL;
+    Tok t;
+    memset(&t, 0, sizeof t);
+    t.cls = b_cls.buf;
+    t.char_class = char_class;
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    /* two passes: count, then write straight into outputs of the exact size (no regrowth, no copy) */
+    if (tok_run(&t, kind, data, n, 0) < 0) goto done;
+    Py_ssize_t m = t.count;
+    a = PyByteArray_FromStringAndSize(NULL, m * 8);
+    b = a ? PyByteArray_FromStringAndSize(NULL, m * 8) : NULL;
+    h = b ? PyByteArray_FromStringAndSize(NULL, m * 8) : NULL;
+    one = h ? PyByteArray_FromStringAndSize(NULL, m) : NULL;
+    if (one == NULL) goto done;
+    t.s = (int64_t *)PyByteArray_AS_STRING(a);
+    t.e = (int64_t *)PyByteArray_AS_STRING(b);
+    t.h = (uint64_t *)PyByteArray_AS_STRING(h);
+    t.one = (uint8_t *)PyByteArray_AS_STRING(one);
+    t.cap = m;
+    if (tok_run(&t, kind, data, n, 1) < 0) goto done;
+    if (t.count != m) {
+        PyErr_SetString(PyExc_RuntimeError, "tokens: the text changed");
+        goto done;
+    }
+    result = PyTuple_Pack(4, a, b, h, one);
+done:
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(h);
+    Py_XDECREF(one);
+    PyBuffer_Release(&b_cls);
+    return result;
+}
+
+/* ---- polynomial hashes -------------------------------------------------------------------- */
+
+static PyObject *text_range_hashes(PyObject *self, PyObject *args) {
+    PyObject *o_v, *o_s, *o_e, *o_out;
+    unsigned long long base;
+    if (!PyArg_ParseTuple(args, "OOOKO:range_hashes", &o_v, &o_s, &o_e, &base, &o_out)) return NULL;
+    Py_buffer bv, bs, be, bo;
+    if (get_buf(o_v, &bv, 8, -1, 0, "values") < 0) return NULL;
+    if (get_buf(o_s, &bs, 8, -1, 0, "start") < 0) {
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    Py_ssize_t m = bs.len / 8;
+    if (get_buf(o_e, &be, 8, m, 0, "end") < 0) {
+        PyBuffer_Release(&bv);
+        PyBuffer_Release(&bs);
+        return NULL;
+    }
+    if (get_buf(o_out, &bo, 8, m, 1, "out") < 0) {
+        PyBuffer_Release(&bv);
+        PyBuffer_Release(&bs);
+        PyBuffer_Release(&be);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    uint64_t *g = NULL, *pw = NULL;
+    const uint64_t *v = bv.buf;
+    const int64_t *st = bs.buf, *en = be.buf;
+    uint64_t *out = bo.buf;
+    const int64_t n = (int64_t)(bv.len / 8);
+    int64_t total = 0, maxlen = 0;
+    for (Py_ssize_t r = 0; r < m; r++) {
+        int64_t s = st[r], e = en[r];
+        if (s < 0 || e < s || e > n) {
+            PyErr_SetString(PyExc_ValueError, "range_hashes: need 0 <= start <= end <= len(values)");
+            goto done;
+        }
+        total += e - s; /* <= m * n: no overflow for any array that fits in memory */
+        if (e - s > maxlen) maxlen = e - s;
+    }
+    if (total <= n + 2 * (int64_t)m) { /* short ranges: Horner's rule on each */
+        for (Py_ssize_t r = 0; r < m; r++) {
+            uint64_t h = 0;
+            for (int64_t q = en[r] - 1; q >= st[r]; q--) h = h * base + v[q];
+            out[r] = finish(h, (uint64_t)(en[r] - st[r]));
+        }
+    } else { /* g[i] = sum_{q >= i} v[q] * base**(q - i); raw(s, e) = g[s] - base**(e - s) * g[e] */
+        g = PyMem_Malloc((size_t)(n + 1) * 8);
+        pw = PyMem_Malloc((size_t)(maxlen + 1) * 8);
+        if (g == NULL || pw == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        g[n] = 0;
+        for (int64_t q = n - 1; q >= 0; q--) g[q] = g[q + 1] * base + v[q];
+        pw[0] = 1;
+        for (int64_t q = 1; q <= maxlen; q++) pw[q] = pw[q - 1] * base;
+        for (Py_ssize_t r = 0; r < m; r++) {
+            int64_t s = st[r], e = en[r];
+            out[r] = finish(g[s] - pw[e - s] * g[e], (uint64_t)(e - s));
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    PyMem_Free(g);
+    PyMem_Free(pw);
+    PyBuffer_Release(&bv);
+    PyBuffer_Release(&bs);
+    PyBuffer_Release(&be);
+    PyBuffer_Release(&bo);
+    return result;
+}
+
+static PyObject *text_kgram_hashes(PyObject *self, PyObject *args) {
+    PyObject *o_v, *o_out;
+    Py_ssize_t k;
+    unsigned long long base;
+    if (!PyArg_ParseTuple(args, "OnKO:kgram_hashes", &o_v, &k, &base, &o_out)) return NULL;
+    Py_buffer bv, bo;
+    if (get_buf(o_v, &bv, 8, -1, 0, "values") < 0) return NULL;
+    const Py_ssize_t n = bv.len / 8;
+    if (k < 1 || k > n) {
+        PyErr_SetString(PyExc_ValueError, "kgram_hashes: need 1 <= k <= len(values)");
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    if (get_buf(o_out, &bo, 8, n - k + 1, 1, "out") < 0) {
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    const uint64_t *v = bv.buf;
+    uint64_t *out = bo.buf;
+    const uint64_t lenmix = (uint64_t)k * GOLDEN;
+    /* pk = base**k; walking right to left, h(i) = v[i] + base * h(i + 1) - pk * v[i + k] */
+    uint64_t pk = 1;
+    for (Py_ssize_t q = 0; q < k; q++) pk *= base;
+    uint64_t h = 0;
+    for (Py_ssize_t q = n - 1; q >= n - k; q--) h = h * base + v[q];
+    out[n - k] = fmix64(h ^ lenmix);
+    for (Py_ssize_t i = n - k - 1; i >= 0; i--) {
+        h = h * base + v[i] - pk * v[i + k];
+        out[i] = fmix64(h ^ lenmix);
+    }
+    PyBuffer_Release(&bv);
+    PyBuffer_Release(&bo);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"normalize", text_normalize, METH_VARARGS,
+     "normalize(text, comb, single, exp_len, exp_start, pool, fold, combining) -> (str, orig_start, orig_end)"},
+    {"tokens", text_tokens, METH_VARARGS, "tokens(text, cls, char_class) -> (nstart, nend, hashes, single)"},
+    {"range_hashes", text_range_hashes, METH_VARARGS, "range_hashes(values, start, end, base, out) -> None"},
+    {"kgram_hashes", text_kgram_hashes, METH_VARARGS, "kgram_hashes(values, k, base, out) -> None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "text", "Text kernels of dedupe.core (normalise, tokenise, hash).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit_text(void) { return PyModule_Create(&module); }
