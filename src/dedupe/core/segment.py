@@ -6,6 +6,10 @@ import re
 
 import numpy as np
 
+from . import native
+
+_K = native.load("within")  # compiled twin of sentence_bounds (None: the numpy code below)
+
 TERMINAL = ".!?…。！？"
 # a boundary: terminal punctuation (plus closing quotes/brackets) followed by whitespace,
 # CJK terminal punctuation, or a line break
@@ -52,6 +56,14 @@ def sentence_bounds(text: str) -> tuple[np.ndarray, np.ndarray]:
     >>> [("One two. Three four!\nFive")[a:b] for a, b in zip(s, e)]
     ['One two.', 'Three four!', 'Five']
     """
+    if _K is not None:
+        s, e = _K.sentence_bounds(text)
+        return np.frombuffer(s, dtype=np.int64), np.frombuffer(e, dtype=np.int64)
+    return _sentence_bounds_numpy(text)
+
+
+def _sentence_bounds_numpy(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sentence_bounds` with numpy (the reference of the compiled kernel)."""
     n = len(text)
     if not n:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)

@@ -50,12 +50,17 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from ..config import WithinConfig
+from ..core import native
 from ..core.hashing import kgram_hashes
 from ..core.minhash import band_keys, candidate_pairs, candidate_pairs_many, signatures, to_hash32
 from ..core.segment import TERMINAL, sentence_bounds
 from ..core.spans import Piece
 from ..core.tokenize import Tokens
 from ..models import KIND_NEAR_REPEAT, KIND_REPEAT, Span
+
+#: compiled twins of the exact pass of many pages, of near_repeats after its candidate pairs and of
+#: _mark (None: the numpy code, which stays the reference; tests compare the two)
+_K = native.load("within")
 
 _NEIGHBOUR_GAP = 2  # tokens: a copy this close to another repeated region "touches" it
 _JOIN_GAP = 0  # tokens: removed pieces this close join one cluster of evidence
@@ -319,6 +324,8 @@ def near_repeats(
         lo, hi, cand, pairs = _pre
         if len(cand) < 2:
             return []
+    if _K is not None and removed.dtype == np.bool_ and removed.flags.c_contiguous:
+        return _near_native(text, toks, cfg, removed, kept_ref, anchors, flagged, excluded, lo[cand], hi[cand], pairs)
     if anchors:
         # candidate index of the block holding each token (-1: none); blocks are disjoint and sorted
         c_lo, c_hi = lo[cand], hi[cand]
@@ -405,6 +412,39 @@ def near_repeats(
             removed[idx] = True
             blocked[idx] = True
     return pieces
+
+
+_NEAR_RULES = ("near-block", "near-block/adjacent", "near-block/joined", "near-block/flagged")
+
+
+def _i64(a: "np.ndarray | list") -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _u8(mask: np.ndarray) -> np.ndarray:
+    """A bool mask as a C-contiguous uint8 view (for the kernels' buffers)."""
+    return np.ascontiguousarray(mask, dtype=np.bool_).view(np.uint8)
+
+
+def _near_native(
+    text: str, toks: Tokens, cfg: WithinConfig, removed: np.ndarray, kept_ref: np.ndarray,
+    anchors: "list[tuple[int, int]] | None", flagged: "list[Piece] | None", excluded: np.ndarray | None,
+    b_lo: np.ndarray, b_hi: np.ndarray, pairs: np.ndarray,
+) -> list[Piece]:
+    """:func:`near_repeats` from its candidate blocks ``[b_lo, b_hi)`` and LSH ``pairs`` on, in the
+    compiled kernel (which calls rapidfuzz's ``fuzz.ratio`` as the numpy code does)."""
+    anc = _i64(anchors).reshape(-1) if anchors else np.zeros(0, dtype=np.int64)
+    got, flag = _K.near_page(  # type: ignore[union-attr]
+        text, toks.norm.text, fuzz.ratio, _i64(toks.start), _i64(toks.end), _i64(toks.nstart), _i64(toks.nend),
+        _i64(b_lo), _i64(b_hi), _i64(pairs).reshape(-1), anc, removed.view(np.uint8), _u8(kept_ref),
+        None if excluded is None else _u8(excluded), float(cfg.near_repeat_threshold), cfg.keep_policy == "context",
+        flagged is not None and cfg.artefact_evidence,
+    )
+    if flag:
+        flagged.extend(  # type: ignore[union-attr]
+            Piece(a, b, KIND_NEAR_REPEAT, _NEAR_RULES[r], sc, kept=(ks, ke)) for a, b, r, sc, ks, ke in flag
+        )
+    return [Piece(a, b, KIND_NEAR_REPEAT, _NEAR_RULES[r], sc, kept=(ks, ke)) for a, b, r, sc, ks, ke in got]
 
 
 def periodic_runs(
@@ -518,6 +558,10 @@ def _tok_ranges(toks: Tokens, starts: "list[int]", ends: "list[int]") -> tuple[n
 
 def _mark(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Mask of ``n`` tokens: the union of the slices ``[a[i] : b[i] + 1]`` (empty ones ignored)."""
+    if _K is not None:
+        out = np.zeros(n, dtype=bool)
+        _K.mark(out.view(np.uint8), _i64(a), _i64(b))
+        return out
     hi = np.minimum(np.asarray(b, dtype=np.int64) + 1, n)
     a = np.asarray(a, dtype=np.int64)
     ok = hi > a
@@ -791,6 +835,8 @@ def _exact_many(
     out: list[tuple[list[Piece], np.ndarray, list[Piece]]] = [([], np.zeros(n, dtype=bool), []) for n in lens]
     if not m:
         return out
+    if _K is not None:
+        return _exact_many_native(texts, toks_list, cfg, excl, out)
     tok_off = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(np.asarray(lens, dtype=np.int64), out=tok_off[1:])
     N = int(tok_off[-1])
@@ -904,8 +950,18 @@ def _exact_many(
     long_enough = tok_chars[p_last + 1] - tok_chars[p_first] >= cfg.min_repeat_chars
     p_first, p_last = p_first[long_enough], p_last[long_enough]
     p_delta, p_page = d_r[heads][long_enough], t_page[heads][long_enough]
+    return _exact_out(out, cfg, tok_off, gstart, gend, p_first, p_last, p_delta, p_page)
+
+
+def _exact_out(
+    out: list, cfg: WithinConfig, tok_off: np.ndarray, gstart: np.ndarray, gend: np.ndarray,
+    p_first: np.ndarray, p_last: np.ndarray, p_delta: np.ndarray, p_page: np.ndarray,
+) -> list:
+    """:func:`_exact_many`'s result: its pieces (global token ranges ``[p_first, p_last]``, kept copy
+    ``p_delta`` tokens away, on page ``p_page``; sorted) added to ``out``."""
     if not len(p_first):
         return out
+    k = cfg.min_repeat_tokens
     base = tok_off[p_page]
     rule = f"exact-run>={k}-tokens" + ("/context" if cfg.keep_policy == "context" else "/first")
     pieces = [
@@ -916,8 +972,46 @@ def _exact_many(
             (p_first - base).tolist(), (p_last - base).tolist(), p_delta.tolist(),
         )
     ]
-    cut = np.searchsorted(p_page, np.arange(m + 1)).tolist()
+    cut = np.searchsorted(p_page, np.arange(len(out) + 1)).tolist()
     for i in np.unique(p_page).tolist():
         per_pieces, per_mask, _ = out[i]
         out[i] = (per_pieces, per_mask, pieces[cut[i] : cut[i + 1]])
     return out
+
+
+def _exact_many_native(
+    texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinConfig, excl: "list[np.ndarray]", out: list
+) -> list:
+    """:func:`_exact_many` with the compiled kernel: repeat groups and the periodic-run test of
+    every page in one call, :func:`periodic_runs` of the pages that need it, then regions, context
+    scores, kept copies and pieces of every page in a second call."""
+    m = len(texts)
+    k = cfg.min_repeat_tokens
+    lens = np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=m)
+    tok_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(lens, out=tok_off[1:])
+    N = int(tok_off[-1])
+    all_kg = np.ascontiguousarray(kgram_hashes(np.concatenate([t.hashes for t in toks_list]), k), dtype=np.uint64)
+    grp = np.empty(N, dtype=np.int64)
+    cnt = np.empty(N, dtype=np.int64)
+    flags = np.zeros(m, dtype=np.uint8)
+    ng = _K.exact_groups(all_kg, tok_off, k, grp, cnt, flags)  # type: ignore[union-attr]
+    if not (flags & 1).any():
+        return out
+    ex_all = np.concatenate(excl) if N else np.zeros(0, dtype=bool)
+    for i in np.flatnonzero(flags == 3).tolist():  # a repeated k-gram and one equal to its neighbour d < k later
+        a = int(tok_off[i])
+        per_pieces, per_mask = periodic_runs(texts[i], toks_list[i], cfg, excl[i], _kg=all_kg[a : a + max(int(lens[i]) - k + 1, 0)])
+        out[i] = (per_pieces, per_mask, [])
+        if per_pieces:
+            ex_all[a : int(tok_off[i + 1])] |= per_mask
+    gstart = _i64(np.concatenate([t.start for t in toks_list]))
+    gend = _i64(np.concatenate([t.end for t in toks_list]))
+    tok_chars = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([t.nend - t.nstart for t in toks_list]), out=tok_chars[1:])
+    got = _K.exact_pieces(  # type: ignore[union-attr]
+        texts if isinstance(texts, list) else list(texts), tok_off, gstart, gend, grp, cnt, ng, _u8(ex_all), tok_chars, k,
+        cfg.min_repeat_chars, cfg.keep_policy == "context",
+    )
+    p_first, p_last, p_delta, p_page = (np.frombuffer(x, dtype=np.int64) for x in got)
+    return _exact_out(out, cfg, tok_off, gstart, gend, p_first, p_last, p_delta, p_page)

@@ -1,0 +1,158 @@
+"""The compiled within-page kernel (``dedupe.core._native.within``) against its numpy twins:
+``within_analysis`` / ``within_analysis_many`` with the kernel equal the numpy code (module
+``_K`` set to None) on random pages with exact, periodic and near repeats, masks and settings;
+``sentence_bounds`` on random text of all three string kinds (astral characters, lone
+surrogates); ``_mark``; and bad arguments raise ValueError instead of crashing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dedupe import WithinConfig
+from dedupe.core import segment
+from dedupe.core.tokenize import tokenize, tokenize_batch
+from dedupe.engine import within
+
+K = within._K
+pytestmark = pytest.mark.skipif(K is None, reason="the within kernel is not built (or DEDUPE_PURE is set)")
+
+CONFIGS = [
+    WithinConfig(),
+    WithinConfig(min_repeat_tokens=2, min_repeat_chars=0, near_repeat_min_tokens=3),
+    WithinConfig(min_repeat_tokens=3, keep_policy="first", artefact_evidence=False),
+    WithinConfig(min_repeat_tokens=4, near_repeat_threshold=0.7, near_repeat_min_tokens=4),
+    WithinConfig(min_repeat_tokens=5, near_repeat_threshold=0.8, near_repeat_shingle=1, near_repeat_bands=16),
+]
+PHRASES = [
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "The quick brown fox jumps over the lazy cat near the river bank.",
+    "the quick brown fox jumps over the lazy cat near the river bend.",
+    "A quick brown fox jumped over the lazy dog near the river bank…",
+    "Read more...", "\n", ". ", "a b a b a b a b a b", "x y z x y z x y z",
+    "東京タワーに行きました。東京タワーに行きました。", "one two three four five six seven eight nine ten",
+    "word", "  ", "“Quoted text here, said the man on the hill.”", "(it was late at night when we left)",
+    "élan vital Élan", "😀 emoji 😀 here and there 😀", "",
+]
+page = st.lists(st.sampled_from(PHRASES), max_size=24).map(" ".join)
+batch = st.lists(page, max_size=6)
+
+
+def _numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(within, "_K", None)
+    monkeypatch.setattr(segment, "_K", None)
+
+
+def _same(a: within.WithinAnalysis, b: within.WithinAnalysis) -> None:
+    assert a.pieces == b.pieces
+    assert a.flagged == b.flagged
+    assert a.removed.dtype == b.removed.dtype and np.array_equal(a.removed, b.removed)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(batch, st.sampled_from(range(len(CONFIGS))), st.integers(0, 2**32), st.sampled_from([0.0, 0.05, 0.3]))
+def test_kernel_equals_numpy(monkeypatch, texts, ci, seed, p_mask):
+    cfg = CONFIGS[ci]
+    toks = tokenize_batch(texts)
+    rng = np.random.default_rng(seed)
+    masks = [None if (i + seed) % 3 == 0 else rng.random(len(t)) < p_mask for i, t in enumerate(toks)]
+    got_many = within.within_analysis_many(texts, toks, cfg, masks)
+    got_one = [within.within_analysis(x, t, cfg, excluded=mk) for x, t, mk in zip(texts, toks, masks)]
+    with monkeypatch.context() as mp:
+        _numpy(mp)
+        want_many = within.within_analysis_many(texts, toks, cfg, masks)
+        want_one = [within.within_analysis(x, t, cfg, excluded=mk) for x, t, mk in zip(texts, toks, masks)]
+    for g, w in zip(got_many, want_many):
+        _same(g, w)
+    for g, w in zip(got_one, want_one):
+        _same(g, w)
+
+
+def test_kernel_finds_near_and_exact_repeats(monkeypatch):
+    # the test above is not vacuous: these pages give exact, periodic, near and flagged pieces
+    texts = [
+        " ".join([PHRASES[0], "Some body text goes here.", PHRASES[1], "More text.", PHRASES[0]]),
+        "ab cd ef ab cd ef ab cd ef ab cd ef ab cd ef and then the end of it all",
+        " ".join([PHRASES[0], PHRASES[0], "Other words entirely in this place.", PHRASES[2]]),
+    ]
+    cfg = WithinConfig(min_repeat_tokens=4)
+    toks = tokenize_batch(texts)
+    got = within.within_analysis_many(texts, toks, cfg)
+    rules = {p.rule.split("/")[0] for g in got for p in g.pieces + g.flagged}
+    assert {"near-block", "periodic-run", "exact-run>=4-tokens"} <= rules, rules
+    with monkeypatch.context() as mp:
+        _numpy(mp)
+        want = within.within_analysis_many(texts, toks, cfg)
+    for g, w in zip(got, want):
+        _same(g, w)
+
+
+def test_empty_and_one_page_batches(monkeypatch):
+    cfg = WithinConfig()
+    for texts in ([], [""], ["word"], ["", "", ""], [PHRASES[0] * 3]):
+        toks = tokenize_batch(texts)
+        got = within.within_analysis_many(texts, toks, cfg)
+        with monkeypatch.context() as mp:
+            _numpy(mp)
+            want = within.within_analysis_many(texts, toks, cfg)
+        assert len(got) == len(want) == len(texts)
+        for g, w in zip(got, want):
+            _same(g, w)
+
+
+ALPHABET = " \n\t\r\u3000\u2028.!?…。！？\"'»”’)]ab Zé😀\ud800"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=40))
+def test_sentence_bounds_kernel_equals_numpy(text):
+    s, e = segment.sentence_bounds(text)
+    ws, we = segment._sentence_bounds_numpy(text)
+    assert s.dtype == ws.dtype == np.int64 and e.dtype == we.dtype == np.int64
+    assert np.array_equal(s, ws) and np.array_equal(e, we)
+    s[:0] = 0  # writable, as the numpy result is
+
+
+@pytest.mark.parametrize("text", ["", " ", "a", "Hi. there", "x" * 3 + "。" * 5, "é. b", "😀. 😀", "\ud800. x", "a.\u00a0b"])
+def test_sentence_bounds_edge_cases(text):
+    s, e = segment.sentence_bounds(text)
+    ws, we = segment._sentence_bounds_numpy(text)
+    assert np.array_equal(s, ws) and np.array_equal(e, we)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 30), st.lists(st.tuples(st.integers(0, 40), st.integers(-3, 40)), max_size=6))
+def test_mark_kernel_equals_numpy(monkeypatch, n, ranges):
+    a = np.array([r[0] for r in ranges], dtype=np.int64)
+    b = np.array([r[1] for r in ranges], dtype=np.int64)
+    got = within._mark(n, a, b)
+    with monkeypatch.context() as mp:
+        _numpy(mp)
+        want = within._mark(n, a, b)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_bad_arguments_raise_value_error():
+    z = np.zeros(4, dtype=np.int64)
+    with pytest.raises(ValueError):  # offsets that do not end at the token count
+        K.exact_groups(np.zeros(2, np.uint64), np.array([0, 9], np.int64), 2, z, z.copy(), np.zeros(1, np.uint8))
+    with pytest.raises(ValueError):  # k-gram hashes too short
+        K.exact_groups(np.zeros(1, np.uint64), np.array([0, 4], np.int64), 2, z, z.copy(), np.zeros(1, np.uint8))
+    with pytest.raises(ValueError):  # wrong item size
+        K.exact_groups(np.zeros(3, np.uint32), np.array([0, 4], np.int64), 2, z, z.copy(), np.zeros(1, np.uint8))
+    with pytest.raises(ValueError):  # a group number out of range
+        K.exact_pieces(["abcd"], np.array([0, 4], np.int64), z, z, np.array([5, -1, -1, -1], np.int64), z, 1,
+                       np.zeros(4, np.uint8), np.zeros(5, np.int64), 2, 0, True)
+    with pytest.raises(ValueError):
+        K.mark(np.zeros(3, np.uint8), np.array([-1], np.int64), np.array([1], np.int64))
+    t = tokenize("alpha beta gamma delta")
+    u8 = np.zeros(len(t), np.uint8)
+    args = [t.start, t.end, t.nstart, t.nend]
+    with pytest.raises(ValueError):  # a pair naming a block that does not exist
+        K.near_page("alpha beta gamma delta", t.norm.text, lambda *a, **k: 0.0, *args, np.array([0, 2], np.int64),
+                    np.array([2, 4], np.int64), np.array([0, 5], np.int64), np.zeros(0, np.int64), u8, u8, None, 0.9, True, True)
+    with pytest.raises(ValueError):  # blocks past the tokens
+        K.near_page("alpha beta gamma delta", t.norm.text, lambda *a, **k: 0.0, *args, np.array([0, 2], np.int64),
+                    np.array([2, 9], np.int64), np.array([0, 1], np.int64), np.zeros(0, np.int64), u8, u8, None, 0.9, True, True)
