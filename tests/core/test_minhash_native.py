@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dedupe.core import minhash, native, shingle
 from dedupe.core.hashing import TOKEN_BASE, kgram_hashes
-from dedupe.core.minhash import EMPTY, band_keys, permutations, signatures, signatures_distinct
+from dedupe.core.minhash import EMPTY, band_keys, candidate_pairs, candidate_pairs_many, permutations, signatures, signatures_distinct
 from dedupe.core.shingle import shingle_hashes
 
 K = native.load("minhash")
@@ -186,6 +186,28 @@ def test_shingle_hashes_kernel_equals_kgram_hashes():
 
 
 @needs_kernel
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 9), max_size=10), st.integers(1, 5), st.integers(1, 8), st.booleans(), st.integers(0, 2**32))
+def test_candidate_pairs_kernel_equals_numpy(sizes, bands, values, signed, seed):
+    rng = np.random.default_rng(seed)
+    n = sum(sizes)
+    keys = rng.integers(0, values, size=(n, bands)).astype(np.uint64)
+    keys[keys == 3] = np.uint64(2**64 - 1)
+    if signed:
+        keys = keys.view(np.int64)  # 2**64 - 1 is -1: only equality matters
+    offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    got, want = both(candidate_pairs_many, keys, offsets)
+    assert len(got) == len(want) == len(sizes)
+    for g, w in zip(got, want):
+        assert_same(g, w)
+    assert_same(*both(candidate_pairs, keys))
+    if n > 1 and bands > 1:  # a non-contiguous view
+        assert_same(*both(candidate_pairs, keys[:, ::-1]))
+        for g, w in zip(*both(candidate_pairs_many, keys[:, 1:], offsets)):
+            assert_same(g, w)
+
+
+@needs_kernel
 def test_kernel_rejects_bad_arguments():
     a, b = permutations(4, 1)
     h = np.arange(10, dtype=np.uint32)
@@ -219,6 +241,21 @@ def test_kernel_rejects_bad_arguments():
     for args in [(out, 4, 0, keys), (out, 3, 2, keys), (out, 4, 4, keys), (out.astype(np.uint16), 4, 2, keys)]:
         with pytest.raises(ValueError):
             K.band_keys(*args)
+    ck = np.zeros((4, 2), np.uint64)
+    pairs, counts = np.empty((8, 2), np.int64), np.empty(2, np.int64)
+    assert K.candidate_pairs_many(ck, 2, np.array([0, 2, 4], np.int64), pairs, counts) == 2 and counts.tolist() == [1, 1]
+    bad_cp = [
+        (ck, 0, np.array([0, 2, 4], np.int64), pairs, counts),  # no bands
+        (ck, 3, np.array([0, 2, 4], np.int64), pairs, counts),  # keys not rows x bands
+        (ck, 2, np.array([0, 3, 2], np.int64), pairs, counts),  # decreasing
+        (ck, 2, np.array([0, 2, 5], np.int64), pairs, counts),  # past the rows
+        (ck, 2, np.array([0, 2, 4], np.int64), pairs[:3], counts),  # pairs too small
+        (ck, 2, np.array([0, 2, 4], np.int64), pairs, counts[:1]),
+        (ck.astype(np.uint32), 2, np.array([0, 2, 4], np.int64), pairs, counts),
+    ]
+    for args in bad_cp:
+        with pytest.raises(ValueError):
+            K.candidate_pairs_many(*args)
     toks = np.arange(6, dtype=np.uint64)
     sh = np.empty(4, np.uint64)
     K.shingle_hashes(toks, np.array([0, 6], np.int64), np.array([3], np.int64), np.array([0, 4], np.int64), TOKEN_BASE, sh)

@@ -203,6 +203,10 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
     n, bands = keys.shape
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
+    if _K is not None and bands >= 1 and keys.dtype.itemsize == 8 and keys.dtype.kind in "iu":
+        pairs = np.empty((n * bands, 2), dtype=np.int64)
+        total = _K.candidate_pairs_many(np.ascontiguousarray(keys), bands, np.array([0, n], dtype=np.int64), pairs, np.empty(1, dtype=np.int64))
+        return pairs[:total].copy()
     flat = keys.ravel()
     # owners increase along ``flat``, so a stable sort by key orders (key, owner) as a lexsort would
     order = np.argsort(flat, kind="stable")
@@ -242,6 +246,13 @@ def candidate_pairs_many(keys: np.ndarray, offsets: np.ndarray) -> list[np.ndarr
         return []
     if n < 2:
         return [empty] * m
+    if _K is not None and bands >= 1 and keys.dtype.itemsize == 8 and keys.dtype.kind in "iu":
+        # pairs depend on which keys are equal, not on their order: any 8-byte integer keys
+        pairs = np.empty((n * bands, 2), dtype=np.int64)
+        counts = np.empty(m, dtype=np.int64)
+        _K.candidate_pairs_many(np.ascontiguousarray(keys), bands, np.ascontiguousarray(offsets), pairs, counts)
+        ends = np.cumsum(counts).tolist()
+        return [pairs[b - c : b] if c else empty for b, c in zip(ends, counts.tolist())]
     flat = keys.ravel()
     # sorted table by table (several small sorts cost less than one over all tables), each by
     # key, rows in order within a key (stable)

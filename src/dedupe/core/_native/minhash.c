@@ -1,5 +1,5 @@
 /* MinHash kernels: the C twins of dedupe.core.minhash (signatures, signatures of distinct
- * shingles, band keys) and dedupe.core.shingle (shingle hashes).
+ * shingles, band keys, LSH candidate pairs) and dedupe.core.shingle (shingle hashes).
  *
  * Every function computes exactly what its numpy twin computes (tests compare the two on
  * hypothesis inputs): uint32 arithmetic wraps mod 2**32 and uint64 arithmetic mod 2**64, as
@@ -469,11 +469,148 @@ fail_t:
     return NULL;
 }
 
+/* ---- LSH candidate pairs ---------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t key;
+    int64_t row;
+} entry_t;
+
+static int cmp_entry(const void *x, const void *y)
+{
+    const entry_t *a = (const entry_t *)x, *b = (const entry_t *)y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return (a->row > b->row) - (a->row < b->row);
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+PyDoc_STRVAR(candidate_pairs_many_doc,
+"candidate_pairs_many(keys, bands, offsets, pairs, counts) -> int\n\n"
+"keys: n * bands band keys (8-byte items), row-major; offsets: int64, table t owns rows\n"
+"offsets[t]:offsets[t+1]; pairs: writable int64 of 2 * n * bands; counts: writable int64 of\n"
+"len(offsets) - 1. For each table, the sorted unique pairs (i, j), i < j, of its own row\n"
+"numbers where j shares a band key with i and i is the first (lowest) row holding that key\n"
+"in the table; written one table after the other into pairs (i, j interleaved), counts[t]\n"
+"pairs for table t. Returns the number of pairs written.");
+
+static PyObject *py_candidate_pairs_many(PyObject *self, PyObject *args)
+{
+    PyObject *k_obj, *off_obj, *p_obj, *c_obj;
+    Py_ssize_t bands;
+    if (!PyArg_ParseTuple(args, "OnOOO:candidate_pairs_many", &k_obj, &bands, &off_obj, &p_obj, &c_obj))
+        return NULL;
+    if (bands < 1) {
+        PyErr_SetString(PyExc_ValueError, "candidate_pairs_many: need bands >= 1");
+        return NULL;
+    }
+    Py_buffer kb, off, pb, cb;
+    entry_t *ent = NULL;
+    int64_t *codes = NULL;
+    Py_ssize_t total = 0;
+    if (get_buf(k_obj, &kb, 8, 0, "keys") < 0)
+        return NULL;
+    if (get_buf(off_obj, &off, 8, 0, "offsets") < 0)
+        goto fail_k;
+    if (get_buf(p_obj, &pb, 8, 1, "pairs") < 0)
+        goto fail_off;
+    if (get_buf(c_obj, &cb, 8, 1, "counts") < 0)
+        goto fail_p;
+    Py_ssize_t n_keys = NITEMS(kb);
+    if (n_keys % bands != 0) {
+        PyErr_SetString(PyExc_ValueError, "keys: length is not a multiple of bands");
+        goto fail_c;
+    }
+    Py_ssize_t n = n_keys / bands;
+    const int64_t *o = (const int64_t *)off.buf;
+    Py_ssize_t m = NITEMS(off) - 1;
+    if (check_offsets(o, m + 1, n, "offsets") < 0)
+        goto fail_c;
+    if (NITEMS(cb) != m || NITEMS(pb) < 2 * (o[m] - o[0]) * bands) {
+        PyErr_SetString(PyExc_ValueError, "pairs / counts: too small");
+        goto fail_c;
+    }
+    Py_ssize_t longest = 0;
+    for (Py_ssize_t t = 0; t < m; t++)
+        if (o[t + 1] - o[t] > longest)
+            longest = (Py_ssize_t)(o[t + 1] - o[t]);
+    size_t cap = (size_t)(longest > 0 ? longest : 1) * (size_t)bands;
+    ent = (entry_t *)malloc(cap * sizeof(entry_t));
+    codes = (int64_t *)malloc(cap * sizeof(int64_t));
+    if (ent == NULL || codes == NULL) {
+        PyErr_NoMemory();
+        goto fail_c;
+    }
+    {
+        const uint64_t *kv = (const uint64_t *)kb.buf;
+        int64_t *pv = (int64_t *)pb.buf;
+        int64_t *cv = (int64_t *)cb.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t t = 0; t < m; t++) {
+            const int64_t rows = o[t + 1] - o[t];
+            Py_ssize_t ne = (Py_ssize_t)rows * bands, nc = 0;
+            const uint64_t *tk = kv + o[t] * bands;
+            for (Py_ssize_t e = 0; e < ne; e++) {
+                ent[e].key = tk[e];
+                ent[e].row = e / bands;
+            }
+            if (ne > 1)
+                qsort(ent, (size_t)ne, sizeof(entry_t), cmp_entry);
+            /* every member of a run of equal keys pairs with the run's first (lowest) row */
+            for (Py_ssize_t e = 0; e < ne;) {
+                Py_ssize_t f = e;
+                int64_t first = ent[f].row;
+                for (e = f + 1; e < ne && ent[e].key == ent[f].key; e++)
+                    if (ent[e].row != first)
+                        codes[nc++] = first * rows + ent[e].row;
+            }
+            Py_ssize_t u = 0;
+            if (nc > 0) {
+                qsort(codes, (size_t)nc, sizeof(int64_t), cmp_i64);
+                for (Py_ssize_t c = 0; c < nc; c++) {
+                    if (c > 0 && codes[c] == codes[c - 1])
+                        continue;
+                    pv[2 * (total + u)] = codes[c] / rows;
+                    pv[2 * (total + u) + 1] = codes[c] % rows;
+                    u++;
+                }
+            }
+            cv[t] = (int64_t)u;
+            total += u;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    free(ent);
+    free(codes);
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&pb);
+    PyBuffer_Release(&off);
+    PyBuffer_Release(&kb);
+    return PyLong_FromSsize_t(total);
+fail_c:
+    free(ent);
+    free(codes);
+    PyBuffer_Release(&cb);
+fail_p:
+    PyBuffer_Release(&pb);
+fail_off:
+    PyBuffer_Release(&off);
+fail_k:
+    PyBuffer_Release(&kb);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"signatures", py_signatures, METH_VARARGS, signatures_doc},
     {"signatures_distinct", py_signatures_distinct, METH_VARARGS, signatures_distinct_doc},
     {"band_keys", py_band_keys, METH_VARARGS, band_keys_doc},
     {"shingle_hashes", py_shingle_hashes, METH_VARARGS, shingle_hashes_doc},
+    {"candidate_pairs_many", py_candidate_pairs_many, METH_VARARGS, candidate_pairs_many_doc},
     {NULL, NULL, 0, NULL},
 };
 
