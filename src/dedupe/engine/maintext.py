@@ -53,9 +53,12 @@ evidence (a single-page site) only the line-cost and list cues act.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..config import TemplateConfig
+from ..core import native
 from ..core.hashing import TOKEN_BASE, fmix64, range_hashes
 from ..core.spans import Piece
 from ..core.tokenize import Tokens
@@ -71,6 +74,9 @@ _HEADER_TAIL = 3  # ... signed by its last this many digit-masked tokens
 _HEADER_SALT = np.uint64(0x9E3779B97F4A7C15)
 _END_GAP = 4  # a gap at a chain's end longer than this many median gaps of the rest ends the chain there
 _EDGE_ITEM = 1.5  # the item before the first / after the last marker: at most this many median gaps
+
+#: the compiled kernel (``dedupe/core/_native/site.c``: the main runs of a chunk) or None: numpy
+_K = native.load("site")
 
 
 def units(
@@ -360,24 +366,46 @@ def main_text_pieces_many(
     """:func:`main_text_pieces` of many pages (with ``masked``, ``share`` and ``lid`` given for
     each), equal results: units, list markers, weights and uncertain units are computed once
     over all pages concatenated (nothing crosses a page: every page starts a unit, a line and a
-    run of neighbours of its own); the list regions (only on pages where a marker repeats),
-    the main run and the pieces page by page."""
+    run of neighbours of its own); the list regions (only on pages where a marker repeats) page
+    by page; the main run and the pieces by the compiled kernel for all pages at once (page by
+    page in numpy without it)."""
     m = len(toks_list)
-    lens = [len(t) for t in toks_list]
-    out: list[tuple[list[Piece], np.ndarray, np.ndarray]] = [
-        ([], np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)) for n in lens
-    ]
-    live = [i for i in range(m) if lens[i]]
-    if not live:
-        return out
-    k = cfg.span_tokens
-    U = _units_many(
-        [toks_list[i] for i in live], [templates[i] for i in live], cfg, [masked_list[i] for i in live], [lids[i] for i in live]
+    tok_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=m), out=tok_off[1:])
+    if not int(tok_off[-1]):
+        return [([], np.zeros(len(t), dtype=bool), np.zeros(len(t), dtype=bool)) for t in toks_list]
+    pieces, mask, restored = main_text_chunk(
+        toks_list, tok_off, np.concatenate([np.asarray(x, dtype=bool) for x in templates]), cfg,
+        np.concatenate([np.asarray(x, dtype=np.uint64) for x in masked_list]),
+        np.concatenate([np.asarray(x, dtype=np.float64) for x in shares]),
+        np.concatenate([np.asarray(x, dtype=np.int64) for x in lids]),
     )
-    first, end, is_tpl, whole, u_off, tok_off = U["first"], U["end"], U["is_tpl"], U["whole"], U["u_off"], U["tok_off"]
+    t = tok_off.tolist()
+    return [(p, mask[a:b], restored[a:b]) for p, a, b in zip(pieces, t[:-1], t[1:])]
+
+
+def main_text_chunk(
+    toks_list: "Sequence[Tokens]", tok_off: np.ndarray, tpl: np.ndarray, cfg: TemplateConfig, masked: np.ndarray,
+    share: np.ndarray, lid: np.ndarray,
+) -> tuple[list[list[Piece]], np.ndarray, np.ndarray]:
+    """:func:`main_text_pieces_many` on the pages' arrays concatenated (page ``i`` owns tokens
+    ``tok_off[i]:tok_off[i + 1]`` of ``tpl``, ``masked``, ``share`` (float64) and ``lid``):
+    (the pieces of each page, the off-main token mask and the restored token mask, concatenated)."""
+    m = len(toks_list)
+    N = int(tok_off[-1])
+    out_p: list[list[Piece]] = [[] for _ in range(m)]
+    mask = np.zeros(N, dtype=bool)
+    restored = np.zeros(N, dtype=bool)
+    lens = np.diff(tok_off)
+    live = np.flatnonzero(lens).tolist()
+    if not live:
+        return out_p, mask, restored
+    k = cfg.span_tokens
+    live_off = np.append(tok_off[live], N)
+    U = _units_cat(live_off, lid, tpl, masked, cfg)
+    first, end, is_tpl, whole, u_off = U["first"], U["end"], U["is_tpl"], U["whole"], U["u_off"]
     midx, sig, lstart, lend, hidx, hsig = U["midx"], U["sig"], U["lstart"], U["lend"], U["hidx"], U["hsig"]
     nu, ntok_i = len(first), end - first
-    share = np.concatenate([np.asarray(shares[i], dtype=np.float64) for i in live])
     # weights (as unit_weights) and uncertain units (as main_text_pieces)
     ntok = ntok_i.astype(np.float64)
     cost = np.minimum(ntok, cfg.template_unit_cap) if cfg.template_unit_cap else ntok
@@ -405,34 +433,64 @@ def main_text_pieces_many(
         if long_tpl.any():
             uncertain = long_tpl & (np.maximum.reduceat(share, first) < cfg.restore_below)
         w = np.where(uncertain, _UNCERTAIN_W * (ntok_i - cfg.line_cost), w)
-    t_off_l = tok_off.tolist()
+    if _K is not None:
+        starts = np.concatenate([np.asarray(toks_list[i].start, dtype=np.int64) for i in live])
+        ends = np.concatenate([np.asarray(toks_list[i].end, dtype=np.int64) for i in live])
+        n_live = len(live)
+        free = np.empty(2 * n_live, dtype=np.int64)
+        ps0, pe0, plist = np.empty(nu, dtype=np.int64), np.empty(nu, dtype=np.int64), np.empty(nu, dtype=np.int64)
+        poff = np.empty(n_live + 1, dtype=np.int64)
+        npc = _K.main_runs(
+            u_off, first, end, w, is_tpl, whole, uncertain, in_list, cfg.headline_window, k, starts, ends,
+            mask, restored, free, ps0, pe0, plist, poff,
+        )
+        po, fr = poff.tolist(), free.tolist()
+        s0, e0, lst = ps0[:npc].tolist(), pe0[:npc].tolist(), plist[:npc].tolist()
+        for p, i in enumerate(live):
+            a, b = po[p], po[p + 1]
+            if a == b:
+                continue
+            main_free, total_free = float(fr[2 * p]), float(fr[2 * p + 1])
+            score = round(main_free / total_free, 4) if total_free else 0.0
+            out_p[i] = [
+                Piece(s0[q], e0[q], KIND_OFF_MAIN, "list-region" if lst[q] else "outside-main-run", score)
+                for q in range(a, b)
+            ]
+        return out_p, mask, restored
+    t_off_l = live_off.tolist()
     for p, i in enumerate(live):
-        ua, ub, ta = u_off_l[p], u_off_l[p + 1], t_off_l[p]
-        out[i] = _main_run(
+        ua, ub, ta, tb = u_off_l[p], u_off_l[p + 1], t_off_l[p], t_off_l[p + 1]
+        out_p[i], mask[ta:tb], restored[ta:tb] = _main_run(
             toks_list[i], first[ua:ub] - ta, end[ua:ub] - ta, is_tpl[ua:ub], whole[ua:ub], w[ua:ub],
             in_list[ua:ub], uncertain[ua:ub], cfg,
         )
-    return out
+    return out_p, mask, restored
 
 
 def _units_many(
     toks_list: "list[Tokens]", templates: "list[np.ndarray]", cfg: TemplateConfig, masked_list: "list[np.ndarray]",
     lids: "list[np.ndarray]",
 ) -> dict[str, np.ndarray]:
-    """:func:`units` and :func:`_marker_spans` of non-empty pages, concatenated: units (``first``,
+    """:func:`_units_cat` of non-empty pages given as lists of per-page arrays."""
+    n_l = np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=len(toks_list))
+    tok_off = np.zeros(len(toks_list) + 1, dtype=np.int64)
+    np.cumsum(n_l, out=tok_off[1:])
+    lid = np.concatenate([np.asarray(x, dtype=np.int64) for x in lids])
+    tpl = np.concatenate([np.asarray(x, dtype=bool) for x in templates])
+    masked = np.concatenate([np.asarray(x, dtype=np.uint64) for x in masked_list])
+    return _units_cat(tok_off, lid, tpl, masked, cfg)
+
+
+def _units_cat(tok_off: np.ndarray, lid: np.ndarray, tpl: np.ndarray, masked: np.ndarray, cfg: TemplateConfig) -> dict[str, np.ndarray]:
+    """:func:`units` and :func:`_marker_spans` of non-empty pages, concatenated (page ``p`` owns
+    tokens ``tok_off[p]:tok_off[p + 1]`` of ``lid``, ``tpl``, ``masked``): units (``first``,
     ``end`` in tokens of the concatenation, ``is_tpl``, ``whole``; page ``p`` owns units
-    ``u_off[p]:u_off[p + 1]`` and tokens ``tok_off[p]:tok_off[p + 1]``), marker units ``midx``
+    ``u_off[p]:u_off[p + 1]``), marker units ``midx``
     with their ``sig``, line starts / ends ``lstart`` / ``lend`` (in units), header lines
     ``hidx`` with their ``hsig``. Every page starts a unit and a line of its own and has no
     neighbour unit or line on another page."""
     k = cfg.span_tokens
-    n_l = np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=len(toks_list))
-    tok_off = np.zeros(len(toks_list) + 1, dtype=np.int64)
-    np.cumsum(n_l, out=tok_off[1:])
     N = int(tok_off[-1])
-    lid = np.concatenate([np.asarray(x, dtype=np.int64) for x in lids])
-    tpl = np.concatenate([np.asarray(x, dtype=bool) for x in templates])
-    masked = np.concatenate([np.asarray(x, dtype=np.uint64) for x in masked_list])
     page_start = np.zeros(N, dtype=bool)
     page_start[tok_off[:-1]] = True
     # units (as units()), cut at every page start too

@@ -43,12 +43,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..config import Config
+from ..core import native
 from ..core.spans import Piece
 from ..core.tokenize import Tokens
 from ..models import KIND_TEMPLATE
 from .index import IndexStore
-from .maintext import main_text_pieces, main_text_pieces_many
+from .maintext import main_text_chunk, main_text_pieces
 from .templates import PageFeatures, page_features
+
+
+#: the compiled kernel (``dedupe/core/_native/site.c``) or None: the numpy code below
+_K = native.load("site")
 
 
 def template_threshold(site_pages: int, min_pages: int, min_fraction: float) -> int:
@@ -64,21 +69,101 @@ def template_mask(
     Source bits: 1 = covered by a span k-gram, 2 = part of a short whole line. ``feats``: the
     page's :func:`~dedupe.engine.templates.page_features` (computed when not given).
     """
+    if feats is None:
+        feats = page_features(text, toks, cfg.templates)
+    _, tpl, tokdf, src, n_sites = template_masks_chunk([toks], [index], [site], cfg, [feats])
+    return tpl, tokdf, src, n_sites[0]
+
+
+def template_masks_chunk(
+    toks_list: Sequence[Tokens], indexes: Sequence[IndexStore], sites: Sequence[str], cfg: Config,
+    feats: Sequence[PageFeatures],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """:func:`template_mask` of many pages (page ``i`` read through ``indexes[i]`` under
+    ``sites[i]``), equal results, concatenated: ``(tok_off, mask, page counts, source bits,
+    site page counts)``; page ``i`` owns tokens ``tok_off[i]:tok_off[i + 1]``.
+
+    The pages read through one store under one site are looked up in one ``doc_freq`` call; the
+    masks come from the compiled kernel in one call (page by page in numpy without it)."""
     tc = cfg.templates
-    n = len(toks)
-    tpl = np.zeros(n, dtype=bool)
+    m = len(toks_list)
+    lens = [len(t) for t in toks_list]
+    tok_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.asarray(lens, dtype=np.int64), out=tok_off[1:])
+    N = int(tok_off[-1])
+    tpl = np.zeros(N, dtype=bool)
+    tokdf = np.zeros(N, dtype=np.int64)
+    src = np.zeros(N, dtype=np.int8)
+    n_sites = [ix.site_pages(st) for ix, st in zip(indexes, sites)]
+    thr = [0] * m
+    strong = [0] * m
+    for i in range(m):
+        if tc.enabled and lens[i] >= 1 and n_sites[i] >= tc.min_pages:
+            thr[i] = template_threshold(n_sites[i], tc.min_pages, tc.min_fraction)
+            strong[i] = max(thr[i], 3, math.ceil(0.5 * n_sites[i] - 1e-9))
+    live = [i for i in range(m) if thr[i]]
+    if not live:
+        return tok_off, tpl, tokdf, src, n_sites
+    # the page counts of every live page's span k-grams then short lines, concatenated
+    nq = [0] * m
+    parts: list[np.ndarray] = []
+    for i in live:
+        parts += (feats[i].kfp, feats[i].lfp)
+        nq[i] = len(feats[i].kfp) + len(feats[i].lfp)
+    q_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.asarray(nq, dtype=np.int64), out=q_off[1:])
+    Q = np.concatenate(parts).astype(np.uint64, copy=False)
+    df = np.zeros(len(Q), dtype=np.int64)
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i in live:
+        groups.setdefault((id(indexes[i]), sites[i]), []).append(i)
+    qo = q_off.tolist()
+    for pages in groups.values():
+        total = sum(nq[i] for i in pages)
+        if not total:
+            continue
+        ix, st = indexes[pages[0]], sites[pages[0]]
+        lo, hi = qo[pages[0]], qo[pages[-1] + 1]
+        if hi - lo == total:  # the group's queries are one stretch of Q
+            df[lo:hi] = np.asarray(ix.doc_freq(st, Q[lo:hi]), dtype=np.int64)
+        else:
+            got = np.asarray(ix.doc_freq(st, np.concatenate([Q[qo[i] : qo[i + 1]] for i in pages])), dtype=np.int64)
+            at = 0
+            for i in pages:
+                df[qo[i] : qo[i + 1]] = got[at : at + nq[i]]
+                at += nq[i]
+    k = tc.span_tokens
+    if _K is not None:
+        lf = np.concatenate([feats[i].lf for i in live]).astype(np.int64, copy=False)
+        le = np.concatenate([feats[i].le for i in live]).astype(np.int64, copy=False)
+        l_off = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.asarray([len(feats[i].lf) if thr[i] else 0 for i in range(m)], dtype=np.int64), out=l_off[1:])
+        lid = np.concatenate([np.asarray(f.lid, dtype=np.int64) for f in feats]) if m > 1 else np.asarray(feats[0].lid, dtype=np.int64)
+        _K.mask_many(
+            k, tok_off, q_off, l_off, np.asarray(thr, dtype=np.int64), np.asarray(strong, dtype=np.int64), df, lf, le,
+            lid, tokdf, src, tpl,
+        )
+        return tok_off, tpl, tokdf, src, n_sites
+    to = tok_off.tolist()
+    for i in live:
+        nk = len(feats[i].kfp)
+        a, b = to[i], to[i + 1]
+        tpl[a:b], tokdf[a:b], src[a:b] = _mask_page(
+            lens[i], k, df[qo[i] : qo[i] + nk], feats[i].lf, feats[i].le, df[qo[i] + nk : qo[i + 1]], feats[i].lid,
+            thr[i], strong[i],
+        )
+    return tok_off, tpl, tokdf, src, n_sites
+
+
+def _mask_page(
+    n: int, k: int, kdf: np.ndarray, lf: np.ndarray, le: np.ndarray, ldf: np.ndarray, lid: np.ndarray, thr: int,
+    strong: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The template mask of one page of ``n >= 1`` tokens (numpy; the kernel's reference) from the
+    page counts of its span k-grams ``kdf`` and short lines ``(lf, le, ldf)``: (mask, per-token
+    page count, source bits)."""
     tokdf = np.zeros(n, dtype=np.int64)
     src = np.zeros(n, dtype=np.int8)
-    n_site = index.site_pages(site)
-    if not tc.enabled or n < 1 or n_site < tc.min_pages:
-        return tpl, tokdf, src, n_site
-    thr = template_threshold(n_site, tc.min_pages, tc.min_fraction)
-    if feats is None:
-        feats = page_features(text, toks, tc)
-    k = tc.span_tokens
-    kfp, lf, le, lfp = feats.kfp, feats.lf, feats.le, feats.lfp
-    df = index.doc_freq(site, np.concatenate((kfp, lfp))) if len(kfp) + len(lfp) else np.empty(0, dtype=np.int64)
-    kdf, ldf = df[: len(kfp)], df[len(kfp) :]
     hit = kdf >= thr
     if hit.any():
         # every token takes the largest count of the k-grams with enough pages that cover it
@@ -95,11 +180,9 @@ def template_mask(
     # articles of the site) need stronger evidence: half the site's pages, and >= 3 pages
     idx = np.flatnonzero(tpl)
     if len(idx):
-        lid = feats.lid
         brk = np.flatnonzero(np.diff(idx) != 1) + 1
         starts = idx[np.concatenate(([0], brk))]
         ends = idx[np.concatenate((brk - 1, [len(idx) - 1]))] + 1
-        strong = max(thr, 3, math.ceil(0.5 * n_site - 1e-9))
         # each run's largest count, before any run is trimmed (runs are disjoint: one reduceat
         # over their [start, end) bounds, every other result)
         cuts = np.stack((starts, ends), axis=1).ravel()
@@ -131,7 +214,7 @@ def template_mask(
             tpl[a:b] = False
             tokdf[a:b] = 0
             src[a:b] = 0
-    return tpl, tokdf, src, n_site
+    return tpl, tokdf, src
 
 
 _RULES = {1: "span-kgram", 2: "short-line", 3: "span-kgram+short-line"}
@@ -178,23 +261,69 @@ def site_pieces_many(
     feats_list: Sequence[PageFeatures | None],
 ) -> list[tuple[list[Piece], np.ndarray]]:
     """:func:`site_pieces` of many pages (page ``i`` read through ``indexes[i]``, under
-    ``sites[i]``), equal results: the template mask page by page, the main-text selection of all
-    pages at once (:func:`~dedupe.engine.maintext.main_text_pieces_many`)."""
+    ``sites[i]``), equal results: the template masks (:func:`template_masks_chunk`), the
+    main-text selection (:func:`~dedupe.engine.maintext.main_text_chunk`) and the template runs
+    of all pages at once."""
     tc = cfg.templates
+    m = len(texts)
+    if not m:
+        return []
     feats = [page_features(t, tk, tc) if f is None else f for t, tk, f in zip(texts, toks_list, feats_list)]
-    masks = [template_mask(t, tk, ix, st, cfg, f) for t, tk, ix, st, f in zip(texts, toks_list, indexes, sites, feats)]
-    if tc.main_text:
-        shares = [tokdf / n_site if n_site else np.zeros(len(tk)) for (_, tokdf, _, n_site), tk in zip(masks, toks_list)]
-        mains = main_text_pieces_many(
-            list(toks_list), [mk[0] for mk in masks], tc, [f.masked for f in feats], shares, [f.lid for f in feats]
+    tok_off, tpl, tokdf, src, n_sites = template_masks_chunk(toks_list, indexes, sites, cfg, feats)
+    N = len(tpl)
+    if tc.main_text and N:
+        share = tokdf / np.repeat(np.asarray([n or 1 for n in n_sites], dtype=np.int64), np.diff(tok_off))
+        offs, off_mask, restored = main_text_chunk(
+            toks_list, tok_off, tpl, tc, np.concatenate([np.asarray(f.masked, dtype=np.uint64) for f in feats]), share,
+            np.concatenate([np.asarray(f.lid, dtype=np.int64) for f in feats]),
         )
+        tpl = tpl & ~restored
+        removed = tpl | off_mask
     else:
-        mains = [([], np.zeros(len(tk), dtype=bool), None) for tk in toks_list]
-    out: list[tuple[list[Piece], np.ndarray]] = []
-    for tk, (tpl, tokdf, src, n_site), (off, off_mask, restored) in zip(toks_list, masks, mains):
-        if restored is not None and restored.any():
-            tpl = tpl & ~restored
-        out.append((_template_pieces(tk, tpl, tokdf, src, n_site) + off, tpl | off_mask))
+        offs = [[] for _ in range(m)]
+        removed = tpl.copy()
+    tpieces = _template_pieces_chunk(toks_list, tok_off, tpl, tokdf, src, n_sites)
+    t = tok_off.tolist()
+    return [(tp + off, removed[a:b]) for tp, off, a, b in zip(tpieces, offs, t[:-1], t[1:])]
+
+
+def _template_pieces_chunk(
+    toks_list: Sequence[Tokens], tok_off: np.ndarray, tpl: np.ndarray, tokdf: np.ndarray, src: np.ndarray,
+    n_sites: Sequence[int],
+) -> list[list[Piece]]:
+    """:func:`_template_pieces` of each page (tokens ``tok_off[i]:tok_off[i + 1]`` of the
+    concatenated arrays): the compiled kernel finds the runs of all pages in one call."""
+    m = len(toks_list)
+    t = tok_off.tolist()
+    if _K is None:
+        return [
+            _template_pieces(toks_list[i], tpl[t[i] : t[i + 1]], tokdf[t[i] : t[i + 1]], src[t[i] : t[i + 1]], n_sites[i])
+            for i in range(m)
+        ]
+    out: list[list[Piece]] = [[] for _ in range(m)]
+    N = len(tpl)
+    if not N or not tpl.any():
+        return out
+    starts = np.concatenate([np.asarray(tk.start, dtype=np.int64) for tk in toks_list])
+    ends = np.concatenate([np.asarray(tk.end, dtype=np.int64) for tk in toks_list])
+    s0, e0, pages, bits = (np.empty(N, dtype=np.int64) for _ in range(4))
+    roff = np.empty(m + 1, dtype=np.int64)
+    nr = _K.runs_many(tok_off, tpl, tokdf, src, starts, ends, s0, e0, pages, bits, roff)
+    ro = roff.tolist()
+    s0_l, e0_l, pages_l, bits_l = s0[:nr].tolist(), e0[:nr].tolist(), pages[:nr].tolist(), bits[:nr].tolist()
+    rules = _RULES
+    for i in range(m):
+        a, b = ro[i], ro[i + 1]
+        if a == b:
+            continue
+        n_site = n_sites[i]
+        out[i] = [
+            Piece(
+                s0_l[r], e0_l[r], KIND_TEMPLATE, rules.get(bits_l[r], "span-kgram"),
+                round(pages_l[r] / n_site, 4) if n_site else 0.0, None, None, pages_l[r],
+            )
+            for r in range(a, b)
+        ]
     return out
 
 

@@ -32,8 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import TemplateConfig
+from ..core import native
 from ..core.hashing import TOKEN_BASE, fmix64, kgram_hashes, range_hashes, sorted_unique
 from ..core.tokenize import Tokens, codepoints
+
+#: the compiled kernel (``dedupe/core/_native/site.c``) or None: the numpy code below
+_K = native.load("site")
 
 #: salts that keep the two fingerprint families apart
 SPAN_SALT = np.uint64(0x5BD1E9955BD1E995)
@@ -136,6 +140,8 @@ class PageFeatures:
 
 def page_features(text: str, toks: Tokens, cfg: TemplateConfig) -> PageFeatures:
     """:class:`PageFeatures` of one page (the same as :func:`page_features_many` of one)."""
+    if _K is not None:
+        return _features_kernel([text], [toks], cfg)[0]
     masked = masked_hashes(toks, cfg)
     lid, _ = line_ids(text, toks)
     lf, le, lfp = line_units(text, toks, masked, cfg.span_tokens)
@@ -158,6 +164,8 @@ def page_features_many(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: T
     m = len(texts)
     if not m:
         return []
+    if _K is not None:
+        return _features_kernel(texts, toks_list, cfg)
     k = cfg.span_tokens
     tok_off = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=m), out=tok_off[1:])
@@ -211,6 +219,43 @@ def page_features_many(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: T
             first[la:lb] - a, end[la:lb] - a, lfp[la:lb],
         ))
     return out
+
+
+def _cat_i64(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays).astype(np.int64, copy=False) if arrays else np.empty(0, dtype=np.int64)
+
+
+def _features_kernel(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: TemplateConfig) -> list[PageFeatures]:
+    """:func:`page_features_many` through the compiled kernel (one call for the chunk)."""
+    m = len(texts)
+    k = cfg.span_tokens
+    tok_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=m), out=tok_off[1:])
+    n = int(tok_off[-1])
+    start = _cat_i64([t.start for t in toks_list])
+    if cfg.mask_digits:
+        nstart, nend = _cat_i64([t.nstart for t in toks_list]), _cat_i64([t.nend for t in toks_list])
+    else:  # not read
+        nstart = nend = np.zeros(n, dtype=np.int64)
+    hashes = np.concatenate([np.asarray(t.hashes, dtype=np.uint64) for t in toks_list])
+    masked = np.empty(n, dtype=np.uint64)
+    lid = np.empty(n, dtype=np.int64)
+    kfp = np.empty(n, dtype=np.uint64)
+    lf = np.empty(n, dtype=np.int64)
+    le = np.empty(n, dtype=np.int64)
+    lfp = np.empty(n, dtype=np.uint64)
+    l_off = np.empty(m + 1, dtype=np.int64)
+    _K.features(
+        list(texts), [t.norm.text for t in toks_list], tok_off, start, nstart, nend, hashes, _DIGIT, k,
+        int(bool(cfg.mask_digits)), masked, lid, kfp, lf, le, lfp, l_off,
+    )
+    t_off, lo = tok_off.tolist(), l_off.tolist()
+    return [
+        PageFeatures(
+            masked[a:b], lid[a:b], kfp[a : max(a, b - k + 1)], lf[la:lb], le[la:lb], lfp[la:lb],
+        )
+        for a, b, la, lb in zip(t_off[:-1], t_off[1:], lo[:-1], lo[1:])
+    ]
 
 
 def doc_fingerprints(text: str, toks: Tokens, cfg: TemplateConfig) -> np.ndarray:
