@@ -5,6 +5,11 @@ datasketch (>= 2.0) ``MinHash(num_perm, seed, scheme="affine32")`` maps each 32-
 ``a * h + b mod 2**32`` (odd ``a``), keeping the minimum of each. This module computes the same
 values for many shingles and many documents at once, so a signature made here equals the one
 datasketch makes from the same 32-bit shingle hashes, and converts to ``LeanMinHash`` losslessly.
+
+When the C kernel ``_native/minhash.c`` is built (and ``DEDUPE_PURE`` is not set), signatures,
+band keys and candidate pairs run there: one running-minimum row per set, every shingle's
+``num_perm`` permutations computed into it (vectorised). The numpy code below is the fallback
+and the reference: tests check the two give equal arrays.
 """
 
 from __future__ import annotations
@@ -58,8 +63,8 @@ def signatures(hash32: np.ndarray, offsets: np.ndarray, num_perm: int = 128, see
         hash32: uint32 input hashes of all sets, concatenated.
         offsets: int array of length ``n_sets + 1``; set ``i`` is ``hash32[offsets[i]:offsets[i+1]]``.
         num_perm, seed: as datasketch's ``MinHash``.
-        chunk: shingles processed per block (bounds the work buffer to ``chunk * num_perm * 4``
-            bytes). 8192 measured fastest at 128 permutations: smaller blocks pay per-call
+        chunk: shingles processed per block by the numpy code (bounds its work buffer to
+            ``chunk * num_perm * 4`` bytes; the C kernel needs no buffer). 8192 measured fastest at 128 permutations: smaller blocks pay per-call
             overhead, larger ones fall out of cache.
 
     Returns:

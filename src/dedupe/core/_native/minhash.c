@@ -15,9 +15,9 @@
 #include <string.h>
 
 /* The permutation loop is the hot one: on x86-64 Linux with GCC, compile it twice (AVX2 and the
- * baseline) and let the loader pick at run time (the baseline x86-64 has no 32-bit vector
+ * baseline; glibc's ifunc) and let the loader pick at run time (the baseline x86-64 has no 32-bit vector
  * multiply or unsigned min, so the AVX2 clone is several times faster). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
 #define DD_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define DD_CLONES
