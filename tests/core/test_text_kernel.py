@@ -84,6 +84,10 @@ def test_native_normalize_bad_arguments_raise():
         K.normalize("ß", comb[:-1], single, exp_len, exp_start, pool, fold, unicodedata.combining)
     with pytest.raises(ValueError):
         K.normalize("ß", comb, single.astype(np.uint64), exp_len, exp_start, pool, fold, unicodedata.combining)
+    with pytest.raises(ValueError):
+        K.normalize("ß", comb, single.astype(np.float32), exp_len, exp_start, pool, fold, unicodedata.combining)
+    with pytest.raises(ValueError):
+        K.normalize("ß", comb, single, exp_len.astype(np.uint64), exp_start, pool, fold, unicodedata.combining)
     bad_start = exp_start.copy()
     bad_start[ord("ß")] = len(pool)  # «ß» expands to 2 characters: past the end of the pool
     with pytest.raises(ValueError):
@@ -195,6 +199,9 @@ def test_range_hashes_kernel_bad_arguments_raise():
         (v, s, e, np.empty(1, dtype=np.uint64)),  # out too short
         (v, s, np.array([3]), out),  # lengths differ
         (v.astype(np.uint32), s, e, out),  # 4-byte values
+        (v.astype(np.float64), s, e, out),  # 8-byte floats
+        (v, s.astype(np.uint64), e, out),  # unsigned ranges (the wrapper converts them)
+        (v, s, e, np.empty(2, dtype=np.int64)),  # signed output
     ):
         with pytest.raises(ValueError):
             K.range_hashes(bad[0], bad[1], bad[2], CHAR_BASE, bad[3])

@@ -39,6 +39,16 @@ static inline uint64_t fmix64(uint64_t h) {
 
 static inline uint64_t finish(uint64_t raw, uint64_t len) { return fmix64(raw ^ (len * GOLDEN)); }
 
+/* legacy (not ready) str objects exist up to Python 3.11 */
+static inline int ready(PyObject *text) {
+#if PY_VERSION_HEX < 0x030C0000
+    return PyUnicode_READY(text);
+#else
+    (void)text;
+    return 0;
+#endif
+}
+
 /* ---- growable buffers ------------------------------------------------------------------- */
 
 typedef struct {
@@ -99,12 +109,22 @@ static PyObject *vec_bytearray(const Vec *v) {
 
 /* ---- buffer helpers ----------------------------------------------------------------------- */
 
-/* a C-contiguous 1-D buffer of `count` items (-1: any count) of `item` bytes */
-static int get_buf(PyObject *obj, Py_buffer *view, Py_ssize_t item, Py_ssize_t count, int writable, const char *what) {
+/* is the struct format of a buffer one native integer (or bool) code? sign: 'u' unsigned, 'i' signed */
+static int format_ok(const char *f, char sign) {
+    if (f == NULL) f = "B"; /* plain bytes */
+    if (*f == '@' || *f == '=' || (*f == '<' && PY_LITTLE_ENDIAN)) f++;
+    if (f[0] == '\0' || f[1] != '\0') return 0;
+    return strchr(sign == 'u' ? "?BHILQN" : "bhilqn", f[0]) != NULL;
+}
+
+/* a C-contiguous 1-D buffer of `count` items (-1: any count) of `item` bytes of integers of `sign` */
+static int get_buf(PyObject *obj, Py_buffer *view, Py_ssize_t item, char sign, Py_ssize_t count, int writable,
+                   const char *what) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
-    if (view->itemsize != item || view->len % item != 0 || view->ndim > 1) {
-        PyErr_Format(PyExc_ValueError, "%s: expected a 1-D buffer of %zd-byte items", what, item);
+    if (view->itemsize != item || view->len % item != 0 || view->ndim > 1 || !format_ok(view->format, sign)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a 1-D buffer of %zd-byte %s integers", what, item,
+                     sign == 'u' ? "unsigned" : "signed");
         PyBuffer_Release(view);
         return -1;
     }
@@ -247,6 +267,7 @@ static PyObject *text_normalize(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "UOOOOOOO:normalize", &text, &o_comb, &o_single, &o_len, &o_start, &o_pool, &fold,
                           &combining))
         return NULL;
+    if (ready(text) < 0) return NULL;
     if (!PyCallable_Check(fold) || !PyCallable_Check(combining)) {
         PyErr_SetString(PyExc_ValueError, "normalize: fold and combining must be callable");
         return NULL;
@@ -256,15 +277,15 @@ static PyObject *text_normalize(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     Norm st;
     memset(&st, 0, sizeof st);
-    if (get_buf(o_comb, &b_comb, 1, BMP, 0, "comb") < 0) goto done;
+    if (get_buf(o_comb, &b_comb, 1, 'u', BMP, 0, "comb") < 0) goto done;
     got = 1;
-    if (get_buf(o_single, &b_single, 4, BMP, 0, "single") < 0) goto done;
+    if (get_buf(o_single, &b_single, 4, 'u', BMP, 0, "single") < 0) goto done;
     got = 2;
-    if (get_buf(o_len, &b_len, 8, BMP, 0, "exp_len") < 0) goto done;
+    if (get_buf(o_len, &b_len, 8, 'i', BMP, 0, "exp_len") < 0) goto done;
     got = 3;
-    if (get_buf(o_start, &b_start, 8, BMP, 0, "exp_start") < 0) goto done;
+    if (get_buf(o_start, &b_start, 8, 'i', BMP, 0, "exp_start") < 0) goto done;
     got = 4;
-    if (get_buf(o_pool, &b_pool, 4, -1, 0, "pool") < 0) goto done;
+    if (get_buf(o_pool, &b_pool, 4, 'u', -1, 0, "pool") < 0) goto done;
     got = 5;
     st.comb = b_comb.buf;
     st.single = b_single.buf;
@@ -408,12 +429,13 @@ static int tok_run(Tok *t, int kind, const void *data, Py_ssize_t n, int fill) {
 static PyObject *text_tokens(PyObject *self, PyObject *args) {
     PyObject *text, *o_cls, *char_class;
     if (!PyArg_ParseTuple(args, "UOO:tokens", &text, &o_cls, &char_class)) return NULL;
+    if (ready(text) < 0) return NULL;
     if (!PyCallable_Check(char_class)) {
         PyErr_SetString(PyExc_ValueError, "tokens: char_class must be callable");
         return NULL;
     }
     Py_buffer b_cls;
-    if (get_buf(o_cls, &b_cls, 1, BMP, 0, "cls") < 0) return NULL;
+    if (get_buf(o_cls, &b_cls, 1, 'u', BMP, 0, "cls") < 0) return NULL;
     PyObject *result = NULL, *a = NULL, *b = NULL, *h = NULL, *one = NULL;
     Tok t;
     memset(&t, 0, sizeof t);
@@ -457,18 +479,18 @@ static PyObject *text_range_hashes(PyObject *self, PyObject *args) {
     unsigned long long base;
     if (!PyArg_ParseTuple(args, "OOOKO:range_hashes", &o_v, &o_s, &o_e, &base, &o_out)) return NULL;
     Py_buffer bv, bs, be, bo;
-    if (get_buf(o_v, &bv, 8, -1, 0, "values") < 0) return NULL;
-    if (get_buf(o_s, &bs, 8, -1, 0, "start") < 0) {
+    if (get_buf(o_v, &bv, 8, 'u', -1, 0, "values") < 0) return NULL;
+    if (get_buf(o_s, &bs, 8, 'i', -1, 0, "start") < 0) {
         PyBuffer_Release(&bv);
         return NULL;
     }
     Py_ssize_t m = bs.len / 8;
-    if (get_buf(o_e, &be, 8, m, 0, "end") < 0) {
+    if (get_buf(o_e, &be, 8, 'i', m, 0, "end") < 0) {
         PyBuffer_Release(&bv);
         PyBuffer_Release(&bs);
         return NULL;
     }
-    if (get_buf(o_out, &bo, 8, m, 1, "out") < 0) {
+    if (get_buf(o_out, &bo, 8, 'u', m, 1, "out") < 0) {
         PyBuffer_Release(&bv);
         PyBuffer_Release(&bs);
         PyBuffer_Release(&be);
@@ -530,14 +552,14 @@ static PyObject *text_kgram_hashes(PyObject *self, PyObject *args) {
     unsigned long long base;
     if (!PyArg_ParseTuple(args, "OnKO:kgram_hashes", &o_v, &k, &base, &o_out)) return NULL;
     Py_buffer bv, bo;
-    if (get_buf(o_v, &bv, 8, -1, 0, "values") < 0) return NULL;
+    if (get_buf(o_v, &bv, 8, 'u', -1, 0, "values") < 0) return NULL;
     const Py_ssize_t n = bv.len / 8;
     if (k < 1 || k > n) {
         PyErr_SetString(PyExc_ValueError, "kgram_hashes: need 1 <= k <= len(values)");
         PyBuffer_Release(&bv);
         return NULL;
     }
-    if (get_buf(o_out, &bo, 8, n - k + 1, 1, "out") < 0) {
+    if (get_buf(o_out, &bo, 8, 'u', n - k + 1, 1, "out") < 0) {
         PyBuffer_Release(&bv);
         return NULL;
     }
@@ -570,6 +592,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "text", "Text kernels of dedupe.core (normalise, tokenise, hash).", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit_text(void) { return PyModule_Create(&module); }
