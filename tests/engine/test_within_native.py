@@ -25,6 +25,8 @@ CONFIGS = [
     WithinConfig(min_repeat_tokens=3, keep_policy="first", artefact_evidence=False),
     WithinConfig(min_repeat_tokens=4, near_repeat_threshold=0.7, near_repeat_min_tokens=4),
     WithinConfig(min_repeat_tokens=5, near_repeat_threshold=0.8, near_repeat_shingle=1, near_repeat_bands=16),
+    WithinConfig(min_repeat_tokens=4, near_repeat=False),
+    WithinConfig(min_repeat_tokens=3, keep_policy="first"),
 ]
 PHRASES = [
     "The quick brown fox jumps over the lazy dog near the river bank.",
@@ -156,3 +158,25 @@ def test_bad_arguments_raise_value_error():
     with pytest.raises(ValueError):  # blocks past the tokens
         K.near_page("alpha beta gamma delta", t.norm.text, lambda *a, **k: 0.0, *args, np.array([0, 2], np.int64),
                     np.array([2, 9], np.int64), np.array([0, 1], np.int64), np.zeros(0, np.int64), u8, u8, None, 0.9, True, True)
+
+
+PREFIX = ["", ". ", ".> ", ". \"", "\n", " (", ".\t> ", "! « ", "? ‘", "word ", "。", ". >> "]
+SUFFIX = ["", " ...", "  ...", " …", "\t…", " . . .", "..", "   ...", " x", "...", "  …"]
+UNIT = ["alpha beta gamma delta", "Alpha beta gamma delta", "éclair beta gamma delta"]
+part = st.tuples(st.sampled_from(PREFIX), st.sampled_from(UNIT), st.sampled_from(SUFFIX)).map("".join)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(part, min_size=2, max_size=6).map(" filler words here ".join), st.booleans())
+def test_evidence_contexts_kernel_equals_numpy(monkeypatch, text, adjacent):
+    # the contexts the artefact evidence reads: sentence ends, quotes and ">" before a copy,
+    # ellipses (after blanks, within four characters) after it
+    if adjacent:
+        text = text.replace(" filler words here ", " ")
+    cfg = WithinConfig(min_repeat_tokens=3, min_repeat_chars=0)
+    toks = tokenize(text)
+    got = within.within_analysis(text, toks, cfg)
+    with monkeypatch.context() as mp:
+        _numpy(mp)
+        want = within.within_analysis(text, toks, cfg)
+    _same(got, want)

@@ -694,6 +694,8 @@ def within_analysis(
         else:
             per_pieces, per_mask = periodic_runs(text, toks, cfg, excl, _kg=kg)
             raw, _, _ = exact_repeats(text, toks, cfg, excl | per_mask, _groups=(kg, grouped))
+    if _K is not None and not per_pieces:
+        return _within_native(text, toks, cfg, excl, raw, _near_pre)
     if per_pieces:  # the unit a periodic run keeps is the kept copy of its pieces: never removed
         ka, kb = _tok_ranges(toks, [p.kept[0] for p in per_pieces], [p.kept[1] for p in per_pieces])  # type: ignore[index]
         per_kept = _mark(n, ka, kb)
@@ -738,6 +740,55 @@ def within_analysis(
             else:
                 flagged.extend(near_flag)
             flagged.sort(key=lambda p: (p.start, p.end))
+    return WithinAnalysis(pieces, flagged, removed)
+
+
+_NO_I64 = np.zeros(0, dtype=np.int64)
+_GATE_SUFFIX = ("/flagged", "/adjacent", "/fragment", "/truncated", "/joined", "")  # by the kernel's evidence code
+
+
+def _within_native(
+    text: str, toks: Tokens, cfg: WithinConfig, excl: np.ndarray, raw: "list[Piece]", pre: "tuple | None"
+) -> WithinAnalysis:
+    """:func:`within_analysis` of a page without periodic runs, from its exact pieces ``raw`` on,
+    in one kernel call: :func:`_gate`, the removed and kept-copy masks, :func:`near_repeats` after
+    its candidate pairs (``pre``: computed by :func:`_near_pre_many`, or here) and the merge of the
+    flagged repeats. Equal results (tests compare it with the numpy code)."""
+    n = len(toks)
+    b_lo = b_hi = pairs = _NO_I64
+    if cfg.near_repeat and n >= cfg.near_repeat_min_tokens * 2:
+        if pre is None:
+            s_start, s_end = sentence_bounds(text)
+            lo = np.searchsorted(toks.start, s_start, side="left")
+            hi = np.searchsorted(toks.start, s_end, side="left")
+            cand = np.flatnonzero(hi - lo >= cfg.near_repeat_min_tokens)
+            if len(cand) >= 2:
+                b_lo, b_hi = lo[cand], hi[cand]
+                pairs = candidate_pairs(_near_band_keys(toks.hashes, b_lo, b_hi, cfg))
+        elif len(pre[2]) >= 2:
+            lo, hi, cand, pairs = pre
+            b_lo, b_hi = lo[cand], hi[cand]
+    rows = np.array([(*p.extra, p.start, p.end, *p.kept) for p in raw], dtype=np.int64).reshape(-1) if raw else _NO_I64
+    removed = np.zeros(n, dtype=bool)
+    codes, near_p, order, near_f = _K.within_page(  # type: ignore[union-attr]
+        text, toks.norm.text, fuzz.ratio, _i64(toks.start), _i64(toks.end), _i64(toks.nstart), _i64(toks.nend), rows, _u8(excl),
+        removed.view(np.uint8), _i64(b_lo), _i64(b_hi), _i64(pairs).reshape(-1), cfg.near_repeat, float(cfg.near_repeat_threshold),
+        cfg.keep_policy == "context", cfg.artefact_evidence,
+    )
+    pieces = [
+        Piece(p.start, p.end, p.kind, p.rule + _GATE_SUFFIX[c], p.score, p.kept, p.kept_doc, p.site_pages)
+        for p, c in zip(raw, codes) if c
+    ]
+    if near_p:
+        pieces += [Piece(a, b, KIND_NEAR_REPEAT, _NEAR_RULES[r], sc, kept=(ks, ke)) for a, b, r, sc, ks, ke in near_p]
+    flagged: list[Piece] = []
+    for i in order:
+        if i >= 0:
+            p = raw[i]
+            flagged.append(Piece(p.start, p.end, p.kind, p.rule + "/flagged", p.score, p.kept, p.kept_doc, p.site_pages))
+        else:
+            a, b, r, sc, ks, ke = near_f[-1 - i]
+            flagged.append(Piece(a, b, KIND_NEAR_REPEAT, _NEAR_RULES[r], sc, kept=(ks, ke)))
     return WithinAnalysis(pieces, flagged, removed)
 
 

@@ -555,72 +555,33 @@ static int seg_ratio(PyObject *norm, PyObject *ratio, PyObject *kw, PyObject **s
     return 0;
 }
 
-/* near_page(text, norm, ratio, tstart, tend, nstart, nend, c_lo, c_hi, pairs, anchors, removed, kept_ref,
-             excluded, threshold, context, evidence) -> (pieces, flagged)
-   within.near_repeats after its candidate pairs: anchored pairs, verification with `ratio`
-   (rapidfuzz's fuzz.ratio), groups, canonical blocks and the pieces. `removed` (uint8, one per
-   token) is updated in place. Items: (start, end, rule code, score, kept start, kept end). */
-static PyObject *k_near_page(PyObject *self, PyObject *args) {
-    PyObject *o_text, *o_norm, *ratio, *o_ts, *o_te, *o_ns, *o_ne, *o_lo, *o_hi, *o_pairs, *o_anc, *o_rem, *o_ref, *o_exc;
-    double thr;
-    int context, evidence;
-    if (!PyArg_ParseTuple(args, "UUOOOOOOOOOOOOdpp", &o_text, &o_norm, &ratio, &o_ts, &o_te, &o_ns, &o_ne, &o_lo, &o_hi, &o_pairs, &o_anc,
-                          &o_rem, &o_ref, &o_exc, &thr, &context, &evidence))
-        return NULL;
-    Bufs B = {.n = 0};
-    PyObject *res = NULL, *pieces = NULL, *flagged = NULL, *kw = NULL, *cutoff_obj = NULL;
+/* within.near_repeats after its candidate pairs: anchored pairs, verification with `ratio`
+   (rapidfuzz's fuzz.ratio), groups, canonical blocks and the pieces, appended to `pieces` and
+   `flagged` as (start, end, rule code, score, kept start, kept end). Candidate blocks: token
+   ranges [c_lo[i], c_hi[i]); pairs: npairs (i, j); anchors: nanc (removed token, kept token).
+   `removed` (one byte per token) is updated in place. Returns 0, or -1 with an exception set. */
+static int near_core(const Text *tx, PyObject *o_norm, PyObject *ratio, const int64_t *ts, const int64_t *te, const int64_t *ns,
+                     const int64_t *ne, Py_ssize_t n, const int64_t *c_lo, const int64_t *c_hi, Py_ssize_t mc, const int64_t *pairs,
+                     Py_ssize_t npairs, const int64_t *anc, Py_ssize_t nanc, uint8_t *removed, const uint8_t *kref, const uint8_t *exc,
+                     double thr, int context, int evidence, PyObject *pieces, PyObject *flagged) {
+    int ret = -1;
+    PyObject *kw = NULL, *cutoff_obj = NULL;
     PyObject **seg = NULL;
     int64_t *codes = NULL, *parent = NULL, *nodes = NULL, *head = NULL, *nxt = NULL, *tail = NULL, *nrem = NULL;
     double *bscore = NULL;
     uint8_t *blocked = NULL, *ok_pair = NULL, *pinned = NULL;
-    Py_ssize_t n, n2, n3, n4, mc, mc2, np2, na, nr, nref, nexc = 0;
-    Text text;
-    if (text_of(o_text, &text) < 0) return NULL;
-    const int64_t *ts = bufs_get(&B, o_ts, 8, 0, &n, "tstart");
-    if (!ts) goto done;
-    const int64_t *te = bufs_get(&B, o_te, 8, 0, &n2, "tend");
-    if (!te) goto done;
-    const int64_t *ns = bufs_get(&B, o_ns, 8, 0, &n3, "nstart");
-    if (!ns) goto done;
-    const int64_t *ne = bufs_get(&B, o_ne, 8, 0, &n4, "nend");
-    if (!ne) goto done;
-    const int64_t *c_lo = bufs_get(&B, o_lo, 8, 0, &mc, "c_lo");
-    if (!c_lo) goto done;
-    const int64_t *c_hi = bufs_get(&B, o_hi, 8, 0, &mc2, "c_hi");
-    if (!c_hi) goto done;
-    const int64_t *pairs = bufs_get(&B, o_pairs, 8, 0, &np2, "pairs");
-    if (!pairs) goto done;
-    const int64_t *anc = bufs_get(&B, o_anc, 8, 0, &na, "anchors");
-    if (!anc) goto done;
-    uint8_t *removed = bufs_get(&B, o_rem, 1, 1, &nr, "removed");
-    if (!removed) goto done;
-    const uint8_t *kref = bufs_get(&B, o_ref, 1, 0, &nref, "kept_ref");
-    if (!kref) goto done;
-    const uint8_t *exc = NULL;
-    if (o_exc != Py_None) {
-        exc = bufs_get(&B, o_exc, 1, 0, &nexc, "excluded");
-        if (!exc) goto done;
-    }
-    if (n2 != n || n3 != n || n4 != n || nr != n || nref != n || (exc && nexc != n)) {
-        PyErr_SetString(PyExc_ValueError, "token arrays differ in length");
-        goto done;
-    }
-    if (mc2 != mc || np2 % 2 || na % 2) { PyErr_SetString(PyExc_ValueError, "bad block, pair or anchor arrays"); goto done; }
+    Py_ssize_t np2 = 2 * npairs;
     for (Py_ssize_t i = 0; i < mc; i++)
         if (c_lo[i] < 0 || c_lo[i] >= c_hi[i] || c_hi[i] > n || (i && c_lo[i] < c_hi[i - 1])) {
             PyErr_SetString(PyExc_ValueError, "blocks must be sorted, disjoint, non-empty token ranges");
-            goto done;
+            goto fail;
         }
-    Py_ssize_t npairs = np2 / 2, nanc = na / 2;
     for (Py_ssize_t q = 0; q < np2; q++)
-        if (pairs[q] < 0 || pairs[q] >= mc) { PyErr_SetString(PyExc_ValueError, "pair outside the blocks"); goto done; }
-    pieces = PyList_New(0);
-    flagged = PyList_New(0);
-    if (!pieces || !flagged) goto done;
+        if (pairs[q] < 0 || pairs[q] >= mc) { PyErr_SetString(PyExc_ValueError, "pair outside the blocks"); goto fail; }
     /* all pairs as codes i * mc + j: LSH pairs, then anchored pairs (block of a removed token,
        block of its kept copy) */
     codes = (int64_t *)malloc(sizeof(int64_t) * (npairs + nanc + 1));
-    if (!codes) { PyErr_NoMemory(); goto done; }
+    if (!codes) { PyErr_NoMemory(); goto fail; }
     Py_ssize_t nc = 0;
     for (Py_ssize_t q = 0; q < npairs; q++) codes[nc++] = pairs[2 * q] * mc + pairs[2 * q + 1];
     for (Py_ssize_t q = 0; q < nanc; q++) {
@@ -651,23 +612,23 @@ static PyObject *k_near_page(PyObject *self, PyObject *args) {
             if (!u || codes[q] != codes[u - 1]) codes[u++] = codes[q];
         nc = u;
     }
-    if (!nc) goto finish;
+    if (!nc) goto ok;
     /* verify the pairs */
     seg = (PyObject **)calloc(mc, sizeof(PyObject *));
     parent = (int64_t *)malloc(sizeof(int64_t) * mc);
     bscore = (double *)malloc(sizeof(double) * nc);
     ok_pair = (uint8_t *)calloc(nc, 1);
-    if (!seg || !parent || !bscore || !ok_pair) { PyErr_NoMemory(); goto done; }
+    if (!seg || !parent || !bscore || !ok_pair) { PyErr_NoMemory(); goto fail; }
     for (Py_ssize_t i = 0; i < mc; i++) parent[i] = i;
     double cutoff = thr * 100;
     kw = PyDict_New();
     cutoff_obj = PyFloat_FromDouble(cutoff);
-    if (!kw || !cutoff_obj || PyDict_SetItemString(kw, "score_cutoff", cutoff_obj) < 0) goto done;
+    if (!kw || !cutoff_obj || PyDict_SetItemString(kw, "score_cutoff", cutoff_obj) < 0) goto fail;
     int any = 0;
     for (Py_ssize_t q = 0; q < nc; q++) {
         int64_t ij[2] = {codes[q] / mc, codes[q] % mc};
         double sc;
-        if (seg_ratio(o_norm, ratio, kw, seg, ns, ne, c_lo, c_hi, ij[0], ij[1], &sc) < 0) goto done;
+        if (seg_ratio(o_norm, ratio, kw, seg, ns, ne, c_lo, c_hi, ij[0], ij[1], &sc) < 0) goto fail;
         if (sc >= cutoff) {
             Py_ssize_t ra = find_root(parent, ij[0]), rb = find_root(parent, ij[1]);
             if (ra != rb) {
@@ -679,7 +640,7 @@ static PyObject *k_near_page(PyObject *self, PyObject *args) {
             any = 1;
         }
     }
-    if (!any) goto finish;
+    if (!any) goto ok;
     blocked = (uint8_t *)malloc(n + 1);
     nodes = (int64_t *)malloc(sizeof(int64_t) * (2 * nc + 1));
     head = (int64_t *)malloc(sizeof(int64_t) * mc);
@@ -687,7 +648,7 @@ static PyObject *k_near_page(PyObject *self, PyObject *args) {
     nxt = (int64_t *)malloc(sizeof(int64_t) * mc);
     nrem = (int64_t *)malloc(sizeof(int64_t) * mc);
     pinned = (uint8_t *)malloc(mc);
-    if (!blocked || !nodes || !head || !tail || !nxt || !nrem || !pinned) { PyErr_NoMemory(); goto done; }
+    if (!blocked || !nodes || !head || !tail || !nxt || !nrem || !pinned) { PyErr_NoMemory(); goto fail; }
     /* blocked: removed here or by another level */
     for (Py_ssize_t t = 0; t < n; t++) blocked[t] = removed[t] || (exc && exc[t]);
     Py_ssize_t nn = 0;
@@ -728,7 +689,7 @@ static PyObject *k_near_page(PyObject *self, PyObject *args) {
         for (int64_t i = head[root]; i >= 0; i = nxt[i]) {
             if (nrem[i]) continue;
             int sc = 0;
-            if (context && context_score(&text, ts[c_lo[i]], te[c_hi[i] - 1], 0, 0, &sc) < 0) goto done;
+            if (context && context_score(tx, ts[c_lo[i]], te[c_hi[i] - 1], 0, 0, &sc) < 0) goto fail;
             if (canon < 0 || pinned[i] > cbest_pin || (pinned[i] == cbest_pin && sc > cbest_sc)) {
                 canon = i;
                 cbest_pin = pinned[i];
@@ -756,7 +717,7 @@ static PyObject *k_near_page(PyObject *self, PyObject *args) {
                 score = thr > bscore[lo] ? thr : bscore[lo]; /* max(best, threshold) */
             } else { /* joined only transitively: compare with the canonical block */
                 double sc;
-                if (seg_ratio(o_norm, ratio, NULL, seg, ns, ne, c_lo, c_hi, i, canon, &sc) < 0) goto done;
+                if (seg_ratio(o_norm, ratio, NULL, seg, ns, ne, c_lo, c_hi, i, canon, &sc) < 0) goto fail;
                 score = sc / 100;
                 if (score < thr) continue;
             }
@@ -768,28 +729,372 @@ static PyObject *k_near_page(PyObject *self, PyObject *args) {
                 for (int64_t t = b; t < b + 2 && t < n && !touches; t++) touches = removed[t] != 0;
                 for (int64_t t = a; t < b && !touches; t++) touches = removed[t] != 0;
                 if (!(btb || touches)) {
-                    if (emit_runs(flagged, blocked, a, b, ts, te, R_FLAGGED, score, ks, ke) < 0) goto done;
+                    if (emit_runs(flagged, blocked, a, b, ts, te, R_FLAGGED, score, ks, ke) < 0) goto fail;
                     continue;
                 }
                 rule = btb ? R_ADJACENT : R_JOINED;
             }
-            if (emit_runs(pieces, blocked, a, b, ts, te, rule, score, ks, ke) < 0) goto done;
+            if (emit_runs(pieces, blocked, a, b, ts, te, rule, score, ks, ke) < 0) goto fail;
             for (int64_t t = a; t < b; t++)
                 if (!blocked[t]) removed[t] = blocked[t] = 1;
         }
     }
-finish:
-    res = PyTuple_Pack(2, pieces, flagged);
-done:
+ok:
+    ret = 0;
+fail:
     if (seg) {
         for (Py_ssize_t i = 0; i < mc; i++) Py_XDECREF(seg[i]);
         free(seg);
     }
-    Py_XDECREF(pieces);
-    Py_XDECREF(flagged);
     Py_XDECREF(kw);
     Py_XDECREF(cutoff_obj);
     free(codes); free(parent); free(nodes); free(head); free(nxt); free(tail); free(bscore); free(blocked); free(ok_pair); free(nrem); free(pinned);
+    return ret;
+}
+
+/* near_page(text, norm, ratio, tstart, tend, nstart, nend, c_lo, c_hi, pairs, anchors, removed, kept_ref,
+             excluded, threshold, context, evidence) -> (pieces, flagged): near_core of one page. */
+static PyObject *k_near_page(PyObject *self, PyObject *args) {
+    PyObject *o_text, *o_norm, *ratio, *o_ts, *o_te, *o_ns, *o_ne, *o_lo, *o_hi, *o_pairs, *o_anc, *o_rem, *o_ref, *o_exc;
+    double thr;
+    int context, evidence;
+    if (!PyArg_ParseTuple(args, "UUOOOOOOOOOOOOdpp", &o_text, &o_norm, &ratio, &o_ts, &o_te, &o_ns, &o_ne, &o_lo, &o_hi, &o_pairs, &o_anc,
+                          &o_rem, &o_ref, &o_exc, &thr, &context, &evidence))
+        return NULL;
+    Bufs B = {.n = 0};
+    PyObject *res = NULL, *pieces = NULL, *flagged = NULL;
+    Py_ssize_t n, n2, n3, n4, mc, mc2, np2, na, nr, nref, nexc = 0;
+    Text text;
+    if (text_of(o_text, &text) < 0) return NULL;
+    const int64_t *ts = bufs_get(&B, o_ts, 8, 0, &n, "tstart");
+    if (!ts) goto done;
+    const int64_t *te = bufs_get(&B, o_te, 8, 0, &n2, "tend");
+    if (!te) goto done;
+    const int64_t *ns = bufs_get(&B, o_ns, 8, 0, &n3, "nstart");
+    if (!ns) goto done;
+    const int64_t *ne = bufs_get(&B, o_ne, 8, 0, &n4, "nend");
+    if (!ne) goto done;
+    const int64_t *c_lo = bufs_get(&B, o_lo, 8, 0, &mc, "c_lo");
+    if (!c_lo) goto done;
+    const int64_t *c_hi = bufs_get(&B, o_hi, 8, 0, &mc2, "c_hi");
+    if (!c_hi) goto done;
+    const int64_t *pairs = bufs_get(&B, o_pairs, 8, 0, &np2, "pairs");
+    if (!pairs) goto done;
+    const int64_t *anc = bufs_get(&B, o_anc, 8, 0, &na, "anchors");
+    if (!anc) goto done;
+    uint8_t *removed = bufs_get(&B, o_rem, 1, 1, &nr, "removed");
+    if (!removed) goto done;
+    const uint8_t *kref = bufs_get(&B, o_ref, 1, 0, &nref, "kept_ref");
+    if (!kref) goto done;
+    const uint8_t *exc = NULL;
+    if (o_exc != Py_None) {
+        exc = bufs_get(&B, o_exc, 1, 0, &nexc, "excluded");
+        if (!exc) goto done;
+    }
+    if (n2 != n || n3 != n || n4 != n || nr != n || nref != n || (exc && nexc != n)) {
+        PyErr_SetString(PyExc_ValueError, "token arrays differ in length");
+        goto done;
+    }
+    if (mc2 != mc || np2 % 2 || na % 2) { PyErr_SetString(PyExc_ValueError, "bad block, pair or anchor arrays"); goto done; }
+    pieces = PyList_New(0);
+    flagged = PyList_New(0);
+    if (!pieces || !flagged) goto done;
+    if (near_core(&text, o_norm, ratio, ts, te, ns, ne, n, c_lo, c_hi, mc, pairs, np2 / 2, anc, na / 2, removed, kref, exc, thr, context,
+                  evidence, pieces, flagged) < 0)
+        goto done;
+    res = PyTuple_Pack(2, pieces, flagged);
+done:
+    Py_XDECREF(pieces);
+    Py_XDECREF(flagged);
+    bufs_release(&B);
+    return res;
+}
+
+/* ------------------------------------------------------------------ one page, after the exact pass */
+
+static int is_kind_skip(Py_UCS4 c) { /* _start_kind: whitespace or "\"'«“‘(>" */
+    return Py_UNICODE_ISSPACE(c) || c == '"' || c == '\'' || c == 0xAB || c == 0x201C || c == 0x2018 || c == '(' || c == '>';
+}
+
+/* _start_kind(text, pos) == "sentence" */
+static int starts_sentence(const Text *t, int64_t pos) {
+    Py_ssize_t j = (Py_ssize_t)pos - 1;
+    if (j >= t->len) j = t->len - 1; /* not reached with pos <= len */
+    while (j >= 0 && is_kind_skip(TCH(t, j))) j--;
+    return j >= 0 && is_terminal(TCH(t, j));
+}
+
+/* _ellipsis_after(text, pos): text[pos : pos + 4].lstrip(" \t") starts with "…" or "..." */
+static int ellipsis_after(const Text *t, int64_t pos) {
+    Py_ssize_t end = pos + 4 < t->len ? (Py_ssize_t)pos + 4 : t->len, i = (Py_ssize_t)pos;
+    while (i < end && (TCH(t, i) == ' ' || TCH(t, i) == '\t')) i++;
+    if (i < end && TCH(t, i) == 0x2026) return 1;
+    return i + 2 < end && TCH(t, i) == '.' && TCH(t, i + 1) == '.' && TCH(t, i + 2) == '.';
+}
+
+#define W_NONE 0
+#define W_ADJACENT 1
+#define W_FRAGMENT 2
+#define W_TRUNCATED 3
+#define W_JOINED 4
+#define W_ALL 5 /* no artefact evidence asked: every piece removed */
+
+/* _evidence_at(text, a, b, ka, kb, sa, sk, ea, ek) as a W_ code; -1 on a bad offset */
+static int evidence_at(const Text *t, int64_t a, int64_t b, int64_t ka, int64_t kb, int64_t sa, int64_t sk, int64_t ea, int64_t ek) {
+    if (b + 1 >= ka && kb + 1 >= a) return W_ADJACENT;
+    if (sa < 0 || sk < 0 || ea < 0 || ek < 0 || sa >= t->len || sk >= t->len) {
+        PyErr_SetString(PyExc_ValueError, "piece offset outside the text");
+        return -1;
+    }
+    int ka_sent = starts_sentence(t, sk), a_sent = starts_sentence(t, sa);
+    if ((Py_UNICODE_ISLOWER(TCH(t, sa)) && a_sent && !ka_sent) || (Py_UNICODE_ISLOWER(TCH(t, sk)) && ka_sent && !a_sent)) return W_FRAGMENT;
+    if (ellipsis_after(t, ea) != ellipsis_after(t, ek)) return W_TRUNCATED;
+    return W_NONE;
+}
+
+typedef struct {
+    int64_t a, b, i;
+} Iv;
+
+static int cmp_iv(const void *x, const void *y) {
+    const Iv *p = (const Iv *)x, *q = (const Iv *)y;
+    if (p->a != q->a) return (p->a > q->a) - (p->a < q->a);
+    if (p->b != q->b) return (p->b > q->b) - (p->b < q->b);
+    return (p->i > q->i) - (p->i < q->i);
+}
+
+/* np.searchsorted(arr, v) (side "left") of a sorted array */
+static Py_ssize_t lsearch(const int64_t *arr, Py_ssize_t n, int64_t v) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (arr[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static void mark_range(uint8_t *m, Py_ssize_t n, int64_t a, int64_t b) { /* m[a : b + 1] = 1 (clipped to n) */
+    int64_t hi = b < n ? b + 1 : n;
+    for (int64_t t = a < 0 ? 0 : a; t < hi; t++) m[t] = 1;
+}
+
+typedef struct {
+    int64_t start, end, idx;
+} Fl;
+
+static int cmp_fl(const void *x, const void *y) { /* (start, end), then position: a stable sort */
+    const Fl *p = (const Fl *)x, *q = (const Fl *)y;
+    if (p->start != q->start) return (p->start > q->start) - (p->start < q->start);
+    if (p->end != q->end) return (p->end > q->end) - (p->end < q->end);
+    return 0;
+}
+
+/* within_page(text, norm, ratio, tstart, tend, nstart, nend, raw, excluded, removed, c_lo, c_hi, pairs,
+               near_stage, threshold, context, evidence) -> (codes, near_pieces, flagged_order, near_flagged)
+   within.within_analysis of a page without periodic runs, from its exact pieces on: _gate, the
+   removed and kept-copy masks, near_repeats (when near_stage and two or more candidate blocks) and
+   the merge of the flagged repeats. raw: int64 (m, 7) rows (a, b, d, start, end, kept start,
+   kept end) of the exact pieces; removed: zeroed, one byte per token, filled here. codes: bytes,
+   one W_ code per exact piece (W_NONE: flagged). flagged_order: the flagged pieces in their final
+   order, i >= 0 the exact piece i, -1 - j the near item j. */
+static PyObject *k_within_page(PyObject *self, PyObject *args) {
+    PyObject *o_text, *o_norm, *ratio, *o_ts, *o_te, *o_ns, *o_ne, *o_raw, *o_exc, *o_rem, *o_lo, *o_hi, *o_pairs;
+    double thr;
+    int near_stage, context, evidence;
+    if (!PyArg_ParseTuple(args, "UUOOOOOOOOOOOpdpp", &o_text, &o_norm, &ratio, &o_ts, &o_te, &o_ns, &o_ne, &o_raw, &o_exc, &o_rem, &o_lo,
+                          &o_hi, &o_pairs, &near_stage, &thr, &context, &evidence))
+        return NULL;
+    Bufs B = {.n = 0};
+    PyObject *res = NULL, *codes_obj = NULL, *near_p = NULL, *near_f = NULL, *order = NULL;
+    Py_ssize_t n, n2, n3, n4, nraw, nexc, nr, mc, mc2, np2;
+    uint8_t *kref = NULL, *seen = NULL;
+    int64_t *parent = NULL, *anc = NULL, *csum = NULL;
+    Iv *ivs = NULL;
+    Fl *fl = NULL;
+    uint8_t *has = NULL;
+    Text text;
+    if (text_of(o_text, &text) < 0) return NULL;
+    const int64_t *ts = bufs_get(&B, o_ts, 8, 0, &n, "tstart");
+    if (!ts) goto done;
+    const int64_t *te = bufs_get(&B, o_te, 8, 0, &n2, "tend");
+    if (!te) goto done;
+    const int64_t *ns = bufs_get(&B, o_ns, 8, 0, &n3, "nstart");
+    if (!ns) goto done;
+    const int64_t *ne = bufs_get(&B, o_ne, 8, 0, &n4, "nend");
+    if (!ne) goto done;
+    const int64_t *raw = bufs_get(&B, o_raw, 8, 0, &nraw, "raw");
+    if (!raw) goto done;
+    const uint8_t *exc = bufs_get(&B, o_exc, 1, 0, &nexc, "excluded");
+    if (!exc) goto done;
+    uint8_t *removed = bufs_get(&B, o_rem, 1, 1, &nr, "removed");
+    if (!removed) goto done;
+    const int64_t *c_lo = bufs_get(&B, o_lo, 8, 0, &mc, "c_lo");
+    if (!c_lo) goto done;
+    const int64_t *c_hi = bufs_get(&B, o_hi, 8, 0, &mc2, "c_hi");
+    if (!c_hi) goto done;
+    const int64_t *pairs = bufs_get(&B, o_pairs, 8, 0, &np2, "pairs");
+    if (!pairs) goto done;
+    if (n2 != n || n3 != n || n4 != n || nexc != n || nr != n) { PyErr_SetString(PyExc_ValueError, "token arrays differ in length"); goto done; }
+    if (nraw % 7 || mc2 != mc || np2 % 2) { PyErr_SetString(PyExc_ValueError, "bad piece, block or pair arrays"); goto done; }
+    Py_ssize_t m = nraw / 7;
+    codes_obj = PyBytes_FromStringAndSize(NULL, m);
+    near_p = PyList_New(0);
+    near_f = PyList_New(0);
+    order = PyList_New(0);
+    kref = (uint8_t *)calloc(n + 1, 1);
+    parent = (int64_t *)malloc(sizeof(int64_t) * (m + 1));
+    ivs = (Iv *)malloc(sizeof(Iv) * (m + 1));
+    has = (uint8_t *)calloc(m + 1, 1);
+    anc = (int64_t *)malloc(sizeof(int64_t) * (4 * m + 1));
+    if (!codes_obj || !near_p || !near_f || !order) goto done;
+    if (!kref || !parent || !ivs || !has || !anc) { PyErr_NoMemory(); goto done; }
+    char *code = PyBytes_AS_STRING(codes_obj);
+    /* _gate: evidence of each piece, clusters of removed pieces touching each other */
+    for (Py_ssize_t i = 0; i < m; i++) {
+        const int64_t *r = raw + 7 * i;
+        if (!evidence) { code[i] = W_ALL; continue; }
+        int w = evidence_at(&text, r[0], r[1], r[0] + r[2], r[1] + r[2], r[3], r[5], r[4], r[6]);
+        if (w < 0) goto done;
+        code[i] = (char)w;
+        parent[i] = i;
+        ivs[i].a = r[0];
+        ivs[i].b = r[1];
+        ivs[i].i = i;
+    }
+    if (evidence && m) {
+        qsort(ivs, m, sizeof(Iv), cmp_iv);
+        int64_t end = -1000000000LL, last = -1;
+        for (Py_ssize_t q = 0; q < m; q++) {
+            int64_t a = ivs[q].a, b = ivs[q].b, i = ivs[q].i;
+            if (last >= 0 && a - end - 1 <= 0) { /* _JOIN_GAP */
+                Py_ssize_t ra = find_root(parent, last), rb = find_root(parent, i);
+                if (ra != rb) {
+                    if (ra < rb) parent[rb] = ra;
+                    else parent[ra] = rb;
+                }
+            }
+            if (b > end || last < 0) {
+                end = end > b ? end : b;
+                last = i;
+            }
+        }
+        for (Py_ssize_t i = 0; i < m; i++)
+            if (code[i]) has[find_root(parent, i)] = 1;
+        for (Py_ssize_t i = 0; i < m; i++)
+            if (!code[i] && has[find_root(parent, i)]) code[i] = W_JOINED;
+    }
+    /* removed and kept-copy masks of the removed pieces; anchors (first and last token of each
+       removed run, and of its kept copy) */
+    Py_ssize_t nanc = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (!code[i]) continue;
+        const int64_t *r = raw + 7 * i;
+        int64_t a = lsearch(ts, n, r[3]), b = lsearch(te, n, r[4]), ka = lsearch(ts, n, r[5]), kb = lsearch(te, n, r[6]);
+        mark_range(removed, n, a, b);
+        mark_range(kref, n, ka, kb);
+        anc[2 * nanc] = a;
+        anc[2 * nanc + 1] = ka;
+        anc[2 * nanc + 2] = b;
+        anc[2 * nanc + 3] = kb;
+        nanc += 2;
+    }
+    if (!near_stage) { /* flagged: the exact ones, in their order */
+        for (Py_ssize_t i = 0; i < m; i++)
+            if (!code[i]) {
+                PyObject *v = PyLong_FromSsize_t(i);
+                if (!v || PyList_Append(order, v) < 0) { Py_XDECREF(v); goto done; }
+                Py_DECREF(v);
+            }
+        goto finish;
+    }
+    if (mc >= 2) {
+        uint8_t *excl = (uint8_t *)exc;
+        if (near_core(&text, o_norm, ratio, ts, te, ns, ne, n, c_lo, c_hi, mc, pairs, np2 / 2, anc, nanc, removed, kref, excl, thr, context,
+                      evidence, near_p, near_f) < 0)
+            goto done;
+    }
+    Py_ssize_t nnf = PyList_GET_SIZE(near_f);
+    fl = (Fl *)malloc(sizeof(Fl) * (m + nnf + 1));
+    if (!fl) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t nf = 0;
+    /* exact flagged pieces not inside a block the near pass removed */
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (code[i]) continue;
+        const int64_t *r = raw + 7 * i;
+        Py_ssize_t fa = lsearch(ts, n, r[3]);
+        if (fa >= n) { PyErr_SetString(PyExc_ValueError, "flagged piece after the last token"); goto done; }
+        if (removed[fa]) continue;
+        fl[nf].start = r[3];
+        fl[nf].end = r[4];
+        fl[nf].idx = i;
+        nf++;
+    }
+    if (nf && nnf) { /* a near-flagged block already reported by the exact pass is not reported twice */
+        seen = (uint8_t *)calloc(n + 1, 1);
+        csum = (int64_t *)malloc(sizeof(int64_t) * (n + 1));
+        if (!seen || !csum) { PyErr_NoMemory(); goto done; }
+        for (Py_ssize_t q = 0; q < nf; q++) {
+            const int64_t *r = raw + 7 * fl[q].idx;
+            mark_range(seen, n, lsearch(ts, n, r[3]), lsearch(te, n, r[4]));
+            mark_range(seen, n, lsearch(ts, n, r[5]), lsearch(te, n, r[6]));
+        }
+        csum[0] = 0;
+        for (Py_ssize_t t = 0; t < n; t++) csum[t + 1] = csum[t] + seen[t];
+        for (Py_ssize_t j = 0; j < nnf; j++) {
+            PyObject *it = PyList_GET_ITEM(near_f, j);
+            long long s0, e0, ks, ke;
+            int rule;
+            double sc;
+            if (!PyArg_ParseTuple(it, "LLidLL", &s0, &e0, &rule, &sc, &ks, &ke)) goto done;
+            int64_t x[4] = {lsearch(ts, n, s0), lsearch(te, n, e0), lsearch(ts, n, ks), lsearch(te, n, ke)};
+            int hit = 0;
+            for (int h = 0; h < 4 && !hit; h += 2) {
+                int64_t lo = x[h] < n ? x[h] : n, hi = x[h + 1] + 1 < n ? x[h + 1] + 1 : n;
+                if (hi < lo) hi = lo;
+                hit = csum[hi] - csum[lo] > 0;
+            }
+            if (hit) continue;
+            fl[nf].start = s0;
+            fl[nf].end = e0;
+            fl[nf].idx = -1 - j;
+            nf++;
+        }
+    } else {
+        for (Py_ssize_t j = 0; j < nnf; j++) {
+            long long s0, e0, ks, ke;
+            int rule;
+            double sc;
+            if (!PyArg_ParseTuple(PyList_GET_ITEM(near_f, j), "LLidLL", &s0, &e0, &rule, &sc, &ks, &ke)) goto done;
+            fl[nf].start = s0;
+            fl[nf].end = e0;
+            fl[nf].idx = -1 - j;
+            nf++;
+        }
+    }
+    /* flagged.sort(key=(start, end)): stable (insertion sort; few items) */
+    for (Py_ssize_t q = 1; q < nf; q++) {
+        Fl v = fl[q];
+        Py_ssize_t j = q;
+        while (j > 0 && cmp_fl(&fl[j - 1], &v) > 0) {
+            fl[j] = fl[j - 1];
+            j--;
+        }
+        fl[j] = v;
+    }
+    for (Py_ssize_t q = 0; q < nf; q++) {
+        PyObject *v = PyLong_FromLongLong(fl[q].idx);
+        if (!v || PyList_Append(order, v) < 0) { Py_XDECREF(v); goto done; }
+        Py_DECREF(v);
+    }
+finish:
+    res = PyTuple_Pack(4, codes_obj, near_p, order, near_f);
+done:
+    Py_XDECREF(codes_obj);
+    Py_XDECREF(near_p);
+    Py_XDECREF(near_f);
+    Py_XDECREF(order);
+    free(kref); free(seen); free(parent); free(anc); free(csum); free(ivs); free(fl); free(has);
     bufs_release(&B);
     return res;
 }
@@ -828,6 +1133,7 @@ static PyMethodDef methods[] = {
     {"exact_groups", k_exact_groups, METH_VARARGS, "repeat groups of the k-grams of each page"},
     {"exact_pieces", k_exact_pieces, METH_VARARGS, "exact-repeat pieces of many pages"},
     {"near_page", k_near_page, METH_VARARGS, "near_repeats after its candidate pairs"},
+    {"within_page", k_within_page, METH_VARARGS, "within_analysis of a page after its exact pass"},
     {"mark", k_mark, METH_VARARGS, "union of token slices into a mask"},
     {NULL, NULL, 0, NULL},
 };
