@@ -250,6 +250,16 @@ static inline int norm_bmp(Norm *st, Py_UCS4 c, Py_ssize_t i) {
             }                                                                        \
             int done = 0;                                                            \
             if (j == i + 1 && (!(WIDE) || c < BMP)) {                                \
+                uint32_t m = st->single[c];                                          \
+                Py_ssize_t at = st->out.len;                                         \
+                if (m != UNMAPPED && at < st->out.cap) { /* the common case */       \
+                    ((uint32_t *)st->out.data)[at] = m;                              \
+                    ((int64_t *)st->os.data)[at] = (int64_t)i;                       \
+                    ((int64_t *)st->oe.data)[at] = (int64_t)j;                       \
+                    st->out.len = st->os.len = st->oe.len = at + 1;                  \
+                    i = j;                                                           \
+                    continue;                                                        \
+                }                                                                    \
                 if ((done = norm_bmp(st, c, i)) < 0) return -1;                      \
             }                                                                        \
             if (!done && norm_hard(st, i, j) < 0) return -1;                         \
