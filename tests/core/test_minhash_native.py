@@ -208,6 +208,20 @@ def test_candidate_pairs_kernel_equals_numpy(sizes, bands, values, signed, seed)
 
 
 @needs_kernel
+def test_candidate_pairs_kernel_equals_numpy_large_tables():
+    """Tables of hundreds of rows with many distinct keys: long probe chains in the kernel's
+    hash table (and chains that wrap around its end)."""
+    rng = np.random.default_rng(11)
+    for values, top in ((5, 400), (40, 400), (300, 400), (2**64 - 1, 400), (2**64 - 1, 8), (60, 8)):
+        sizes = rng.integers(0, top, 12 if top > 8 else 3000)
+        keys = rng.integers(0, values, size=(int(sizes.sum()), 8), dtype=np.uint64)
+        offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        got, want = both(candidate_pairs_many, keys, offsets)
+        for g, w in zip(got, want):
+            assert_same(g, w)
+
+
+@needs_kernel
 def test_kernel_rejects_bad_arguments():
     a, b = permutations(4, 1)
     h = np.arange(10, dtype=np.uint32)

@@ -473,16 +473,8 @@ fail_t:
 
 typedef struct {
     uint64_t key;
-    int64_t row;
+    int64_t row; /* -1: free slot */
 } entry_t;
-
-static int cmp_entry(const void *x, const void *y)
-{
-    const entry_t *a = (const entry_t *)x, *b = (const entry_t *)y;
-    if (a->key != b->key)
-        return a->key < b->key ? -1 : 1;
-    return (a->row > b->row) - (a->row < b->row);
-}
 
 static int cmp_i64(const void *x, const void *y)
 {
@@ -539,8 +531,10 @@ static PyObject *py_candidate_pairs_many(PyObject *self, PyObject *args)
     for (Py_ssize_t t = 0; t < m; t++)
         if (o[t + 1] - o[t] > longest)
             longest = (Py_ssize_t)(o[t + 1] - o[t]);
-    size_t cap = (size_t)(longest > 0 ? longest : 1) * (size_t)bands;
-    ent = (entry_t *)malloc(cap * sizeof(entry_t));
+    size_t cap = (size_t)(longest > 0 ? longest : 1) * (size_t)bands, slots = 16;
+    while (slots < 2 * cap)
+        slots <<= 1;
+    ent = (entry_t *)malloc(slots * sizeof(entry_t));
     codes = (int64_t *)malloc(cap * sizeof(int64_t));
     if (ent == NULL || codes == NULL) {
         PyErr_NoMemory();
@@ -555,19 +549,26 @@ static PyObject *py_candidate_pairs_many(PyObject *self, PyObject *args)
             const int64_t rows = o[t + 1] - o[t];
             Py_ssize_t ne = (Py_ssize_t)rows * bands, nc = 0;
             const uint64_t *tk = kv + o[t] * bands;
+            /* key -> first (lowest) row holding it: rows are visited in increasing order, so
+             * the row stored for a key is its first; every later row with that key pairs with it */
+            int bits = 4;
+            while (bits < 62 && ((size_t)1 << bits) < 2 * (size_t)ne)
+                bits++;
+            const size_t size = (size_t)1 << bits, mask = size - 1;
+            for (size_t e = 0; e < size; e++)
+                ent[e].row = -1;
             for (Py_ssize_t e = 0; e < ne; e++) {
-                ent[e].key = tk[e];
-                ent[e].row = e / bands;
-            }
-            if (ne > 1)
-                qsort(ent, (size_t)ne, sizeof(entry_t), cmp_entry);
-            /* every member of a run of equal keys pairs with the run's first (lowest) row */
-            for (Py_ssize_t e = 0; e < ne;) {
-                Py_ssize_t f = e;
-                int64_t first = ent[f].row;
-                for (e = f + 1; e < ne && ent[e].key == ent[f].key; e++)
-                    if (ent[e].row != first)
-                        codes[nc++] = first * rows + ent[e].row;
+                const uint64_t key = tk[e];
+                const int64_t row = e / bands;
+                size_t slot = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+                while (ent[slot].row >= 0 && ent[slot].key != key)
+                    slot = (slot + 1) & mask;
+                if (ent[slot].row < 0) {
+                    ent[slot].key = key;
+                    ent[slot].row = row;
+                } else if (ent[slot].row != row) {
+                    codes[nc++] = ent[slot].row * rows + row;
+                }
             }
             Py_ssize_t u = 0;
             if (nc > 0) {
