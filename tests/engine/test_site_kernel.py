@@ -282,3 +282,42 @@ def test_main_runs_kernel_equals_numpy_on_random_units(seed, nu, ci):
         (int(a), int(b), "list-region" if c else "outside-main-run") for a, b, c in zip(ps0[:got], pe0[:got], plist[:got])]
     if want_p:
         assert want_p[0].score == (round(float(free[0]) / float(free[1]), 4) if free[1] else 0.0)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(pages, st.sampled_from(range(len(CFGS))), st.integers(0, 2**32))
+def test_fingerprints_many_equals_doc_fingerprints(kernel, texts, ci, seed):
+    # the kernel's per-page sort (insertion sort when short, radix sort else) and the numpy code
+    cfg = CFGS[ci]
+    rng = np.random.default_rng(seed)
+    texts = texts + [" ".join(f"w{x}" for x in rng.integers(0, 40, int(rng.integers(40, 400))))]  # long pages, repeats
+    toks = tokenize_batch(texts)
+    kernel(True)
+    got = templates.fingerprints_many(texts, toks, cfg)
+    kernel(False)
+    want = templates.fingerprints_many(texts, toks, cfg)
+    assert len(got) == len(want) == len(texts)
+    for g, w, t, tk in zip(got, want, texts, toks):
+        _same(g, w)
+        _same(g, doc_fingerprints(t, tk, cfg))
+
+
+def test_fingerprint_sort_on_crafted_values():
+    # values sharing bytes (skipped radix passes), duplicates, extremes; 1 page short, 1 long
+    rng = np.random.default_rng(7)
+    long = np.concatenate((rng.integers(0, 2**63, 300, dtype=np.uint64) | np.uint64(2**63),
+                           np.full(5, 2**64 - 1, np.uint64), np.zeros(3, np.uint64), np.arange(100, dtype=np.uint64) << np.uint64(40)))
+    rng.shuffle(long)
+    short = np.array([5, 3, 5, 2**64 - 1, 0, 3], dtype=np.uint64)
+    kfp = np.concatenate((short, long))
+    assert kfp.dtype == np.uint64
+    tok_off = _i(0, len(short) + 1, len(kfp) + 2)  # k = 2: n - 1 k-grams per page
+    out, off = np.empty(len(kfp) + 2, np.uint64), np.empty(3, np.int64)
+    z = np.zeros(2, np.uint64)
+    kfp2 = np.concatenate((short, z[:1], long, z))
+    total = K.fingerprints(2, tok_off, kfp2, _i(0, 1, 2), np.array([9, 9], np.uint64), out, off)
+    assert off.tolist() == [0, len(np.unique(np.append(short, np.uint64(9)))), total]
+    _same(out[: off[1]], np.unique(np.append(short, np.uint64(9))))
+    _same(out[off[1] : off[2]], np.unique(np.append(long, np.uint64(9))))
+    with pytest.raises(ValueError):  # out too short
+        K.fingerprints(2, tok_off, kfp2, _i(0, 1, 2), np.array([9, 9], np.uint64), out[:10].copy(), off)

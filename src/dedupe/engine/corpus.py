@@ -67,7 +67,7 @@ from .within import WithinAnalysis, flagged_spans, within_analysis, within_analy
 
 from .site import site_pieces as _site_pieces
 from .site import site_pieces_many as _site_pieces_many
-from .templates import PageFeatures, page_features_many
+from .templates import PageFeatures, fingerprints_many, page_features_many
 from .templates import doc_fingerprints as _doc_fingerprints
 
 ProgressFn = Callable[[str, int, "int | None"], None]
@@ -109,7 +109,7 @@ def _fingerprints_many(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: C
     """:func:`_fingerprints` of many pages (equal results; the hashing passes run once)."""
     if not cfg.templates.enabled:
         return [np.empty(0, dtype=np.uint64) for _ in texts]
-    return [f.fingerprints() for f in page_features_many(texts, toks_list, cfg.templates)]
+    return fingerprints_many(texts, toks_list, cfg.templates)
 
 
 def observe_document(doc: Document, index: IndexStore, cfg: Config, *, toks: Tokens | None = None) -> np.ndarray:

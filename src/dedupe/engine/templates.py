@@ -225,10 +225,11 @@ def _cat_i64(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays).astype(np.int64, copy=False) if arrays else np.empty(0, dtype=np.int64)
 
 
-def _features_kernel(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: TemplateConfig) -> list[PageFeatures]:
-    """:func:`page_features_many` through the compiled kernel (one call for the chunk)."""
+def _feature_arrays(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: TemplateConfig) -> tuple[np.ndarray, ...]:
+    """The compiled kernel's page features of a chunk, concatenated: ``(tok_off, masked, lid,
+    kfp, lf, le, lfp, l_off)``; page ``i`` owns tokens ``tok_off[i]:tok_off[i + 1]`` (its span
+    k-grams start at the same positions of ``kfp``) and short lines ``l_off[i]:l_off[i + 1]``."""
     m = len(texts)
-    k = cfg.span_tokens
     tok_off = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=m), out=tok_off[1:])
     n = int(tok_off[-1])
@@ -237,7 +238,7 @@ def _features_kernel(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: Tem
         nstart, nend = _cat_i64([t.nstart for t in toks_list]), _cat_i64([t.nend for t in toks_list])
     else:  # not read
         nstart = nend = np.zeros(n, dtype=np.int64)
-    hashes = np.concatenate([np.asarray(t.hashes, dtype=np.uint64) for t in toks_list])
+    hashes = np.concatenate([np.asarray(t.hashes, dtype=np.uint64) for t in toks_list]) if m else np.empty(0, np.uint64)
     masked = np.empty(n, dtype=np.uint64)
     lid = np.empty(n, dtype=np.int64)
     kfp = np.empty(n, dtype=np.uint64)
@@ -246,16 +247,35 @@ def _features_kernel(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: Tem
     lfp = np.empty(n, dtype=np.uint64)
     l_off = np.empty(m + 1, dtype=np.int64)
     _K.features(
-        list(texts), [t.norm.text for t in toks_list], tok_off, start, nstart, nend, hashes, _DIGIT, k,
+        list(texts), [t.norm.text for t in toks_list], tok_off, start, nstart, nend, hashes, _DIGIT, cfg.span_tokens,
         int(bool(cfg.mask_digits)), masked, lid, kfp, lf, le, lfp, l_off,
     )
+    return tok_off, masked, lid, kfp, lf, le, lfp, l_off
+
+
+def _features_kernel(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: TemplateConfig) -> list[PageFeatures]:
+    """:func:`page_features_many` through the compiled kernel (one call for the chunk)."""
+    k = cfg.span_tokens
+    tok_off, masked, lid, kfp, lf, le, lfp, l_off = _feature_arrays(texts, toks_list, cfg)
     t_off, lo = tok_off.tolist(), l_off.tolist()
     return [
-        PageFeatures(
-            masked[a:b], lid[a:b], kfp[a : max(a, b - k + 1)], lf[la:lb], le[la:lb], lfp[la:lb],
-        )
+        PageFeatures(masked[a:b], lid[a:b], kfp[a : max(a, b - k + 1)], lf[la:lb], le[la:lb], lfp[la:lb])
         for a, b, la, lb in zip(t_off[:-1], t_off[1:], lo[:-1], lo[1:])
     ]
+
+
+def fingerprints_many(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: TemplateConfig) -> list[np.ndarray]:
+    """:func:`doc_fingerprints` of many pages (equal results): ``page_features_many`` then each
+    page's sorted unique fingerprints (the compiled kernel sorts every page of the chunk in one
+    call)."""
+    if _K is None or not len(texts):
+        return [f.fingerprints() for f in page_features_many(texts, toks_list, cfg)]
+    tok_off, _, _, kfp, _, _, lfp, l_off = _feature_arrays(texts, toks_list, cfg)
+    out = np.empty(len(kfp) + len(lfp), dtype=np.uint64)
+    out_off = np.empty(len(texts) + 1, dtype=np.int64)
+    _K.fingerprints(cfg.span_tokens, tok_off, kfp, l_off, lfp, out, out_off)
+    o = out_off.tolist()
+    return [out[a:b] for a, b in zip(o[:-1], o[1:])]
 
 
 def doc_fingerprints(text: str, toks: Tokens, cfg: TemplateConfig) -> np.ndarray:

@@ -5,6 +5,7 @@
  * code stays the fallback and the reference; tests compare the two):
  *
  *   features   -> templates.page_features_many   (digit mask, line ids, span k-gram and short-line fingerprints)
+ *   fingerprints -> PageFeatures.fingerprints     (each page's sorted unique fingerprints)
  *   mask_many  -> site.template_mask             (template tokens from the looked-up page counts)
  *   runs_many  -> site._template_pieces          (maximal runs of template tokens)
  *   main_runs  -> maintext._main_run             (Kadane run, headline, restored units, off-main runs)
@@ -621,7 +622,115 @@ done:
     return ret;
 }
 
+/* sort v[0:n] ascending (tmp: n scratch slots): insertion sort when short, else LSD radix sort on
+ * bytes (one histogram pass for all eight bytes; a byte every value shares is skipped) */
+static void sort_u64(uint64_t *v, uint64_t *tmp, Py_ssize_t n) {
+    if (n <= 48) {
+        for (Py_ssize_t i = 1; i < n; i++) {
+            uint64_t x = v[i];
+            Py_ssize_t j = i;
+            while (j > 0 && v[j - 1] > x) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = x;
+        }
+        return;
+    }
+    Py_ssize_t hist[8][256];
+    memset(hist, 0, sizeof(hist));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t x = v[i];
+        for (int b = 0; b < 8; b++) hist[b][(x >> (8 * b)) & 0xFF]++;
+    }
+    uint64_t *a = v, *t = tmp;
+    for (int b = 0; b < 8; b++) {
+        Py_ssize_t *h = hist[b];
+        if (h[(a[0] >> (8 * b)) & 0xFF] == n) continue; /* every value has this byte */
+        Py_ssize_t sum = 0;
+        for (int c = 0; c < 256; c++) {
+            Py_ssize_t x = h[c];
+            h[c] = sum;
+            sum += x;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) t[h[(a[i] >> (8 * b)) & 0xFF]++] = a[i];
+        uint64_t *sw = a;
+        a = t;
+        t = sw;
+    }
+    if (a != v) memcpy(v, a, (size_t)n * sizeof(uint64_t));
+}
+
+/* fingerprints(k, tok_off, kfp, l_off, lfp, out, out_off) -> total
+ *
+ * PageFeatures.fingerprints of a chunk: page i's span k-gram fingerprints
+ * kfp[tok_off[i] : tok_off[i] + max(0, n - k + 1)] and short-line fingerprints lfp[l_off[i]:l_off[i+1]],
+ * sorted and unique, written to out[out_off[i]:out_off[i+1]]. */
+static PyObject *fingerprints(PyObject *self, PyObject *args) {
+    long k;
+    PyObject *o[6];
+    if (!PyArg_ParseTuple(args, "lOOOOOO", &k, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5])) return NULL;
+    Bufs bs = {.n = 0};
+    PyObject *ret = NULL;
+    uint64_t *tmp = NULL;
+    Py_ssize_t n_off, N, nl_off, L, W, w_off;
+    const int64_t *tok_off = get(&bs, o[0], 8, I64, 0, "tok_off", &n_off);
+    if (!tok_off) goto done;
+    const uint64_t *kfp = get(&bs, o[1], 8, U64, 0, "kfp", &N);
+    if (!kfp) goto done;
+    const int64_t *l_off = get(&bs, o[2], 8, I64, 0, "l_off", &nl_off);
+    if (!l_off) goto done;
+    const uint64_t *lfp = get(&bs, o[3], 8, U64, 0, "lfp", &L);
+    if (!lfp) goto done;
+    uint64_t *out = get(&bs, o[4], 8, U64, 1, "out", &W);
+    if (!out) goto done;
+    int64_t *out_off = get(&bs, o[5], 8, I64, 1, "out_off", &w_off);
+    if (!out_off) goto done;
+    Py_ssize_t m = n_off - 1;
+    if (m < 0 || nl_off != m + 1 || w_off != m + 1 || k < 1) {
+        PyErr_SetString(PyExc_ValueError, "fingerprints: array lengths do not match (or k < 1)");
+        goto done;
+    }
+    if (check_offsets(tok_off, m, N, "fingerprints: tok_off") < 0 || check_offsets(l_off, m, L, "fingerprints: l_off") < 0)
+        goto done;
+    Py_ssize_t need = 0, most = 1;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        int64_t n = tok_off[i + 1] - tok_off[i], nk = n >= k ? n - k + 1 : 0, c = nk + l_off[i + 1] - l_off[i];
+        need += c;
+        if (c > most) most = c;
+    }
+    if (need > W) {
+        PyErr_SetString(PyExc_ValueError, "fingerprints: out is too short");
+        goto done;
+    }
+    tmp = PyMem_Malloc((size_t)most * sizeof(uint64_t));
+    if (!tmp) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        int64_t n = tok_off[i + 1] - tok_off[i], nk = n >= k ? n - k + 1 : 0, nl = l_off[i + 1] - l_off[i];
+        uint64_t *v = out + at;
+        out_off[i] = at;
+        memcpy(v, kfp + tok_off[i], (size_t)nk * sizeof(uint64_t));
+        memcpy(v + nk, lfp + l_off[i], (size_t)nl * sizeof(uint64_t));
+        Py_ssize_t c = nk + nl, u = 0;
+        sort_u64(v, tmp, c);
+        for (Py_ssize_t j = 0; j < c; j++)
+            if (j == 0 || v[j] != v[u - 1]) v[u++] = v[j];
+        at += u;
+    }
+    out_off[m] = at;
+    ret = PyLong_FromSsize_t(at);
+done:
+    PyMem_Free(tmp);
+    release_all(&bs);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
+    {"fingerprints", fingerprints, METH_VARARGS, "sorted unique fingerprints of a chunk's pages (see the file's comment)."},
     {"features", features, METH_VARARGS, "page_features_many of a chunk (see the file's comment)."},
     {"mask_many", mask_many, METH_VARARGS, "template_mask of a chunk (see the file's comment)."},
     {"runs_many", runs_many, METH_VARARGS, "template runs of a chunk (see the file's comment)."},
