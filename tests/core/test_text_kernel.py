@@ -71,6 +71,9 @@ def test_native_normalize_every_bmp_character_and_kinds():
     chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
     for text in ("x".join(chars), "".join(chars[:3000]), "", "ÀB", "ÀĀ\u0301", "À😀\u0301𝐀ß"):
         same_norm(normalize._normalize_native(text), normalize._normalize_slow_reference(text))
+    # expansions past the first allocation (18 characters each): the outputs grow
+    for text in ("\ufdfa" * 300, "a" + "\ufdfa" * 5 + "b" * 100, "ß" * 1000 + "e\u0301" * 50):
+        same_norm(normalize._normalize_native(text), normalize._normalize_slow_reference(text))
     arr = normalize._normalize_native("ÄBC").orig_start
     arr[0] = 5  # writable, like the numpy path's arrays
     assert arr[0] == 5
@@ -131,6 +134,15 @@ def test_tokenize_functions_equal_pure(batch):
     ga, wa = tokenize.tokenize_many(batch), pure_result(tokenize.tokenize_many, batch)
     for f in ("hashes", "single", "offsets"):
         same_array(getattr(ga, f), getattr(wa, f))
+
+
+def test_native_bounds_and_hashes_large_texts():
+    # outputs of a few MB (mapped memory, cut to size after the pass); a token on every character
+    for text in ("Hello, wörld 42 " * 100_000, "東京" * 300_000, "a😀b\ud800 " * 50_000):
+        got = tokenize._bounds_and_hashes(text)
+        want = pure_result(tokenize._bounds_and_hashes, text)
+        for a, b in zip(got, want):
+            same_array(a, b)
 
 
 def test_tokens_bad_arguments_raise():

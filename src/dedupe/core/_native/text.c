@@ -56,17 +56,25 @@ typedef struct {
     Py_ssize_t len;  /* in items */
     Py_ssize_t cap;  /* in items */
     Py_ssize_t item; /* item size in bytes */
+    PyObject *ba;    /* the bytearray holding data (handed to Python without a copy), or NULL: PyMem */
 } Vec;
 
-static int vec_init(Vec *v, Py_ssize_t item, Py_ssize_t cap) {
+static int vec_init(Vec *v, Py_ssize_t item, Py_ssize_t cap, int bytearray) {
     if (cap < 16) cap = 16;
     v->item = item;
     v->len = 0;
     v->cap = cap;
+    v->data = NULL;
+    v->ba = NULL;
     if (cap > PY_SSIZE_T_MAX / item) {
-        v->data = NULL;
         PyErr_NoMemory();
         return -1;
+    }
+    if (bytearray) {
+        v->ba = PyByteArray_FromStringAndSize(NULL, cap * item);
+        if (v->ba == NULL) return -1;
+        v->data = PyByteArray_AS_STRING(v->ba);
+        return 0;
     }
     v->data = PyMem_Malloc((size_t)(cap * item));
     if (v->data == NULL) {
@@ -77,8 +85,18 @@ static int vec_init(Vec *v, Py_ssize_t item, Py_ssize_t cap) {
 }
 
 static void vec_free(Vec *v) {
-    PyMem_Free(v->data);
+    if (v->ba != NULL)
+        Py_CLEAR(v->ba);
+    else
+        PyMem_Free(v->data);
     v->data = NULL;
+}
+
+/* the bytearray of a bytearray-backed vector, cut to its length (a new reference) */
+static PyObject *vec_take(Vec *v) {
+    if (PyByteArray_Resize(v->ba, v->len * v->item) < 0) return NULL;
+    Py_INCREF(v->ba);
+    return v->ba;
 }
 
 /* make room for `more` items */
@@ -93,18 +111,19 @@ static int vec_reserve(Vec *v, Py_ssize_t more) {
         }
         cap *= 2;
     }
-    char *d = PyMem_Realloc(v->data, (size_t)(cap * v->item));
-    if (d == NULL) {
-        PyErr_NoMemory();
-        return -1;
+    if (v->ba != NULL) {
+        if (PyByteArray_Resize(v->ba, cap * v->item) < 0) return -1;
+        v->data = PyByteArray_AS_STRING(v->ba);
+    } else {
+        char *d = PyMem_Realloc(v->data, (size_t)(cap * v->item));
+        if (d == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        v->data = d;
     }
-    v->data = d;
     v->cap = cap;
     return 0;
-}
-
-static PyObject *vec_bytearray(const Vec *v) {
-    return PyByteArray_FromStringAndSize(v->data, v->len * v->item);
 }
 
 /* ---- buffer helpers ----------------------------------------------------------------------- */
@@ -311,7 +330,7 @@ static PyObject *text_normalize(PyObject *self, PyObject *args) {
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     Py_ssize_t cap = n + n / 16 + 16;
-    if (vec_init(&st.out, 4, cap) < 0 || vec_init(&st.os, 8, cap) < 0 || vec_init(&st.oe, 8, cap) < 0) goto done;
+    if (vec_init(&st.out, 4, cap, 0) < 0 || vec_init(&st.os, 8, cap, 1) < 0 || vec_init(&st.oe, 8, cap, 1) < 0) goto done;
     int rc;
     if (kind == PyUnicode_1BYTE_KIND)
         rc = norm_ucs1(&st, (const Py_UCS1 *)data, n);
@@ -322,8 +341,8 @@ static PyObject *text_normalize(PyObject *self, PyObject *args) {
     if (rc < 0) goto done;
     {
         PyObject *s = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, st.out.data, st.out.len);
-        PyObject *a = s ? vec_bytearray(&st.os) : NULL;
-        PyObject *b = a ? vec_bytearray(&st.oe) : NULL;
+        PyObject *a = s ? vec_take(&st.os) : NULL;
+        PyObject *b = a ? vec_take(&st.oe) : NULL;
         if (b != NULL) result = PyTuple_Pack(3, s, a, b);
         Py_XDECREF(s);
         Py_XDECREF(a);
@@ -347,7 +366,7 @@ typedef struct {
     const uint8_t *cls;
     PyObject *char_class;
     Py_ssize_t count;  /* tokens found */
-    Py_ssize_t cap;    /* room in the outputs; 0 in the counting pass */
+    Py_ssize_t cap;    /* room in the outputs */
     int64_t *s, *e;    /* nstart, nend */
     uint64_t *h;       /* hashes */
     uint8_t *one;      /* single */
@@ -370,9 +389,9 @@ static int astral_class(Py_UCS4 c, PyObject *char_class) {
     return (int)v;
 }
 
-/* The token loop for one string kind. With FILL 0 it only counts the tokens; with FILL 1 it
- * writes them (t->cap of each output, checked). The hash is sum d[q] * CHAR_BASE**(q - i). */
-#define DEF_TOK_LOOP(NAME, T, WIDE, FILL)                                               \
+/* The token loop for one string kind: writes the tokens (at most t->cap, checked). The hash is
+ * sum d[q] * CHAR_BASE**(q - i) over the token. */
+#define DEF_TOK_LOOP(NAME, T, WIDE)                                               \
     static int NAME(Tok *t, const T *d, Py_ssize_t n) {                                 \
         const uint8_t *cls = t->cls;                                                    \
         Py_ssize_t i = 0, m = 0;                                                        \
@@ -400,22 +419,18 @@ static int astral_class(Py_UCS4 c, PyObject *char_class) {
                         return -1;                                                      \
                     }                                                                   \
                     if (kx != WORD) break;                                              \
-                    if (FILL) {                                                         \
-                        h += (uint64_t)x * p;                                           \
-                        p *= CHAR_BASE;                                                 \
-                    }                                                                   \
+                    h += (uint64_t)x * p;                                               \
+                    p *= CHAR_BASE;                                                     \
                 }                                                                       \
             }                                                                           \
-            if (FILL) {                                                                 \
-                if (m >= t->cap) {                                                      \
-                    PyErr_SetString(PyExc_RuntimeError, "tokens: the text changed");    \
-                    return -1;                                                          \
-                }                                                                       \
-                t->s[m] = (int64_t)i;                                                   \
-                t->e[m] = (int64_t)j;                                                   \
-                t->h[m] = finish(h, (uint64_t)(j - i));                                 \
-                t->one[m] = (uint8_t)(k == SINGLE);                                     \
+            if (m >= t->cap) {                                                          \
+                PyErr_SetString(PyExc_RuntimeError, "tokens: more tokens than room");   \
+                return -1;                                                              \
             }                                                                           \
+            t->s[m] = (int64_t)i;                                                       \
+            t->e[m] = (int64_t)j;                                                       \
+            t->h[m] = finish(h, (uint64_t)(j - i));                                     \
+            t->one[m] = (uint8_t)(k == SINGLE);                                         \
             m++;                                                                        \
             i = j;                                                                      \
         }                                                                               \
@@ -423,17 +438,14 @@ static int astral_class(Py_UCS4 c, PyObject *char_class) {
         return 0;                                                                       \
     }
 
-DEF_TOK_LOOP(count_ucs1, Py_UCS1, 0, 0)
-DEF_TOK_LOOP(count_ucs2, Py_UCS2, 0, 0)
-DEF_TOK_LOOP(count_ucs4, Py_UCS4, 1, 0)
-DEF_TOK_LOOP(fill_ucs1, Py_UCS1, 0, 1)
-DEF_TOK_LOOP(fill_ucs2, Py_UCS2, 0, 1)
-DEF_TOK_LOOP(fill_ucs4, Py_UCS4, 1, 1)
+DEF_TOK_LOOP(tok_ucs1, Py_UCS1, 0)
+DEF_TOK_LOOP(tok_ucs2, Py_UCS2, 0)
+DEF_TOK_LOOP(tok_ucs4, Py_UCS4, 1)
 
-static int tok_run(Tok *t, int kind, const void *data, Py_ssize_t n, int fill) {
-    if (kind == PyUnicode_1BYTE_KIND) return fill ? fill_ucs1(t, data, n) : count_ucs1(t, data, n);
-    if (kind == PyUnicode_2BYTE_KIND) return fill ? fill_ucs2(t, data, n) : count_ucs2(t, data, n);
-    return fill ? fill_ucs4(t, data, n) : count_ucs4(t, data, n);
+static int tok_run(Tok *t, int kind, const void *data, Py_ssize_t n) {
+    if (kind == PyUnicode_1BYTE_KIND) return tok_ucs1(t, data, n);
+    if (kind == PyUnicode_2BYTE_KIND) return tok_ucs2(t, data, n);
+    return tok_ucs4(t, data, n);
 }
 
 static PyObject *text_tokens(PyObject *self, PyObject *args) {
@@ -454,24 +466,24 @@ static PyObject *text_tokens(PyObject *self, PyObject *args) {
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    /* two passes: count, then write straight into outputs of the exact size (no regrowth, no copy) */
-    if (tok_run(&t, kind, data, n, 0) < 0) goto done;
-    Py_ssize_t m = t.count;
-    a = PyByteArray_FromStringAndSize(NULL, m * 8);
-    b = a ? PyByteArray_FromStringAndSize(NULL, m * 8) : NULL;
-    h = b ? PyByteArray_FromStringAndSize(NULL, m * 8) : NULL;
-    one = h ? PyByteArray_FromStringAndSize(NULL, m) : NULL;
+    /* one pass into outputs of the largest possible size (a token per character), then cut to
+     * size: large outputs are mapped memory, whose untouched pages cost nothing and are returned
+     * by the shrinking realloc */
+    a = PyByteArray_FromStringAndSize(NULL, n * 8);
+    b = a ? PyByteArray_FromStringAndSize(NULL, n * 8) : NULL;
+    h = b ? PyByteArray_FromStringAndSize(NULL, n * 8) : NULL;
+    one = h ? PyByteArray_FromStringAndSize(NULL, n) : NULL;
     if (one == NULL) goto done;
     t.s = (int64_t *)PyByteArray_AS_STRING(a);
     t.e = (int64_t *)PyByteArray_AS_STRING(b);
     t.h = (uint64_t *)PyByteArray_AS_STRING(h);
     t.one = (uint8_t *)PyByteArray_AS_STRING(one);
-    t.cap = m;
-    if (tok_run(&t, kind, data, n, 1) < 0) goto done;
-    if (t.count != m) {
-        PyErr_SetString(PyExc_RuntimeError, "tokens: the text changed");
+    t.cap = n;
+    if (tok_run(&t, kind, data, n) < 0) goto done;
+    Py_ssize_t m = t.count;
+    if (PyByteArray_Resize(a, m * 8) < 0 || PyByteArray_Resize(b, m * 8) < 0 || PyByteArray_Resize(h, m * 8) < 0 ||
+        PyByteArray_Resize(one, m) < 0)
         goto done;
-    }
     result = PyTuple_Pack(4, a, b, h, one);
 done:
     Py_XDECREF(a);
