@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from . import native
+
+_K = native.load("within")  # compiled twin of finish_pieces (None: the Python code below)
+
 OPENING = "\"'«“‘„‹([{¿¡"
 CLOSING = "\"'»”’›)]}.,;:!?…。！？、，；："
 _TRAILING_ATTACH = ".,;:!?…)]}»”’›"  # a cut followed directly by one of these should take the space before it
@@ -57,6 +61,19 @@ def finish_pieces(text: str, pieces: Iterable[Piece]) -> list[Piece]:
     >>> [t[p.start:p.end] for p in finish_pieces(t, [Piece(11, 18, "repeat", "r", 1.0)])]
     ['DUP DUP. ']
     """
+    if _K is not None:
+        pieces = pieces if type(pieces) is list else list(pieces)
+        got = _K.finish(text, pieces)
+        if got is not None:  # (input piece, final start, final end) of each output piece
+            return [
+                p if s == p.start and e == p.end else Piece(s, e, p.kind, p.rule, p.score, p.kept, p.kept_doc, p.site_pages, p.extra)
+                for p, s, e in got
+            ]
+    return _finish_pieces_py(text, pieces)
+
+
+def _finish_pieces_py(text: str, pieces: Iterable[Piece]) -> list[Piece]:
+    """:func:`finish_pieces` in Python (the reference of the compiled kernel, and its fallback)."""
     n = len(text)
     ps = sorted((p for p in pieces if p.end > p.start), key=lambda p: (p.start, p.end))
     if not ps:

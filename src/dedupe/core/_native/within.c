@@ -135,76 +135,97 @@ static int char_class(Py_UCS4 c) {
     }
 }
 
+typedef struct {
+    int64_t *st, *en;
+    Py_ssize_t cap, cnt;
+} Segs;
+
+static int segs_grow(Segs *g) {
+    Py_ssize_t ncap = g->cap * 2;
+    int64_t *a = (int64_t *)realloc(g->st, sizeof(int64_t) * ncap);
+    if (!a) return -1;
+    g->st = a;
+    int64_t *b = (int64_t *)realloc(g->en, sizeof(int64_t) * ncap);
+    if (!b) return -1;
+    g->en = b;
+    g->cap = ncap;
+    return 0;
+}
+
+static inline int is_space_fast(Py_UCS4 c) {
+    if (c < 128) return c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
+    return Py_UNICODE_ISSPACE(c);
+}
+
+/* one loop per string kind: walk the non-space characters; x = previous non-space, a gap is (x, y) */
+#define SENTENCE_LOOP(T)                                                                                   \
+    {                                                                                                      \
+        const T *d = (const T *)t.data;                                                                    \
+        Py_ssize_t x = -1;                                                                                 \
+        int nl = 0;                                                                                        \
+        for (Py_ssize_t y = 0; y < n; y++) {                                                               \
+            Py_UCS4 c = d[y];                                                                              \
+            if (is_space_fast(c)) {                                                                        \
+                if (c == '\n') nl = 1;                                                                     \
+                continue;                                                                                  \
+            }                                                                                              \
+            if (x < 0) {                                                                                   \
+                g.st[0] = y;                                                                               \
+            } else {                                                                                       \
+                int cut = nl;                                                                              \
+                if (!cut) {                                                                                \
+                    int kx = char_class(d[x]);                                                             \
+                    if (kx & C_CJK) cut = 1;                                                               \
+                    else if (kx && y - x > 1) {                                                            \
+                        if (kx & C_TERM) cut = 1;                                                          \
+                        else if (kx & C_CLOSER) {                                                          \
+                            Py_ssize_t p = x - 1;                                                          \
+                            while (p >= 0 && (char_class(d[p]) & C_CLOSER)) p--;                           \
+                            if (p >= 0 && (char_class(d[p]) & C_TERM)) cut = 1;                            \
+                        }                                                                                  \
+                    }                                                                                      \
+                }                                                                                          \
+                if (cut) {                                                                                 \
+                    g.en[g.cnt] = x + 1;                                                                   \
+                    g.cnt++;                                                                               \
+                    g.st[g.cnt] = y;                                                                       \
+                    if (g.cnt + 1 >= g.cap && segs_grow(&g) < 0) goto nomem;                               \
+                }                                                                                          \
+            }                                                                                              \
+            x = y;                                                                                         \
+            nl = 0;                                                                                        \
+        }                                                                                                  \
+        if (x >= 0) {                                                                                      \
+            g.en[g.cnt] = x + 1;                                                                           \
+            g.cnt++;                                                                                       \
+        }                                                                                                  \
+    }
+
 static PyObject *k_sentence_bounds(PyObject *self, PyObject *args) {
     PyObject *s;
     if (!PyArg_ParseTuple(args, "U", &s)) return NULL;
     Text t;
     if (text_of(s, &t) < 0) return NULL;
     Py_ssize_t n = t.len;
-    int64_t *st = NULL, *en = NULL;
-    Py_ssize_t cap = n / 2 + 2, cnt = 0;
-    st = (int64_t *)malloc(sizeof(int64_t) * cap);
-    en = (int64_t *)malloc(sizeof(int64_t) * cap);
-    if (!st || !en) {
-        free(st);
-        free(en);
-        return PyErr_NoMemory();
-    }
-    /* walk the non-space characters; x = previous non-space, a gap is (x, y) */
-    Py_ssize_t x = -1;
-    int nl = 0; /* a line break since x */
-    for (Py_ssize_t y = 0; y < n; y++) {
-        Py_UCS4 c = TCH(&t, y);
-        if (Py_UNICODE_ISSPACE(c)) {
-            if (c == '\n') nl = 1;
-            continue;
-        }
-        if (x < 0) {
-            st[cnt] = y;
-        } else {
-            int cut = nl;
-            Py_UCS4 cx = TCH(&t, x);
-            int kx = char_class(cx);
-            if (kx & C_CJK) cut = 1;
-            else if (y - x > 1) {
-                if (kx & C_TERM) cut = 1;
-                else if (kx & C_CLOSER) {
-                    Py_ssize_t p = x - 1;
-                    while (p >= 0 && (char_class(TCH(&t, p)) & C_CLOSER)) p--;
-                    if (p >= 0 && (char_class(TCH(&t, p)) & C_TERM)) cut = 1;
-                }
-            }
-            if (cut) {
-                en[cnt] = x + 1;
-                cnt++;
-                st[cnt] = y; /* cnt < cap: every segment but the last has >= 1 char + 1 gap char or a CJK end */
-            }
-        }
-        x = y;
-        nl = 0;
-        if (cnt + 1 >= cap) { /* grow (a CJK terminal cuts without a gap) */
-            Py_ssize_t ncap = cap * 2;
-            int64_t *a = (int64_t *)realloc(st, sizeof(int64_t) * ncap);
-            if (!a) { free(st); free(en); return PyErr_NoMemory(); }
-            st = a;
-            int64_t *b = (int64_t *)realloc(en, sizeof(int64_t) * ncap);
-            if (!b) { free(st); free(en); return PyErr_NoMemory(); }
-            en = b;
-            cap = ncap;
-        }
-    }
-    if (x >= 0) {
-        en[cnt] = x + 1;
-        cnt++;
-    }
-    PyObject *a = new_i64_bytes(st, cnt), *b = a ? new_i64_bytes(en, cnt) : NULL;
-    free(st);
-    free(en);
+    Segs g = {NULL, NULL, 64, 0};
+    g.st = (int64_t *)malloc(sizeof(int64_t) * g.cap);
+    g.en = (int64_t *)malloc(sizeof(int64_t) * g.cap);
+    if (!g.st || !g.en) goto nomem;
+    if (t.kind == PyUnicode_1BYTE_KIND) SENTENCE_LOOP(Py_UCS1)
+    else if (t.kind == PyUnicode_2BYTE_KIND) SENTENCE_LOOP(Py_UCS2)
+    else SENTENCE_LOOP(Py_UCS4)
+    PyObject *a = new_i64_bytes(g.st, g.cnt), *b = a ? new_i64_bytes(g.en, g.cnt) : NULL;
+    free(g.st);
+    free(g.en);
     if (!b) {
         Py_XDECREF(a);
         return NULL;
     }
     return Py_BuildValue("(NN)", a, b);
+nomem:
+    free(g.st);
+    free(g.en);
+    return PyErr_NoMemory();
 }
 
 /* ------------------------------------------------------------------ exact pass */
@@ -1099,6 +1120,182 @@ done:
     return res;
 }
 
+/* ------------------------------------------------------------------ spans.finish_pieces */
+
+static int is_opening(Py_UCS4 c) { /* spans.OPENING */
+    switch (c) {
+    case 0x22: case 0x27: case 0xAB: case 0x201C: case 0x2018: case 0x201E: case 0x2039: case 0x28: case 0x5B: case 0x7B: case 0xBF:
+    case 0xA1: return 1;
+    default: return 0;
+    }
+}
+
+static int is_closing(Py_UCS4 c) { /* spans.CLOSING */
+    switch (c) {
+    case 0x22: case 0x27: case 0xBB: case 0x201D: case 0x2019: case 0x203A: case 0x29: case 0x5D: case 0x7D: case 0x2E: case 0x2C:
+    case 0x3B: case 0x3A: case 0x21: case 0x3F: case 0x2026: case 0x3002: case 0xFF01: case 0xFF1F: case 0x3001: case 0xFF0C:
+    case 0xFF1B: case 0xFF1A: return 1;
+    default: return 0;
+    }
+}
+
+static int is_trailing(Py_UCS4 c) { /* spans._TRAILING_ATTACH */
+    switch (c) {
+    case 0x2E: case 0x2C: case 0x3B: case 0x3A: case 0x21: case 0x3F: case 0x2026: case 0x29: case 0x5D: case 0x7D: case 0xBB: case 0x201D:
+    case 0x2019: case 0x203A: return 1;
+    default: return 0;
+    }
+}
+
+/* spans._breaks(text[a:b]): line breaks ("\r\n" counts once), as str.splitlines counts them */
+static Py_ssize_t breaks(const Text *t, Py_ssize_t a, Py_ssize_t b) {
+    Py_ssize_t c = 0;
+    for (Py_ssize_t i = a; i < b; i++) {
+        Py_UCS4 ch = TCH(t, i);
+        if (Py_UNICODE_ISLINEBREAK(ch)) {
+            c++;
+            if (ch == '\r' && i + 1 < b && TCH(t, i + 1) == '\n') i++;
+        }
+    }
+    return c;
+}
+
+static int gap_junk(const Text *t, Py_ssize_t a, Py_ssize_t b) { /* spans._is_gap_junk(text[a:b]) */
+    for (Py_ssize_t i = a; i < b; i++) {
+        Py_UCS4 ch = TCH(t, i);
+        if (Py_UNICODE_ISALNUM(ch) || Py_UNICODE_ISLINEBREAK(ch)) return 0;
+    }
+    return 1;
+}
+
+static int all_space(const Text *t, Py_ssize_t a, Py_ssize_t b) { /* text[a:b] == "" or text[a:b].isspace() */
+    for (Py_ssize_t i = a; i < b; i++)
+        if (!Py_UNICODE_ISSPACE(TCH(t, i))) return 0;
+    return 1;
+}
+
+static int cmp_iv2(const void *x, const void *y) { /* (start, end, index) */
+    return cmp_iv(x, y);
+}
+
+/* finish(text, pieces) -> [(piece, start, end), ...] or None.
+   spans.finish_pieces: the final (start, end) of each output piece and the input piece it comes
+   from; None when a piece lies outside the text or its offsets are not ints (the Python code
+   then runs). */
+static PyObject *k_finish(PyObject *self, PyObject *args) {
+    PyObject *o_text, *lst;
+    if (!PyArg_ParseTuple(args, "UO!", &o_text, &PyList_Type, &lst)) return NULL;
+    Text t;
+    if (text_of(o_text, &t) < 0) return NULL;
+    Py_ssize_t n = t.len, m = PyList_GET_SIZE(lst), k = 0;
+    PyObject *res = NULL, *k_start = PyUnicode_InternFromString("start"), *k_end = PyUnicode_InternFromString("end");
+    Iv *ps = (Iv *)malloc(sizeof(Iv) * (m + 1));
+    int64_t *os = (int64_t *)malloc(sizeof(int64_t) * (m + 1)), *oe = (int64_t *)malloc(sizeof(int64_t) * (m + 1));
+    int64_t *oi = (int64_t *)malloc(sizeof(int64_t) * (m + 1)), *cb = (int64_t *)malloc(sizeof(int64_t) * (m + 2));
+    int64_t *ra = (int64_t *)malloc(sizeof(int64_t) * (m + 2)), *rb = (int64_t *)malloc(sizeof(int64_t) * (m + 2));
+    if (!k_start || !k_end) goto done;
+    if (!ps || !os || !oe || !oi || !cb || !ra || !rb) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < m; i++) {
+        PyObject *p = PyList_GET_ITEM(lst, i);
+        PyObject *a = PyObject_GetAttr(p, k_start);
+        if (!a) goto done;
+        PyObject *b = PyObject_GetAttr(p, k_end);
+        if (!b) { Py_DECREF(a); goto done; }
+        int exact = PyLong_CheckExact(a) && PyLong_CheckExact(b);
+        long long s = exact ? PyLong_AsLongLong(a) : 0, e = exact ? PyLong_AsLongLong(b) : 0;
+        Py_DECREF(a);
+        Py_DECREF(b);
+        if (PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) goto done;
+            PyErr_Clear();
+            exact = 0;
+        }
+        if (!exact) { res = Py_None; Py_INCREF(res); goto done; }
+        if (e <= s) continue;
+        if (s < 0 || e > n) { res = Py_None; Py_INCREF(res); goto done; }
+        ps[k].a = s;
+        ps[k].b = e;
+        ps[k].i = i;
+        k++;
+    }
+    res = PyList_New(0);
+    if (!res || !k) goto done;
+    qsort(ps, k, sizeof(Iv), cmp_iv2);
+    /* 1. de-overlap (earlier piece wins the overlap) */
+    Py_ssize_t M = 0;
+    for (Py_ssize_t q = 0; q < k; q++) {
+        int64_t s = ps[q].a, e = ps[q].b;
+        if (M && s < oe[M - 1]) {
+            if (e <= oe[M - 1]) continue;
+            s = oe[M - 1];
+        }
+        os[M] = s;
+        oe[M] = e;
+        oi[M] = ps[q].i;
+        M++;
+    }
+    /* 2. punctuation attached to the piece (in place: os[i + 1] is still the next merged start) */
+    for (Py_ssize_t i = 0; i < M; i++) {
+        int64_t lo = i ? oe[i - 1] : 0, hi = i + 1 < M ? os[i + 1] : n;
+        int64_t s = os[i], e = oe[i];
+        while (s > lo && is_opening(TCH(&t, s - 1))) s--;
+        while (e < hi && is_closing(TCH(&t, e))) e++;
+        os[i] = s;
+        oe[i] = e;
+    }
+    /* 3. punctuation-only gaps between neighbouring pieces go with the earlier piece */
+    for (Py_ssize_t i = 0; i + 1 < M; i++)
+        if (oe[i] < os[i + 1] && gap_junk(&t, oe[i], os[i + 1])) oe[i] = os[i + 1];
+    /* 4. whitespace: clusters of pieces separated only by whitespace; one run of the cut kept */
+    Py_ssize_t C = 0;
+    for (Py_ssize_t i = 0; i < M; i++)
+        if (!i || !all_space(&t, oe[i - 1], os[i])) cb[C++] = i;
+    cb[C] = M;
+    for (Py_ssize_t c = 0; c < C; c++) {
+        Py_ssize_t first = cb[c], last = cb[c + 1] - 1;
+        int64_t s = os[first], e = oe[last];
+        int64_t lo = c ? oe[cb[c] - 1] : 0, hi = c + 1 < C ? os[cb[c + 1]] : n;
+        int64_t ls = s, re = e;
+        while (ls > lo && Py_UNICODE_ISSPACE(TCH(&t, ls - 1))) ls--;
+        while (re < hi && Py_UNICODE_ISSPACE(TCH(&t, re))) re++;
+        Py_ssize_t R = 0;
+        ra[R] = ls; rb[R] = s; R++;
+        for (Py_ssize_t q = first; q < last; q++) { ra[R] = oe[q]; rb[R] = os[q + 1]; R++; }
+        ra[R] = e; rb[R] = re; R++;
+        Py_ssize_t keep;
+        if (ls == 0) keep = 0;
+        else if (re == n) keep = R - 1;
+        else {
+            keep = -1;
+            Py_ssize_t best = -1;
+            for (Py_ssize_t g = 0; g < R; g++)
+                if (rb[g] > ra[g]) {
+                    Py_ssize_t br = breaks(&t, ra[g], rb[g]);
+                    if (keep < 0 || br > best) { keep = g; best = br; }
+                }
+            if (keep >= 0 && e == re && is_trailing(TCH(&t, e)) && best == 0) keep = -1; /* "word CUT, more" -> "word, more" */
+        }
+        if (keep != 0) os[first] = ls;
+        for (Py_ssize_t g = 1; g < R - 1; g++)
+            if (g != keep) oe[first + g - 1] = os[first + g];
+        if (keep != R - 1) oe[last] = re;
+    }
+    for (Py_ssize_t i = 0; i < M; i++) {
+        PyObject *it = Py_BuildValue("(OLL)", PyList_GET_ITEM(lst, oi[i]), (long long)os[i], (long long)oe[i]);
+        if (!it || PyList_Append(res, it) < 0) {
+            Py_XDECREF(it);
+            Py_CLEAR(res);
+            goto done;
+        }
+        Py_DECREF(it);
+    }
+done:
+    Py_XDECREF(k_start);
+    Py_XDECREF(k_end);
+    free(ps); free(os); free(oe); free(oi); free(cb); free(ra); free(rb);
+    return res;
+}
+
 /* ------------------------------------------------------------------ mark */
 
 /* mark(out, a, b): out[a[i] : min(b[i] + 1, n)] = 1 for each i (within._mark into a zeroed mask). */
@@ -1134,6 +1331,7 @@ static PyMethodDef methods[] = {
     {"exact_pieces", k_exact_pieces, METH_VARARGS, "exact-repeat pieces of many pages"},
     {"near_page", k_near_page, METH_VARARGS, "near_repeats after its candidate pairs"},
     {"within_page", k_within_page, METH_VARARGS, "within_analysis of a page after its exact pass"},
+    {"finish", k_finish, METH_VARARGS, "spans.finish_pieces: final (piece, start, end)"},
     {"mark", k_mark, METH_VARARGS, "union of token slices into a mask"},
     {NULL, NULL, 0, NULL},
 };
