@@ -238,6 +238,13 @@ def test_kernel_rejects_bad_arguments():
         (h.astype(np.uint64), ok_off, a, b, out),  # wrong item size
         (h, ok_off.astype(np.int32), a, b, out),
         (h, ok_off, a, b, out.astype(np.uint64)),
+        (h.astype(np.int32), ok_off, a, b, out),  # right width, wrong sign or kind
+        (h.astype(np.float32), ok_off, a, b, out),
+        (h, ok_off.astype(np.uint64), a, b, out),
+        (h, ok_off.astype(np.float64), a, b, out),
+        (h, ok_off, a.view(np.int32), b, out),
+        (h, ok_off, a, b, out.view(np.float32)),
+        (h, ok_off.byteswap().view(ok_off.dtype.newbyteorder()), a, b, out),  # same values, foreign byte order
     ]
     for args in bad:
         with pytest.raises(ValueError):
@@ -247,12 +254,14 @@ def test_kernel_rejects_bad_arguments():
     cnt = np.empty(2, np.int64)
     h64 = np.arange(10, dtype=np.uint64)
     K.signatures_distinct(h64, ok_off, a, b, out, cnt)
-    for args in [(h64, np.array([0, 4, 11], np.int64), a, b, out, cnt), (h64, ok_off, a, b, out, cnt[:1]), (h, ok_off, a, b, out, cnt)]:
+    for args in [(h64, np.array([0, 4, 11], np.int64), a, b, out, cnt), (h64, ok_off, a, b, out, cnt[:1]), (h, ok_off, a, b, out, cnt),
+                 (h64.astype(np.float64), ok_off, a, b, out, cnt), (h64.view(np.int64), ok_off, a, b, out, cnt), (h64, ok_off, a, b, out, cnt.view(np.uint64))]:
         with pytest.raises(ValueError):
             K.signatures_distinct(*args)
     keys = np.empty((2, 2), np.uint64)
     K.band_keys(out, 4, 2, keys)
-    for args in [(out, 4, 0, keys), (out, 3, 2, keys), (out, 4, 4, keys), (out.astype(np.uint16), 4, 2, keys)]:
+    for args in [(out, 4, 0, keys), (out, 3, 2, keys), (out, 4, 4, keys), (out.astype(np.uint16), 4, 2, keys), (out.view(np.int32), 4, 2, keys),
+                 (out.astype(np.float64), 4, 2, keys), (out, 4, 2, keys.view(np.float64))]:
         with pytest.raises(ValueError):
             K.band_keys(*args)
     ck = np.zeros((4, 2), np.uint64)
@@ -266,7 +275,11 @@ def test_kernel_rejects_bad_arguments():
         (ck, 2, np.array([0, 2, 4], np.int64), pairs[:3], counts),  # pairs too small
         (ck, 2, np.array([0, 2, 4], np.int64), pairs, counts[:1]),
         (ck.astype(np.uint32), 2, np.array([0, 2, 4], np.int64), pairs, counts),
+        (ck.astype(np.float64), 2, np.array([0, 2, 4], np.int64), pairs, counts),
+        (ck, 2, np.array([0, 2, 4], np.uint64), pairs, counts),
+        (ck, 2, np.array([0, 2, 4], np.int64), pairs.view(np.uint64), counts),
     ]
+    assert K.candidate_pairs_many(ck.view(np.int64), 2, np.array([0, 2, 4], np.int64), pairs, counts) == 2  # signed keys: fine
     for args in bad_cp:
         with pytest.raises(ValueError):
             K.candidate_pairs_many(*args)
@@ -280,6 +293,13 @@ def test_kernel_rejects_bad_arguments():
         (np.array([0, 6], np.int64), np.array([3], np.int64), np.array([0, 3], np.int64)),  # sh_off does not end at len(out)
         (np.array([0, 6], np.int64), np.array([3, 3], np.int64), np.array([0, 4], np.int64)),  # lengths differ
     ]
+    bad_sh += [
+        (np.array([0, 6], np.uint64), np.array([3], np.int64), np.array([0, 4], np.int64)),  # unsigned offsets
+        (np.array([0, 6], np.int64), np.array([3.0]), np.array([0, 4], np.int64)),  # float k
+    ]
     for off, kk, so in bad_sh:
         with pytest.raises(ValueError):
             K.shingle_hashes(toks, off, kk, so, TOKEN_BASE, sh)
+    for t_bad, out_bad in [(toks.astype(np.float64), sh), (toks.view(np.int64), sh), (toks, sh.view(np.int64))]:
+        with pytest.raises(ValueError):
+            K.shingle_hashes(t_bad, np.array([0, 6], np.int64), np.array([3], np.int64), np.array([0, 4], np.int64), TOKEN_BASE, out_bad)

@@ -43,13 +43,30 @@ static inline uint64_t fmix64(uint64_t h)
 
 /* ---- buffers ---------------------------------------------------------------------------- */
 
-static int get_buf(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, const char *name)
+/* kind: 'u' unsigned integers, 's' signed integers, 'i' either; native byte order only */
+static int int_format(const char *fmt, char kind)
 {
-    int flags = PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    const uint16_t one = 1;
+    const char native = *(const uint8_t *)&one ? '<' : '>';
+    if (fmt == NULL)
+        fmt = "B";
+    if (*fmt == '@' || *fmt == '=' || *fmt == native)
+        fmt++;
+    if (fmt[0] == '\0' || fmt[1] != '\0')
+        return 0;
+    int is_u = strchr("BHILQN", fmt[0]) != NULL, is_s = strchr("bhilqn", fmt[0]) != NULL;
+    return kind == 'u' ? is_u : kind == 's' ? is_s : (is_u || is_s);
+}
+
+static int get_buf(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, char kind, int writable, const char *name)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0)
         return -1;
-    if (view->itemsize != itemsize || view->len % itemsize != 0) {
-        PyErr_Format(PyExc_ValueError, "%s: expected items of %zd bytes, got %zd", name, itemsize, view->itemsize);
+    if (view->itemsize != itemsize || view->len % itemsize != 0 || !int_format(view->format, kind)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %s integers of %zd bytes, got format '%s' (%zd bytes)", name,
+                     kind == 'u' ? "unsigned" : kind == 's' ? "signed" : "native", itemsize,
+                     view->format ? view->format : "B", view->itemsize);
         PyBuffer_Release(view);
         return -1;
     }
@@ -132,9 +149,9 @@ static void sig_of_raw(uint32_t *row, const uint32_t *a, const uint32_t *b, Py_s
 
 static int get_perms(PyObject *a_obj, PyObject *b_obj, Py_buffer *a, Py_buffer *b, Py_ssize_t *num_perm)
 {
-    if (get_buf(a_obj, a, 4, 0, "a") < 0)
+    if (get_buf(a_obj, a, 4, 'u', 0, "a") < 0)
         return -1;
-    if (get_buf(b_obj, b, 4, 0, "b") < 0) {
+    if (get_buf(b_obj, b, 4, 'u', 0, "b") < 0) {
         PyBuffer_Release(a);
         return -1;
     }
@@ -162,13 +179,13 @@ static PyObject *py_signatures(PyObject *self, PyObject *args)
         return NULL;
     Py_buffer h, off, a, b, out;
     Py_ssize_t num_perm;
-    if (get_buf(h_obj, &h, 4, 0, "hash32") < 0)
+    if (get_buf(h_obj, &h, 4, 'u', 0, "hash32") < 0)
         return NULL;
-    if (get_buf(off_obj, &off, 8, 0, "offsets") < 0)
+    if (get_buf(off_obj, &off, 8, 's', 0, "offsets") < 0)
         goto fail_h;
     if (get_perms(a_obj, b_obj, &a, &b, &num_perm) < 0)
         goto fail_off;
-    if (get_buf(out_obj, &out, 4, 1, "out") < 0)
+    if (get_buf(out_obj, &out, 4, 'u', 1, "out") < 0)
         goto fail_ab;
     const int64_t *o = (const int64_t *)off.buf;
     Py_ssize_t n_off = NITEMS(off);
@@ -220,15 +237,15 @@ static PyObject *py_signatures_distinct(PyObject *self, PyObject *args)
     Py_ssize_t num_perm;
     uint64_t *table = NULL;
     uint32_t *uniq = NULL;
-    if (get_buf(h_obj, &h, 8, 0, "hash64") < 0)
+    if (get_buf(h_obj, &h, 8, 'u', 0, "hash64") < 0)
         return NULL;
-    if (get_buf(off_obj, &off, 8, 0, "offsets") < 0)
+    if (get_buf(off_obj, &off, 8, 's', 0, "offsets") < 0)
         goto fail_h;
     if (get_perms(a_obj, b_obj, &a, &b, &num_perm) < 0)
         goto fail_off;
-    if (get_buf(out_obj, &out, 4, 1, "out") < 0)
+    if (get_buf(out_obj, &out, 4, 'u', 1, "out") < 0)
         goto fail_ab;
-    if (get_buf(cnt_obj, &cnt, 8, 1, "counts") < 0)
+    if (get_buf(cnt_obj, &cnt, 8, 's', 1, "counts") < 0)
         goto fail_out;
     const int64_t *o = (const int64_t *)off.buf;
     Py_ssize_t n_off = NITEMS(off);
@@ -333,15 +350,15 @@ static PyObject *py_band_keys(PyObject *self, PyObject *args)
         return NULL;
     }
     Py_buffer s, out;
-    if (PyObject_GetBuffer(s_obj, &s, PyBUF_C_CONTIGUOUS) < 0)
+    if (PyObject_GetBuffer(s_obj, &s, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return NULL;
     Py_ssize_t isz = s.itemsize;
-    if ((isz != 4 && isz != 8) || s.len % isz != 0) {
-        PyErr_SetString(PyExc_ValueError, "sigs: expected 4- or 8-byte items");
+    if ((isz != 4 && isz != 8) || s.len % isz != 0 || !int_format(s.format, 'u')) {
+        PyErr_SetString(PyExc_ValueError, "sigs: expected unsigned integers of 4 or 8 bytes");
         PyBuffer_Release(&s);
         return NULL;
     }
-    if (get_buf(out_obj, &out, 8, 1, "out") < 0) {
+    if (get_buf(out_obj, &out, 8, 'u', 1, "out") < 0) {
         PyBuffer_Release(&s);
         return NULL;
     }
@@ -394,15 +411,15 @@ static PyObject *py_shingle_hashes(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOOKO:shingle_hashes", &t_obj, &off_obj, &k_obj, &sh_obj, &base_ull, &out_obj))
         return NULL;
     Py_buffer t, off, kb, sh, out;
-    if (get_buf(t_obj, &t, 8, 0, "tokens") < 0)
+    if (get_buf(t_obj, &t, 8, 'u', 0, "tokens") < 0)
         return NULL;
-    if (get_buf(off_obj, &off, 8, 0, "offsets") < 0)
+    if (get_buf(off_obj, &off, 8, 's', 0, "offsets") < 0)
         goto fail_t;
-    if (get_buf(k_obj, &kb, 8, 0, "k_eff") < 0)
+    if (get_buf(k_obj, &kb, 8, 's', 0, "k_eff") < 0)
         goto fail_off;
-    if (get_buf(sh_obj, &sh, 8, 0, "sh_off") < 0)
+    if (get_buf(sh_obj, &sh, 8, 's', 0, "sh_off") < 0)
         goto fail_k;
-    if (get_buf(out_obj, &out, 8, 1, "out") < 0)
+    if (get_buf(out_obj, &out, 8, 'u', 1, "out") < 0)
         goto fail_sh;
     const int64_t *o = (const int64_t *)off.buf, *kk = (const int64_t *)kb.buf, *so = (const int64_t *)sh.buf;
     Py_ssize_t n_docs = NITEMS(off) - 1, n_tok = NITEMS(t), n_out = NITEMS(out);
@@ -505,13 +522,13 @@ static PyObject *py_candidate_pairs_many(PyObject *self, PyObject *args)
     entry_t *ent = NULL;
     int64_t *codes = NULL;
     Py_ssize_t total = 0;
-    if (get_buf(k_obj, &kb, 8, 0, "keys") < 0)
+    if (get_buf(k_obj, &kb, 8, 'i', 0, "keys") < 0)
         return NULL;
-    if (get_buf(off_obj, &off, 8, 0, "offsets") < 0)
+    if (get_buf(off_obj, &off, 8, 's', 0, "offsets") < 0)
         goto fail_k;
-    if (get_buf(p_obj, &pb, 8, 1, "pairs") < 0)
+    if (get_buf(p_obj, &pb, 8, 's', 1, "pairs") < 0)
         goto fail_off;
-    if (get_buf(c_obj, &cb, 8, 1, "counts") < 0)
+    if (get_buf(c_obj, &cb, 8, 's', 1, "counts") < 0)
         goto fail_p;
     Py_ssize_t n_keys = NITEMS(kb);
     if (n_keys % bands != 0) {
