@@ -391,7 +391,7 @@ static int astral_class(Py_UCS4 c, PyObject *char_class) {
 
 /* The token loop for one string kind: writes the tokens (at most t->cap, checked). The hash is
  * sum d[q] * CHAR_BASE**(q - i) over the token. */
-#define DEF_TOK_LOOP(NAME, T, WIDE)                                               \
+#define DEF_TOK_LOOP(NAME, T, WIDE)                                                     \
     static int NAME(Tok *t, const T *d, Py_ssize_t n) {                                 \
         const uint8_t *cls = t->cls;                                                    \
         Py_ssize_t i = 0, m = 0;                                                        \
@@ -524,6 +524,7 @@ static PyObject *text_range_hashes(PyObject *self, PyObject *args) {
     const int64_t *st = bs.buf, *en = be.buf;
     uint64_t *out = bo.buf;
     const int64_t n = (int64_t)(bv.len / 8);
+    const int64_t direct_max = n + 2 * (int64_t)m; /* the most work for which Horner on each range pays */
     int64_t total = 0, maxlen = 0;
     for (Py_ssize_t r = 0; r < m; r++) {
         int64_t s = st[r], e = en[r];
@@ -531,10 +532,10 @@ static PyObject *text_range_hashes(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_ValueError, "range_hashes: need 0 <= start <= end <= len(values)");
             goto done;
         }
-        total += e - s; /* <= m * n: no overflow for any array that fits in memory */
+        if (total <= direct_max) total += e - s; /* stops growing past the threshold: no overflow */
         if (e - s > maxlen) maxlen = e - s;
     }
-    if (total <= n + 2 * (int64_t)m) { /* short ranges: Horner's rule on each */
+    if (total <= direct_max) { /* short ranges: Horner's rule on each */
         for (Py_ssize_t r = 0; r < m; r++) {
             uint64_t h = 0;
             for (int64_t q = en[r] - 1; q >= st[r]; q--) h = h * base + v[q];
