@@ -138,6 +138,20 @@ def test_signatures_distinct_equals_datasketch_of_distinct_hashes():
     assert counts.tolist() == [len(np.unique(h >> np.uint64(32)))] and np.array_equal(sigs[0], m.hashvalues)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 40), st.lists(st.integers(0, 9), max_size=6), st.sampled_from([1, 3, 8, 8192]))
+def test_signatures_offsets_not_starting_at_zero(skip, lens, chunk):
+    """Hashes before offsets[0] belong to no set: every path (kernel, numpy in one block or in
+    blocks of ``chunk``) ignores them."""
+    rng = np.random.default_rng(skip * 100 + len(lens))
+    off = np.concatenate(([skip], skip + np.cumsum(lens))).astype(np.int64)
+    h = rng.integers(0, 2**32, off[-1] + 3, dtype=np.uint64).astype(np.uint32)
+    want = signatures(h[skip:], off - skip, 8, 2)
+    assert_same(signatures(h, off, 8, 2, chunk=chunk), want)
+    with numpy_only():
+        assert_same(signatures(h, off, 8, 2, chunk=chunk), want)
+
+
 @needs_kernel
 def test_signatures_large_and_chunked():
     rng = np.random.default_rng(5)

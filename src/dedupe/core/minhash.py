@@ -105,8 +105,10 @@ def signatures(hash32: np.ndarray, offsets: np.ndarray, num_perm: int = 128, see
         np.multiply(a_col, mixed[None, lo:hi], out=blk)  # uint32 wraps mod 2**32
         np.add(blk, b_col, out=blk)
         # non-empty sets overlapping [lo, hi): the one containing lo, then those starting inside
-        first = int(np.searchsorted(set_start, lo, side="right")) - 1
+        first = max(int(np.searchsorted(set_start, lo, side="right")) - 1, 0)  # 0: the block starts before offsets[0]
         last = int(np.searchsorted(set_start, hi, side="left"))
+        if last <= first:  # no set in this block (it lies before offsets[0])
+            continue
         owners = nonempty[first:last]
         starts = np.maximum(set_start[first:last], lo) - lo
         mins = np.minimum.reduceat(blk, starts, axis=1).T
