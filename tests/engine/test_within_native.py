@@ -180,3 +180,19 @@ def test_evidence_contexts_kernel_equals_numpy(monkeypatch, text, adjacent):
         _numpy(mp)
         want = within.within_analysis(text, toks, cfg)
     _same(got, want)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(batch, st.sampled_from(range(len(CONFIGS))))
+def test_near_pre_kernel_equals_numpy(monkeypatch, texts, ci):
+    # the candidate blocks (lo[cand], hi[cand]) and LSH pairs of every page, as near_repeats reads them
+    cfg = CONFIGS[ci]
+    toks = tokenize_batch(texts)
+    got = within._near_pre_many(texts, toks, cfg)
+    with monkeypatch.context() as mp:
+        _numpy(mp)
+        want = within._near_pre_many(texts, toks, cfg)
+    assert len(got) == len(want) == len(texts)
+    for (lo, hi, cand, pairs), (wlo, whi, wcand, wpairs) in zip(got, want):
+        assert np.array_equal(lo[cand], wlo[wcand]) and np.array_equal(hi[cand], whi[wcand])
+        assert pairs.dtype == wpairs.dtype and pairs.shape == wpairs.shape and np.array_equal(pairs, wpairs)

@@ -809,6 +809,8 @@ def _near_pre_many(texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinCon
     (token ranges of the sentences/lines), the candidate blocks and the LSH pairs — with the
     sentence split, MinHash and banding run once over all pages (texts joined by ``"\n"``, a
     sentence cut, so the blocks are each page's own)."""
+    if _K is not None:
+        return _near_pre_native(texts, toks_list, cfg)
     m = len(texts)
     min_tok = cfg.near_repeat_min_tokens
     char_off = np.zeros(m + 1, dtype=np.int64)
@@ -845,6 +847,29 @@ def _near_pre_many(texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinCon
         t0 = tok_off_l[i]
         out.append((lo[s0 : seg_off_l[i + 1]] - t0, hi[s0 : seg_off_l[i + 1]] - t0, page_cand - s0, pairs))
     return out
+
+
+def _near_pre_native(texts: "list[str]", toks_list: "list[Tokens]", cfg: WithinConfig) -> list:
+    """:func:`_near_pre_many` with the kernel: the candidate blocks of every page in one call (the
+    sentence split page by page; a page's blocks as ``(lo, hi, arange, pairs)``, equal for
+    :func:`near_repeats`, which reads ``lo[cand]``, ``hi[cand]``), then MinHash and LSH over them all."""
+    m = len(texts)
+    tok_off = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=m), out=tok_off[1:])
+    got = _K.near_blocks(  # type: ignore[union-attr]
+        texts if isinstance(texts, list) else list(texts), [_i64(t.start) for t in toks_list], tok_off, cfg.near_repeat_min_tokens
+    )
+    lo, hi, glo, ghi, c_off = (np.frombuffer(x, dtype=np.int64) for x in got)
+    if not len(lo):
+        return [_NO_BLOCKS] * m
+    keys = _near_band_keys(np.concatenate([t.hashes for t in toks_list]), glo, ghi, cfg)
+    pairs_of = candidate_pairs_many(keys, c_off)
+    cut = c_off.tolist()
+    ar = np.arange(max(b - a for a, b in zip(cut[:-1], cut[1:])), dtype=np.int64)
+    return [
+        (lo[a:b], hi[a:b], ar[: b - a], pairs_of[i]) if b > a else _NO_BLOCKS
+        for i, (a, b) in enumerate(zip(cut[:-1], cut[1:]))
+    ]
 
 
 def within_analysis_many(

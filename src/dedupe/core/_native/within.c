@@ -120,6 +120,17 @@ static int context_score(const Text *t, int64_t start, int64_t end, int tp, int 
     return 0;
 }
 
+/* np.searchsorted(arr, v) (side "left") of a sorted array */
+static Py_ssize_t lsearch(const int64_t *arr, Py_ssize_t n, int64_t v) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (arr[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 /* ------------------------------------------------------------------ sentence_bounds */
 
 #define C_TERM 1
@@ -201,19 +212,41 @@ static inline int is_space_fast(Py_UCS4 c) {
         }                                                                                                  \
     }
 
+/* the sentences/lines of a text into g (g->cnt = 0 first); -1 when out of memory (no exception set) */
+static int sentence_split(const Text *tp, Segs *gp) {
+    Text t = *tp;
+    Segs g = *gp;
+    Py_ssize_t n = t.len;
+    g.cnt = 0;
+    if (t.kind == PyUnicode_1BYTE_KIND) SENTENCE_LOOP(Py_UCS1)
+    else if (t.kind == PyUnicode_2BYTE_KIND) SENTENCE_LOOP(Py_UCS2)
+    else SENTENCE_LOOP(Py_UCS4)
+    *gp = g;
+    return 0;
+nomem:
+    *gp = g;
+    return -1;
+}
+
+static int segs_init(Segs *g) {
+    g->cap = 64;
+    g->cnt = 0;
+    g->st = (int64_t *)malloc(sizeof(int64_t) * g->cap);
+    g->en = (int64_t *)malloc(sizeof(int64_t) * g->cap);
+    return g->st && g->en ? 0 : -1;
+}
+
 static PyObject *k_sentence_bounds(PyObject *self, PyObject *args) {
     PyObject *s;
     if (!PyArg_ParseTuple(args, "U", &s)) return NULL;
     Text t;
     if (text_of(s, &t) < 0) return NULL;
-    Py_ssize_t n = t.len;
-    Segs g = {NULL, NULL, 64, 0};
-    g.st = (int64_t *)malloc(sizeof(int64_t) * g.cap);
-    g.en = (int64_t *)malloc(sizeof(int64_t) * g.cap);
-    if (!g.st || !g.en) goto nomem;
-    if (t.kind == PyUnicode_1BYTE_KIND) SENTENCE_LOOP(Py_UCS1)
-    else if (t.kind == PyUnicode_2BYTE_KIND) SENTENCE_LOOP(Py_UCS2)
-    else SENTENCE_LOOP(Py_UCS4)
+    Segs g;
+    if (segs_init(&g) < 0 || sentence_split(&t, &g) < 0) {
+        free(g.st);
+        free(g.en);
+        return PyErr_NoMemory();
+    }
     PyObject *a = new_i64_bytes(g.st, g.cnt), *b = a ? new_i64_bytes(g.en, g.cnt) : NULL;
     free(g.st);
     free(g.en);
@@ -222,10 +255,100 @@ static PyObject *k_sentence_bounds(PyObject *self, PyObject *args) {
         return NULL;
     }
     return Py_BuildValue("(NN)", a, b);
-nomem:
-    free(g.st);
-    free(g.en);
-    return PyErr_NoMemory();
+}
+
+/* near_blocks(texts, starts, tok_off, min_tok) -> (lo, hi, glo, ghi, c_off) bytearrays of int64.
+   within._near_pre_many's candidate blocks: per page, the sentences/lines (sentence_bounds) as
+   token ranges [lo, hi) (first token starting at or after each end, np.searchsorted), those of
+   min_tok tokens or more; none on a page of fewer than 2 * min_tok tokens or with fewer than two
+   candidates. lo/hi page-local, glo/ghi plus tok_off[page]; page i owns rows [c_off[i], c_off[i+1]).
+   starts: one int64 array of token start offsets per page (sorted). */
+static PyObject *k_near_blocks(PyObject *self, PyObject *args) {
+    PyObject *texts, *starts, *o_off;
+    Py_ssize_t min_tok;
+    if (!PyArg_ParseTuple(args, "O!O!On", &PyList_Type, &texts, &PyList_Type, &starts, &o_off, &min_tok)) return NULL;
+    Bufs B = {.n = 0};
+    PyObject *res = NULL;
+    Segs g = {NULL, NULL, 0, 0};
+    int64_t *lo = NULL, *hi = NULL, *glo = NULL, *ghi = NULL, *coff = NULL;
+    Py_ssize_t m = PyList_GET_SIZE(texts), m1, cap = 64, rows = 0;
+    const int64_t *off = bufs_get(&B, o_off, 8, 0, &m1, "tok_off");
+    if (!off) goto done;
+    if (PyList_GET_SIZE(starts) != m || m1 != m + 1) { PyErr_SetString(PyExc_ValueError, "one text, one start array, one offset per page"); goto done; }
+    if (m1 < 1 || off[0] != 0) { PyErr_SetString(PyExc_ValueError, "tok_off must start at 0"); goto done; }
+    if (segs_init(&g) < 0) { PyErr_NoMemory(); goto done; }
+    lo = (int64_t *)malloc(sizeof(int64_t) * cap);
+    hi = (int64_t *)malloc(sizeof(int64_t) * cap);
+    coff = (int64_t *)malloc(sizeof(int64_t) * (m + 1));
+    if (!lo || !hi || !coff) { PyErr_NoMemory(); goto done; }
+    coff[0] = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        coff[i + 1] = rows;
+        Py_buffer v;
+        if (PyObject_GetBuffer(PyList_GET_ITEM(starts, i), &v, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) goto done;
+        if (v.itemsize != 8 || v.len % 8) {
+            PyBuffer_Release(&v);
+            PyErr_SetString(PyExc_ValueError, "starts: int64 arrays expected");
+            goto done;
+        }
+        const int64_t *ts = (const int64_t *)v.buf;
+        Py_ssize_t n = v.len / 8;
+        if (off[i + 1] - off[i] != n) {
+            PyBuffer_Release(&v);
+            PyErr_SetString(PyExc_ValueError, "tok_off does not match the start arrays");
+            goto done;
+        }
+        if (n < 2 * min_tok) {
+            PyBuffer_Release(&v);
+            continue;
+        }
+        Text t;
+        if (text_of(PyList_GET_ITEM(texts, i), &t) < 0 || sentence_split(&t, &g) < 0) {
+            PyBuffer_Release(&v);
+            if (!PyErr_Occurred()) PyErr_NoMemory();
+            goto done;
+        }
+        Py_ssize_t r0 = rows;
+        for (Py_ssize_t q = 0; q < g.cnt; q++) {
+            Py_ssize_t a = lsearch(ts, n, g.st[q]), b = lsearch(ts, n, g.en[q]);
+            if (b - a < min_tok) continue;
+            if (rows >= cap) {
+                Py_ssize_t ncap = cap * 2;
+                int64_t *x = (int64_t *)realloc(lo, sizeof(int64_t) * ncap);
+                if (!x) { PyBuffer_Release(&v); PyErr_NoMemory(); goto done; }
+                lo = x;
+                int64_t *y = (int64_t *)realloc(hi, sizeof(int64_t) * ncap);
+                if (!y) { PyBuffer_Release(&v); PyErr_NoMemory(); goto done; }
+                hi = y;
+                cap = ncap;
+            }
+            lo[rows] = a;
+            hi[rows] = b;
+            rows++;
+        }
+        PyBuffer_Release(&v);
+        if (rows - r0 < 2) rows = r0; /* fewer than two candidate blocks: no LSH, no pairs */
+        coff[i + 1] = rows;
+    }
+    glo = (int64_t *)malloc(sizeof(int64_t) * (rows + 1));
+    ghi = (int64_t *)malloc(sizeof(int64_t) * (rows + 1));
+    if (!glo || !ghi) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < m; i++)
+        for (int64_t q = coff[i]; q < coff[i + 1]; q++) {
+            glo[q] = lo[q] + off[i];
+            ghi[q] = hi[q] + off[i];
+        }
+    PyObject *a1 = new_i64_bytes(lo, rows), *a2 = new_i64_bytes(hi, rows), *a3 = new_i64_bytes(glo, rows), *a4 = new_i64_bytes(ghi, rows);
+    PyObject *a5 = new_i64_bytes(coff, m + 1);
+    if (!a1 || !a2 || !a3 || !a4 || !a5) {
+        Py_XDECREF(a1); Py_XDECREF(a2); Py_XDECREF(a3); Py_XDECREF(a4); Py_XDECREF(a5);
+        goto done;
+    }
+    res = Py_BuildValue("(NNNNN)", a1, a2, a3, a4, a5);
+done:
+    free(g.st); free(g.en); free(lo); free(hi); free(glo); free(ghi); free(coff);
+    bufs_release(&B);
+    return res;
 }
 
 /* ------------------------------------------------------------------ exact pass */
@@ -884,17 +1007,6 @@ static int cmp_iv(const void *x, const void *y) {
     return (p->i > q->i) - (p->i < q->i);
 }
 
-/* np.searchsorted(arr, v) (side "left") of a sorted array */
-static Py_ssize_t lsearch(const int64_t *arr, Py_ssize_t n, int64_t v) {
-    Py_ssize_t lo = 0, hi = n;
-    while (lo < hi) {
-        Py_ssize_t mid = (lo + hi) / 2;
-        if (arr[mid] < v) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
 static void mark_range(uint8_t *m, Py_ssize_t n, int64_t a, int64_t b) { /* m[a : b + 1] = 1 (clipped to n) */
     int64_t hi = b < n ? b + 1 : n;
     for (int64_t t = a < 0 ? 0 : a; t < hi; t++) m[t] = 1;
@@ -1327,6 +1439,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"sentence_bounds", k_sentence_bounds, METH_VARARGS, "segment.sentence_bounds: (starts, ends) as int64 bytearrays"},
+    {"near_blocks", k_near_blocks, METH_VARARGS, "candidate blocks of the near pass of many pages"},
     {"exact_groups", k_exact_groups, METH_VARARGS, "repeat groups of the k-grams of each page"},
     {"exact_pieces", k_exact_pieces, METH_VARARGS, "exact-repeat pieces of many pages"},
     {"near_page", k_near_page, METH_VARARGS, "near_repeats after its candidate pairs"},
