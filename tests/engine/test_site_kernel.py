@@ -321,3 +321,24 @@ def test_fingerprint_sort_on_crafted_values():
     _same(out[off[1] : off[2]], np.unique(np.append(long, np.uint64(9))))
     with pytest.raises(ValueError):  # out too short
         K.fingerprints(2, tok_off, kfp2, _i(0, 1, 2), np.array([9, 9], np.uint64), out[:10].copy(), off)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(page, free_text).filter(bool), max_size=7), st.sampled_from(range(len(CFGS))), st.integers(0, 2**32))
+def test_units_kernel_equals_numpy(kernel, texts, ci, seed):
+    # units, markers, lines and comment headers of a chunk, before any weighting
+    cfg = CFGS[ci]
+    toks = [t for t in tokenize_batch(texts) if len(t)]
+    if not toks:
+        return
+    rng = np.random.default_rng(seed)
+    tpls = [np.cumsum(rng.random(len(t)) < 0.2) % 2 == 1 for t in toks]
+    lids = [np.cumsum(rng.random(len(t)) < 0.3).astype(np.int64) for t in toks]  # any line layout
+    masked = [np.where(rng.random(len(t)) < 0.2, templates.DIGIT_TOKEN, t.hashes).astype(np.uint64) for t in toks]
+    kernel(True)
+    got = maintext._units_many(toks, tpls, cfg, masked, lids)
+    kernel(False)
+    want = maintext._units_many(toks, tpls, cfg, masked, lids)
+    assert sorted(got) == sorted(want)
+    for key in want:
+        _same(got[key], want[key])

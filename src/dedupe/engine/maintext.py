@@ -491,6 +491,8 @@ def _units_cat(tok_off: np.ndarray, lid: np.ndarray, tpl: np.ndarray, masked: np
     neighbour unit or line on another page."""
     k = cfg.span_tokens
     N = int(tok_off[-1])
+    if _K is not None:
+        return _units_kernel(tok_off, lid, tpl, masked, k)
     page_start = np.zeros(N, dtype=bool)
     page_start[tok_off[:-1]] = True
     # units (as units()), cut at every page start too
@@ -546,3 +548,21 @@ def _units_cat(tok_off: np.ndarray, lid: np.ndarray, tpl: np.ndarray, masked: np
     sig, hsig = h[: len(midx)], fmix64(h[len(midx) :] ^ _HEADER_SALT)
     return {"first": first, "end": end, "is_tpl": is_tpl, "whole": whole, "u_off": u_off, "tok_off": tok_off,
             "midx": midx, "sig": sig, "lstart": lstart, "lend": lend, "hidx": hidx, "hsig": hsig}
+
+
+def _units_kernel(tok_off: np.ndarray, lid: np.ndarray, tpl: np.ndarray, masked: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """:func:`_units_cat` through the compiled kernel (one call for the chunk)."""
+    N = int(tok_off[-1])
+    first, end, lstart, lend = (np.empty(N, dtype=np.int64) for _ in range(4))
+    midx, hidx = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
+    sig, hsig = np.empty(N, dtype=np.uint64), np.empty(N, dtype=np.uint64)
+    is_tpl, whole = np.empty(N, dtype=bool), np.empty(N, dtype=bool)
+    u_off = np.empty(len(tok_off), dtype=np.int64)
+    nu, nm, nl, nh = _K.units_many(
+        np.asarray(tok_off, dtype=np.int64), np.asarray(lid, dtype=np.int64), np.asarray(tpl, dtype=bool),
+        np.asarray(masked, dtype=np.uint64), _MARKER_TOKENS * k, _HEADER_TOKENS * k, _HEADER_TAIL, int(_HEADER_SALT),
+        first, end, is_tpl, whole, u_off, midx, sig, lstart, lend, hidx, hsig,
+    )
+    return {"first": first[:nu], "end": end[:nu], "is_tpl": is_tpl[:nu], "whole": whole[:nu], "u_off": u_off,
+            "tok_off": tok_off, "midx": midx[:nm], "sig": sig[:nm], "lstart": lstart[:nl], "lend": lend[:nl],
+            "hidx": hidx[:nh], "hsig": hsig[:nh]}

@@ -8,6 +8,7 @@
  *   fingerprints -> PageFeatures.fingerprints     (each page's sorted unique fingerprints)
  *   mask_many  -> site.template_mask             (template tokens from the looked-up page counts)
  *   runs_many  -> site._template_pieces          (maximal runs of template tokens)
+ *   units_many -> maintext._units_cat             (units, list markers, lines, comment headers)
  *   main_runs  -> maintext._main_run             (Kadane run, headline, restored units, off-main runs)
  *
  * Arrays come through the buffer protocol (C-contiguous, 1-D, checked item size and kind);
@@ -729,7 +730,137 @@ done:
     return ret;
 }
 
+/* units_many(tok_off, lid, tpl, masked, marker_max, header_max, header_tail, header_salt,
+ *            out_first, out_end, out_is_tpl, out_whole, out_uoff, out_midx, out_sig,
+ *            out_lstart, out_lend, out_hidx, out_hsig) -> (units, markers, lines, headers)
+ *
+ * maintext._units_cat of a chunk of non-empty pages (page p owns tokens tok_off[p]:tok_off[p+1]):
+ * units cut at line and template changes and at page starts (token bounds in the chunk, template
+ * flag, whole-line flag; page p owns units out_uoff[p]:out_uoff[p+1]); marker units (a template
+ * unit, or a whole line of < marker_max tokens, between free units or page edges) with the hash
+ * of their digit-masked tokens; lines of units (first / last unit); header lines (< header_max
+ * tokens, a DIGIT_TOKEN among them, a neighbour line on the page with free tokens) with the salted
+ * hash of their last header_tail tokens. Outputs hold at least one slot per token. */
+static PyObject *units_many(PyObject *self, PyObject *args) {
+    PyObject *o[15];
+    long marker_max, header_max, header_tail;
+    unsigned long long salt;
+    if (!PyArg_ParseTuple(args, "OOOOlllKOOOOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &marker_max, &header_max,
+                          &header_tail, &salt, &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12],
+                          &o[13], &o[14]))
+        return NULL;
+    Bufs bs = {.n = 0};
+    PyObject *ret = NULL;
+    Py_ssize_t n_off, N, n1, n2, w[11];
+    const int64_t *tok_off = get(&bs, o[0], 8, I64, 0, "tok_off", &n_off);
+    if (!tok_off) goto done;
+    const int64_t *lid = get(&bs, o[1], 8, I64, 0, "lid", &N);
+    if (!lid) goto done;
+    const uint8_t *tpl = get(&bs, o[2], 1, BOOL, 0, "tpl", &n1);
+    if (!tpl) goto done;
+    const uint64_t *masked = get(&bs, o[3], 8, U64, 0, "masked", &n2);
+    if (!masked) goto done;
+    int64_t *first = get(&bs, o[4], 8, I64, 1, "out_first", &w[0]);
+    if (!first) goto done;
+    int64_t *end = get(&bs, o[5], 8, I64, 1, "out_end", &w[1]);
+    if (!end) goto done;
+    uint8_t *is_tpl = get(&bs, o[6], 1, BOOL, 1, "out_is_tpl", &w[2]);
+    if (!is_tpl) goto done;
+    uint8_t *whole = get(&bs, o[7], 1, BOOL, 1, "out_whole", &w[3]);
+    if (!whole) goto done;
+    int64_t *uoff = get(&bs, o[8], 8, I64, 1, "out_uoff", &w[4]);
+    if (!uoff) goto done;
+    int64_t *midx = get(&bs, o[9], 8, I64, 1, "out_midx", &w[5]);
+    if (!midx) goto done;
+    uint64_t *sig = get(&bs, o[10], 8, U64, 1, "out_sig", &w[6]);
+    if (!sig) goto done;
+    int64_t *lstart = get(&bs, o[11], 8, I64, 1, "out_lstart", &w[7]);
+    if (!lstart) goto done;
+    int64_t *lend = get(&bs, o[12], 8, I64, 1, "out_lend", &w[8]);
+    if (!lend) goto done;
+    int64_t *hidx = get(&bs, o[13], 8, I64, 1, "out_hidx", &w[9]);
+    if (!hidx) goto done;
+    uint64_t *hsig = get(&bs, o[14], 8, U64, 1, "out_hsig", &w[10]);
+    if (!hsig) goto done;
+    Py_ssize_t m = n_off - 1;
+    int bad = m < 0 || n1 != N || n2 != N || w[4] != m + 1 || header_tail < 0;
+    for (int j = 0; j < 11; j++)
+        if (j != 4 && w[j] < N) bad = 1;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "units_many: array lengths do not match");
+        goto done;
+    }
+    if (check_offsets(tok_off, m, N, "units_many: tok_off") < 0) goto done;
+    for (Py_ssize_t p = 0; p < m; p++)
+        if (tok_off[p + 1] == tok_off[p]) {
+            PyErr_SetString(PyExc_ValueError, "units_many: every page must hold a token");
+            goto done;
+        }
+    Py_ssize_t nu = 0, nm = 0, nl = 0, nh = 0;
+    for (Py_ssize_t p = 0; p < m; p++) {
+        int64_t a = tok_off[p], b = tok_off[p + 1];
+        Py_ssize_t ua = nu;
+        uoff[p] = ua;
+        /* units */
+        for (int64_t t = a; t < b; t++) {
+            if (t == a || lid[t] != lid[t - 1] || (tpl[t] != 0) != (tpl[t - 1] != 0)) {
+                if (nu > ua) end[nu - 1] = t;
+                first[nu] = t;
+                is_tpl[nu] = tpl[t] != 0;
+                nu++;
+            }
+        }
+        end[nu - 1] = b;
+        for (Py_ssize_t u = ua; u < nu; u++)
+            whole[u] = (u == ua || lid[first[u]] != lid[first[u] - 1]) && (u == nu - 1 || lid[end[u]] != lid[end[u] - 1]);
+        /* markers */
+        for (Py_ssize_t u = ua; u < nu; u++) {
+            int mk = is_tpl[u] || (whole[u] && end[u] - first[u] < marker_max);
+            if (mk && (u == ua || !is_tpl[u - 1]) && (u == nu - 1 || !is_tpl[u + 1])) {
+                midx[nm] = u;
+                sig[nm] = range_hash(masked + first[u], end[u] - first[u]);
+                nm++;
+            }
+        }
+        /* lines of units, then header lines */
+        Py_ssize_t la = nl;
+        for (Py_ssize_t u = ua; u < nu; u++) {
+            if (u == ua || lid[first[u]] != lid[first[u - 1]]) {
+                if (nl > la) lend[nl - 1] = u - 1;
+                lstart[nl++] = u;
+            }
+        }
+        lend[nl - 1] = nu - 1;
+        for (Py_ssize_t l = la; l < nl; l++) {
+            int64_t ft = first[lstart[l]], et = end[lend[l]];
+            if (et - ft >= header_max) continue;
+            int64_t dig = 0;
+            for (int64_t t = ft; t < et; t++) dig += masked[t] == DIGIT_TOKEN;
+            if (!dig) continue;
+            int near = 0;
+            for (Py_ssize_t q = l - 1; q <= l + 1; q += 2) {
+                if (q < la || q >= nl) continue;
+                int64_t fr = 0;
+                for (Py_ssize_t u = lstart[q]; u <= lend[q]; u++)
+                    if (!is_tpl[u]) fr += end[u] - first[u];
+                if (fr > 0) near = 1;
+            }
+            if (!near) continue;
+            int64_t ts = et - header_tail > ft ? et - header_tail : ft;
+            hidx[nh] = l;
+            hsig[nh] = fmix64(range_hash(masked + ts, et - ts) ^ (uint64_t)salt);
+            nh++;
+        }
+    }
+    uoff[m] = nu;
+    ret = Py_BuildValue("nnnn", nu, nm, nl, nh);
+done:
+    release_all(&bs);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
+    {"units_many", units_many, METH_VARARGS, "units, list markers and header lines of a chunk (see the file's comment)."},
     {"fingerprints", fingerprints, METH_VARARGS, "sorted unique fingerprints of a chunk's pages (see the file's comment)."},
     {"features", features, METH_VARARGS, "page_features_many of a chunk (see the file's comment)."},
     {"mask_many", mask_many, METH_VARARGS, "template_mask of a chunk (see the file's comment)."},
