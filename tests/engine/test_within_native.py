@@ -196,3 +196,20 @@ def test_near_pre_kernel_equals_numpy(monkeypatch, texts, ci):
     for (lo, hi, cand, pairs), (wlo, whi, wcand, wpairs) in zip(got, want):
         assert np.array_equal(lo[cand], wlo[wcand]) and np.array_equal(hi[cand], whi[wcand])
         assert pairs.dtype == wpairs.dtype and pairs.shape == wpairs.shape and np.array_equal(pairs, wpairs)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(batch, st.sampled_from(range(len(CONFIGS))), st.integers(0, 2**32))
+def test_exact_many_kernel_equals_numpy(monkeypatch, texts, ci, seed):
+    # periodic pieces, their mask and the exact pieces of every page (the kernel's rows as pieces)
+    cfg = CONFIGS[ci]
+    toks = tokenize_batch(texts)
+    rng = np.random.default_rng(seed)
+    masks = [None if (i + seed) % 2 else rng.random(len(t)) < 0.1 for i, t in enumerate(toks)]
+    got = within._exact_many(texts, toks, cfg, masks)
+    with monkeypatch.context() as mp:
+        _numpy(mp)
+        want = within._exact_many(texts, toks, cfg, masks)
+    for (gp, gm, graw), (wp, wm, wraw) in zip(got, want):
+        assert gp == wp and gm.dtype == wm.dtype and np.array_equal(gm, wm)
+        assert (graw.pieces() if isinstance(graw, within._ExactRows) else graw) == wraw

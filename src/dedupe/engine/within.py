@@ -686,6 +686,8 @@ def within_analysis(
         raise ValueError(f"excluded has {len(excl)} entries for {n} tokens")
     if _exact is not None:  # (periodic pieces, their mask, exact pieces): by within_analysis_many
         per_pieces, per_mask, raw = _exact
+        if isinstance(raw, _ExactRows) and not (_K is not None and not per_pieces):
+            raw = raw.pieces()
     else:
         kg = kgram_hashes(toks.hashes, cfg.min_repeat_tokens) if _kg is None else _kg
         grouped = _repeat_groups(kg) if len(kg) >= 2 else None
@@ -768,22 +770,33 @@ def _within_native(
         elif len(pre[2]) >= 2:
             lo, hi, cand, pairs = pre
             b_lo, b_hi = lo[cand], hi[cand]
-    rows = np.array([(*p.extra, p.start, p.end, *p.kept) for p in raw], dtype=np.int64).reshape(-1) if raw else _NO_I64
+    if isinstance(raw, _ExactRows):
+        rows = raw.rows.reshape(-1)
+    else:
+        rows = np.array([(*p.extra, p.start, p.end, *p.kept) for p in raw], dtype=np.int64).reshape(-1) if raw else _NO_I64
     removed = np.zeros(n, dtype=bool)
     codes, near_p, order, near_f = _K.within_page(  # type: ignore[union-attr]
         text, toks.norm.text, fuzz.ratio, _i64(toks.start), _i64(toks.end), _i64(toks.nstart), _i64(toks.nend), rows, _u8(excl),
         removed.view(np.uint8), _i64(b_lo), _i64(b_hi), _i64(pairs).reshape(-1), cfg.near_repeat, float(cfg.near_repeat_threshold),
         cfg.keep_policy == "context", cfg.artefact_evidence,
     )
-    pieces = [
-        Piece(p.start, p.end, p.kind, p.rule + _GATE_SUFFIX[c], p.score, p.kept, p.kept_doc, p.site_pages)
-        for p, c in zip(raw, codes) if c
-    ]
+    if isinstance(raw, _ExactRows):  # the pieces raw.pieces() would give, with the rule's suffix
+        vals, rule = raw.rows.tolist(), raw.rule
+        pieces = [Piece(r[3], r[4], KIND_REPEAT, rule + _GATE_SUFFIX[c], 1.0, (r[5], r[6])) for r, c in zip(vals, codes) if c]
+    else:
+        pieces = [
+            Piece(p.start, p.end, p.kind, p.rule + _GATE_SUFFIX[c], p.score, p.kept, p.kept_doc, p.site_pages)
+            for p, c in zip(raw, codes) if c
+        ]
     if near_p:
         pieces += [Piece(a, b, KIND_NEAR_REPEAT, _NEAR_RULES[r], sc, kept=(ks, ke)) for a, b, r, sc, ks, ke in near_p]
     flagged: list[Piece] = []
     for i in order:
         if i >= 0:
+            if isinstance(raw, _ExactRows):
+                r = vals[i]
+                flagged.append(Piece(r[3], r[4], KIND_REPEAT, rule + "/flagged", 1.0, (r[5], r[6])))
+                continue
             p = raw[i]
             flagged.append(Piece(p.start, p.end, p.kind, p.rule + "/flagged", p.score, p.kept, p.kept_doc, p.site_pages))
         else:
@@ -1029,17 +1042,48 @@ def _exact_many(
     return _exact_out(out, cfg, tok_off, gstart, gend, p_first, p_last, p_delta, p_page)
 
 
+class _ExactRows:
+    """The exact pieces of a page as int64 rows ``(a, b, d, start, end, kept start, kept end)``
+    (token range ``[a, b]``, kept copy ``d`` tokens away, their char offsets) and their rule:
+    what the kernel reads, without building the :class:`Piece` objects (:meth:`pieces` does)."""
+
+    __slots__ = ("rows", "rule")
+
+    def __init__(self, rows: np.ndarray, rule: str) -> None:
+        self.rows, self.rule = rows, rule
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def pieces(self) -> list[Piece]:
+        rule = self.rule
+        return [
+            Piece(s0, e0, KIND_REPEAT, rule, 1.0, kept=(ks, ke), extra=(a, b, d)) for a, b, d, s0, e0, ks, ke in self.rows.tolist()
+        ]
+
+
 def _exact_out(
     out: list, cfg: WithinConfig, tok_off: np.ndarray, gstart: np.ndarray, gend: np.ndarray,
-    p_first: np.ndarray, p_last: np.ndarray, p_delta: np.ndarray, p_page: np.ndarray,
+    p_first: np.ndarray, p_last: np.ndarray, p_delta: np.ndarray, p_page: np.ndarray, as_rows: bool = False,
 ) -> list:
     """:func:`_exact_many`'s result: its pieces (global token ranges ``[p_first, p_last]``, kept copy
-    ``p_delta`` tokens away, on page ``p_page``; sorted) added to ``out``."""
+    ``p_delta`` tokens away, on page ``p_page``; sorted) added to ``out``; ``as_rows``: each page's
+    as :class:`_ExactRows` (for the kernel) instead of a list of pieces."""
     if not len(p_first):
         return out
     k = cfg.min_repeat_tokens
     base = tok_off[p_page]
     rule = f"exact-run>={k}-tokens" + ("/context" if cfg.keep_policy == "context" else "/first")
+    if as_rows:
+        rows = np.stack(
+            [p_first - base, p_last - base, p_delta, gstart[p_first], gend[p_last], gstart[p_first + p_delta], gend[p_last + p_delta]],
+            axis=1,
+        )
+        cut = np.searchsorted(p_page, np.arange(len(out) + 1)).tolist()
+        for i in np.unique(p_page).tolist():
+            per_pieces, per_mask, _ = out[i]
+            out[i] = (per_pieces, per_mask, _ExactRows(rows[cut[i] : cut[i + 1]], rule))
+        return out
     pieces = [
         Piece(s0, e0, KIND_REPEAT, rule, 1.0, kept=(ks, ke), extra=(a, b, d))
         for s0, e0, ks, ke, a, b, d in zip(
@@ -1090,4 +1134,4 @@ def _exact_many_native(
         cfg.min_repeat_chars, cfg.keep_policy == "context",
     )
     p_first, p_last, p_delta, p_page = (np.frombuffer(x, dtype=np.int64) for x in got)
-    return _exact_out(out, cfg, tok_off, gstart, gend, p_first, p_last, p_delta, p_page)
+    return _exact_out(out, cfg, tok_off, gstart, gend, p_first, p_last, p_delta, p_page, as_rows=True)
