@@ -213,3 +213,10 @@ def test_exact_many_kernel_equals_numpy(monkeypatch, texts, ci, seed):
     for (gp, gm, graw), (wp, wm, wraw) in zip(got, want):
         assert gp == wp and gm.dtype == wm.dtype and np.array_equal(gm, wm)
         assert (graw.pieces() if isinstance(graw, within._ExactRows) else graw) == wraw
+
+
+def test_no_white_space_where_the_kernel_skips_the_lookup():
+    # the kernel's sentence split takes U+0080..U+0084 and every code point above U+3000 as
+    # non-space without asking the Unicode database: true of this Python's str.isspace
+    assert not any(chr(c).isspace() for c in range(0x80, 0x85))
+    assert not any(chr(c).isspace() for c in range(0x3001, 0x110000))

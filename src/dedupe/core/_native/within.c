@@ -163,8 +163,11 @@ static int segs_grow(Segs *g) {
     return 0;
 }
 
+/* str.isspace() of one character: no white space lies in U+0080..U+0084 or above U+3000 (a test
+   checks every code point against the running Python) */
 static inline int is_space_fast(Py_UCS4 c) {
     if (c < 128) return c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
+    if (c < 0x85 || c > 0x3000) return 0;
     return Py_UNICODE_ISSPACE(c);
 }
 
@@ -184,10 +187,13 @@ static inline int is_space_fast(Py_UCS4 c) {
                 g.st[0] = y;                                                                               \
             } else {                                                                                       \
                 int cut = nl;                                                                              \
-                if (!cut) {                                                                                \
+                if (y - x == 1) { /* no gap: only a CJK terminal cuts */                                   \
+                    Py_UCS4 cx = d[x];                                                                     \
+                    cut = cx == 0x3002 || cx == 0xFF01 || cx == 0xFF1F;                                    \
+                } else if (!cut) {                                                                         \
                     int kx = char_class(d[x]);                                                             \
                     if (kx & C_CJK) cut = 1;                                                               \
-                    else if (kx && y - x > 1) {                                                            \
+                    else if (kx) {                                                                         \
                         if (kx & C_TERM) cut = 1;                                                          \
                         else if (kx & C_CLOSER) {                                                          \
                             Py_ssize_t p = x - 1;                                                          \
