@@ -33,6 +33,11 @@ Small sites:
   share their navigation and footer; with ``min_fraction`` set, ``T`` grows with the site.
   Caveat: two copies of the same article on one site look like template to each other; the
   near-duplicate and cross-page levels are the place to catch that, before or after.
+
+Speed: the corpus job cleans a chunk of pages at once (:func:`site_pieces_many`); the template
+masks and template runs of the chunk are one call each of the compiled kernel
+``dedupe/core/_native/site.c`` when it is built (the numpy code here is the fallback and the
+reference: ``DEDUPE_PURE=1`` runs it; tests/engine/test_site_kernel.py compares the two).
 """
 
 from __future__ import annotations

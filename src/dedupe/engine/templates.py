@@ -21,6 +21,9 @@ token order in the result (they are returned sorted and unique).
 
 :func:`masked_hashes`, :func:`span_fingerprints` and :func:`line_units` expose the same pieces
 position by position, for :mod:`dedupe.engine.site`, which looks each position up in the index.
+:func:`page_features_many` and :func:`fingerprints_many` run through the compiled kernel
+``dedupe/core/_native/site.c`` when it is built (one call per chunk; the numpy code is the
+fallback and the reference, equal results).
 """
 
 from __future__ import annotations
