@@ -40,6 +40,7 @@ import dataclasses
 import multiprocessing
 import os
 import pickle
+import re
 import signal
 import tempfile
 from array import array
@@ -88,15 +89,29 @@ def site_of(doc: Document) -> str:
     if doc.site:
         return doc.site
     if doc.url:
+        return _url_site(doc.url)
+    return ""
+
+
+#: a plain http(s) URL whose host is letters, digits, dots and hyphens (nearly every URL): its host
+#: is read off directly, the same as ``urlsplit(url).hostname`` (tested), at a fifth of the cost
+_PLAIN_URL = re.compile(r"(?i:https?)://([A-Za-z0-9.-]+)(?::[0-9]*)?(?:[/?#]|\Z)")
+
+
+def _url_site(url: str) -> str:
+    url = url.strip()
+    m = _PLAIN_URL.match(url)
+    if m is not None:
+        host = m.group(1)
+    else:
         try:
-            host = urlsplit(doc.url.strip()).hostname or ""
+            host = urlsplit(url).hostname or ""
         except ValueError:
             host = ""
-        host = host.lower().rstrip(".")
-        if host.startswith("www."):
-            host = host[4:]
-        return host
-    return ""
+    host = host.lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    return host
 
 
 def _fingerprints(text: str, toks: Tokens, cfg: Config) -> np.ndarray:
