@@ -684,6 +684,10 @@ def within_analysis(
     excl = np.zeros(n, dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
     if len(excl) != n:
         raise ValueError(f"excluded has {len(excl)} entries for {n} tokens")
+    if _exact is None and _K is not None:  # the kernel's exact pass and candidate blocks, for one page
+        _exact = _exact_many([text], [toks], cfg, [excl])[0]
+        if _near_pre is None and cfg.near_repeat:
+            _near_pre = _near_pre_many([text], [toks], cfg)[0]
     if _exact is not None:  # (periodic pieces, their mask, exact pieces): by within_analysis_many
         per_pieces, per_mask, raw = _exact
         if isinstance(raw, _ExactRows) and not (_K is not None and not per_pieces):
