@@ -181,7 +181,7 @@ def test_missing_file_is_created_and_empty_file_initialised(tmp_path: Path) -> N
     with SQLiteIndex(empty) as ix:
         ix.observe("s", "a", fps(1))
     with SQLiteIndex(empty) as ix:
-        assert ix.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert ix.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert ix.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(IndexStoreError, match="does not exist"):
         SQLiteIndex(tmp_path / "no" / "dir.db")
@@ -322,6 +322,29 @@ def test_seen_set_contains_add_and_remove_equal_python_sets() -> None:
         assert fs.contains(gone).sum() == 0
 
 
+def test_seen_set_merge_add_equals_the_search_path() -> None:
+    """Many keys at once (a batch's pages of a site) are merged into the set; the answers and the
+    set equal those of the key-by-key path (binary searches, the small array) and of a Python set."""
+    from dedupe.stores.sqlite import _FpSet
+
+    class _Searching(_FpSet):
+        MERGE_AT = -1  # never merges at once
+
+    rng = np.random.default_rng(7)
+    for t in range(40):
+        high = 3000 if t % 2 else 2**64
+        base = np.unique(rng.integers(0, high, int(rng.integers(0, 2000)), dtype=U64))
+        merged, searched, ref = _FpSet(base.copy()), _Searching(base.copy()), set(base.tolist())
+        for _ in range(6):
+            keys = np.unique(rng.integers(0, high, int(rng.integers(0, 1500)), dtype=U64))
+            want = [int(k) in ref for k in keys.tolist()]
+            assert merged._merge_add(keys).tolist() == want
+            assert searched.contains_add(keys).tolist() == want
+            ref |= set(keys.tolist())
+            assert merged.array().tolist() == sorted(ref) == searched.array().tolist()
+            assert merged.size == len(ref) == searched.size
+
+
 def test_seen_set_of_a_large_site_adds_pages_through_the_small_array() -> None:
     """A large set takes a page's new fingerprints into its small sorted ``recent`` array (no copy
     of the whole set per page) and merges it later; membership, removal and the sorted array
@@ -407,7 +430,7 @@ def test_two_connections_band_lookups_see_each_others_signatures(tmp_path: Path,
         b.close()
 
 
-@pytest.mark.parametrize("old", [2, 3])
+@pytest.mark.parametrize("old", [2, 3, 4])
 def test_older_schema_version_is_refused_untouched(tmp_path: Path, old: int) -> None:
     path = tmp_path / "old.db"
     with SQLiteIndex(path) as ix:
@@ -419,7 +442,7 @@ def test_older_schema_version_is_refused_untouched(tmp_path: Path, old: int) -> 
         conn.execute("DROP INDEX docs_ident")
         conn.execute("ALTER TABLE docs DROP COLUMN ukey")
         conn.execute("ALTER TABLE docs DROP COLUMN tkey")
-    # (schema 2: no bucket generations either) its version in meta
+    # (schema 2: no bucket generations either; schema 4: the same tables, texts zlib-compressed) its version in meta
     conn.execute(f"UPDATE meta SET value = '{old}' WHERE key = 'schema_version'")
     conn.execute(f"PRAGMA user_version={old}")
     conn.commit()
