@@ -186,12 +186,17 @@ def test_stopping_a_corpus_run_stops_its_workers_quietly(tmp_path: Path, how: st
 
     rows = tmp_path / "c.jsonl"
     gen = Path(__file__).resolve().parents[2] / "benchmarks" / "gen_corpus.py"
-    subprocess.run([sys.executable, str(gen), "--mb", "4", "--out", str(rows)], check=True, capture_output=True)
+    subprocess.run([sys.executable, str(gen), "--mb", "2", "--out", str(rows)], check=True, capture_output=True)
     code = "import sys; from dedupe.cli import main; sys.argv = ['dedupe'] + sys.argv[1:]; main()"
+    # the rows come on stdin, which stays open: the run cannot end before the signal, however
+    # fast it is (a file of a fixed size was read to the end in under a second, then exit 0)
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "corpus", str(rows), "--out", os.devnull, "--workers", "2", "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        [sys.executable, "-c", code, "corpus", "-", "--out", os.devnull, "--workers", "2", "--quiet"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )
+    assert proc.stdin is not None
+    proc.stdin.write(rows.read_bytes())
+    proc.stdin.flush()
     # wait for the pool: 2 workers and multiprocessing's resource tracker
     workers: list[int] = []
     deadline = time.monotonic() + 60
