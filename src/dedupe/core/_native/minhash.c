@@ -70,6 +70,11 @@ static int get_buf(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, char kin
         PyBuffer_Release(view);
         return -1;
     }
+    if ((uintptr_t)view->buf % (uintptr_t)itemsize != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: the buffer is not aligned to its %zd-byte items", name, itemsize);
+        PyBuffer_Release(view);
+        return -1;
+    }
     return 0;
 }
 
@@ -438,7 +443,9 @@ static PyObject *py_shingle_hashes(PyObject *self, PyObject *args)
         if (c == 0)
             continue;
         /* tokens offsets[i] .. offsets[i] + c - 1 + k_eff[i] must lie inside the document */
-        if (o[i] < 0 || kk[i] < 1 || kk[i] > (int64_t)n_tok || o[i + 1] > (int64_t)n_tok || o[i] + c - 1 + kk[i] > o[i + 1]) {
+        /* no sum that can overflow: 0 <= o[i] <= o[i+1] <= n_tok first, then a difference */
+        if (o[i] < 0 || o[i] > o[i + 1] || o[i + 1] > (int64_t)n_tok || kk[i] < 1 || kk[i] > (int64_t)n_tok ||
+            c - 1 > (o[i + 1] - o[i]) - kk[i]) {
             PyErr_SetString(PyExc_ValueError, "shingle_hashes: a document's shingles run past its tokens");
             goto fail_out;
         }

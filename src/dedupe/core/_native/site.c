@@ -49,8 +49,9 @@ static void *get(Bufs *bs, PyObject *o, Py_ssize_t itemsize, const char *kinds, 
     }
     bs->n++;
     const char *f = v->format ? v->format : "B";
-    if (*f == '@' || *f == '=' || *f == '<') f++;
-    if (v->itemsize != itemsize || v->ndim != 1 || f[0] == '\0' || f[1] != '\0' || !strchr(kinds, f[0])) {
+    if (*f == '@' || *f == '=' || (*f == '<' && PY_LITTLE_ENDIAN)) f++;
+    if (v->itemsize != itemsize || v->ndim != 1 || f[0] == '\0' || f[1] != '\0' || !strchr(kinds, f[0]) ||
+        (uintptr_t)v->buf % (uintptr_t)itemsize != 0) {
         PyErr_Format(PyExc_ValueError, "%s: wrong array type (item size %zd, format %s)", name, v->itemsize,
                      v->format ? v->format : "B");
         return NULL;
@@ -388,11 +389,11 @@ static PyObject *mask_many(PyObject *self, PyObject *args) {
             t = b0r;
             int64_t a = a0r, b = b0r;
             int64_t lim = a0r + k - 1 < b ? a0r + k - 1 : b;
-            while (a < lim && sr[a] == 1 && 2 * td[a] <= top) a++;
-            if (a == a0r + k - 1 && a < b && sr[a] == 1 && 2 * td[a] <= top) a = a0r;
+            while (a < lim && sr[a] == 1 && td[a] <= top / 2) a++;
+            if (a == a0r + k - 1 && a < b && sr[a] == 1 && td[a] <= top / 2) a = a0r;
             lim = b0r - k + 1 > a ? b0r - k + 1 : a;
-            while (b > lim && sr[b - 1] == 1 && 2 * td[b - 1] <= top) b--;
-            if (b == b0r - k + 1 && b > a && sr[b - 1] == 1 && 2 * td[b - 1] <= top) b = b0r;
+            while (b > lim && sr[b - 1] == 1 && td[b - 1] <= top / 2) b--;
+            if (b == b0r - k + 1 && b > a && sr[b - 1] == 1 && td[b - 1] <= top / 2) b = b0r;
             for (int64_t x = a0r; x < a; x++) tp[x] = 0, td[x] = 0, sr[x] = 0;
             for (int64_t x = b; x < b0r; x++) tp[x] = 0, td[x] = 0, sr[x] = 0;
             if (b <= a || b - a >= 2 * k) continue;

@@ -147,6 +147,11 @@ static int get_buf(PyObject *obj, Py_buffer *view, Py_ssize_t item, char sign, P
         PyBuffer_Release(view);
         return -1;
     }
+    if ((uintptr_t)view->buf % (uintptr_t)item != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: the buffer is not aligned to its %zd-byte items", what, item);
+        PyBuffer_Release(view);
+        return -1;
+    }
     if (count >= 0 && view->len / item != count) {
         PyErr_Format(PyExc_ValueError, "%s: expected %zd items, got %zd", what, count, view->len / item);
         PyBuffer_Release(view);
@@ -370,6 +375,10 @@ typedef struct {
     int64_t *s, *e;    /* nstart, nend */
     uint64_t *h;       /* hashes */
     uint8_t *one;      /* single */
+    /* classes of recent astral code points (a direct-mapped memo: each distinct one costs one
+     * Python call, not every occurrence; 0 = empty, never an astral code point) */
+    Py_UCS4 memo_cp[256];
+    uint8_t memo_k[256];
 } Tok;
 
 /* class of a code point above the BMP: char_class(c); -1 on error */
@@ -389,6 +398,17 @@ static int astral_class(Py_UCS4 c, PyObject *char_class) {
     return (int)v;
 }
 
+static inline int astral_memo(Tok *t, Py_UCS4 c) {
+    unsigned slot = (unsigned)(c * 2654435761u) >> 24;
+    if (t->memo_cp[slot] == c) return t->memo_k[slot];
+    int k = astral_class(c, t->char_class);
+    if (k >= 0) {
+        t->memo_cp[slot] = c;
+        t->memo_k[slot] = (uint8_t)k;
+    }
+    return k;
+}
+
 /* The token loop for one string kind: writes the tokens (at most t->cap, checked). The hash is
  * sum d[q] * CHAR_BASE**(q - i) over the token. */
 #define DEF_TOK_LOOP(NAME, T, WIDE)                                                     \
@@ -400,7 +420,7 @@ static int astral_class(Py_UCS4 c, PyObject *char_class) {
             int k;                                                                      \
             if (!(WIDE) || c < BMP) {                                                   \
                 k = cls[c];                                                             \
-            } else if ((k = astral_class(c, t->char_class)) < 0) {                      \
+            } else if ((k = astral_memo(t, c)) < 0) {                                    \
                 return -1;                                                              \
             }                                                                           \
             if (k != WORD && k != SINGLE) {                                             \
@@ -415,7 +435,7 @@ static int astral_class(Py_UCS4 c, PyObject *char_class) {
                     int kx;                                                             \
                     if (!(WIDE) || x < BMP) {                                           \
                         kx = cls[x];                                                    \
-                    } else if ((kx = astral_class(x, t->char_class)) < 0) {             \
+                    } else if ((kx = astral_memo(t, x)) < 0) {                                   \
                         return -1;                                                      \
                     }                                                                   \
                     if (kx != WORD) break;                                              \
@@ -469,6 +489,10 @@ static PyObject *text_tokens(PyObject *self, PyObject *args) {
     /* one pass into outputs of the largest possible size (a token per character), then cut to
      * size: large outputs are mapped memory, whose untouched pages cost nothing and are returned
      * by the shrinking realloc */
+    if (n > PY_SSIZE_T_MAX / 8) {
+        PyBuffer_Release(&b_cls);
+        return PyErr_NoMemory();
+    }
     a = PyByteArray_FromStringAndSize(NULL, n * 8);
     b = a ? PyByteArray_FromStringAndSize(NULL, n * 8) : NULL;
     h = b ? PyByteArray_FromStringAndSize(NULL, n * 8) : NULL;

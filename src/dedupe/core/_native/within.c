@@ -42,8 +42,11 @@ static void *bufs_get(Bufs *b, PyObject *o, Py_ssize_t itemsize, int writable, P
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(o, v, flags) < 0) return NULL;
     b->n++;
-    if (v->itemsize != itemsize || v->len % itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s: expected items of %zd bytes", name, itemsize);
+    const char *f = v->format ? v->format : "B";
+    if (*f == '@' || *f == '=' || (*f == '<' && PY_LITTLE_ENDIAN)) f++;
+    if (v->itemsize != itemsize || v->len % itemsize || f[0] == '\0' || f[1] != '\0' || !strchr("?bBhHiIlLqQnN", f[0]) ||
+        (uintptr_t)v->buf % (uintptr_t)itemsize != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: expected aligned native integers of %zd bytes", name, itemsize);
         return NULL;
     }
     *len = v->len / itemsize;
@@ -1301,10 +1304,14 @@ static int cmp_iv2(const void *x, const void *y) { /* (start, end, index) */
    from; None when a piece lies outside the text or its offsets are not ints (the Python code
    then runs). */
 static PyObject *k_finish(PyObject *self, PyObject *args) {
-    PyObject *o_text, *lst;
-    if (!PyArg_ParseTuple(args, "UO!", &o_text, &PyList_Type, &lst)) return NULL;
+    PyObject *o_text, *arg_lst;
+    if (!PyArg_ParseTuple(args, "UO!", &o_text, &PyList_Type, &arg_lst)) return NULL;
     Text t;
     if (text_of(o_text, &t) < 0) return NULL;
+    /* a private copy that owns its items: the caller's list may be changed by a piece's
+       start/end getters while this runs (they are Python code) */
+    PyObject *lst = PySequence_List(arg_lst);
+    if (!lst) return NULL;
     Py_ssize_t n = t.len, m = PyList_GET_SIZE(lst), k = 0;
     PyObject *res = NULL, *k_start = PyUnicode_InternFromString("start"), *k_end = PyUnicode_InternFromString("end");
     Iv *ps = (Iv *)malloc(sizeof(Iv) * (m + 1));
@@ -1410,6 +1417,7 @@ static PyObject *k_finish(PyObject *self, PyObject *args) {
 done:
     Py_XDECREF(k_start);
     Py_XDECREF(k_end);
+    Py_DECREF(lst);
     free(ps); free(os); free(oe); free(oi); free(cb); free(ra); free(rb);
     return res;
 }
