@@ -358,8 +358,8 @@ static PyObject *py_band_keys(PyObject *self, PyObject *args)
     if (PyObject_GetBuffer(s_obj, &s, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return NULL;
     Py_ssize_t isz = s.itemsize;
-    if ((isz != 4 && isz != 8) || s.len % isz != 0 || !int_format(s.format, 'u')) {
-        PyErr_SetString(PyExc_ValueError, "sigs: expected unsigned integers of 4 or 8 bytes");
+    if ((isz != 4 && isz != 8) || s.len % isz != 0 || !int_format(s.format, 'u') || (uintptr_t)s.buf % (uintptr_t)isz != 0) {
+        PyErr_SetString(PyExc_ValueError, "sigs: expected aligned unsigned integers of 4 or 8 bytes");
         PyBuffer_Release(&s);
         return NULL;
     }
