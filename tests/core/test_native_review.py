@@ -84,3 +84,11 @@ def test_astral_text_costs_one_callback_per_distinct_code_point() -> None:
     text = "\U0001F600\U00020000a" * 5000
     k.tokens(text, tk._BMP_CLASS, char_class)
     assert len(set(calls)) == 2 and len(calls) <= 4, len(calls)
+
+
+@pytest.mark.skipif(native.load("minhash") is None, reason="kernel not built")
+def test_band_keys_refuses_a_misaligned_signature_buffer() -> None:
+    k = native.load("minhash")
+    bad = np.frombuffer(bytearray(8 * 16 + 4), dtype=np.uint64, offset=4, count=16)
+    with pytest.raises(ValueError, match="aligned"):
+        k.band_keys(bad, 16, 4, np.empty(4, dtype=np.uint64))
