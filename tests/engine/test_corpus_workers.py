@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from dedupe import Config
+from dedupe import Config, WorkerError
 from dedupe.engine import corpus as ec
 
 
@@ -69,3 +70,64 @@ def test_unguarded_script_fails_fast_with_a_clear_message(tmp_path: Path) -> Non
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode != 0
     assert "WorkerError" in proc.stderr and "__main__" in proc.stderr
+
+
+def _full(results: list) -> list:
+    return [(r.doc_id, r.original, r.text, r.spans, sorted(r.meta.items(), key=str)) for r in results]
+
+
+def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
+    """A generator input is spilled; pool workers read its pages from the spill file
+    (_FileChunk), under forkserver and spawn alike, with the same results as in-process."""
+    tests_dir = str(Path(__file__).resolve().parent)
+    if tests_dir not in sys.path:
+        monkeypatch.syspath_prepend(tests_dir)
+    from test_corpus import _gen_docs
+
+    docs = _gen_docs(0.12, 7, pages_per_site=6)
+    want = _full(list(ec.run_corpus(docs)))
+    assert any(r[4] and r[3] for r in want)
+    made = []
+    init = ec._FileChunk.__init__
+
+    def spy(self, path, offset, lengths):
+        made.append(len(lengths))
+        init(self, path, offset, lengths)
+
+    monkeypatch.setattr(ec._FileChunk, "__init__", spy)  # the driver's side: tasks hold no text
+    for method in ("forkserver", "spawn"):
+        monkeypatch.setenv("DEDUPE_START_METHOD", method)
+        got = _full(list(ec.run_corpus((d for d in docs), workers=2)))
+        assert got == want, method
+    probe = ec._Spill()
+    try:
+        if probe.shared_path() is not None:
+            assert sum(made) == 2 * 2 * len(docs)  # both passes, both start methods
+    finally:
+        probe.close()
+
+
+def test_file_chunk_reads_the_records(tmp_path) -> None:
+    sp = ec._Spill()
+    try:
+        blobs = [b"", b"abc", bytes(range(256)) * 40, b"z"]
+        for b in blobs:
+            sp.append(b)
+        path = sp.shared_path()
+        if path is None:  # no /proc: the driver sends the records themselves
+            return
+        sp.flush()
+        for lo, hi in ((0, 4), (1, 3), (2, 3), (3, 4)):
+            fc = ec._FileChunk(path, sp.start(lo), [len(b) for b in blobs[lo:hi]])
+            back = pickle.loads(pickle.dumps(fc))
+            assert back.blobs() == blobs[lo:hi] == fc.blobs()
+        bad = ec._FileChunk(path, sp.start(3), [5])  # past the end of the file
+        try:
+            bad.blobs()
+        except WorkerError:
+            pass
+        else:
+            raise AssertionError("a short read must fail")
+    finally:
+        sp.close()
+        ec._W.pop("spill", None)

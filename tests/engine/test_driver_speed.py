@@ -181,3 +181,42 @@ def test_hits_rows_are_the_hits() -> None:
         assert [Hit(*r) for r in h.rows(d)] == h.get(d, [])
     assert h.rows(1) == [] and h.rows(0)[1] == (10, 20, 3, "c", (5, 15)) and h.rows(2)[1] == (30, 50, 4, None, None)
     assert all(type(x) is int for r in h.rows(2) for x in r[:3])
+
+
+def test_bmp_class_table_equals_the_per_code_point_rule() -> None:
+    """The vectorised class table (built at import) == _char_class of every BMP code point."""
+    from dedupe.core import tokenize as tk
+
+    table = tk._build_bmp_table()
+    assert table.dtype == np.uint8 and table.flags.c_contiguous and table.shape == (0x10000,)
+    assert np.array_equal(table, tk._build_bmp_table_reference())
+    assert np.array_equal(tk._BMP_CLASS, table)
+
+
+def test_worker_result_records_leave_the_texts_out() -> None:
+    """The workers' result records carry neither the original nor (when it is the original with
+    the removed spans cut out) the cleaned text; decoded with the original they are the result."""
+    from test_corpus import _gen_docs
+
+    from dedupe.models import CleanResult, Span
+
+    docs = _gen_docs(0.05, 11, pages_per_site=6)
+    results = list(ec.run_corpus(docs))
+    assert any(r.removed_spans for r in results)
+    for d, r in zip(docs, results):
+        blob = ec._encode_result(r, original=False)
+        assert d.text not in blob.decode("latin-1") or not d.text
+        back = ec._decode_result(blob, d.text)
+        assert (back.doc_id, back.original, back.text, back.spans, dict(back.meta)) == (r.doc_id, r.original, r.text, r.spans, dict(r.meta))
+        assert ec._decode_text(blob, d.text) == r.text
+        full = ec._encode_result(r)  # with the original: decodes alone
+        assert ec._decode_result(full).text == r.text
+    with pytest.raises(ValueError):
+        ec._decode_result(ec._encode_result(results[0], original=False))
+    # a cleaned text that is not the cut (never made by the engine) is kept as it is
+    odd = CleanResult("x", "abcdef", "zz", (Span(1, 3, "bc", "repeat", "r", 1.0),), {})
+    blob = ec._encode_result(odd, original=False)
+    assert ec._decode_result(blob, "abcdef").text == "zz" and ec._decode_text(blob, "abcdef") == "zz"
+    cut = CleanResult("x", "abcdef", "adef", (Span(1, 3, "bc", "repeat", "r", 1.0), Span(0, 6, "abcdef", "near-duplicate-doc", "r", 1.0, removed=False)), {})
+    back = ec._decode_result(ec._encode_result(cut, original=False), "abcdef")
+    assert back == cut and back.text == "adef"

@@ -44,7 +44,31 @@ def _char_class(cp: int) -> int:
     return WORD if unicodedata.category(chr(cp))[0] in "LNM" else SEP
 
 
+def bmp_category_letters() -> np.ndarray:
+    """The first letter of ``unicodedata.category`` of every BMP code point, as a uint8 array of
+    ASCII codes (``b"L"``, ``b"N"``, …; ``b"C"`` for the surrogates): one ``map`` over a string of
+    all of them, not a Python loop (a process builds its tables in ~5 ms instead of ~30)."""
+    every = np.arange(0x10000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    cats = "".join(map(unicodedata.category, every)).encode("ascii")
+    return np.frombuffer(cats, dtype=np.uint8)[::2].copy()  # every category is two letters
+
+
 def _build_bmp_table() -> np.ndarray:
+    """:func:`_char_class` of every BMP code point (0 = ``SEP`` for the surrogates), vectorised
+    (tested equal to the per-code-point rule)."""
+    first = bmp_category_letters()
+    word = (first == ord("L")) | (first == ord("N")) | (first == ord("M"))
+    table = np.where(word, np.uint8(WORD), np.uint8(SEP))
+    for lo, hi in SPACELESS_RANGES:
+        if lo <= 0xFFFF:
+            seg = slice(lo, min(hi, 0xFFFF) + 1)
+            table[seg] = np.where(word[seg], np.uint8(SINGLE), np.uint8(SEP))
+    table[0xD800:0xE000] = SEP
+    return np.ascontiguousarray(table, dtype=np.uint8)
+
+
+def _build_bmp_table_reference() -> np.ndarray:
+    """The definition of :func:`_build_bmp_table`, one code point at a time (for the tests)."""
     table = np.zeros(0x10000, dtype=np.uint8)
     for cp in range(0x10000):
         if 0xD800 <= cp <= 0xDFFF:

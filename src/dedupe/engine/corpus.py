@@ -23,10 +23,15 @@ Memory: the documents and the cleaned results are spilled to a temporary file be
 (unless ``docs`` is a list/tuple, which is iterated again), so the driver itself holds only
 per-document fingerprints of blocks and one signature per document. Spilled records are plain
 pickled tuples (:func:`_encode_doc`, :func:`_encode_result`): the driver writes the workers'
-result records to the spill file as bytes, without unpickling them.
+result records to the spill file as bytes, without unpickling them. A worker's result record
+holds neither the original text nor the cleaned text (the original with the removed spans cut
+out): the driver takes the original from the input again when it yields the result.
 
 Per-document work (tokenising, fingerprints, cleaning, signatures) runs in ``workers``
-processes: one ``spawn`` pool for both passes; after counting, the index is pickled once to a
+processes: one pool for both passes (``forkserver`` with this module preloaded where there is
+one, else ``spawn``: :func:`_pool_context`). With a spilled input (and ``/proc``) the workers
+read the pages of their chunks from the spill file (:class:`_FileChunk`): no page's text goes
+through a pipe. After counting, the index is pickled once to a
 temporary file that each worker loads on first use (the default :class:`CountIndex` is a few flat
 arrays holding only fingerprints seen on 2+ pages of a site). Work goes out in chunks of
 consecutive pages (:data:`CHUNK_DOCS`, :data:`CHUNK_BYTES`) whose tokenising, within-page
@@ -337,6 +342,49 @@ def _signatures_many(toks_list: Sequence[Tokens], keeps: Sequence[np.ndarray | N
     return signatures_distinct(sh, sh_off, sc.num_perm, sc.seed)
 
 
+class _FileChunk:
+    """Consecutive :func:`_encode_doc` records of the driver's document spill file, sent to a pool
+    worker instead of the records themselves (the worker reads them with one ``pread``): the
+    pages' text goes through no pipe and the driver never reads it back for the clean pass."""
+
+    __slots__ = ("path", "offset", "lengths")
+
+    def __init__(self, path: str, offset: int, lengths: list[int]) -> None:
+        self.path, self.offset, self.lengths = path, offset, lengths
+
+    def __getstate__(self) -> tuple[str, int, bytes]:
+        return self.path, self.offset, array("q", self.lengths).tobytes()
+
+    def __setstate__(self, state: tuple[str, int, bytes]) -> None:
+        self.path, self.offset = state[0], state[1]
+        a = array("q")
+        a.frombytes(state[2])
+        self.lengths = a.tolist()
+
+    def blobs(self) -> list[bytes]:
+        """The records (in a worker: the file is opened once per path and kept open)."""
+        got = _W.get("spill")
+        if got is None or got[0] != self.path:
+            if got is not None:
+                os.close(got[1])
+            got = _W["spill"] = (self.path, os.open(self.path, os.O_RDONLY))
+        total = sum(self.lengths)
+        data = os.pread(got[1], total, self.offset)
+        if len(data) != total:
+            raise WorkerError(f"the document spill file ended early ({len(data)} of {total} bytes)")
+        out: list[bytes] = []
+        pos = 0
+        mv = memoryview(data)
+        for n in self.lengths:
+            out.append(mv[pos : pos + n].tobytes() if len(self.lengths) > 1 else data)
+            pos += n
+        return out
+
+
+def _records(blobs: "list[bytes] | _FileChunk") -> list[bytes]:
+    return blobs.blobs() if isinstance(blobs, _FileChunk) else blobs
+
+
 #: what the observe work of a chunk of ``m`` pages returns: (template fingerprints of all its
 #: pages concatenated, each page's sorted unique, with the number of each page's; block
 #: fingerprints, starts and ends of all its pages concatenated, with the number of blocks of each
@@ -344,11 +392,11 @@ def _signatures_many(toks_list: Sequence[Tokens], keeps: Sequence[np.ndarray | N
 Observed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _observe_chunk(blobs: list[bytes]) -> Observed:
-    """Observe work of a chunk of pages (:func:`_encode_doc` records): one tokenising pass and
-    one signature pass for them all."""
+def _observe_chunk(blobs: "list[bytes] | _FileChunk") -> Observed:
+    """Observe work of a chunk of pages (:func:`_encode_doc` records, or where they lie in the
+    driver's spill file): one tokenising pass and one signature pass for them all."""
     cfg: Config = _W["cfg"]
-    docs = [_decode_doc(b) for b in blobs]
+    docs = [_decode_doc(b) for b in _records(blobs)]
     for doc in docs:
         _check_doc(doc, cfg)
     toks_list = tokenize_batch([d.text for d in docs])
@@ -366,21 +414,26 @@ def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
     return _fingerprints_many(texts, tokenize_batch(texts), cfg)
 
 
-#: one page of a clean chunk: (:func:`_encode_doc` record, its cross-page hits as plain tuples
+#: one page of a clean chunk: (:func:`_encode_doc` record (``None`` when the task's
+#: :class:`_FileChunk` holds the records), its cross-page hits as plain tuples
 #: (``crosspage.Hits.rows``: ``Hit(*row)``), its copies' evidence)
-CleanItem = tuple[bytes, list[tuple], "Exclusion | None"]
+CleanItem = tuple["bytes | None", list[tuple], "Exclusion | None"]
 
 
-def _clean_chunk(task: tuple[list[CleanItem], str | None]) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
+def _clean_chunk(
+    task: "tuple[list[CleanItem], str | None] | tuple[list[CleanItem], str | None, _FileChunk]",
+) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
     """Clean work of a chunk of pages: :func:`clean_document` of each, then the MinHash signature
     of its cleaned text (its tokens outside the removed spans). Tokenising, the within-page near
     pass's blocking and the signatures run once for the whole chunk.
 
     Returns (:func:`_encode_result` records, signatures, distinct shingles, cleaned lengths)."""
-    blobs, index_path = task
+    blobs, index_path = task[0], task[1]
     cfg: Config = _W["cfg"]
     index = _index_for(index_path)
     Hit = crosspage.Hit
+    if len(task) > 2:
+        blobs = [(b, hits, exclude) for b, (_, hits, exclude) in zip(task[2].blobs(), blobs)]  # type: ignore[misc]
     items = [(_decode_doc(b), [Hit(*h) for h in hits], exclude) for b, hits, exclude in blobs]
     docs = [it[0] for it in items]
     for doc in docs:
@@ -393,7 +446,7 @@ def _clean_chunk(task: tuple[list[CleanItem], str | None]) -> tuple[list[bytes],
     results = [_finish(doc, toks, sp, wa, hits, cfg) for (doc, hits, _), toks, (sp, _), wa in zip(items, toks_list, site, was)]
     sigs, n_sh = _signatures_many(toks_list, [_kept_tokens(t, r) for t, r in zip(toks_list, results)], cfg)
     lengths = np.fromiter((len(r.text) for r in results), dtype=np.int64, count=len(results))
-    return [_encode_result(r) for r in results], sigs, n_sh, lengths
+    return [_encode_result(r, original=False) for r in results], sigs, n_sh, lengths
 
 
 #: a chunk of pages for one worker task: at most this many pages, or this many bytes of records
@@ -447,25 +500,63 @@ def _decode_doc(blob: bytes) -> Document:
     return Document(doc_id, text, url, site)
 
 
-def _encode_result(res: CleanResult) -> bytes:
+def _encode_result(res: CleanResult, *, original: bool = True) -> bytes:
     """A :class:`CleanResult` as plain tuples (pickling the dataclasses costs ~10x more); a
-    span's text is left out when it is the original's ``[start:end]`` (always, by contract)."""
+    span's text is left out when it is the original's ``[start:end]`` (always, by contract).
+
+    ``original=False`` (the workers' records): the original text is left out too (the driver has
+    it: pass it to :func:`_decode_result`), and so is the cleaned text when it is the original with
+    the removed spans cut out (always, by contract; checked), so a record is a few hundred bytes
+    instead of two copies of the page."""
     orig = res.original
     spans = tuple(
         (sp.start, sp.end, None if sp.text == orig[sp.start : sp.end] else sp.text, sp.kind, sp.rule, sp.score,
          sp.kept, sp.kept_doc, sp.removed, sp.site_pages)
         for sp in res.spans
     )
-    return pickle.dumps((res.doc_id, orig, res.text, spans, dict(res.meta)), protocol=pickle.HIGHEST_PROTOCOL)
+    if original:
+        return pickle.dumps((res.doc_id, orig, res.text, spans, dict(res.meta)), protocol=pickle.HIGHEST_PROTOCOL)
+    text = None if res.text == _cut(orig, spans) else res.text
+    return pickle.dumps((res.doc_id, None, text, spans, dict(res.meta)), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _decode_result(blob: bytes) -> CleanResult:
+def _cut(orig: str, spans: Sequence[tuple]) -> str:
+    """``orig`` without the removed spans of the encoded ``spans`` (disjoint, sorted by start)."""
+    parts: list[str] = []
+    pos = 0
+    for sp in spans:
+        if sp[8]:
+            parts.append(orig[pos : sp[0]])
+            pos = sp[1]
+    if not pos:
+        return orig
+    parts.append(orig[pos:])
+    return "".join(parts)
+
+
+def _decode_result(blob: bytes, original: str | None = None) -> CleanResult:
+    """The :class:`CleanResult` of an :func:`_encode_result` record; ``original``: the page's
+    text, for a record encoded without it."""
     doc_id, orig, text, spans, meta = pickle.loads(blob)
+    if orig is None:
+        orig = original
+        if orig is None:
+            raise ValueError("this result record needs its original text")
+        if text is None:
+            text = _cut(orig, spans)
     return CleanResult(
         doc_id, orig, text,
         tuple(Span(a, b, orig[a:b] if t is None else t, k, r, sc, kp, kd, rm, sp) for a, b, t, k, r, sc, kp, kd, rm, sp in spans),
         meta,
     )
+
+
+def _decode_text(blob: bytes, original: str) -> str:
+    """Only the cleaned text of an :func:`_encode_result` record (``original``: the page's text)."""
+    _, orig, text, spans, _ = pickle.loads(blob)
+    if text is not None:
+        return text
+    return _cut(original if orig is None else orig, spans)
 
 
 class _Spill:
@@ -486,6 +577,19 @@ class _Spill:
         self._end += len(blob)
         self._pos = self._end
         self._ends.append(self._end)
+
+    def start(self, i: int) -> int:
+        """The file offset of record ``i``."""
+        return self._ends[i - 1] if i else 0
+
+    def shared_path(self) -> str | None:
+        """A path another process can open to read this (anonymous) file: ``/proc/<pid>/fd/<fd>``
+        on Linux, else None. Call :meth:`flush` before another process reads what was appended."""
+        path = f"/proc/{os.getpid()}/fd/{self._fh.fileno()}"
+        return path if os.path.exists(path) else None
+
+    def flush(self) -> None:
+        self._fh.flush()
 
     def get(self, i: int) -> bytes:
         start = self._ends[i - 1] if i else 0
@@ -605,7 +709,7 @@ class _SigFile:
 
 class _Mapper:
     """Ordered ``map(fn, iterable)`` for both passes: in this process (``workers <= 1``) or one
-    ``spawn`` process pool. :meth:`share_index` hands the counted index to the workers: pickled
+    process pool (:func:`_pool_context`). :meth:`share_index` hands the counted index to the workers: pickled
     once to a temporary file whose path travels with each clean task; a worker loads it on first
     use.
 
@@ -632,7 +736,7 @@ class _Mapper:
             for k, v in _WORKER_ENV.items():
                 os.environ.setdefault(k, v)
             self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                self.workers, mp_context=_pool_context(),
                 initializer=_init_pool_worker, initargs=(self.cfg, None, self.dedupe_only),
             )
         return self
@@ -703,6 +807,21 @@ class _Mapper:
                 except OSError:
                     pass
         return False
+
+
+def _pool_context() -> Any:
+    """The pool's start method: ``forkserver`` where there is one (POSIX), with this module
+    preloaded in the server, so a worker is a fork of a process that imported numpy and dedupe
+    once (~0.01 CPU-s a worker instead of ~0.35 for a spawned interpreter importing them again,
+    and the server is reused by later runs of the process); else ``spawn``. ``__main__`` is
+    preloaded too, as ``spawn`` imports it in each worker (functions of the caller's script
+    pickle by reference). ``DEDUPE_START_METHOD=spawn`` forces spawn."""
+    method = os.environ.get("DEDUPE_START_METHOD", "forkserver")
+    if method == "forkserver" and method in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["__main__", __name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 #: environment of the worker processes while the pool runs (a caller's own values are kept)
@@ -837,7 +956,21 @@ def run_corpus(
             i = n_chunks = 0
             # the default store takes a chunk's fingerprints at once; any other page by page
             chunked = type(index) is CountIndex
-            for fps, n_fps, bfp, bs, be, n_blocks, c_sigs in pmap(_observe_chunk, _chunks(first_pass(), len, pmap.scale)):
+            # pool workers read the pages from the spill file (where it can be shared), not a pipe
+            spill_path = doc_spill.shared_path() if doc_spill is not None and pmap.pool is not None else None
+
+            def observe_tasks() -> Iterator["list[bytes] | _FileChunk"]:
+                k = 0  # records of the spill file before this chunk
+                for chunk in _chunks(first_pass(), len, pmap.scale):
+                    if spill_path is None:
+                        yield chunk
+                    else:
+                        assert doc_spill is not None
+                        doc_spill.flush()
+                        yield _FileChunk(spill_path, doc_spill.start(k), [len(b) for b in chunk])
+                    k += len(chunk)
+
+            for fps, n_fps, bfp, bs, be, n_blocks, c_sigs in pmap(_observe_chunk, observe_tasks()):
                 m = len(n_fps)
                 if chunked:
                     if on_observe is not None:
@@ -885,11 +1018,23 @@ def run_corpus(
             if index_path is not None:
                 index = None  # the workers load their own copy (a caller's store stays the caller's)
 
-            def second_pass() -> Iterator[tuple[list[CleanItem], str | None]]:
-                source = (_encode_doc(d) for d in docs) if doc_spill is None else iter(doc_spill)
+            def second_pass() -> Iterator[Any]:
                 rows = hits.rows if isinstance(hits, crosspage.Hits) else (
                     lambda i: [(h.start, h.end, h.pages, h.kept_doc, h.kept) for h in hits.get(i, [])]
                 )
+                if spill_path is not None:
+                    # the same chunks as from the records, cut by the records' lengths, without
+                    # reading them: the workers read them from the spill file
+                    assert doc_spill is not None
+                    doc_spill.flush()
+                    sizes = ((i, doc_spill.start(i + 1) - doc_spill.start(i)) for i in range(n))
+                    k = 0
+                    for chunk in _chunks(sizes, lambda it: it[1], pmap.scale):
+                        fc = _FileChunk(spill_path, doc_spill.start(k), [ln for _, ln in chunk])
+                        yield [(None, rows(i), exclusions.get(i)) for i, _ in chunk], index_path, fc
+                        k += len(chunk)
+                    return
+                source = (_encode_doc(d) for d in docs) if doc_spill is None else iter(doc_spill)
                 items = ((blob, rows(i), exclusions.get(i)) for i, blob in enumerate(source))
                 for chunk in _chunks(items, lambda it: len(it[0]), pmap.scale):
                     yield chunk, index_path
@@ -912,10 +1057,15 @@ def run_corpus(
             # alive by the caller when it passed its own store)
             del hits, exclusions, index
         tick("clean", n, n)
-        if doc_spill is not None:
-            doc_spill.close()
-            doc_spill = None
         _release_memory()
+
+        # the workers' records leave out the original text: it comes from the input again
+        if doc_spill is None:
+            def original(i: int) -> str:
+                return docs[i].text  # type: ignore[index]
+        else:
+            def original(i: int) -> str:
+                return pickle.loads(doc_spill.get(i))[1]
 
         # -- pass 3: near-duplicate documents -----------------------------------------------
         clusters = neardup.Clusters.empty(n)
@@ -923,7 +1073,7 @@ def run_corpus(
             clusters = neardup.cluster(
                 sigs,
                 n_shingles,
-                lambda i: _decode_result(res_spill.get(i)).text,
+                lambda i: _decode_text(res_spill.get(i), original(i)),
                 cfg,
                 ids=ids,
                 urls=urls,
@@ -936,7 +1086,7 @@ def run_corpus(
         # -- yield ---------------------------------------------------------------------------
         seq = range(n) if order == "input" else sorted(range(n), key=lambda i: ids[i])
         for done, i in enumerate(seq):
-            res: CleanResult = _decode_result(res_spill.get(i))
+            res: CleanResult = _decode_result(res_spill.get(i), original(i))
             canon = int(clusters.canonical[i])
             meta = dict(res.meta)
             meta["cluster"] = ids[canon] if canon >= 0 else None
