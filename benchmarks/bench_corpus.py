@@ -31,6 +31,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def _stop_forkserver() -> None:
+    """Workers are forks of multiprocessing's forkserver, not children of this process: stop the
+    server (it has reaped its workers) and reap it, so that RUSAGE_CHILDREN counts the workers'
+    CPU and peak RSS (and the server's own)."""
+    import multiprocessing.forkserver as mf
+
+    server = getattr(mf, "_forkserver", None)
+    if server is not None and getattr(server, "_forkserver_pid", None):
+        time.sleep(0.05)  # the server reaps workers that just exited
+        server._stop()
+
+
 def _child(path: str, workers: int, out: str, report: str) -> None:
     from dedupe.cli.app import app
 
@@ -41,6 +53,7 @@ def _child(path: str, workers: int, out: str, report: str) -> None:
         if exc.code:
             raise
     secs = time.perf_counter() - t0
+    _stop_forkserver()
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({
         "secs": secs, "rss_main_mb": me.ru_maxrss / 1024, "rss_worker_mb": kids.ru_maxrss / 1024,
