@@ -629,3 +629,25 @@ def test_copy_candidates_of_two_connections_writing_alternately_match_brute_forc
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("n", [0, 1, 2047, 2048, 2049, 5000])
+def test_insert_pairs_equals_one_row_per_step(n: int) -> None:
+    """The multi-row VALUES insert of bucket rows stores exactly what executemany stores: every
+    row, int64 extremes included, duplicates ignored, across full and partial statements."""
+    import dedupe.stores.sqlite as S
+
+    rng = np.random.default_rng(n)
+    a = rng.integers(-(2**63), 2**63 - 1, size=n, dtype=np.int64, endpoint=True)
+    b = rng.integers(0, 50, size=n, dtype=np.int64)
+    if n:
+        a[0], b[0] = -(2**63), 2**63 - 1
+        a[-1], b[-1] = a[0], b[0]  # a duplicate row: ignored
+    got, want = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    for c in (got, want):
+        c.execute("CREATE TABLE t (x INTEGER NOT NULL, y INTEGER NOT NULL, PRIMARY KEY (x, y)) WITHOUT ROWID")
+    S._insert_pairs(got, "INSERT OR IGNORE INTO t(x, y) VALUES ", a, b)
+    want.executemany("INSERT OR IGNORE INTO t(x, y) VALUES (?, ?)", zip(a.tolist(), b.tolist()))
+    rows = got.execute("SELECT x, y FROM t ORDER BY x, y").fetchall()
+    assert rows == want.execute("SELECT x, y FROM t ORDER BY x, y").fetchall()
+    assert len(rows) == len(set(zip(a.tolist(), b.tolist())))

@@ -403,6 +403,26 @@ def _band_rows(dids: list[int], keys: list[np.ndarray]) -> tuple[np.ndarray, np.
     return bk[o], did[o]
 
 
+#: rows per multi-row ``VALUES`` statement of :func:`_insert_pairs` (2 parameters each: well
+#: under SQLite's 32766 host parameters)
+_PAIRS_PER_STATEMENT = 2048
+
+
+def _insert_pairs(conn: sqlite3.Connection, prefix: str, a: np.ndarray, b: np.ndarray) -> None:
+    """Insert int64 rows ``(a[i], b[i])`` with ``prefix`` (``"INSERT ... VALUES "``), in order,
+    :data:`_PAIRS_PER_STATEMENT` rows per statement: the bucket rows of a signature write (32 per
+    page) cost ~2.5x less CPU than one ``executemany`` step per row."""
+    flat = np.empty(2 * len(a), dtype=np.int64)
+    flat[0::2] = a
+    flat[1::2] = b
+    values = flat.tolist()
+    step = 2 * _PAIRS_PER_STATEMENT
+    full = prefix + ",".join(["(?,?)"] * _PAIRS_PER_STATEMENT)
+    for lo in range(0, len(values), step):
+        part = values[lo : lo + step]
+        conn.execute(full if len(part) == step else prefix + ",".join(["(?,?)"] * (len(part) // 2)), part)
+
+
 def cut_text(original: str, cuts: np.ndarray) -> str:
     """``original`` without the half-open ``[start, end)`` spans in ``cuts`` (flat int64 pairs,
     sorted, disjoint)."""
@@ -1396,7 +1416,7 @@ class SQLiteIndex:
             )
             bks, bdids = _band_rows(order, [it[2] for it in batch])
             if len(bks):
-                conn.executemany("INSERT OR IGNORE INTO bands(bk, did) VALUES (?, ?)", zip(bks.tolist(), bdids.tolist()))
+                _insert_pairs(conn, "INSERT OR IGNORE INTO bands(bk, did) VALUES ", bks, bdids)
             written.append((bgen, bks))
             conn.executemany(
                 "UPDATE docs SET clean_chars = ? WHERE did = ?",
