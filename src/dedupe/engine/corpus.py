@@ -381,6 +381,15 @@ class _FileChunk:
         return out
 
 
+def _can_open(path: str) -> bool:
+    """In a worker: can it open ``path`` for reading?"""
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError:
+        return False
+    return True
+
+
 def _records(blobs: "list[bytes] | _FileChunk") -> list[bytes]:
     return blobs.blobs() if isinstance(blobs, _FileChunk) else blobs
 
@@ -586,7 +595,11 @@ class _Spill:
         """A path another process can open to read this (anonymous) file: ``/proc/<pid>/fd/<fd>``
         on Linux, else None. Call :meth:`flush` before another process reads what was appended."""
         path = f"/proc/{os.getpid()}/fd/{self._fh.fileno()}"
-        return path if os.path.exists(path) else None
+        try:
+            same = os.path.samestat(os.stat(path), os.fstat(self._fh.fileno()))
+        except OSError:
+            return None
+        return path if same else None
 
     def flush(self) -> None:
         self._fh.flush()
@@ -741,6 +754,15 @@ class _Mapper:
             )
         return self
 
+    def can_open(self, path: str) -> bool:
+        """Can a worker open ``path`` (one round trip)?"""
+        if self.pool is None:
+            return True
+        try:
+            return bool(self._submit(_can_open, path).result())
+        except BrokenProcessPool:
+            return False
+
     def __call__(self, fn: Callable[[Any], Any], it: Iterable[Any]) -> Iterator[Any]:
         if self.pool is None:
             return map(fn, it)
@@ -818,8 +840,16 @@ def _pool_context() -> Any:
     pickle by reference). ``DEDUPE_START_METHOD=spawn`` forces spawn."""
     method = os.environ.get("DEDUPE_START_METHOD", "forkserver")
     if method == "forkserver" and method in multiprocessing.get_all_start_methods():
+        import multiprocessing.forkserver as mp_forkserver
+
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["__main__", __name__])
+        # keep what a caller preloads; the list only matters while the server is not running
+        theirs = list(getattr(getattr(mp_forkserver, "_forkserver", None), "_preload_modules", None) or [])
+        ctx.set_forkserver_preload(theirs + [m for m in ("__main__", __name__) if m not in theirs])
+        # start the server now, with this thread's normal signal mask: started from the first
+        # submit (where the stop signals are blocked, see _Mapper._submit), the server and every
+        # process it forks later, the caller's own included, would keep them blocked
+        mp_forkserver.ensure_running()
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -914,6 +944,8 @@ def run_corpus(
     tick = progress or (lambda stage, done, total: None)
 
     reiterable = isinstance(docs, (list, tuple))
+    if isinstance(docs, list):
+        docs = tuple(docs)  # read again when yielding: a caller changing its list must not matter
     doc_spill = None if reiterable else _Spill()
     res_spill = _Spill()
     # raw-text signatures go to a temporary file while observing, read back in blocks
@@ -958,6 +990,8 @@ def run_corpus(
             chunked = type(index) is CountIndex
             # pool workers read the pages from the spill file (where it can be shared), not a pipe
             spill_path = doc_spill.shared_path() if doc_spill is not None and pmap.pool is not None else None
+            if spill_path is not None and not pmap.can_open(spill_path):
+                spill_path = None  # e.g. a process that is not dumpable: its /proc fds are closed to others
 
             def observe_tasks() -> Iterator["list[bytes] | _FileChunk"]:
                 k = 0  # records of the spill file before this chunk
