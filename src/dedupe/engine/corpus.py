@@ -63,7 +63,7 @@ from ..core.spans import Piece
 from ..core.minhash import signatures, signatures_distinct
 from ..core.shingle import shingle_hashes
 from ..core.tokenize import Tokens, tokenize, tokenize_batch
-from ..errors import InputError, WorkerError
+from ..errors import ConfigError, InputError, WorkerError
 from ..models import CleanResult, Document, Span
 from . import crosspage, neardup, phrases
 from .phrases import phrase_pieces
@@ -838,7 +838,9 @@ def _pool_context() -> Any:
     and the server is reused by later runs of the process); else ``spawn``. ``__main__`` is
     preloaded too, as ``spawn`` imports it in each worker (functions of the caller's script
     pickle by reference). ``DEDUPE_START_METHOD=spawn`` forces spawn."""
-    method = os.environ.get("DEDUPE_START_METHOD", "forkserver")
+    method = os.environ.get("DEDUPE_START_METHOD", "").strip() or "forkserver"
+    if method not in ("forkserver", "spawn"):
+        raise ConfigError(f"DEDUPE_START_METHOD must be 'forkserver' or 'spawn', not {method!r}")
     if method == "forkserver" and method in multiprocessing.get_all_start_methods():
         import multiprocessing.forkserver as mp_forkserver
 
