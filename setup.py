@@ -73,7 +73,12 @@ def _extensions() -> list[Extension]:
     if os.environ.get("DEDUPE_BUILD_NATIVE", "1") == "0":
         return []
     return [
-        Extension(f"dedupe.core._native.{src.stem}", [str(NATIVE / src.name)], extra_compile_args=["-O3"] if os.name != "nt" else [])
+        Extension(
+            f"dedupe.core._native.{src.stem}",
+            [str(NATIVE / src.name)],
+            depends=[str(NATIVE / h.name) for h in sorted((HERE / NATIVE).glob("*.h"))],  # shared headers: rebuild on change
+            extra_compile_args=["-O3"] if os.name != "nt" else [],
+        )
         for src in sorted((HERE / NATIVE).glob("*.c"))
     ]
 

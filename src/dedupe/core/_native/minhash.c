@@ -32,14 +32,7 @@ static inline uint32_t fmix32(uint32_t h)
     return h ^ (h >> 16);
 }
 
-static inline uint64_t fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDULL;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ULL;
-    return h ^ (h >> 33);
-}
+#include "dd_hash.h" /* fmix64 */
 
 /* ---- buffers ---------------------------------------------------------------------------- */
 

@@ -72,14 +72,7 @@ static const uint64_t SPAN_SALT = 0x5BD1E9955BD1E995ULL;
 static const uint64_t LINE_SALT = 0xC2B2AE3D27D4EB4FULL;
 static const uint64_t DIGIT_TOKEN = 0x6A09E667F3BCC909ULL;
 
-static inline uint64_t fmix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDULL;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ULL;
-    h ^= h >> 33;
-    return h;
-}
+#include "dd_hash.h" /* fmix64 */
 
 /* hashing.range_hashes of v[0:len] with base TOKEN_BASE: fmix64(sum v[j] B^j ^ len * LEN_MUL) */
 static inline uint64_t range_hash(const uint64_t *v, Py_ssize_t len) {

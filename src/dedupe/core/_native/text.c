@@ -28,14 +28,7 @@
 #define WORD 1
 #define SINGLE 2
 
-static inline uint64_t fmix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDull;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ull;
-    h ^= h >> 33;
-    return h;
-}
+#include "dd_hash.h" /* fmix64 */
 
 static inline uint64_t finish(uint64_t raw, uint64_t len) { return fmix64(raw ^ (len * GOLDEN)); }
 
