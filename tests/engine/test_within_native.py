@@ -47,6 +47,14 @@ def _numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(segment, "_K", None)
 
 
+def _both(monkeypatch: pytest.MonkeyPatch, fn, *args):
+    """``fn(*args)`` with the kernels, then with the numpy code: (got, want)."""
+    got = fn(*args)
+    with monkeypatch.context() as mp:
+        _numpy(mp)
+        return got, fn(*args)
+
+
 def _same(a: within.WithinAnalysis, b: within.WithinAnalysis) -> None:
     assert a.pieces == b.pieces
     assert a.flagged == b.flagged
@@ -95,10 +103,7 @@ def test_empty_and_one_page_batches(monkeypatch):
     cfg = WithinConfig()
     for texts in ([], [""], ["word"], ["", "", ""], [PHRASES[0] * 3]):
         toks = tokenize_batch(texts)
-        got = within.within_analysis_many(texts, toks, cfg)
-        with monkeypatch.context() as mp:
-            _numpy(mp)
-            want = within.within_analysis_many(texts, toks, cfg)
+        got, want = _both(monkeypatch, within.within_analysis_many, texts, toks, cfg)
         assert len(got) == len(want) == len(texts)
         for g, w in zip(got, want):
             _same(g, w)
@@ -129,10 +134,7 @@ def test_sentence_bounds_edge_cases(text):
 def test_mark_kernel_equals_numpy(monkeypatch, n, ranges):
     a = np.array([r[0] for r in ranges], dtype=np.int64)
     b = np.array([r[1] for r in ranges], dtype=np.int64)
-    got = within._mark(n, a, b)
-    with monkeypatch.context() as mp:
-        _numpy(mp)
-        want = within._mark(n, a, b)
+    got, want = _both(monkeypatch, within._mark, n, a, b)
     assert got.dtype == want.dtype and np.array_equal(got, want)
 
 
@@ -158,6 +160,10 @@ def test_bad_arguments_raise_value_error():
     with pytest.raises(ValueError):  # blocks past the tokens
         K.near_page("alpha beta gamma delta", t.norm.text, lambda *a, **k: 0.0, *args, np.array([0, 2], np.int64),
                     np.array([2, 9], np.int64), np.array([0, 1], np.int64), np.zeros(0, np.int64), u8, u8, None, 0.9, True, True)
+    with pytest.raises(ValueError, match="token arrays differ"):  # one token array shorter than the others
+        K.near_page("alpha beta gamma delta", t.norm.text, lambda *a, **k: 0.0, t.start, t.end[:-1], t.nstart, t.nend,
+                    np.array([0, 2], np.int64), np.array([2, 4], np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                    u8, u8, None, 0.9, True, True)
 
 
 PREFIX = ["", ". ", ".> ", ". \"", "\n", " (", ".\t> ", "! « ", "? ‘", "word ", "。", ". >> "]
@@ -175,10 +181,7 @@ def test_evidence_contexts_kernel_equals_numpy(monkeypatch, text, adjacent):
         text = text.replace(" filler words here ", " ")
     cfg = WithinConfig(min_repeat_tokens=3, min_repeat_chars=0)
     toks = tokenize(text)
-    got = within.within_analysis(text, toks, cfg)
-    with monkeypatch.context() as mp:
-        _numpy(mp)
-        want = within.within_analysis(text, toks, cfg)
+    got, want = _both(monkeypatch, within.within_analysis, text, toks, cfg)
     _same(got, want)
 
 
@@ -188,10 +191,7 @@ def test_near_pre_kernel_equals_numpy(monkeypatch, texts, ci):
     # the candidate blocks (lo[cand], hi[cand]) and LSH pairs of every page, as near_repeats reads them
     cfg = CONFIGS[ci]
     toks = tokenize_batch(texts)
-    got = within._near_pre_many(texts, toks, cfg)
-    with monkeypatch.context() as mp:
-        _numpy(mp)
-        want = within._near_pre_many(texts, toks, cfg)
+    got, want = _both(monkeypatch, within._near_pre_many, texts, toks, cfg)
     assert len(got) == len(want) == len(texts)
     for (lo, hi, cand, pairs), (wlo, whi, wcand, wpairs) in zip(got, want):
         assert np.array_equal(lo[cand], wlo[wcand]) and np.array_equal(hi[cand], whi[wcand])
@@ -206,10 +206,7 @@ def test_exact_many_kernel_equals_numpy(monkeypatch, texts, ci, seed):
     toks = tokenize_batch(texts)
     rng = np.random.default_rng(seed)
     masks = [None if (i + seed) % 2 else rng.random(len(t)) < 0.1 for i, t in enumerate(toks)]
-    got = within._exact_many(texts, toks, cfg, masks)
-    with monkeypatch.context() as mp:
-        _numpy(mp)
-        want = within._exact_many(texts, toks, cfg, masks)
+    got, want = _both(monkeypatch, within._exact_many, texts, toks, cfg, masks)
     for (gp, gm, graw), (wp, wm, wraw) in zip(got, want):
         assert gp == wp and gm.dtype == wm.dtype and np.array_equal(gm, wm)
         assert (graw.pieces() if isinstance(graw, within._ExactRows) else graw) == wraw

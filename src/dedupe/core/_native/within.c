@@ -53,6 +53,24 @@ static void *bufs_get(Bufs *b, PyObject *o, Py_ssize_t itemsize, int writable, P
     return v->buf;
 }
 
+/* the four token offset arrays of a page (tstart, tend, nstart, nend), checked to be of one length */
+typedef struct {
+    const int64_t *ts, *te, *ns, *ne;
+    Py_ssize_t n;
+} TokBufs;
+
+static int tok_bufs(Bufs *B, PyObject *o_ts, PyObject *o_te, PyObject *o_ns, PyObject *o_ne, TokBufs *t) {
+    Py_ssize_t n2, n3, n4;
+    if (!(t->ts = bufs_get(B, o_ts, 8, 0, &t->n, "tstart")) || !(t->te = bufs_get(B, o_te, 8, 0, &n2, "tend")) ||
+        !(t->ns = bufs_get(B, o_ns, 8, 0, &n3, "nstart")) || !(t->ne = bufs_get(B, o_ne, 8, 0, &n4, "nend")))
+        return -1;
+    if (n2 != t->n || n3 != t->n || n4 != t->n) {
+        PyErr_SetString(PyExc_ValueError, "token arrays differ in length");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *new_i64_bytes(const int64_t *data, Py_ssize_t n) {
     return PyByteArray_FromStringAndSize((const char *)data, n * (Py_ssize_t)sizeof(int64_t));
 }
@@ -916,17 +934,13 @@ static PyObject *k_near_page(PyObject *self, PyObject *args) {
         return NULL;
     Bufs B = {.n = 0};
     PyObject *res = NULL, *pieces = NULL, *flagged = NULL;
-    Py_ssize_t n, n2, n3, n4, mc, mc2, np2, na, nr, nref, nexc = 0;
+    Py_ssize_t n, mc, mc2, np2, na, nr, nref, nexc = 0;
     Text text;
     if (text_of(o_text, &text) < 0) return NULL;
-    const int64_t *ts = bufs_get(&B, o_ts, 8, 0, &n, "tstart");
-    if (!ts) goto done;
-    const int64_t *te = bufs_get(&B, o_te, 8, 0, &n2, "tend");
-    if (!te) goto done;
-    const int64_t *ns = bufs_get(&B, o_ns, 8, 0, &n3, "nstart");
-    if (!ns) goto done;
-    const int64_t *ne = bufs_get(&B, o_ne, 8, 0, &n4, "nend");
-    if (!ne) goto done;
+    TokBufs T;
+    if (tok_bufs(&B, o_ts, o_te, o_ns, o_ne, &T) < 0) goto done;
+    const int64_t *ts = T.ts, *te = T.te, *ns = T.ns, *ne = T.ne;
+    n = T.n;
     const int64_t *c_lo = bufs_get(&B, o_lo, 8, 0, &mc, "c_lo");
     if (!c_lo) goto done;
     const int64_t *c_hi = bufs_get(&B, o_hi, 8, 0, &mc2, "c_hi");
@@ -944,7 +958,7 @@ static PyObject *k_near_page(PyObject *self, PyObject *args) {
         exc = bufs_get(&B, o_exc, 1, 0, &nexc, "excluded");
         if (!exc) goto done;
     }
-    if (n2 != n || n3 != n || n4 != n || nr != n || nref != n || (exc && nexc != n)) {
+    if (nr != n || nref != n || (exc && nexc != n)) {
         PyErr_SetString(PyExc_ValueError, "token arrays differ in length");
         goto done;
     }
@@ -1049,7 +1063,7 @@ static PyObject *k_within_page(PyObject *self, PyObject *args) {
         return NULL;
     Bufs B = {.n = 0};
     PyObject *res = NULL, *codes_obj = NULL, *near_p = NULL, *near_f = NULL, *order = NULL;
-    Py_ssize_t n, n2, n3, n4, nraw, nexc, nr, mc, mc2, np2;
+    Py_ssize_t n, nraw, nexc, nr, mc, mc2, np2;
     uint8_t *kref = NULL, *seen = NULL;
     int64_t *parent = NULL, *anc = NULL, *csum = NULL;
     Iv *ivs = NULL;
@@ -1057,14 +1071,10 @@ static PyObject *k_within_page(PyObject *self, PyObject *args) {
     uint8_t *has = NULL;
     Text text;
     if (text_of(o_text, &text) < 0) return NULL;
-    const int64_t *ts = bufs_get(&B, o_ts, 8, 0, &n, "tstart");
-    if (!ts) goto done;
-    const int64_t *te = bufs_get(&B, o_te, 8, 0, &n2, "tend");
-    if (!te) goto done;
-    const int64_t *ns = bufs_get(&B, o_ns, 8, 0, &n3, "nstart");
-    if (!ns) goto done;
-    const int64_t *ne = bufs_get(&B, o_ne, 8, 0, &n4, "nend");
-    if (!ne) goto done;
+    TokBufs T;
+    if (tok_bufs(&B, o_ts, o_te, o_ns, o_ne, &T) < 0) goto done;
+    const int64_t *ts = T.ts, *te = T.te, *ns = T.ns, *ne = T.ne;
+    n = T.n;
     const int64_t *raw = bufs_get(&B, o_raw, 8, 0, &nraw, "raw");
     if (!raw) goto done;
     const uint8_t *exc = bufs_get(&B, o_exc, 1, 0, &nexc, "excluded");
@@ -1077,7 +1087,7 @@ static PyObject *k_within_page(PyObject *self, PyObject *args) {
     if (!c_hi) goto done;
     const int64_t *pairs = bufs_get(&B, o_pairs, 8, 0, &np2, "pairs");
     if (!pairs) goto done;
-    if (n2 != n || n3 != n || n4 != n || nexc != n || nr != n) { PyErr_SetString(PyExc_ValueError, "token arrays differ in length"); goto done; }
+    if (nexc != n || nr != n) { PyErr_SetString(PyExc_ValueError, "token arrays differ in length"); goto done; }
     if (nraw % 7 || mc2 != mc || np2 % 2) { PyErr_SetString(PyExc_ValueError, "bad piece, block or pair arrays"); goto done; }
     Py_ssize_t m = nraw / 7;
     codes_obj = PyBytes_FromStringAndSize(NULL, m);
