@@ -764,14 +764,8 @@ def _within_native(
     b_lo = b_hi = pairs = _NO_I64
     if cfg.near_repeat and n >= cfg.near_repeat_min_tokens * 2:
         if pre is None:
-            s_start, s_end = sentence_bounds(text)
-            lo = np.searchsorted(toks.start, s_start, side="left")
-            hi = np.searchsorted(toks.start, s_end, side="left")
-            cand = np.flatnonzero(hi - lo >= cfg.near_repeat_min_tokens)
-            if len(cand) >= 2:
-                b_lo, b_hi = lo[cand], hi[cand]
-                pairs = candidate_pairs(_near_band_keys(toks.hashes, b_lo, b_hi, cfg))
-        elif len(pre[2]) >= 2:
+            pre = _near_pre_many([text], [toks], cfg)[0]
+        if len(pre[2]) >= 2:
             lo, hi, cand, pairs = pre
             b_lo, b_hi = lo[cand], hi[cand]
     if isinstance(raw, _ExactRows):
