@@ -187,6 +187,36 @@ def test_missing_file_is_created_and_empty_file_initialised(tmp_path: Path) -> N
         SQLiteIndex(tmp_path / "no" / "dir.db")
 
 
+def test_new_index_pages_are_16k_and_a_4k_index_keeps_working(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dedupe.stores import sqlite as store_mod
+
+    with SQLiteIndex(tmp_path / "new.db") as ix:
+        ix.observe("s", "a", fps(1))
+        assert ix.conn.execute("PRAGMA page_size").fetchone()[0] == store_mod.PAGE_SIZE == 16384
+    monkeypatch.setattr(store_mod, "PAGE_SIZE", 4096)  # an index made before 16 KiB pages
+    with SQLiteIndex(tmp_path / "old.db") as ix:
+        ix.observe("s", "a", fps(1, 2))
+    monkeypatch.undo()
+    with SQLiteIndex(tmp_path / "old.db") as ix:
+        ix.observe("s", "b", fps(2, 3))
+        assert ix.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert ix.doc_freq("s", fps(1, 2, 3)).tolist() == [1, 2, 1]
+        assert ix.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_fingerprints_of_any_layout_are_stored_as_their_values(tmp_path: Path) -> None:
+    # blobs go to SQLite through the buffer protocol: a strided or other-dtype array is made a
+    # contiguous uint64 copy first, so what is stored (and undone on re-observe) is its values
+    wide = np.arange(20, dtype=np.uint64) * np.uint64(3)
+    with SQLiteIndex(tmp_path / "i.db") as ix:
+        ix.observe("s", "a", wide[::2])  # strided view: 0, 6, 12, ...
+        ix.observe("s", "b", np.array([6, 7], dtype=np.int64))
+        assert ix.doc_fingerprints(["a"])["a"].tolist() == wide[::2].tolist()
+        assert ix.doc_freq("s", fps(0, 6, 7)).tolist() == [1, 2, 1]
+        ix.observe("s", "a", fps(7))  # re-observed: the strided page's contribution is undone
+        assert ix.doc_freq("s", fps(0, 6, 7)).tolist() == [0, 1, 2]
+
+
 def test_batched_writes_and_lookups_agree_with_counting(tmp_path: Path) -> None:
     """Batches with repeated (site, fingerprint) pairs (several distinct counts in one batch,
     fingerprints straddling 2**63), re-observes, and the batched read paths."""
