@@ -19,9 +19,10 @@ from typing import Annotated, Any, Iterator, Optional
 import typer
 
 from .. import api
+from ..engine.corpus import Encoded, run_corpus
 from ..io.files import iter_inputs
-from ..io.jsonl import FieldMap, Reject, dumps, out_row, report_rows
-from ..io.parquet import report_schema
+from ..io.jsonl import FieldMap, Reject, dumps, dumps_cluster, encode_row_parts, out_row, report_rows
+from ..io.parquet import is_parquet_path, report_schema
 from ..models import Document
 from ._common import EXIT_INPUT, check_paths, close_all, fail, handle_errors, load_config, open_output, rows_output
 
@@ -95,6 +96,10 @@ class _RowStore:
         self._ends.append(start + len(blob))
         self._pos = start + len(blob)
 
+    def discard(self, doc_id: str) -> None:
+        """Forget the row of ``doc_id`` (its output was written from elsewhere)."""
+        del self._row[doc_id]
+
     def pop(self, doc_id: str) -> Document:
         k = self._row.pop(doc_id)
         start = self._ends[k - 1] if k else 0
@@ -106,6 +111,41 @@ class _RowStore:
 
     def close(self) -> None:
         self._fh.close()
+
+
+class _JsonlBytes:
+    """Rows to a JSONL output (a file, or stdout for ``-``) that also takes ready-made UTF-8
+    lines (:meth:`write_bytes`): the workers' encoded rows go to the file as they are. Same bytes
+    as :class:`~dedupe.cli._common.JsonlRows`."""
+
+    def __init__(self, path: str) -> None:
+        self._fh = open_output(path)
+        # a file opened here (UTF-8, "\n" line ends): its bytes layer takes everything; stdout
+        # keeps its text layer (its encoding and newline handling are the caller's)
+        self._raw = None if self._fh is sys.stdout else self._fh.buffer  # type: ignore[attr-defined]
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self._raw is None:
+            self._fh.write(dumps(row))
+        else:
+            self._raw.write(dumps(row).encode("utf-8"))
+
+    def write_bytes(self, data: bytes) -> None:
+        if self._raw is None:
+            self._fh.write(data.decode("utf-8"))
+        else:
+            self._raw.write(data)
+
+    def close(self) -> None:
+        if self._fh is not sys.stdout:
+            self._fh.close()
+
+
+def _rows_output(path: str, **kw: Any) -> Any:
+    """:func:`rows_output`, with a :class:`_JsonlBytes` for JSONL."""
+    if path != "-" and is_parquet_path(path):
+        return rows_output(path, **kw)
+    return _JsonlBytes(path)
 
 
 @handle_errors
@@ -184,8 +224,10 @@ def corpus_command(
     clusters: set[str] = set()
     in_clusters = 0
     # open every output first: an unwritable path fails before any work (and before the index is written)
-    out_fh = rows_output(out, input_schemas=schemas, text_field=text_field, dedupe_column=True)
-    rep_fh = rows_output(report, schema=report_schema) if report is not None else None
+    out_fh = _rows_output(out, input_schemas=schemas, text_field=text_field, dedupe_column=True)
+    rep_fh = _rows_output(report, schema=report_schema) if report is not None else None
+    # JSONL outputs: the workers encode each row (all but its cluster) as they clean the page
+    encoded = isinstance(out_fh, _JsonlBytes) and (rep_fh is None or isinstance(rep_fh, _JsonlBytes))
     rej_fh = open_output(rejects) if rejects is not None else None
     try:
         idx = api.open_index(index, config=cfg, dedupe_only=dedupe_only or no_templates) if index is not None else None
@@ -195,9 +237,29 @@ def corpus_command(
     try:
         if idx is not None:
             results = idx.corpus(docs(), workers=workers, order=order.value, progress=progress)
+        elif encoded:
+            results = run_corpus(
+                docs(), cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress,
+                row_encoder=encode_row_parts,
+            )
         else:
             results = api.clean_corpus(docs(), config=cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress)
         for res in results:
+            if isinstance(res, Encoded):  # canonical or in no cluster: never dropped
+                rows_meta.discard(res.doc_id)
+                head, tail, rep_lines, rem, flg = res.value
+                for k, v in rem.items():
+                    removed[k] = removed.get(k, 0) + v
+                for k, v in flg.items():
+                    flagged[k] = flagged.get(k, 0) + v
+                if res.cluster is not None:
+                    clusters.add(res.cluster)
+                    in_clusters += 1
+                if rep_fh is not None:
+                    rep_fh.write_bytes(rep_lines)
+                out_fh.write_bytes(b"".join((head, dumps_cluster(res.cluster), tail)))
+                n_out += 1
+                continue
             doc = rows_meta.pop(res.doc_id)
             for s in res.spans:
                 if s.removed:

@@ -429,21 +429,31 @@ def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
 CleanItem = tuple["bytes | None", list[tuple], "Exclusion | None"]
 
 
-def _clean_chunk(
-    task: "tuple[list[CleanItem], str | None] | tuple[list[CleanItem], str | None, _FileChunk]",
-) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
+#: a clean task: (the chunk's pages, the shared index's path, where the pages' records lie in the
+#: spill file (None: in the items), the ``row_encoder`` of :func:`run_corpus` or None)
+CleanTask = tuple[list[CleanItem], "str | None", "_FileChunk | None", "RowEncoder | None"]
+
+#: ``row_encoder(doc_id, meta, result)`` of :func:`run_corpus`: a module-level (picklable)
+#: function run in the workers; its value (anything picklable, None = none) comes back in
+#: :class:`Encoded`
+RowEncoder = Callable[[str, Any, CleanResult], Any]
+
+
+def _clean_chunk(task: CleanTask) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, "list[bytes] | None"]:
     """Clean work of a chunk of pages: :func:`clean_document` of each, then the MinHash signature
     of its cleaned text (its tokens outside the removed spans). Tokenising, the within-page near
     pass's blocking and the signatures run once for the whole chunk.
 
-    Returns (:func:`_encode_result` records, signatures, distinct shingles, cleaned lengths)."""
-    blobs, index_path = task[0], task[1]
+    Returns (:func:`_encode_result` records, signatures, distinct shingles, cleaned lengths,
+    each page's pickled ``row_encoder`` value or None without an encoder)."""
+    blobs, index_path, fc, encoder = task
     cfg: Config = _W["cfg"]
     index = _index_for(index_path)
     Hit = crosspage.Hit
-    if len(task) > 2:
-        blobs = [(b, hits, exclude) for b, (_, hits, exclude) in zip(task[2].blobs(), blobs)]  # type: ignore[misc]
-    items = [(_decode_doc(b), [Hit(*h) for h in hits], exclude) for b, hits, exclude in blobs]
+    if fc is not None:
+        blobs = [(b, hits, exclude) for b, (_, hits, exclude) in zip(fc.blobs(), blobs)]  # type: ignore[misc]
+    decoded = [_decode_doc_meta(b) for b, _, _ in blobs]  # type: ignore[arg-type]
+    items = [(doc, [Hit(*h) for h in hits], exclude) for (doc, _), (_, hits, exclude) in zip(decoded, blobs)]
     docs = [it[0] for it in items]
     for doc in docs:
         _check_doc(doc, cfg)
@@ -455,7 +465,12 @@ def _clean_chunk(
     results = [_finish(doc, toks, sp, wa, hits, cfg) for (doc, hits, _), toks, (sp, _), wa in zip(items, toks_list, site, was)]
     sigs, n_sh = _signatures_many(toks_list, [_kept_tokens(t, r) for t, r in zip(toks_list, results)], cfg)
     lengths = np.fromiter((len(r.text) for r in results), dtype=np.int64, count=len(results))
-    return [_encode_result(r, original=False) for r in results], sigs, n_sh, lengths
+    encoded = None
+    if encoder is not None:
+        encoded = [
+            pickle.dumps(encoder(r.doc_id, meta, r), protocol=pickle.HIGHEST_PROTOCOL) for r, (_, meta) in zip(results, decoded)
+        ]
+    return [_encode_result(r, original=False) for r in results], sigs, n_sh, lengths, encoded
 
 
 #: a chunk of pages for one worker task: at most this many pages, or this many bytes of records
@@ -499,14 +514,24 @@ def _kept_tokens(toks: Tokens, res: CleanResult) -> np.ndarray:
     return keep
 
 
-def _encode_doc(doc: Document) -> bytes:
-    """What the workers need of a document (no ``meta``), as one pickled record."""
+def _encode_doc(doc: Document, with_meta: bool = False) -> bytes:
+    """What the workers need of a document (no ``meta``), as one pickled record; ``with_meta``:
+    its ``meta`` too, as a fifth field (for a ``row_encoder``, see :func:`run_corpus`)."""
+    if with_meta:
+        return pickle.dumps((doc.id, doc.text, doc.url, doc.site, doc.meta), protocol=pickle.HIGHEST_PROTOCOL)
     return pickle.dumps((doc.id, doc.text, doc.url, doc.site), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _decode_doc(blob: bytes) -> Document:
-    doc_id, text, url, site = pickle.loads(blob)
-    return Document(doc_id, text, url, site)
+    """The :class:`Document` of an :func:`_encode_doc` record, without ``meta``."""
+    return Document(*pickle.loads(blob)[:4])
+
+
+def _decode_doc_meta(blob: bytes) -> tuple[Document, Any]:
+    """The :class:`Document` (without ``meta``) and the ``meta`` (None when the record has none)
+    of an :func:`_encode_doc` record."""
+    rec = pickle.loads(blob)
+    return Document(*rec[:4]), (rec[4] if len(rec) > 4 else None)
 
 
 def _encode_result(res: CleanResult, *, original: bool = True) -> bytes:
@@ -888,6 +913,18 @@ def _exclusions(groups: list[list[int]], pmap: Any, source: Any) -> dict[int, Ex
     return out
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Encoded:
+    """What :func:`run_corpus` with a ``row_encoder`` yields for a document that is its
+    near-duplicate cluster's canonical member or in no cluster (``canonical`` is True): the
+    encoder's value for its :class:`CleanResult` (whose ``meta`` had neither ``cluster`` nor
+    ``canonical``) and its ``cluster`` (the canonical id = its own, or None)."""
+
+    doc_id: str
+    cluster: str | None
+    value: Any
+
+
 def run_corpus(
     docs: Iterable[Document],
     cfg: Config | None = None,
@@ -900,7 +937,8 @@ def run_corpus(
     on_signature: Callable[[int, str, np.ndarray, int], None] | None = None,
     on_observe: Callable[[int, str, np.ndarray, neardup.PageId], None] | None = None,
     stored_copies: Callable[[Sequence[str], Sequence[str], Sequence[neardup.PageId], neardup.SignatureRows], dict[int, Exclusion]] | None = None,
-) -> Iterator[CleanResult]:
+    row_encoder: RowEncoder | None = None,
+) -> "Iterator[CleanResult | Encoded]":
     """Clean a corpus: observe everything, clean each document, cluster near-duplicates.
 
     Args:
@@ -927,10 +965,17 @@ def run_corpus(
             raw_signatures)``; returns ``{i: Exclusion}``, the evidence of copies of document
             ``i`` held outside this input (a persistent index's stored pages), excluded from its
             evidence together with its copies in the input.
+        row_encoder: a module-level function ``row_encoder(doc_id, meta, result)`` run in the
+            workers on each document's :class:`CleanResult` right after cleaning (``meta`` = the
+            document's ``meta``; ``result.meta`` without ``cluster`` / ``canonical``): e.g. the
+            CLI encodes the output rows there, in parallel. A document that ends up its
+            cluster's canonical member or in no cluster is then yielded as :class:`Encoded`
+            with that value (unless it is None); the others (non-canonical near-duplicates) as
+            their :class:`CleanResult`, as without an encoder.
 
     Yields:
         one :class:`CleanResult` per document, ``meta`` = ``cluster``, ``canonical``,
-        ``removed_chars``.
+        ``removed_chars`` (or an :class:`Encoded`, see ``row_encoder``).
 
     Raises:
         InputError: a duplicate id, a non-str text or a text over ``cfg.max_doc_chars``.
@@ -950,6 +995,9 @@ def run_corpus(
         docs = tuple(docs)  # read again when yielding: a caller changing its list must not matter
     doc_spill = None if reiterable else _Spill()
     res_spill = _Spill()
+    with_meta = row_encoder is not None
+    # the encoder's values (pickled by the workers), read back when yielding
+    enc_spill = _Spill() if with_meta else None
     # raw-text signatures go to a temporary file while observing, read back in blocks
     raw_sigs = _SigFile(cfg.signature.num_perm)
     # cleaned-text signatures: on disk, read in blocks by the clustering
@@ -981,7 +1029,7 @@ def run_corpus(
                 urls.append(doc.url)
                 pages.append(neardup.page_id(doc))
                 lengths.append(len(doc.text))
-                blob = _encode_doc(doc)
+                blob = _encode_doc(doc, with_meta)
                 if doc_spill is not None:
                     doc_spill.append(blob)
                 yield blob
@@ -1067,19 +1115,22 @@ def run_corpus(
                     k = 0
                     for chunk in _chunks(sizes, lambda it: it[1], pmap.scale):
                         fc = _FileChunk(spill_path, doc_spill.start(k), [ln for _, ln in chunk])
-                        yield [(None, rows(i), exclusions.get(i)) for i, _ in chunk], index_path, fc
+                        yield [(None, rows(i), exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder
                         k += len(chunk)
                     return
-                source = (_encode_doc(d) for d in docs) if doc_spill is None else iter(doc_spill)
+                source = (_encode_doc(d, with_meta) for d in docs) if doc_spill is None else iter(doc_spill)
                 items = ((blob, rows(i), exclusions.get(i)) for i, blob in enumerate(source))
                 for chunk in _chunks(items, lambda it: len(it[0]), pmap.scale):
-                    yield chunk, index_path
+                    yield chunk, index_path, None, row_encoder
 
             n_shingles = np.zeros(n, dtype=np.int64)
             cleaned_len = np.zeros(n, dtype=np.int64)
             i = 0
-            for blobs, c_sigs, c_nsh, c_len in pmap(_clean_chunk, second_pass()):
+            for blobs, c_sigs, c_nsh, c_len, c_enc in pmap(_clean_chunk, second_pass()):
                 m = len(blobs)
+                if enc_spill is not None:
+                    for e in c_enc:
+                        enc_spill.append(e)
                 sigs.append(c_sigs)
                 n_shingles[i : i + m] = c_nsh
                 cleaned_len[i : i + m] = c_len
@@ -1122,8 +1173,15 @@ def run_corpus(
         # -- yield ---------------------------------------------------------------------------
         seq = range(n) if order == "input" else sorted(range(n), key=lambda i: ids[i])
         for done, i in enumerate(seq):
-            res: CleanResult = _decode_result(res_spill.get(i), original(i))
             canon = int(clusters.canonical[i])
+            if enc_spill is not None and (canon < 0 or canon == i):
+                value = pickle.loads(enc_spill.get(i))
+                if value is not None:
+                    yield Encoded(ids[i], ids[canon] if canon >= 0 else None, value)
+                    if (done + 1) % 256 == 0:
+                        tick("write", done + 1, n)
+                    continue
+            res: CleanResult = _decode_result(res_spill.get(i), original(i))
             meta = dict(res.meta)
             meta["cluster"] = ids[canon] if canon >= 0 else None
             meta["canonical"] = bool(canon < 0 or canon == i)
@@ -1141,5 +1199,7 @@ def run_corpus(
         if doc_spill is not None:
             doc_spill.close()
         res_spill.close()
+        if enc_spill is not None:
+            enc_spill.close()
         raw_sigs.close()
         sigs.close()

@@ -311,3 +311,52 @@ def dumps(row: dict[str, Any]) -> str:
     JSON cannot hold go through :func:`json_default`). Equal to ``json.dumps(row,
     ensure_ascii=False, separators=(",", ":"), default=json_default) + "\\n"``."""
     return _ENCODE(row) + "\n"
+
+
+#: what :func:`encode_row_parts` returns: the OUT line without its cluster (``head`` ends with
+#: ``"cluster":``, ``tail`` starts with ``,"canonical":true``), the REPORT lines, and the
+#: characters removed / spans flagged by kind (for the summary); UTF-8 bytes
+RowParts = tuple[bytes, bytes, bytes, "dict[str, int]", "dict[str, int]"]
+
+_INFO_TAIL = '"cluster":null,"canonical":true}'
+
+
+def encode_row_parts(doc_id: str, meta: "dict[str, Any] | None", result: CleanResult) -> "RowParts | None":
+    """The output of one document whose near-duplicate cluster is not known yet (in a corpus
+    worker, right after cleaning), for a document that will be its cluster's canonical member or
+    in no cluster: ``head + cluster + tail`` (``cluster`` = :func:`dumps_cluster`) is
+    ``dumps(out_row(doc, result'))`` for the ``result'`` with ``meta`` ``cluster`` and
+    ``canonical=True``, and ``report`` is the :func:`dumps` of its :func:`report_rows`, joined.
+    ``meta``: the document's ``Document.meta`` (as the readers set it). None when a value cannot
+    be encoded (the caller then takes the dict path, which raises the same error)."""
+    try:
+        doc = Document(doc_id, "", meta=meta)
+        row = out_row(doc, result)  # "dedupe" with cluster None and canonical True (result.meta has neither)
+        info = row["dedupe"]
+        if info["cluster"] is not None or info["canonical"] is not True:
+            return None
+        keys = list(row)
+        k = keys.index("dedupe")
+        before = {key: row[key] for key in keys[:k]}
+        after = {key: row[key] for key in keys[k + 1 :]}
+        info_json = _ENCODE(info)
+        if not info_json.endswith(_INFO_TAIL):  # pragma: no cover - the key order of dedupe_info
+            return None
+        head = _ENCODE(before)[:-1] + ("," if before else "") + '"dedupe":' + info_json[: -len(_INFO_TAIL)] + '"cluster":'
+        tail = ',"canonical":true}' + ("," + _ENCODE(after)[1:] if after else "}") + "\n"
+        report = "".join(_ENCODE(r) + "\n" for r in report_rows(result))
+        removed: dict[str, int] = {}
+        flagged: dict[str, int] = {}
+        for s in result.spans:
+            if s.removed:
+                removed[s.kind] = removed.get(s.kind, 0) + s.end - s.start
+            else:
+                flagged[s.kind] = flagged.get(s.kind, 0) + 1
+        return head.encode("utf-8"), tail.encode("utf-8"), report.encode("utf-8"), removed, flagged
+    except (TypeError, ValueError, RecursionError):  # ValueError covers UnicodeEncodeError
+        return None
+
+
+def dumps_cluster(cluster: str | None) -> bytes:
+    """The JSON of a ``cluster`` value between :func:`encode_row_parts`'s ``head`` and ``tail``."""
+    return b"null" if cluster is None else _ENCODE(cluster).encode("utf-8")

@@ -1,0 +1,257 @@
+"""The corpus workers encode the output rows (``run_corpus(row_encoder=...)``,
+``dedupe.io.jsonl.encode_row_parts``); the driver splices the cluster in. The bytes must equal the
+dict path's (``out_row`` / ``report_rows`` / ``dumps``) for every kind of row."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import json
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from dedupe import api
+from dedupe.cli import corpus as cli_corpus
+from dedupe.cli.app import app
+from dedupe.engine.corpus import Encoded, run_corpus
+from dedupe.io.jsonl import FieldMap, dumps, dumps_cluster, encode_row_parts, out_row, report_rows, row_to_document
+from dedupe.models import Document
+
+runner = CliRunner()
+
+WORDS = ("river bridge council budget market school winter harbour railway museum garden doctor village teacher "
+         "weather festival library station minister island forest farmer factory concert airport journal").split()
+
+
+def _text(rng: random.Random, paras: int = 3) -> str:
+    body = "\n".join(" ".join(rng.choice(WORDS) for _ in range(40)).capitalize() + "." for _ in range(paras))
+    return f"Menu | Home | World\n{body}\nFollow us everywhere you go, every single day of the week.\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# encode_row_parts == the dict path
+# ---------------------------------------------------------------------------------------------
+_keys = st.one_of(st.sampled_from(["id", "text", "url", "site", "dedupe", "body", "key", "meta", "é", "\"q\"", "a\\b", "😀"]), st.text(max_size=6))
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+)
+_values = st.recursive(_scalars, lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.text(max_size=4), c, max_size=3)), max_leaves=8)
+_ids = st.one_of(st.none(), st.text(min_size=1, max_size=8), st.integers(min_value=-(10**12), max_value=10**12))
+
+
+def _check_parts(doc: Document, res) -> None:
+    parts = encode_row_parts(doc.id, doc.meta, res)
+    assert parts is not None
+    head, tail, rep, removed, flagged = parts
+    for cluster in (None, doc.id, "c\"é😀\n"):
+        want = dataclasses.replace(res, meta={**res.meta, "cluster": cluster, "canonical": True})
+        assert head + dumps_cluster(cluster) + tail == dumps(out_row(doc, want)).encode("utf-8")
+    assert rep == "".join(dumps(r) for r in report_rows(res)).encode("utf-8")
+    assert removed == res.removed_chars()
+    want_flagged: dict[str, int] = {}
+    for s in res.spans:
+        if not s.removed:
+            want_flagged[s.kind] = want_flagged.get(s.kind, 0) + 1
+    assert flagged == want_flagged
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    extra=st.dictionaries(_keys, _values, max_size=5),
+    raw_id=_ids,
+    id_field=st.sampled_from(["id", "doc", "dedupe", "é"]),
+    text_field=st.sampled_from(["text", "body", "dedupe"]),
+    seed=st.integers(0, 3),
+    text_first=st.booleans(),
+)
+def test_encoded_parts_equal_the_dict_row(extra, raw_id, id_field, text_field, seed, text_first) -> None:
+    assume(id_field != text_field)
+    rng = random.Random(seed)
+    text = _text(rng, 2) + "Ünïcödé ✓ 😀 \"quotes\" \\ back\tslash\n" + "Menu | Home | World\n"
+    row = {k: v for k, v in extra.items() if k not in (id_field, text_field)}
+    if text_first:
+        row = {text_field: text, **row}
+    else:
+        row[text_field] = text
+    if raw_id is not None:
+        row[id_field] = raw_id
+    doc = row_to_document(row, source="in.jsonl", line=3, fields=FieldMap(id=id_field, text=text_field), max_chars=10**6)
+    assert isinstance(doc, Document)
+    res = api.clean(doc.text, doc_id=doc.id)
+    _check_parts(doc, res)
+
+
+def test_encoded_parts_of_documents_without_row_meta() -> None:
+    """API documents (no ``meta["row"]``) and directory pages (``meta["row"]`` without url)."""
+    text = _text(random.Random(1))
+    res = api.clean(text, doc_id="a/b.txt")
+    _check_parts(Document("a/b.txt", text), res)
+    _check_parts(Document("a/b.txt", text, meta={"row": {"id": "a/b.txt", "text": None}, "source": "d", "line": None, "text_field": "text"}), res)
+
+
+def test_encoded_parts_none_for_values_json_cannot_hold() -> None:
+    text = _text(random.Random(2))
+    res = api.clean(text, doc_id="x")
+    for bad in (object(), {1, 2}, "lone \ud800 surrogate"):
+        doc = Document("x", text, meta={"row": {"id": "x", "text": None, "v": bad}, "text_field": "text", "id_field": "id"})
+        assert encode_row_parts("x", doc.meta, res) is None
+    # what json_default handles is encoded, as the dict path does
+    ok = {"t": dt.datetime(2024, 1, 2, 3, 4, 5), "d": decimal.Decimal("1.50"), "b": b"\x00\xff", "dt": dt.timedelta(seconds=3)}
+    doc = Document("x", text, meta={"row": {"id": "x", "text": None, **ok}, "text_field": "text", "id_field": "id"})
+    _check_parts(doc, res)
+
+
+# ---------------------------------------------------------------------------------------------
+# run_corpus(row_encoder=...)
+# ---------------------------------------------------------------------------------------------
+def _record(doc_id, meta, result):
+    """A row encoder for the tests: what it was given."""
+    return (doc_id, meta, result.text, result.spans, dict(result.meta))
+
+
+def _corpus(n_sites: int = 2, per_site: int = 5, seed: int = 0) -> list[Document]:
+    rng = random.Random(seed)
+    docs = []
+    for s in range(n_sites):
+        for p in range(per_site):
+            docs.append(Document(f"s{s}p{p}", _text(rng), url=f"https://site{s}.test/{p}", meta={"row": {"k": [s, p]}, "n": p}))
+    # near-duplicates of the first page on other sites
+    for k in range(2):
+        t = docs[0].text.replace("Menu | Home | World\n", f"Other header {k}\n")
+        docs.append(Document(f"copy{k}", t, url=f"https://mirror{k}.test/x", meta={"n": -k}))
+    return docs
+
+
+@pytest.mark.parametrize("as_list", [True, False])
+def test_run_corpus_row_encoder(as_list: bool) -> None:
+    docs = _corpus()
+    plain = list(run_corpus(list(docs), order="id"))
+    got = list(run_corpus(list(docs) if as_list else iter(docs), order="id", row_encoder=_record))
+    assert [g.doc_id for g in got] == [p.doc_id for p in plain]
+    by_id = {d.id: d for d in docs}
+    n_enc = n_res = 0
+    for g, p in zip(got, plain):
+        if isinstance(g, Encoded):
+            n_enc += 1
+            assert p.meta["canonical"]
+            assert g.cluster == p.meta["cluster"]
+            doc_id, meta, text, spans, rmeta = g.value
+            assert (doc_id, meta, text, spans) == (p.doc_id, by_id[p.doc_id].meta, p.text, p.spans)
+            assert "cluster" not in rmeta and "canonical" not in rmeta
+        else:
+            n_res += 1
+            assert not p.meta["canonical"]
+            assert g == p
+    assert n_enc and n_res  # both kinds were met
+
+
+# ---------------------------------------------------------------------------------------------
+# the CLI: encoded rows == the dict path, 1 and 2 workers
+# ---------------------------------------------------------------------------------------------
+def _no_encoding(doc_id, meta, result):
+    return None
+
+
+def _cli_rows() -> list[str]:
+    rng = random.Random(7)
+    lines = []
+    for s in range(2):
+        for p in range(5):
+            text = _text(rng) + ("Ünïcödé ✓ 😀 \"q\" \\ x\n" if p % 2 else "")
+            row: dict = {"extra": {"a": [s, p, None, 1.5]}, "text": text, "url": f"https://www.site{s}.test/{p}"}
+            if p != 4:
+                row["key"] = f"k{s}{p}"  # an id under another name (--id-field key)
+            if p == 0:
+                row["id"] = s * 100 + p  # an int id
+            elif p == 1:
+                row["dedupe"] = {"old": True}  # a field the output replaces in place
+            elif p == 2:
+                row["id"] = None  # a null id: the reports' id is written
+            else:
+                row["id"] = f"s{s}p{p}é"
+            lines.append(json.dumps(row, ensure_ascii=p % 2 == 0))
+    base = json.loads(lines[3])
+    for k in range(2):  # near-duplicates, clustered with a canonical one
+        cp = dict(base, id=f"copy{k}", url=f"https://mirror{k}.test/x", text=base["text"].replace("Menu | Home | World", f"Mirror {k}"))
+        lines.append(json.dumps(cp))
+    lines.append(json.dumps({"id": "h1", "html": "<html><head><title>T</title></head><body><p>" + _text(rng) + "</p></body></html>"}))
+    lines.append("{not json")
+    lines.append(json.dumps({"id": "s0p3é", "text": "a duplicate id"}))
+    lines.append(json.dumps({"id": "lone", "text": "x \ud800 y"}))
+    return lines
+
+
+def _run_cli(tmp: Path, tag: str, inp: str, *extra: str) -> dict[str, bytes]:
+    out, rep, rej = tmp / f"{tag}.out.jsonl", tmp / f"{tag}.rep.jsonl", tmp / f"{tag}.rej.jsonl"
+    r = runner.invoke(app, ["corpus", inp, "--out", str(out), "--report", str(rep), "--rejects", str(rej), *extra])
+    assert r.exit_code == 0, r.output
+    return {"out": out.read_bytes(), "rep": rep.read_bytes(), "rej": rej.read_bytes(), "stderr": r.stderr.encode()}
+
+
+def _strip_time(stderr: bytes) -> bytes:
+    return b"\n".join(ln.split(b"; ")[0] + b";" + ln.split(b"; ")[1] if ln.startswith(b"dedupe corpus:") else ln for ln in stderr.splitlines())
+
+
+@pytest.mark.parametrize("flags", [(), ("--order", "input"), ("--drop-near-dups",), ("--id-field", "key", "--text-field", "text")])
+def test_cli_encoded_rows_equal_the_dict_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...]) -> None:
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("\n".join(_cli_rows()) + "\n", encoding="utf-8")
+    calls: list[str] = []
+
+    def counting(doc_id, meta, result):
+        calls.append(doc_id)
+        return encode_row_parts(doc_id, meta, result)
+
+    monkeypatch.setattr(cli_corpus, "encode_row_parts", _no_encoding)
+    ref = _run_cli(tmp_path, "ref", str(inp), "--workers", "1", *flags)
+    monkeypatch.setattr(cli_corpus, "encode_row_parts", counting)
+    one = _run_cli(tmp_path, "one", str(inp), "--workers", "1", *flags)
+    assert calls  # the encoded path ran
+    monkeypatch.undo()
+    two = _run_cli(tmp_path, "two", str(inp), "--workers", "2", *flags)
+    for got in (one, two):
+        for k in ("out", "rep", "rej"):
+            assert got[k] == ref[k], k
+        assert _strip_time(got["stderr"]) == _strip_time(ref["stderr"])
+    if not flags:
+        assert b'"canonical":false' in ref["out"]  # near-duplicates: rows of both kinds
+
+
+def test_cli_encoded_rows_to_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("\n".join(_cli_rows()) + "\n", encoding="utf-8")
+    r1 = runner.invoke(app, ["corpus", str(inp), "--out", "-", "--quiet"])
+    monkeypatch.setattr(cli_corpus, "encode_row_parts", _no_encoding)
+    r2 = runner.invoke(app, ["corpus", str(inp), "--out", "-", "--quiet"])
+    assert r1.exit_code == r2.exit_code == 0
+    assert r1.stdout_bytes == r2.stdout_bytes and r1.stdout_bytes.count(b"\n") >= 10
+
+
+def test_cli_encoded_rows_of_parquet_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rng = random.Random(3)
+    n = 6
+    table = pa.table({
+        "id": [f"p{i}" for i in range(n)],
+        "text": [_text(rng) for _ in range(n)],
+        "url": [f"https://site.test/{i}" for i in range(n)],
+        "when": [dt.datetime(2024, 1, 1 + i, 12, 0) for i in range(n)],
+        "price": pa.array([decimal.Decimal(f"{i}.25") for i in range(n)], type=pa.decimal128(5, 2)),
+        "blob": [bytes([i, 255]) for i in range(n)],
+        "day": [dt.date(2020, 1, 1 + i) for i in range(n)],
+    })
+    pq.write_table(table, tmp_path / "in.parquet")
+    monkeypatch.setattr(cli_corpus, "encode_row_parts", _no_encoding)
+    ref = _run_cli(tmp_path, "ref", str(tmp_path / "in.parquet"))
+    monkeypatch.undo()
+    got = _run_cli(tmp_path, "got", str(tmp_path / "in.parquet"))
+    assert got["out"] == ref["out"] and got["rep"] == ref["rep"]
+    assert b'"when":"2024-01-01T12:00:00"' in got["out"]
