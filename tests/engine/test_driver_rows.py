@@ -255,3 +255,35 @@ def test_cli_encoded_rows_of_parquet_input(tmp_path: Path, monkeypatch: pytest.M
     got = _run_cli(tmp_path, "got", str(tmp_path / "in.parquet"))
     assert got["out"] == ref["out"] and got["rep"] == ref["rep"]
     assert b'"when":"2024-01-01T12:00:00"' in got["out"]
+
+
+# ---------------------------------------------------------------------------------------------
+# page identities come from the observe workers
+# ---------------------------------------------------------------------------------------------
+def _seen_page_ids(docs, workers: int, as_list: bool) -> list:
+    got: list = []
+    out = list(run_corpus(list(docs) if as_list else iter(docs), workers=workers,
+                          on_observe=lambda i, doc_id, sig, pid: got.append((i, doc_id, pid))))
+    assert len(out) == len(docs)
+    return got
+
+
+@pytest.mark.parametrize("workers,as_list", [(1, True), (1, False), (2, False)])
+def test_page_ids_from_the_workers_equal_page_id(workers: int, as_list: bool) -> None:
+    from dedupe.engine.neardup import PAGE_META, PageId, page_id
+
+    rng = random.Random(5)
+    heads = [
+        None, {"title": "  Fall LEAF\n Bunting "}, {"canonical": "HTTP://www.Ex.com/a/index.html?utm_x=1&id=2#f"},
+        {"og_url": "https://ex.com/b/", "title": "Ünïcödé Ｔｉｔｌｅ"}, PageId("ex.com/given", "given"), "not a mapping",
+        {"title": 3}, {},
+    ]
+    docs = []
+    for k, head in enumerate(heads * 2):
+        meta = {"n": k} if head is None else {PAGE_META: head, "n": k}
+        url = [None, "https://WWW.Site.test/p/?utm_source=a", "  ", "http://[bad"][k % 4]
+        docs.append(Document(f"d{k}", _text(rng, 1), url=url, site="s" if k % 3 else None, meta=meta))
+    got = _seen_page_ids(docs, workers, as_list)
+    assert [(i, d) for i, d, _ in got] == [(i, d.id) for i, d in enumerate(docs)]
+    assert [pid for _, _, pid in got] == [page_id(d) for d in docs]
+    assert all(type(pid) is PageId for _, _, pid in got)

@@ -397,24 +397,28 @@ def _records(blobs: "list[bytes] | _FileChunk") -> list[bytes]:
 #: what the observe work of a chunk of ``m`` pages returns: (template fingerprints of all its
 #: pages concatenated, each page's sorted unique, with the number of each page's; block
 #: fingerprints, starts and ends of all its pages concatenated, with the number of blocks of each
-#: page; raw-text signatures ``(m, num_perm)``) — a few flat arrays, cheap to send and keep
-Observed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: page; raw-text signatures ``(m, num_perm)``; each page's :func:`~dedupe.engine.neardup.page_id`
+#: as a plain tuple) — a few flat arrays, cheap to send and keep
+Observed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, "list[tuple[str | None, str | None]]"]
 
 
 def _observe_chunk(blobs: "list[bytes] | _FileChunk") -> Observed:
     """Observe work of a chunk of pages (:func:`_encode_doc` records, or where they lie in the
     driver's spill file): one tokenising pass and one signature pass for them all."""
     cfg: Config = _W["cfg"]
-    docs = [_decode_doc(b) for b in _records(blobs)]
+    decoded = [_decode_doc_meta(b) for b in _records(blobs)]
+    docs = [d for d, _ in decoded]
     for doc in docs:
         _check_doc(doc, cfg)
+    # page identities (the URL and title keys: what page_id reads is in the record)
+    pids = [tuple(neardup.page_id(Document(d.id, "", d.url, d.site, meta or {}))) for d, meta in decoded]
     toks_list = tokenize_batch([d.text for d in docs])
     raw_sigs, _ = _signatures_many(toks_list, [None] * len(docs), cfg)
     fps_list = _fingerprints_many([d.text for d in docs], toks_list, cfg)  # sorted unique: the driver skips np.unique
     n_fps = np.fromiter((len(f) for f in fps_list), dtype=np.int64, count=len(fps_list))
     fps = np.concatenate(fps_list).astype(np.uint64, copy=False) if fps_list else np.empty(0, dtype=np.uint64)
     bfp, bs, be, n_blocks = crosspage.block_fingerprints_many([d.text for d in docs], toks_list, cfg.corpus)
-    return fps, n_fps, bfp, bs, be, n_blocks, raw_sigs
+    return fps, n_fps, bfp, bs, be, n_blocks, raw_sigs, pids  # type: ignore[return-value]
 
 
 def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
@@ -515,11 +519,16 @@ def _kept_tokens(toks: Tokens, res: CleanResult) -> np.ndarray:
 
 
 def _encode_doc(doc: Document, with_meta: bool = False) -> bytes:
-    """What the workers need of a document (no ``meta``), as one pickled record; ``with_meta``:
-    its ``meta`` too, as a fifth field (for a ``row_encoder``, see :func:`run_corpus`)."""
+    """What the workers need of a document, as one pickled record ``(id, text, url, site,
+    meta)``: ``meta`` is the document's ``meta`` with ``with_meta`` (for a ``row_encoder``, see
+    :func:`run_corpus`), else only its :data:`~dedupe.engine.neardup.PAGE_META` entry (what
+    :func:`~dedupe.engine.neardup.page_id` reads), or None."""
     if with_meta:
-        return pickle.dumps((doc.id, doc.text, doc.url, doc.site, doc.meta), protocol=pickle.HIGHEST_PROTOCOL)
-    return pickle.dumps((doc.id, doc.text, doc.url, doc.site), protocol=pickle.HIGHEST_PROTOCOL)
+        meta = doc.meta
+    else:
+        head = (doc.meta or {}).get(neardup.PAGE_META)
+        meta = None if head is None else {neardup.PAGE_META: head}
+    return pickle.dumps((doc.id, doc.text, doc.url, doc.site, meta), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _decode_doc(blob: bytes) -> Document:
@@ -1027,7 +1036,6 @@ def run_corpus(
                 site = site_of(doc)
                 sites.append(site_names.setdefault(site, site))
                 urls.append(doc.url)
-                pages.append(neardup.page_id(doc))
                 lengths.append(len(doc.text))
                 blob = _encode_doc(doc, with_meta)
                 if doc_spill is not None:
@@ -1054,8 +1062,10 @@ def run_corpus(
                         yield _FileChunk(spill_path, doc_spill.start(k), [len(b) for b in chunk])
                     k += len(chunk)
 
-            for fps, n_fps, bfp, bs, be, n_blocks, c_sigs in pmap(_observe_chunk, observe_tasks()):
+            for fps, n_fps, bfp, bs, be, n_blocks, c_sigs, c_pids in pmap(_observe_chunk, observe_tasks()):
                 m = len(n_fps)
+                for u, t in c_pids:
+                    pages.append(neardup.PageId(u, t))
                 if chunked:
                     if on_observe is not None:
                         for j in range(m):
