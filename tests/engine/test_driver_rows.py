@@ -287,3 +287,77 @@ def test_page_ids_from_the_workers_equal_page_id(workers: int, as_list: bool) ->
     assert [(i, d) for i, d, _ in got] == [(i, d.id) for i, d in enumerate(docs)]
     assert [pid for _, _, pid in got] == [page_id(d) for d in docs]
     assert all(type(pid) is PageId for _, _, pid in got)
+
+
+# ---------------------------------------------------------------------------------------------
+# the encoded values: appended by the workers to the driver's file, or through the pipe
+# ---------------------------------------------------------------------------------------------
+def test_records_written_by_appenders_and_by_the_driver() -> None:
+    from dedupe.engine import corpus as ec
+
+    rec = ec._Records()
+    try:
+        path = rec.shared_path()
+        if path is None:
+            pytest.skip("no /proc")
+        rng = random.Random(0)
+        chunks = [[bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 9, 3000]))) for _ in range(rng.randrange(1, 6))] for _ in range(12)]
+        want: list[bytes] = []
+        for k, ch in enumerate(chunks):
+            rec.add(ec._append_records(path, ch) if k % 3 else ch)  # a worker's write, or the pipe
+            want.extend(ch)
+        assert [rec.get(i) for i in range(len(want))] == want
+        assert [rec.get(i) for i in reversed(range(len(want)))] == want[::-1]
+    finally:
+        got = ec._W.pop("records", None)
+        if got is not None:
+            import os
+
+            os.close(got[1])
+        rec.close()
+
+
+_SCRIPT = '''
+import json, sys
+from dedupe.engine import corpus as ec
+from dedupe.cli.app import app
+
+def run(out, workers):
+    code = 0
+    try:
+        code = app(["corpus", sys.argv[1], "--out", out, "--report", out + ".rep", "--workers", str(workers), "--quiet"], standalone_mode=False)
+    except SystemExit as exc:
+        code = exc.code
+    assert not code, code
+
+if __name__ == "__main__":
+    calls = []
+    orig = ec._Records.add
+    ec._Records.add = lambda self, got: (calls.append(type(got).__name__), orig(self, got))[1]
+    run(sys.argv[2] + ".1", 1)
+    print("one", sorted(set(calls)))
+    calls.clear()
+    run(sys.argv[2] + ".2", 2)
+    print("two", sorted(set(calls)))
+    calls.clear()
+    ec._Records.shared_path = lambda self: "/nonexistent/dedupe-records"  # workers cannot write to it
+    run(sys.argv[2] + ".3", 2)
+    print("pipe", sorted(set(calls)))
+'''
+
+
+def test_cli_encoded_rows_through_the_pipe_when_workers_cannot_append(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("Linux /proc")
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("\n".join(_cli_rows()) + "\n", encoding="utf-8")
+    (tmp_path / "s.py").write_text(_SCRIPT, encoding="utf-8")
+    r = subprocess.run([sys.executable, str(tmp_path / "s.py"), str(inp), str(tmp_path / "o")], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "one ['list']" in r.stdout and "two ['tuple']" in r.stdout and "pipe ['list']" in r.stdout, r.stdout
+    for suffix in ("", ".rep"):
+        one = (tmp_path / f"o.1{suffix}").read_bytes()
+        assert one and (tmp_path / f"o.2{suffix}").read_bytes() == one and (tmp_path / f"o.3{suffix}").read_bytes() == one

@@ -390,6 +390,86 @@ def _can_open(path: str) -> bool:
     return True
 
 
+def _can_append(path: str) -> bool:
+    """In a worker: can it open ``path`` to append to it?"""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+    except OSError:
+        return False
+    return True
+
+
+class _Records:
+    """Per-document byte records in an anonymous temporary file, read back by document number.
+    Pool workers append a chunk's records themselves (:func:`_append_records`: the file's
+    ``/proc`` path opened with ``O_APPEND``, one ``write`` per chunk, so concurrent writers never
+    interleave within a chunk) and send back only where they lie; else the driver appends what
+    came through the pipe. Chunks land in any order: each document's offset and length are kept
+    (16 bytes per document)."""
+
+    def __init__(self) -> None:
+        self._fh = tempfile.TemporaryFile(prefix="dedupe-", suffix=".rows")
+        self._fd = self._fh.fileno()
+        self._at = array("q")
+        self._len = array("q")
+
+    def shared_path(self) -> str | None:
+        """A path a worker can open to append to this file (Linux ``/proc``), else None."""
+        path = f"/proc/{os.getpid()}/fd/{self._fd}"
+        try:
+            same = os.path.samestat(os.stat(path), os.fstat(self._fd))
+        except OSError:
+            return None
+        return path if same else None
+
+    def add(self, got: "list[bytes] | tuple[int, list[int]]") -> None:
+        """The records of the next chunk's documents: the records themselves, or ``(offset,
+        lengths)`` of the records a worker wrote."""
+        if isinstance(got, tuple):
+            pos, lengths = got
+        else:
+            data = b"".join(got)
+            pos = os.lseek(self._fd, 0, os.SEEK_END)
+            _write_all(self._fd, data)
+            lengths = [len(b) for b in got]
+        for n in lengths:
+            self._at.append(pos)
+            self._len.append(n)
+            pos += n
+
+    def get(self, i: int) -> bytes:
+        n = self._len[i]
+        data = os.pread(self._fd, n, self._at[i])
+        if len(data) != n:
+            raise WorkerError(f"a row record ended early ({len(data)} of {n} bytes)")
+        return data
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _append_records(path: str, blobs: list[bytes]) -> tuple[int, list[int]]:
+    """In a pool worker: append ``blobs`` to the driver's :class:`_Records` file at ``path`` in
+    one write; returns (their offset, their lengths)."""
+    got = _W.get("records")
+    if got is None or got[0] != path:
+        if got is not None:
+            os.close(got[1])
+        got = _W["records"] = (path, os.open(path, os.O_WRONLY | os.O_APPEND))
+    data = b"".join(blobs)
+    n = os.write(got[1], data)
+    if n != len(data):  # a regular file takes it all (else: disk full); a second write could interleave
+        raise WorkerError(f"could not write the row records ({n} of {len(data)} bytes)")
+    end = os.lseek(got[1], 0, os.SEEK_CUR)  # this descriptor's own position: the end of its write
+    return end - len(data), [len(b) for b in blobs]
+
+
 def _records(blobs: "list[bytes] | _FileChunk") -> list[bytes]:
     return blobs.blobs() if isinstance(blobs, _FileChunk) else blobs
 
@@ -434,8 +514,10 @@ CleanItem = tuple["bytes | None", list[tuple], "Exclusion | None"]
 
 
 #: a clean task: (the chunk's pages, the shared index's path, where the pages' records lie in the
-#: spill file (None: in the items), the ``row_encoder`` of :func:`run_corpus` or None)
-CleanTask = tuple[list[CleanItem], "str | None", "_FileChunk | None", "RowEncoder | None"]
+#: spill file (None: in the items), the ``row_encoder`` of :func:`run_corpus` or None, the path of
+#: the driver's :class:`_Records` file the worker appends the encoded values to (None: they go
+#: back through the pipe))
+CleanTask = tuple[list[CleanItem], "str | None", "_FileChunk | None", "RowEncoder | None", "str | None"]
 
 #: ``row_encoder(doc_id, meta, result)`` of :func:`run_corpus`: a module-level (picklable)
 #: function run in the workers; its value (anything picklable, None = none) comes back in
@@ -443,14 +525,15 @@ CleanTask = tuple[list[CleanItem], "str | None", "_FileChunk | None", "RowEncode
 RowEncoder = Callable[[str, Any, CleanResult], Any]
 
 
-def _clean_chunk(task: CleanTask) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, "list[bytes] | None"]:
+def _clean_chunk(task: CleanTask) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, "list[bytes] | tuple[int, list[int]] | None"]:
     """Clean work of a chunk of pages: :func:`clean_document` of each, then the MinHash signature
     of its cleaned text (its tokens outside the removed spans). Tokenising, the within-page near
     pass's blocking and the signatures run once for the whole chunk.
 
     Returns (:func:`_encode_result` records, signatures, distinct shingles, cleaned lengths,
-    each page's pickled ``row_encoder`` value or None without an encoder)."""
-    blobs, index_path, fc, encoder = task
+    each page's pickled ``row_encoder`` value (or where they were written: :func:`_append_records`),
+    None without an encoder)."""
+    blobs, index_path, fc, encoder, enc_path = task
     cfg: Config = _W["cfg"]
     index = _index_for(index_path)
     Hit = crosspage.Hit
@@ -469,11 +552,13 @@ def _clean_chunk(task: CleanTask) -> tuple[list[bytes], np.ndarray, np.ndarray, 
     results = [_finish(doc, toks, sp, wa, hits, cfg) for (doc, hits, _), toks, (sp, _), wa in zip(items, toks_list, site, was)]
     sigs, n_sh = _signatures_many(toks_list, [_kept_tokens(t, r) for t, r in zip(toks_list, results)], cfg)
     lengths = np.fromiter((len(r.text) for r in results), dtype=np.int64, count=len(results))
-    encoded = None
+    encoded: "list[bytes] | tuple[int, list[int]] | None" = None
     if encoder is not None:
         encoded = [
             pickle.dumps(encoder(r.doc_id, meta, r), protocol=pickle.HIGHEST_PROTOCOL) for r, (_, meta) in zip(results, decoded)
         ]
+        if enc_path is not None:
+            encoded = _append_records(enc_path, encoded)
     return [_encode_result(r, original=False) for r in results], sigs, n_sh, lengths, encoded
 
 
@@ -788,12 +873,12 @@ class _Mapper:
             )
         return self
 
-    def can_open(self, path: str) -> bool:
-        """Can a worker open ``path`` (one round trip)?"""
+    def can_open(self, path: str, append: bool = False) -> bool:
+        """Can a worker open ``path`` (to read; ``append``: to append) (one round trip)?"""
         if self.pool is None:
             return True
         try:
-            return bool(self._submit(_can_open, path).result())
+            return bool(self._submit(_can_append if append else _can_open, path).result())
         except BrokenProcessPool:
             return False
 
@@ -1005,8 +1090,8 @@ def run_corpus(
     doc_spill = None if reiterable else _Spill()
     res_spill = _Spill()
     with_meta = row_encoder is not None
-    # the encoder's values (pickled by the workers), read back when yielding
-    enc_spill = _Spill() if with_meta else None
+    # the encoder's values (pickled and, in a pool, written by the workers), read back when yielding
+    enc_spill = _Records() if with_meta else None
     # raw-text signatures go to a temporary file while observing, read back in blocks
     raw_sigs = _SigFile(cfg.signature.num_perm)
     # cleaned-text signatures: on disk, read in blocks by the clustering
@@ -1112,6 +1197,11 @@ def run_corpus(
             if index_path is not None:
                 index = None  # the workers load their own copy (a caller's store stays the caller's)
 
+            # pool workers append the encoded values to the file themselves (where they can)
+            enc_path = enc_spill.shared_path() if enc_spill is not None and pmap.pool is not None else None
+            if enc_path is not None and not pmap.can_open(enc_path, append=True):
+                enc_path = None
+
             def second_pass() -> Iterator[Any]:
                 rows = hits.rows if isinstance(hits, crosspage.Hits) else (
                     lambda i: [(h.start, h.end, h.pages, h.kept_doc, h.kept) for h in hits.get(i, [])]
@@ -1125,13 +1215,13 @@ def run_corpus(
                     k = 0
                     for chunk in _chunks(sizes, lambda it: it[1], pmap.scale):
                         fc = _FileChunk(spill_path, doc_spill.start(k), [ln for _, ln in chunk])
-                        yield [(None, rows(i), exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder
+                        yield [(None, rows(i), exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder, enc_path
                         k += len(chunk)
                     return
                 source = (_encode_doc(d, with_meta) for d in docs) if doc_spill is None else iter(doc_spill)
                 items = ((blob, rows(i), exclusions.get(i)) for i, blob in enumerate(source))
                 for chunk in _chunks(items, lambda it: len(it[0]), pmap.scale):
-                    yield chunk, index_path, None, row_encoder
+                    yield chunk, index_path, None, row_encoder, enc_path
 
             n_shingles = np.zeros(n, dtype=np.int64)
             cleaned_len = np.zeros(n, dtype=np.int64)
@@ -1139,8 +1229,7 @@ def run_corpus(
             for blobs, c_sigs, c_nsh, c_len, c_enc in pmap(_clean_chunk, second_pass()):
                 m = len(blobs)
                 if enc_spill is not None:
-                    for e in c_enc:
-                        enc_spill.append(e)
+                    enc_spill.add(c_enc)
                 sigs.append(c_sigs)
                 n_shingles[i : i + m] = c_nsh
                 cleaned_len[i : i + m] = c_len
