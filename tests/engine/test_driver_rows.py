@@ -361,3 +361,28 @@ def test_cli_encoded_rows_through_the_pipe_when_workers_cannot_append(tmp_path: 
     for suffix in ("", ".rep"):
         one = (tmp_path / f"o.1{suffix}").read_bytes()
         assert one and (tmp_path / f"o.2{suffix}").read_bytes() == one and (tmp_path / f"o.3{suffix}").read_bytes() == one
+
+
+# ---------------------------------------------------------------------------------------------
+# a clean chunk's cross-page hits at once
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_hits_rows_range_equals_rows(dtype: str) -> None:
+    import numpy as np
+
+    from dedupe.engine.crosspage import Hits
+
+    rng = np.random.default_rng(0)
+    n_docs, n = 12, 40
+    doc = np.sort(rng.integers(0, n_docs, n)).astype(dtype)
+    doc[doc == 5] = 6  # a document without hits inside the range
+    st = rng.integers(0, 100, n).astype(dtype)
+    en = st + rng.integers(1, 50, n).astype(dtype)
+    pages = rng.integers(2, 6, n).astype(np.int32)
+    kdoc = np.where(rng.random(n) < 0.4, -1, rng.integers(0, n_docs, n)).astype(np.int32)
+    kst, ken = st.copy(), en.copy()
+    h = Hits(doc, st, en, pages, kdoc, kst, ken, [f"id{i}" for i in range(n_docs)])
+    for lo in range(n_docs + 2):
+        for hi in range(lo, n_docs + 3):
+            assert h.rows_range(lo, hi) == [h.rows(d) for d in range(lo, hi)], (lo, hi)
+    assert any(h.rows(d) for d in range(n_docs)) and not h.rows(5)

@@ -1215,7 +1215,11 @@ def run_corpus(
                     k = 0
                     for chunk in _chunks(sizes, lambda it: it[1], pmap.scale):
                         fc = _FileChunk(spill_path, doc_spill.start(k), [ln for _, ln in chunk])
-                        yield [(None, rows(i), exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder, enc_path
+                        if isinstance(hits, crosspage.Hits):  # the chunk's hits at once
+                            c_rows = hits.rows_range(k, k + len(chunk))
+                        else:
+                            c_rows = [rows(i) for i, _ in chunk]
+                        yield [(None, r, exclusions.get(i)) for (i, _), r in zip(chunk, c_rows)], index_path, fc, row_encoder, enc_path
                         k += len(chunk)
                     return
                 source = (_encode_doc(d, with_meta) for d in docs) if doc_spill is None else iter(doc_spill)

@@ -329,6 +329,24 @@ class Hits:
             for a, b, p, c, ka, kb in zip(st, en, pages, kdoc, kst, ken)
         ]
 
+    def rows_range(self, lo: int, hi: int) -> list[list[tuple[int, int, int, str | None, tuple[int, int] | None]]]:
+        """:meth:`rows` of the documents ``lo .. hi - 1`` (a chunk of consecutive documents),
+        with two look-ups for them all instead of two per document."""
+        if hi <= lo:
+            return []
+        t = self._doc.dtype.type
+        a, b = int(np.searchsorted(self._doc, t(lo), side="left")), int(np.searchsorted(self._doc, t(hi - 1), side="right"))
+        out: list[list[tuple]] = [[] for _ in range(hi - lo)]
+        if b <= a:
+            return out
+        ids = self._ids
+        for d, s, e, p, c, ka, kb in zip(
+            self._doc[a:b].tolist(), self._st[a:b].tolist(), self._en[a:b].tolist(), self._pages[a:b].tolist(),
+            self._kdoc[a:b].tolist(), self._kst[a:b].tolist(), self._ken[a:b].tolist(),
+        ):
+            out[d - lo].append((s, e, p, None, None) if c < 0 else (s, e, p, ids[c], (ka, kb)))
+        return out
+
     def __getitem__(self, d: int) -> list[Hit]:
         got = self.get(d)
         if got is None:
