@@ -8,6 +8,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from dedupe.models import Document
 from dedupe.stores import open_index
 
@@ -79,3 +81,21 @@ def test_corpus_with_index_does_not_hold_the_batch_in_memory(tmp_path: Path) -> 
     assert n_out == n
     # a list of all Documents (or of all results, each holding its original text) would exceed `total`
     assert peak < 0.75 * total, (peak, total)
+
+
+def test_batch_buffer_holds_each_text_once_as_utf8_bytes(tmp_path: Path) -> None:
+    """The batch observer hands the store each page's UTF-8 bytes (and digest), not also its
+    str, and counts its budget in those bytes; the stored text is the page's."""
+    from dedupe.engine.indexing import PREPARED_TEXT, _BatchObserver
+    from dedupe.stores.sqlite import SQLiteIndex
+
+    with SQLiteIndex(tmp_path / "i.db") as store:
+        view = _BatchObserver(store, budget=1 << 30)
+        text = "Été à Zürich — 東京\n" * 3
+        view.note(Document("a", text, url="https://s.example/a"))
+        view.observe("s.example", "a", np.array([1, 2], dtype=np.uint64))
+        (_, _, _, info), = view._pending
+        assert "text" not in info and info[PREPARED_TEXT][0] == text.encode("utf-8")
+        assert view._pending_bytes == len(text.encode("utf-8")) + 16
+        view._flush()
+        assert store.get_text("a") == text

@@ -185,12 +185,18 @@ class Index:
     #: texts and fingerprints (a smaller batch is one transaction, as :meth:`observe`). Each
     #: transaction updates the counts of every site it touches: with pages of many sites
     #: interleaved, a larger budget means more pages per site per write (one count update per
-    #: shared fingerprint and site instead of one per page; fewer commits). 32 MB: -10 % CPU of
-    #: the batch against 8 MB on 2,000 interleaved sites
-    observe_budget = 32 << 20
+    #: shared fingerprint and site instead of one per page; fewer commits). Every write costs
+    #: about the size of each touched site's set of seen fingerprints (merged) plus one upsert
+    #: per template fingerprint of each touched site, so with interleaved sites the number of
+    #: writes multiplies the cost: 32 MB: -10 % CPU of the batch against 8 MB on 2,000
+    #: interleaved sites; 128 MB: -30 % store CPU against 32 MB at 100k pages of 2,000 sites
+    #: (the store's writes of ``bench_index.py``'s batch, replayed: 17.3 -> 11.3-12.1 s). The
+    #: buffer holds each page's UTF-8 bytes (not also its str) and its fingerprints.
+    observe_budget = 128 << 20
     #: :meth:`corpus` writes its pages' signatures (and cleaned texts) in one transaction per this
-    #: many bytes of cleaned text
-    sig_budget = 32 << 20
+    #: many bytes of cleaned text (each write rewrites the LSH bucket B-tree pages it touches:
+    #: 64 MB instead of 32 MB, 9 -> 5 writes at 100k pages, -15 % of their CPU)
+    sig_budget = 64 << 20
 
     def __init__(
         self,
@@ -791,13 +797,16 @@ class _BatchObserver(_NoObserve):
         self.sites[doc_id] = site
         info = self._info.pop(doc_id, {})
         text = info.get("text")
+        size = len(text) if isinstance(text, str) else 0
         if self._prepare and isinstance(text, str):
             data = text.encode("utf-8", "surrogatepass")
             digest = text_digest(data)
+            del info["text"]  # the store takes the bytes: the buffer holds one copy, not two
             info[PREPARED_TEXT] = (data, digest)
             self.digests[doc_id] = (len(text), digest)
+            size = len(data)
         self._pending.append((site, doc_id, fingerprints, info))
-        self._pending_bytes += len(info.get("text") or "") + 8 * len(fingerprints)
+        self._pending_bytes += size + 8 * len(fingerprints)
         if self._pending_bytes >= self.budget:
             self._flush()
 
@@ -837,6 +846,7 @@ class _BatchObserver(_NoObserve):
 
 #: key of an observed page's info (``observe_many``) holding ``(its text's UTF-8 bytes,
 #: text_digest of them)``, taken by the engine once for the store and for the cleaned text's cuts
+#: (the info then need not hold the text itself: a store that takes it stores these bytes)
 PREPARED_TEXT = "\x00prepared_text"
 
 

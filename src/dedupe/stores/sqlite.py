@@ -505,8 +505,8 @@ class SQLiteIndex:
     [1, 2, 0]
     """
 
-    #: observe_many takes an info's ``PREPARED_TEXT`` (the text's UTF-8 bytes and digest) instead
-    #: of encoding and digesting the text again
+    #: observe_many takes an info's ``PREPARED_TEXT`` (the text's UTF-8 bytes and digest, with or
+    #: without the text itself) instead of encoding and digesting the text again
     takes_prepared_text = True
 
     def __init__(
@@ -894,7 +894,7 @@ class SQLiteIndex:
             for _, _, _, info in batch:
                 text = info.pop("text", None)
                 prepared = info.pop(PREPARED_TEXT, None)  # (bytes, digest) the engine took already
-                if text is not None:
+                if text is not None or prepared is not None:  # (the engine hands over the bytes alone)
                     data, digest = prepared if prepared is not None else (text.encode("utf-8", "surrogatepass"), None)
                     info[_PACKED_TEXT] = (pack_text(data), digest if digest is not None else text_digest(data))
         self._write(lambda conn: self._observe_tx(conn, batch))
