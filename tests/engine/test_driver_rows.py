@@ -386,3 +386,34 @@ def test_hits_rows_range_equals_rows(dtype: str) -> None:
         for hi in range(lo, n_docs + 3):
             assert h.rows_range(lo, hi) == [h.rows(d) for d in range(lo, hi)], (lo, hi)
     assert any(h.rows(d) for d in range(n_docs)) and not h.rows(5)
+
+
+# ---------------------------------------------------------------------------------------------
+# clustering with the candidates' shingle sets computed at once (by the pool)
+# ---------------------------------------------------------------------------------------------
+def test_cluster_with_shingles_many_equals_get_text() -> None:
+    import numpy as np
+
+    from dedupe.config import Config
+    from dedupe.engine import neardup
+
+    cfg = Config()
+    rng = random.Random(11)
+    base = [_text(rng) for _ in range(6)]
+    texts = base + [t.replace("Menu", "Header", 1) for t in base[:4]] + [base[0] + _text(rng, 1)]
+    got = [neardup.signature_of(t, cfg) for t in texts]
+    sigs = np.stack([g[0] for g in got])
+    n_sh = np.array([g[1] for g in got])
+    kw = dict(ids=[f"d{i}" for i in range(len(texts))], urls=[None] * len(texts), lengths=[len(t) for t in texts])
+    asked: list[list[int]] = []
+
+    def many(need: list[int]) -> list:
+        asked.append(need)
+        return [neardup.shingle_set(texts[i], cfg.signature) for i in need]
+
+    one = neardup.cluster(sigs, n_sh, lambda i: texts[i], cfg, **kw)
+    two = neardup.cluster(sigs, n_sh, lambda i: pytest.fail("get_text called"), cfg, shingles_many=many, **kw)
+    assert np.array_equal(one.canonical, two.canonical) and np.array_equal(one.score, two.score)
+    assert (one.canonical >= 0).sum() >= 8 and len(asked) == 1 and asked[0] == sorted(asked[0])
+    with pytest.raises(ValueError):
+        neardup.cluster(sigs, n_sh, lambda i: texts[i], cfg, shingles_many=lambda need: [], **kw)

@@ -501,6 +501,13 @@ def _observe_chunk(blobs: "list[bytes] | _FileChunk") -> Observed:
     return fps, n_fps, bfp, bs, be, n_blocks, raw_sigs, pids  # type: ignore[return-value]
 
 
+def _shingles_chunk(items: list[tuple[bytes, bytes]]) -> list[np.ndarray]:
+    """The :func:`~dedupe.engine.neardup.shingle_set` of the cleaned text of each page of a chunk
+    (``(its _encode_doc record, its _encode_result record)``), for the near-duplicate check."""
+    sc = _W["cfg"].signature
+    return [neardup.shingle_set(_decode_text(res, pickle.loads(doc)[1]), sc) for doc, res in items]
+
+
 def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
     cfg: Config = _W["cfg"]
     texts = [_decode_doc(b).text for b in blobs]
@@ -1246,30 +1253,39 @@ def run_corpus(
             # what only the clean pass needed: cross-page hits, copy evidence, the counts (kept
             # alive by the caller when it passed its own store)
             del hits, exclusions, index
-        tick("clean", n, n)
-        _release_memory()
+            tick("clean", n, n)
+            _release_memory()
 
-        # the workers' records leave out the original text: it comes from the input again
-        if doc_spill is None:
-            def original(i: int) -> str:
-                return docs[i].text  # type: ignore[index]
-        else:
-            def original(i: int) -> str:
-                return pickle.loads(doc_spill.get(i))[1]
+            # the workers' records leave out the original text: it comes from the input again
+            if doc_spill is None:
+                def original(i: int) -> str:
+                    return docs[i].text  # type: ignore[index]
+            else:
+                def original(i: int) -> str:
+                    return pickle.loads(doc_spill.get(i))[1]
 
-        # -- pass 3: near-duplicate documents -----------------------------------------------
-        clusters = neardup.Clusters.empty(n)
-        if cfg.neardup.enabled and n > 1:
-            clusters = neardup.cluster(
-                sigs,
-                n_shingles,
-                lambda i: _decode_text(res_spill.get(i), original(i)),
-                cfg,
-                ids=ids,
-                urls=urls,
-                lengths=cleaned_len.tolist(),
-            )
-        sigs.close()
+            # -- pass 3: near-duplicate documents -------------------------------------------
+            # (a pool computes the candidates' shingle sets, from the pages' records)
+            def shingles_many(need: list[int]) -> list[np.ndarray]:
+                def doc_record(i: int) -> bytes:
+                    return _encode_doc(docs[i]) if doc_spill is None else doc_spill.get(i)  # type: ignore[index]
+
+                items = ((doc_record(i), res_spill.get(i)) for i in need)
+                return [s for chunk in pmap(_shingles_chunk, _chunks(items, lambda it: len(it[0]), pmap.scale)) for s in chunk]
+
+            clusters = neardup.Clusters.empty(n)
+            if cfg.neardup.enabled and n > 1:
+                clusters = neardup.cluster(
+                    sigs,
+                    n_shingles,
+                    lambda i: _decode_text(res_spill.get(i), original(i)),
+                    cfg,
+                    ids=ids,
+                    urls=urls,
+                    lengths=cleaned_len.tolist(),
+                    shingles_many=shingles_many if pmap.pool is not None else None,
+                )
+            sigs.close()
         _release_memory()
         tick("cluster", n, n)
 

@@ -318,6 +318,7 @@ def cluster(
     ids: Sequence[str],
     urls: Sequence[str | None],
     lengths: Sequence[int],
+    shingles_many: "Callable[[list[int]], Sequence[np.ndarray]] | None" = None,
 ) -> Clusters:
     """Verified near-duplicate clusters of documents ``0..n-1``.
 
@@ -328,6 +329,9 @@ def cluster(
             are left out).
         get_text: the cleaned text of document ``i`` (called only for candidates).
         ids, urls, lengths: for the canonical policy (``lengths`` = cleaned text lengths).
+        shingles_many: when given, called once with every candidate document (sorted) and
+            returning their :func:`shingle_set` s (e.g. computed by worker processes), instead
+            of ``get_text`` one document at a time.
     """
     n = len(sigs)
     out = Clusters.empty(n)
@@ -341,6 +345,12 @@ def cluster(
         return out
     pairs = eligible[pairs]
     cache: dict[int, np.ndarray] = {}
+    if shingles_many is not None:
+        need = np.unique(pairs).tolist()
+        got = shingles_many(need)
+        if len(got) != len(need):
+            raise ValueError("shingles_many must give one shingle set per document")
+        cache.update(zip(need, got))
 
     def sh(i: int) -> np.ndarray:
         got = cache.get(i)
