@@ -181,7 +181,7 @@ def test_missing_file_is_created_and_empty_file_initialised(tmp_path: Path) -> N
     with SQLiteIndex(empty) as ix:
         ix.observe("s", "a", fps(1))
     with SQLiteIndex(empty) as ix:
-        assert ix.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert ix.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         assert ix.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(IndexStoreError, match="does not exist"):
         SQLiteIndex(tmp_path / "no" / "dir.db")
@@ -460,7 +460,7 @@ def test_two_connections_band_lookups_see_each_others_signatures(tmp_path: Path,
         b.close()
 
 
-@pytest.mark.parametrize("old", [2, 3, 4])
+@pytest.mark.parametrize("old", [2, 3, 4, 5])
 def test_older_schema_version_is_refused_untouched(tmp_path: Path, old: int) -> None:
     path = tmp_path / "old.db"
     with SQLiteIndex(path) as ix:
@@ -472,7 +472,8 @@ def test_older_schema_version_is_refused_untouched(tmp_path: Path, old: int) -> 
         conn.execute("DROP INDEX docs_ident")
         conn.execute("ALTER TABLE docs DROP COLUMN ukey")
         conn.execute("ALTER TABLE docs DROP COLUMN tkey")
-    # (schema 2: no bucket generations either; schema 4: the same tables, texts zlib-compressed) its version in meta
+    # (schema 2: no bucket generations either; schema 4: the same tables, texts zlib-compressed;
+    # schema 5: texts Brotli-compressed, in 4 KiB pages) its version in meta
     conn.execute(f"UPDATE meta SET value = '{old}' WHERE key = 'schema_version'")
     conn.execute(f"PRAGMA user_version={old}")
     conn.commit()
