@@ -37,6 +37,13 @@ arrays holding only fingerprints seen on 2+ pages of a site). Work goes out in c
 consecutive pages (:data:`CHUNK_DOCS`, :data:`CHUNK_BYTES`) whose tokenising, within-page
 blocking and MinHash signatures run as one batch (equal to the page-by-page results), and is
 merged in input order, so the output depends neither on the number of workers nor on the cut.
+
+What else runs in the workers rather than the driver: each page's identity
+(:func:`~dedupe.engine.neardup.page_id`, observe pass); with a ``row_encoder`` (the CLI's JSONL
+output), the encoding of each page's output right after it is cleaned — pool workers append it
+to the driver's row file themselves (:class:`_Records`) and the driver only splices in the
+cluster (:class:`Encoded`); and the shingle sets of the near-duplicate candidates (the pool lives
+until clustering is done).
 """
 
 from __future__ import annotations
