@@ -19,6 +19,8 @@ from typing import Any, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..core.hashing import SortedLookup
+
 
 def close_spill(owner: Any) -> None:
     """Close ``owner._tmp`` (a spill file) if it is open: the ``__del__`` of the classes that
@@ -219,6 +221,7 @@ class CountIndex:
         self._segs: list[tuple[int, int, np.ndarray]] = []
         self._fps: dict[str, np.ndarray] = {}
         self._counts: dict[str, np.ndarray] = {}
+        self._lookups: dict[str, SortedLookup] = {}  # per site, built on its first doc_freq
         self._site_no: dict[str, int] = {}
         self._buf: list[np.ndarray] = []  # fingerprints of the buffered pages (one array per page or chunk)
         self._buf_site: list[int] = []  # the site number of each buffered page
@@ -441,8 +444,11 @@ class CountIndex:
         f = self._fps.get(site)
         if f is None or not len(f) or not len(q):
             return out
-        pos = np.minimum(np.searchsorted(f, q), len(f) - 1)
-        hit = f[pos] == q
+        table = self._lookups.get(site)
+        if table is None:
+            table = self._lookups[site] = SortedLookup(f)
+        pos = table.index_of(q)
+        hit = pos >= 0
         out[hit] = self._counts[site][pos[hit]]
         return out
 
@@ -475,6 +481,7 @@ class CountIndex:
             self._sig.forget_doc(doc_id)
         self._fps.pop(site, None)
         self._counts.pop(site, None)
+        self._lookups.pop(site, None)
 
     def doc_ids(self, site: str | None = None) -> list[str]:
         if site is None:
@@ -485,11 +492,13 @@ class CountIndex:
         self.freeze()
         st = dict(self.__dict__)
         st["_pages"] = dict(st["_pages"])
+        st.pop("_lookups", None)  # rebuilt where it is read
         return st
 
     def __setstate__(self, st: dict) -> None:
         st["_pages"] = defaultdict(list, st["_pages"])
         st.setdefault("_buf_rep", [])
         self.__dict__.update(st)
+        self._lookups = {}
 
     __del__ = close_spill

@@ -10,6 +10,7 @@
  *   runs_many  -> site._template_pieces          (maximal runs of template tokens)
  *   units_many -> maintext._units_cat             (units, list markers, lines, comment headers)
  *   main_runs  -> maintext._main_run             (Kadane run, headline, restored units, off-main runs)
+ *   lookup     -> core.hashing.SortedLookup      (page counts of fingerprints in a site's sorted table)
  *
  * Arrays come through the buffer protocol (C-contiguous, 1-D, checked item size and kind);
  * outputs are preallocated by the caller. uint64 arithmetic wraps modulo 2**64 like numpy's.
@@ -853,6 +854,59 @@ done:
     return ret;
 }
 
+/* lookup(keys, directory, shift, queries, out): for each query, the index of that value in the
+ * sorted distinct uint64 ``keys`` or -1 (np.searchsorted plus an equality check), searching only
+ * between directory[q >> shift] and directory[(q >> shift) + 1], the first indexes of the keys
+ * whose top bits are at least those of q and the next value. Each directory pair is bounds-checked
+ * as it is used; a directory that does not bracket the keys gives wrong indexes, never a read out
+ * of bounds. */
+static PyObject *lookup(PyObject *self, PyObject *args) {
+    PyObject *ok, *od, *oq, *oo;
+    int shift;
+    if (!PyArg_ParseTuple(args, "OOiOO", &ok, &od, &shift, &oq, &oo)) return NULL;
+    Bufs bs = {.n = 0};
+    Py_ssize_t nk = 0, nd = 0, nq = 0, no = 0;
+    const uint64_t *k = get(&bs, ok, 8, "LQ", 0, "keys", &nk);
+    const int64_t *d = k ? get(&bs, od, 8, "lq", 0, "directory", &nd) : NULL;
+    const uint64_t *q = d ? get(&bs, oq, 8, "LQ", 0, "queries", &nq) : NULL;
+    int64_t *o = q ? get(&bs, oo, 8, "lq", 1, "out", &no) : NULL;
+    if (o == NULL) {
+        release_all(&bs);
+        return NULL;
+    }
+    if (shift < 1 || shift > 63 || nd != ((Py_ssize_t)1 << (64 - shift)) + 1 || no < nq) {
+        release_all(&bs);
+        PyErr_SetString(PyExc_ValueError, "lookup: need 1 <= shift <= 63, len(directory) == 2**(64 - shift) + 1, len(out) >= len(queries)");
+        return NULL;
+    }
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < nq; i++) {
+        const uint64_t x = q[i];
+        const uint64_t b = x >> shift;
+        int64_t lo = d[b], hi = d[b + 1];
+        if (lo < 0 || hi > (int64_t)nk || lo > hi) {
+            bad = 1;
+            break;
+        }
+        while (lo < hi) {
+            const int64_t mid = lo + ((hi - lo) >> 1);
+            if (k[mid] < x)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        o[i] = (lo < (int64_t)nk && k[lo] == x) ? lo : -1;
+    }
+    Py_END_ALLOW_THREADS
+    release_all(&bs);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "lookup: a directory entry is out of the keys' bounds");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"units_many", units_many, METH_VARARGS, "units, list markers and header lines of a chunk (see the file's comment)."},
     {"fingerprints", fingerprints, METH_VARARGS, "sorted unique fingerprints of a chunk's pages (see the file's comment)."},
@@ -860,6 +914,7 @@ static PyMethodDef methods[] = {
     {"mask_many", mask_many, METH_VARARGS, "template_mask of a chunk (see the file's comment)."},
     {"runs_many", runs_many, METH_VARARGS, "template runs of a chunk (see the file's comment)."},
     {"main_runs", main_runs, METH_VARARGS, "main runs and off-main runs of a chunk (see the file's comment)."},
+    {"lookup", lookup, METH_VARARGS, "indexes of values in sorted keys through a top-bits directory (see its comment)."},
     {NULL, NULL, 0, NULL},
 };
 
