@@ -174,7 +174,7 @@ def open_index(path: "str | os.PathLike[str]", *, config: Config | None = None, 
         path: the SQLite index file (created when missing).
         config: settings; default the ones stored in the index (or the defaults for a new one).
             An index refuses settings that change its hashes (shingles, permutations, bands).
-        store_text: keep each page's original and cleaned text (Brotli) so earlier pages can be
+        store_text: keep each page's original and cleaned text (Zstandard) so earlier pages can be
             re-cleaned and near-duplicates verified exactly (new indexes only).
         dedupe_only: no main-text selection.
 

@@ -39,3 +39,9 @@ def test_looking_a_document_up_does_not_copy_the_arrays() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 1_000_000, f"{peak:,} bytes allocated looking up 11 documents"
+
+
+def test_ids_outside_the_arrays_range_are_not_documents() -> None:
+    h, _ = _hits(5, 20)
+    for d in (2**31, 2**40, -(2**31) - 1, np.uint64(2**63)):
+        assert d not in h and h.get(d, "none") == "none" and h.rows(d) == []

@@ -93,9 +93,11 @@ def test_batch_buffer_holds_each_text_once_as_utf8_bytes(tmp_path: Path) -> None
         view = _BatchObserver(store, budget=1 << 30)
         text = "Été à Zürich — 東京\n" * 3
         view.note(Document("a", text, url="https://s.example/a"))
+        view.note_raw(0, "a", np.zeros(128, dtype=np.uint32), None)
         view.observe("s.example", "a", np.array([1, 2], dtype=np.uint64))
         (_, _, _, info), = view._pending
         assert "text" not in info and info[PREPARED_TEXT][0] == text.encode("utf-8")
-        assert view._pending_bytes == len(text.encode("utf-8")) + 16
+        # the budget counts the bytes, fingerprints, raw signature and ~0.4 KB per page
+        assert view._pending_bytes == len(text.encode("utf-8")) + 16 + 512 + 400
         view._flush()
         assert store.get_text("a") == text

@@ -682,3 +682,17 @@ def test_insert_pairs_equals_one_row_per_step(n: int) -> None:
     rows = got.execute("SELECT x, y FROM t ORDER BY x, y").fetchall()
     assert rows == want.execute("SELECT x, y FROM t ORDER BY x, y").fetchall()
     assert len(rows) == len(set(zip(a.tolist(), b.tolist())))
+
+
+def test_fingerprint_blobs_ignore_ndarray_adapters(tmp_path: Path) -> None:
+    # a process-wide sqlite3 adapter for numpy arrays (a common recipe) must not change what the
+    # index stores: its blobs are bound as memoryviews
+    sqlite3.register_adapter(np.ndarray, lambda a: b"not-what-you-stored")
+    try:
+        with SQLiteIndex(tmp_path / "i.db") as ix:
+            ix.observe("s", "a", fps(1, 2, 3))
+            assert ix.doc_fingerprints(["a"])["a"].tolist() == [1, 2, 3]
+            ix.observe("s", "a", fps(2))  # re-observed: the undo reads the stored blob back
+            assert ix.doc_freq("s", fps(1, 2, 3)).tolist() == [0, 1, 0]
+    finally:
+        del sqlite3.adapters[(np.ndarray, sqlite3.PrepareProtocol)]

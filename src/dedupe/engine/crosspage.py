@@ -298,6 +298,9 @@ class Hits:
     def _range(self, d: int) -> tuple[int, int]:
         # the key in the array's own dtype: with a Python int, numpy casts the whole int32 array
         # to int64 first, a copy per call (quadratic over a corpus: 1.1 ms per page at 3M hits)
+        info = np.iinfo(self._doc.dtype)
+        if not info.min <= d <= info.max:  # no such document (a dict's "in" / get answers False / default)
+            return 0, 0
         key = self._doc.dtype.type(d)
         return int(np.searchsorted(self._doc, key, side="left")), int(np.searchsorted(self._doc, key, side="right"))
 

@@ -31,6 +31,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..config import Config
+from ..core.hashing import SortedLookup
 from ..core.minhash import EMPTY, band_keys
 from ..core.tokenize import tokenize
 from ..errors import InputError
@@ -72,6 +73,7 @@ class _NoObserve:
         self.store = store
         self.min_pages = max(1, int(min_pages))
         self._sites: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._lookups: dict[str, SortedLookup] = {}
         self._uncached: set[str] = set()
         self._pages: dict[str, int] = {}
         self._rows = 0
@@ -104,8 +106,11 @@ class _NoObserve:
         fps = np.asarray(fingerprints, dtype=np.uint64)
         out = np.zeros(len(fps), dtype=np.int64)
         if len(keys) and len(fps):
-            pos = np.minimum(np.searchsorted(keys, fps), len(keys) - 1)
-            hit = keys[pos] == fps
+            look = self._lookups.get(site)
+            if look is None:
+                look = self._lookups[site] = SortedLookup(keys)
+            pos = look.index_of(fps)
+            hit = pos >= 0
             out[hit] = pages[pos[hit]]
         return out
 
@@ -191,7 +196,8 @@ class Index:
     #: writes multiplies the cost: 32 MB: -10 % CPU of the batch against 8 MB on 2,000
     #: interleaved sites; 128 MB: -30 % store CPU against 32 MB at 100k pages of 2,000 sites
     #: (the store's writes of ``bench_index.py``'s batch, replayed: 17.3 -> 11.3-12.1 s). The
-    #: buffer holds each page's UTF-8 bytes (not also its str) and its fingerprints.
+    #: buffer holds each page's UTF-8 bytes (not also its str), its fingerprints and raw-text
+    #: signature, counted with ~0.4 KB per page for the rest.
     observe_budget = 128 << 20
     #: :meth:`corpus` writes its pages' signatures (and cleaned texts) in one transaction per this
     #: many bytes of cleaned text (each write rewrites the LSH bucket B-tree pages it touches:
@@ -806,7 +812,10 @@ class _BatchObserver(_NoObserve):
             self.digests[doc_id] = (len(text), digest)
             size = len(data)
         self._pending.append((site, doc_id, fingerprints, info))
-        self._pending_bytes += size + 8 * len(fingerprints)
+        # + its raw signature (note_raw) and ~0.4 KB of dict, tuple and identity per page: small
+        # pages are mostly that (a 300-byte page costs ~4x its bytes otherwise uncounted)
+        raw = info.get("raw_sig")
+        self._pending_bytes += size + 8 * len(fingerprints) + int(getattr(raw, "nbytes", 0)) + 400
         if self._pending_bytes >= self.budget:
             self._flush()
 

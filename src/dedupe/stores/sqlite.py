@@ -962,7 +962,7 @@ class SQLiteIndex:
         dec: dict[int, list[np.ndarray]] = {}
         add: dict[int, list[np.ndarray]] = {}
         site_delta: dict[int, int] = {}
-        doc_fps_rows: list[tuple[int, np.ndarray]] = []
+        doc_fps_rows: list[tuple[int, memoryview]] = []
         raw_rows: list[tuple[int, bytes]] = []
         text_rows: list[tuple[int, bytes]] = []
         new_docs: list[tuple] = []
@@ -1005,7 +1005,7 @@ class SQLiteIndex:
                 conn.execute("DELETE FROM raws WHERE did = ?", (did,))  # its identity went with the UPDATE
                 conn.execute("DELETE FROM texts WHERE did = ?", (did,))
                 conn.execute("DELETE FROM cleans WHERE did = ?", (did,))  # its cleaned text is stale too
-            doc_fps_rows.append((did, fps))  # bound as a BLOB through the buffer protocol: no copy
+            doc_fps_rows.append((did, memoryview(fps)))  # a BLOB with no copy (a memoryview: never an ndarray adapter)
             if raw is not None:
                 raw_rows.append((did, np.ascontiguousarray(raw, dtype=np.uint32).tobytes()))
             if packed is not None:
