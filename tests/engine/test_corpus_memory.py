@@ -191,10 +191,13 @@ def test_candidates_and_cluster_from_disk_equal_in_memory(monkeypatch: pytest.Mo
 # ---------------------------------------------------------------------------------------------
 # CountIndex freeze
 # ---------------------------------------------------------------------------------------------
-def test_count_index_freeze_per_site_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Frozen per-site fingerprints are sorted and counted exactly (many sites, many spills)."""
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_count_index_freeze_per_site_arrays(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """Frozen per-site fingerprints are sorted and counted exactly (many sites, many spills),
+    whatever the number of counting threads (buckets kept in order)."""
     rng = np.random.default_rng(8)
     monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 700)
+    monkeypatch.setattr(CountIndex, "COUNT_THREADS", threads)
     ix = CountIndex(min_count=2)
     want: dict[str, dict[int, int]] = {}
     for d in range(600):

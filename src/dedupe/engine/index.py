@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections import defaultdict
+from collections import defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Iterable, Protocol, runtime_checkable
 
 import numpy as np
@@ -212,6 +213,8 @@ class CountIndex:
     BUFFER_RECORDS = 1 << 18
     #: buckets (by the top bits of the fingerprint) counted one at a time by :meth:`freeze` (<= 8)
     BUCKET_BITS = 8
+    #: threads counting spilled buckets in :meth:`freeze` (two buckets in memory at a time)
+    COUNT_THREADS = 2
 
     def __init__(self, min_count: int = 1, spill_dir: str | None = None) -> None:
         self.min_count = max(1, int(min_count))
@@ -379,6 +382,12 @@ class CountIndex:
         if len(s):
             parts.append((s, f, cnt))
 
+    def _count_bucket(self, fp: np.ndarray, site: np.ndarray, b: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`_count` of bucket ``b`` into a list of its own (runs on a counting thread)."""
+        out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._count(fp, site, out, bucket=b)
+        return out
+
     def _narrow(self, site: np.ndarray) -> np.ndarray:
         """Site numbers as uint16 when they fit (numpy sorts 16-bit keys stably by radix)."""
         return site.astype(np.uint16) if len(self._site_no) <= 0xFFFF else site
@@ -392,10 +401,19 @@ class CountIndex:
             self._count(*self._take_buffer(), parts)
         else:
             self._flush()
-            for b in range(1 << self.BUCKET_BITS):
-                self._count(*self._read_bucket(b), parts, bucket=b)
-                if b % 32 == 31:
-                    release_memory()  # the buckets' work buffers, freed between kept parts
+            # buckets are read one after the other here and counted two at a time on threads
+            # (numpy's sorts and element-wise loops release the GIL; the corpus workers are idle
+            # meanwhile), their parts kept in bucket order
+            pending: deque[Future[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]] = deque()
+            with ThreadPoolExecutor(max_workers=self.COUNT_THREADS, thread_name_prefix="dedupe-count") as pool:
+                for b in range(1 << self.BUCKET_BITS):
+                    pending.append(pool.submit(self._count_bucket, *self._read_bucket(b), b))
+                    if len(pending) >= self.COUNT_THREADS:
+                        parts.extend(pending.popleft().result())
+                    if b % 32 == 31:
+                        release_memory()  # the buckets' work buffers, freed between kept parts
+                while pending:
+                    parts.extend(pending.popleft().result())
             self._tmp.close()
             self._tmp = None
             self._segs = []
