@@ -89,8 +89,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-import zstandard
 import numpy as np
+import zstandard
 
 from .._version import __version__
 from ..config import Config
