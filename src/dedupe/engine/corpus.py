@@ -53,13 +53,16 @@ import multiprocessing
 import os
 import pickle
 import re
+import select
 import signal
 import tempfile
+import threading
+import time
 from array import array
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
@@ -307,13 +310,38 @@ def _init_worker(cfg: Config, index_blob: bytes | None, dedupe_only: bool) -> No
     _W["dedupe_only"] = dedupe_only
 
 
-def _init_pool_worker(cfg: Config, index_blob: bytes | None, dedupe_only: bool) -> None:
+def _init_pool_worker(cfg: Config, index_blob: bytes | None, dedupe_only: bool, driver: int | None = None) -> None:
     """A pool worker's initializer: Ctrl-C (SIGINT to the process group) is the driver's to
-    handle (it stops the pool); a worker that took it too would print a traceback."""
+    handle (it stops the pool); a worker that took it too would print a traceback. ``driver``:
+    the driver's pid, watched (:func:`_exit_with`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):  # blocked by the driver while it spawned this process
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    if driver is not None:
+        threading.Thread(target=_exit_with, args=(driver,), name="dedupe-driver-watch", daemon=True).start()
     _init_worker(cfg, index_blob, dedupe_only)
+
+
+def _exit_with(pid: int) -> None:
+    """End this worker once process ``pid`` (the driver) is gone. A driver killed without
+    unwinding (SIGKILL) never closes the pool's pipes, and a worker holds both ends of its task
+    queue: it would wait forever, keeping the driver's deleted spill files open. A pidfd (Linux
+    5.3+) becomes readable when the process ends; elsewhere the pid is polled every second."""
+    try:
+        fd = os.pidfd_open(pid)  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+        os._exit(1)
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except OSError:  # e.g. not ours to signal: alive
+            pass
 
 
 #: signals that stop the driver (the CLI turns SIGTERM / SIGHUP into an exception), blocked while
@@ -625,9 +653,22 @@ def _encode_doc(doc: Document, with_meta: bool = False) -> bytes:
     if with_meta:
         meta = doc.meta
     else:
-        head = (doc.meta or {}).get(neardup.PAGE_META)
-        meta = None if head is None else {neardup.PAGE_META: head}
+        page = _page_meta((doc.meta or {}).get(neardup.PAGE_META))
+        meta = None if page is None else {neardup.PAGE_META: page}
     return pickle.dumps((doc.id, doc.text, doc.url, doc.site, meta), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _page_meta(head: Any) -> Any:
+    """What :func:`~dedupe.engine.neardup.page_id` reads of a document's ``meta[PAGE_META]``: a
+    :class:`~dedupe.engine.neardup.PageId` as is; of a mapping, its ``canonical``, ``og_url`` and
+    ``title`` strings only (the rest may not pickle: a ``MappingProxyType``, a value of any
+    type); None for anything else (read as no page meta)."""
+    if isinstance(head, neardup.PageId):
+        return head
+    if not head or not isinstance(head, Mapping):
+        return None
+    page = {k: v for k in ("canonical", "og_url", "title") if isinstance(v := head.get(k), str)}
+    return page or None
 
 
 def _decode_doc(blob: bytes) -> Document:
@@ -883,7 +924,7 @@ class _Mapper:
                 os.environ.setdefault(k, v)
             self.pool = ProcessPoolExecutor(
                 self.workers, mp_context=_pool_context(),
-                initializer=_init_pool_worker, initargs=(self.cfg, None, self.dedupe_only),
+                initializer=_init_pool_worker, initargs=(self.cfg, None, self.dedupe_only, os.getpid()),
             )
         return self
 

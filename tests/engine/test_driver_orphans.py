@@ -1,0 +1,82 @@
+"""Pool workers end when their driver is killed without unwinding (SIGKILL): they used to wait
+forever on the pool's pipes, holding the driver's deleted spill files (a review finding)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="Linux /proc")
+
+CHILD = r'''
+import os, signal, sys
+
+def marked(mark):
+    """pids of the processes (but this one) whose environment holds the mark"""
+    out = []
+    for q in os.listdir("/proc"):
+        if q.isdigit() and int(q) != os.getpid():
+            try:
+                with open(f"/proc/{q}/environ", "rb") as fh:
+                    if mark.encode() in fh.read():
+                        out.append(int(q))
+            except OSError:
+                pass
+    return out
+
+from dedupe.engine import neardup
+
+def cluster(*a, **kw):  # the pool is alive while the driver clusters: die here, unwinding nothing
+    print("workers", len(marked("DEDUPE_ORPHAN_MARK=" + os.environ["DEDUPE_ORPHAN_MARK"])), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+neardup.cluster = cluster
+
+if __name__ == "__main__":
+    from dedupe import api
+    from dedupe.models import Document
+    docs = [Document(f"d{i}", " ".join(f"w{(i * 7 + j) % 50}" for j in range(300)) + f" page {i // 2}.") for i in range(200)]
+    list(api.clean_corpus(docs, workers=2))
+'''
+
+
+def _marked(mark: str) -> list[int]:
+    out = []
+    for q in os.listdir("/proc"):
+        if q.isdigit():
+            try:
+                with open(f"/proc/{q}/environ", "rb") as fh:
+                    if mark.encode() in fh.read():
+                        out.append(int(q))
+            except OSError:
+                pass
+    return out
+
+
+def test_workers_end_when_the_driver_is_killed(tmp_path: Path) -> None:
+    mark = f"orphan-test-{os.getpid()}-{time.time_ns()}"
+    script = tmp_path / "driver.py"
+    script.write_text(CHILD, encoding="utf-8")
+    env = dict(os.environ, DEDUPE_ORPHAN_MARK=mark)
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("w") as o, err.open("w") as e:  # files, not pipes: an orphan holding one would block
+        proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=o, stderr=e)
+        rc = proc.wait(timeout=120)
+    assert rc == -9, err.read_text()[-2000:]
+    assert int(out.read_text().split()[1]) >= 2  # the pool's workers (and its forkserver) were alive
+    deadline = time.monotonic() + 15
+    left = _marked("DEDUPE_ORPHAN_MARK=" + mark)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = _marked("DEDUPE_ORPHAN_MARK=" + mark)
+    for pid in left:  # do not leave them behind if the test fails
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    assert not left, f"processes left running after their driver was killed: {left}"
