@@ -13,11 +13,11 @@ import pytest
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="Linux /proc")
 
-CHILD = r'''
-import os, signal, sys
-
+#: the processes (but the calling one) whose environment holds a mark; used here and, as source,
+#: in the child driver
+MARKED = r'''
 def marked(mark):
-    """pids of the processes (but this one) whose environment holds the mark"""
+    import os
     out = []
     for q in os.listdir("/proc"):
         if q.isdigit() and int(q) != os.getpid():
@@ -28,6 +28,13 @@ def marked(mark):
             except OSError:
                 pass
     return out
+'''
+_ns: dict = {}
+exec(MARKED, _ns)
+marked = _ns["marked"]
+
+CHILD = MARKED + r'''
+import os, signal
 
 from dedupe.engine import neardup
 
@@ -45,19 +52,6 @@ if __name__ == "__main__":
 '''
 
 
-def _marked(mark: str) -> list[int]:
-    out = []
-    for q in os.listdir("/proc"):
-        if q.isdigit():
-            try:
-                with open(f"/proc/{q}/environ", "rb") as fh:
-                    if mark.encode() in fh.read():
-                        out.append(int(q))
-            except OSError:
-                pass
-    return out
-
-
 def test_workers_end_when_the_driver_is_killed(tmp_path: Path) -> None:
     mark = f"orphan-test-{os.getpid()}-{time.time_ns()}"
     script = tmp_path / "driver.py"
@@ -70,10 +64,10 @@ def test_workers_end_when_the_driver_is_killed(tmp_path: Path) -> None:
     assert rc == -9, err.read_text()[-2000:]
     assert int(out.read_text().split()[1]) >= 2  # the pool's workers (and its forkserver) were alive
     deadline = time.monotonic() + 15
-    left = _marked("DEDUPE_ORPHAN_MARK=" + mark)
+    left = marked("DEDUPE_ORPHAN_MARK=" + mark)
     while left and time.monotonic() < deadline:
         time.sleep(0.2)
-        left = _marked("DEDUPE_ORPHAN_MARK=" + mark)
+        left = marked("DEDUPE_ORPHAN_MARK=" + mark)
     for pid in left:  # do not leave them behind if the test fails
         try:
             os.kill(pid, 9)
