@@ -416,19 +416,10 @@ class _FileChunk:
         return out
 
 
-def _can_open(path: str) -> bool:
-    """In a worker: can it open ``path`` for reading?"""
+def _can_open(path: str, append: bool = False) -> bool:
+    """In a worker: can it open ``path`` for reading (``append``: to append to it)?"""
     try:
-        os.close(os.open(path, os.O_RDONLY))
-    except OSError:
-        return False
-    return True
-
-
-def _can_append(path: str) -> bool:
-    """In a worker: can it open ``path`` to append to it?"""
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND if append else os.O_RDONLY))
     except OSError:
         return False
     return True
@@ -933,7 +924,7 @@ class _Mapper:
         if self.pool is None:
             return True
         try:
-            return bool(self._submit(_can_append if append else _can_open, path).result())
+            return bool(self._submit(_can_open, path, append).result())
         except BrokenProcessPool:
             return False
 
@@ -961,16 +952,16 @@ class _Mapper:
             for f in window:
                 f.cancel()
 
-    def _submit(self, fn: Callable[[Any], Any], item: Any) -> Future:
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """``pool.submit``, with the stop signals blocked in this thread meanwhile: a worker the
         pool spawns now inherits the mask, so a Ctrl-C while it starts (before its initializer
         ignores SIGINT) cannot stop it with a traceback, and a SIGTERM cannot cut the spawn in
         the middle; the driver gets the signal when the mask is restored."""
         if not hasattr(signal, "pthread_sigmask"):
-            return self.pool.submit(fn, item)
+            return self.pool.submit(fn, *args)
         old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
-            return self.pool.submit(fn, item)
+            return self.pool.submit(fn, *args)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
