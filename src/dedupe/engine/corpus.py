@@ -319,7 +319,32 @@ def _init_pool_worker(cfg: Config, index_blob: bytes | None, dedupe_only: bool, 
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if driver is not None:
         threading.Thread(target=_exit_with, args=(driver,), name="dedupe-driver-watch", daemon=True).start()
+    _keep_heap()
     _init_worker(cfg, index_blob, dedupe_only)
+
+
+#: glibc ``mallopt`` parameter and the value a pool worker sets (see :func:`_keep_heap`)
+_M_TRIM_THRESHOLD = -1
+WORKER_TRIM_THRESHOLD = 64 << 20
+
+
+def _keep_heap() -> bool:
+    """In a pool worker (glibc only): keep up to :data:`WORKER_TRIM_THRESHOLD` bytes of freed
+    heap instead of handing it back to the OS after every chunk. By default glibc trims the heap
+    once ~2x its (adaptive) mmap threshold is free at the top, which a chunk's arrays (~1 MB
+    each) exceed again and again: each chunk then faulted its pages in afresh (~150k page faults
+    and ~0.4 CPU-s of kernel time per worker per 25 MB of corpus; ~10k with this). The peak
+    resident size does not change (the kept heap is reused), results never do. Not done when the
+    environment sets glibc malloc tunables itself (``MALLOC_*_`` / ``GLIBC_TUNABLES``), nor in the
+    caller's process (``workers=1``). Returns whether it was set."""
+    if any(k.startswith("MALLOC_") and k.endswith("_") for k in os.environ) or "GLIBC_TUNABLES" in os.environ:
+        return False
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD))
+    except (OSError, AttributeError):  # not glibc
+        return False
 
 
 def _exit_with(pid: int) -> None:
