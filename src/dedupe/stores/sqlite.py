@@ -87,7 +87,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 import numpy as np
 import zstandard
@@ -141,8 +141,20 @@ def unpack_text(blob: bytes) -> str:
     """The text a :func:`pack_text` blob holds."""
     return _codec()[1].decompress(blob).decode("utf-8", "surrogatepass")
 
-#: key of an observed page's info holding its text compressed ahead of the write (private)
-_PACKED_TEXT = "\x00packed_text"
+class _Observed(NamedTuple):
+    """A page of :meth:`SQLiteIndex.observe_many`, prepared for the write (see ``_prep``)."""
+
+    site: str
+    doc_id: str
+    fps: np.ndarray  # sorted unique uint64
+    url: str | None
+    chars: int | None
+    clean_chars: int | None
+    info: str | None  # the info's other keys, as JSON
+    ukey: str | None
+    tkey: str | None
+    raw: bytes | None  # raw-text signature, uint32 bytes
+    packed: tuple[bytes, bytes] | None  # (compressed text, text_digest), when texts are kept
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -903,25 +915,18 @@ class SQLiteIndex:
         ``raw_sig`` (the MinHash signature of its raw text, uint32) and anything else
         JSON-serialisable. Re-observing a page replaces its identity and raw signature (a page
         observed without them has none). Returns the number of pages observed."""
-        batch = [self._prep(it) for it in items]
+        batch = [self._prep(it, self.store_text) for it in items]
         if not batch:
             return 0
-        if self.store_text:
-            # compressed before the write lock is taken (and once, however often the write is
-            # retried): the lock is held for the writes only
-            for _, _, _, info in batch:
-                text = info.pop("text", None)
-                prepared = info.pop(PREPARED_TEXT, None)  # (bytes, digest) the engine took already
-                if text is not None or prepared is not None:  # (the engine hands over the bytes alone)
-                    data, digest = prepared if prepared is not None else (text.encode("utf-8", "surrogatepass"), None)
-                    info[_PACKED_TEXT] = (pack_text(data), digest if digest is not None else text_digest(data))
         self._write(lambda conn: self._observe_tx(conn, batch))
         return len(batch)
 
     @staticmethod
-    def _prep(item: tuple) -> tuple[str, str, np.ndarray, dict]:
+    def _prep(item: tuple, store_text: bool) -> "_Observed":
+        """An item of :meth:`observe_many` as the write needs it, built before the write lock
+        is taken (and once, however often the write is retried): fingerprints sorted unique,
+        the text compressed (if kept), the info's known keys in their columns."""
         site, doc_id, fps = item[0], item[1], item[2]
-        info = dict(item[3]) if len(item) > 3 and item[3] else {}
         if not isinstance(doc_id, str) or not isinstance(site, str):
             raise TypeError("site and doc_id must be str")
         fps = np.ascontiguousarray(fps, dtype=np.uint64)  # (stored through the buffer protocol)
@@ -929,13 +934,29 @@ class SQLiteIndex:
         # ~8 us per page, 1 s of a 100k-page batch)
         if len(fps) > 1 and not (fps[1:] > fps[:-1]).all():
             fps = sorted_unique(fps)
-        return site, doc_id, fps, info
+        src = item[3] if len(item) > 3 and item[3] else None
+        if not src:
+            return _Observed(site, doc_id, fps, None, None, None, None, None, None, None, None)
+        info = dict(src)  # never mutate the caller's items
+        text = info.pop("text", None)
+        prepared = info.pop(PREPARED_TEXT, None)  # (bytes, digest) the engine took already
+        packed = None
+        if store_text and (text is not None or prepared is not None):
+            data, digest = prepared if prepared is not None else (text.encode("utf-8", "surrogatepass"), None)
+            packed = (pack_text(data), digest if digest is not None else text_digest(data))
+        raw = info.pop("raw_sig", None)
+        ukey, tkey = _ident(info.pop("page", None))
+        url, chars, clean_chars = info.pop("url", None), info.pop("chars", None), info.pop("clean_chars", None)
+        return _Observed(
+            site, doc_id, fps, url, chars, clean_chars, json.dumps(info, sort_keys=True) if info else None, ukey, tkey,
+            None if raw is None else np.ascontiguousarray(raw, dtype=np.uint32).tobytes(), packed,
+        )
 
-    def _observe_tx(self, conn: sqlite3.Connection, batch: list[tuple[str, str, np.ndarray, dict]]) -> int:
+    def _observe_tx(self, conn: sqlite3.Connection, batch: "list[_Observed]") -> int:
         # Later items for the same doc_id replace earlier ones (as observing them in order would).
         last: dict[str, int] = {}
-        for i, (_, doc_id, _, _) in enumerate(batch):
-            last[doc_id] = i
+        for i, ob in enumerate(batch):
+            last[ob.doc_id] = i
         batch = [batch[i] for i in sorted(last.values())]
         seq = int(conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
         known: dict[str, tuple[int, int | None]] = {}
@@ -967,23 +988,10 @@ class SQLiteIndex:
         text_rows: list[tuple[int, bytes]] = []
         new_docs: list[tuple] = []
         next_did = int(conn.execute("SELECT coalesce(max(did), 0) FROM docs").fetchone()[0])
-        for site, doc_id, fps, info in batch:
-            info = dict(info)  # this function may be retried: never mutate the caller's items
+        for ob in batch:
+            site, doc_id, fps = ob.site, ob.doc_id, ob.fps
             sid = site_ids[site]
-            text = info.pop("text", None)
-            info.pop(PREPARED_TEXT, None)  # (used by observe_many when texts are stored)
-            packed = info.pop(_PACKED_TEXT, None)  # (compressed text, digest): see observe_many
-            raw = info.pop("raw_sig", None)
-            ukey, tkey = _ident(info.pop("page", None))
-            cols = (
-                sid,
-                info.pop("url", None),
-                info.pop("chars", None),
-                info.pop("clean_chars", None),
-                json.dumps(info, sort_keys=True) if info else None,
-                ukey,
-                tkey,
-            )
+            cols = (sid, ob.url, ob.chars, ob.clean_chars, ob.info, ob.ukey, ob.tkey)
             row = known.get(doc_id)
             if row is None:
                 seq += 1
@@ -1006,13 +1014,10 @@ class SQLiteIndex:
                 conn.execute("DELETE FROM texts WHERE did = ?", (did,))
                 conn.execute("DELETE FROM cleans WHERE did = ?", (did,))  # its cleaned text is stale too
             doc_fps_rows.append((did, memoryview(fps)))  # a BLOB with no copy (a memoryview: never an ndarray adapter)
-            if raw is not None:
-                raw_rows.append((did, np.ascontiguousarray(raw, dtype=np.uint32).tobytes()))
-            if packed is not None:
-                text_rows.append((did, *packed))
-            elif text is not None and self.store_text:
-                data = text.encode("utf-8", "surrogatepass")
-                text_rows.append((did, pack_text(data), text_digest(data)))
+            if ob.raw is not None:
+                raw_rows.append((did, ob.raw))
+            if ob.packed is not None:
+                text_rows.append((did, *ob.packed))
             site_delta[sid] = site_delta.get(sid, 0) + 1
             add.setdefault(sid, []).append(fps)
         conn.executemany(
