@@ -50,6 +50,10 @@ def normalize(text: str) -> NormalizedText:
     >>> normalize("Straße").text == normalize("STRASSE").text
     True
     """
+    if _K is not None:
+        low = _K.fold(text, _fold_table())  # the same test and result in one pass (or None)
+        if low is not None:
+            return NormalizedText(low)
     if unicodedata.is_normalized("NFKC", text):
         low = text.casefold()
         if len(low) == len(text):  # every character folded to exactly one character
@@ -151,6 +155,46 @@ def _one_to_one_table() -> np.ndarray:
         comb, single = _bmp_tables()
         _ONE_TO_ONE = np.where(comb, _UNMAPPED, single).astype(np.uint32)
     return _ONE_TO_ONE
+
+
+_FOLD: np.ndarray | None = None
+
+#: Hangul vowel and trailing jamo: they compose with the syllable or jamo before them (an
+#: algorithmic composition, absent from the decomposition data)
+_JAMO_V_T = (range(0x1161, 0x1176), range(0x11A8, 0x11C3))
+
+
+def _fold_table() -> np.ndarray:
+    """The table of the text kernel's ``fold`` (the fast path of :func:`normalize`): for a BMP
+    code point ``c`` that is NFKC by itself (``NFKC(c) == c``), a starter (canonical combining
+    class 0), never the second character of a canonical composition (decomposition data, and
+    the Hangul vowel and trailing jamo) and whose case folding is one character: that character;
+    else ``_UNMAPPED``. A text of such characters only has NFKC quick-check "yes" throughout, so it
+    is NFKC as it stands and :func:`normalize` returns ``NormalizedText(text.casefold())`` for it
+    (without offset maps): exactly what ``fold`` returns (case folding has no context). Any other
+    text makes ``fold`` return None and takes the paths below. Pure derived constants, built on
+    first use (~0.05 s)."""
+    global _FOLD
+    if _FOLD is None:
+        second: set[int] = {c for r in _JAMO_V_T for c in r}
+        for cp in range(0x10000):
+            d = unicodedata.decomposition(chr(cp))
+            if d and not d.startswith("<"):
+                parts = d.split()
+                if len(parts) == 2:
+                    second.add(int(parts[1], 16))
+        table = np.full(0x10000, _UNMAPPED, dtype=np.uint32)
+        for cp in range(0x10000):
+            if 0xD800 <= cp <= 0xDFFF or cp in second:
+                continue
+            c = chr(cp)
+            if unicodedata.combining(c) or unicodedata.normalize("NFKC", c) != c:
+                continue
+            f = c.casefold()
+            if len(f) == 1:
+                table[cp] = ord(f)
+        _FOLD = table
+    return _FOLD
 
 
 _EXPANSIONS: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None

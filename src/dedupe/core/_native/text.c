@@ -9,6 +9,11 @@
  *       the result of normalize._normalize_slow_reference: clusters (a starter and the
  *       combining marks after it) of one BMP character are mapped through the tables, every
  *       other cluster through fold(cluster) (NFKC + casefold, in Python).
+ *   fold(text, table) -> str or None
+ *       text with every character c replaced by table[c] (uint32 per BMP code point), or None
+ *       when a character is above the BMP or unmapped (UNMAPPED): normalize.normalize's fast
+ *       path for text that is NFKC already (the table maps only such characters, see
+ *       normalize._fold_table).
  *   tokens(text, cls, char_class) -> (bytearray nstart int64, nend int64, hashes uint64, single bool)
  *       runs of WORD characters and single SINGLE characters (class table for the BMP,
  *       char_class(cp) above it), hashed like hashing.range_hashes(cp, nstart, nend, CHAR_BASE).
@@ -358,6 +363,87 @@ done:
     return result;
 }
 
+/* ---- fold: the fast path of normalize -------------------------------------------------------- */
+
+/* pass 1 for one string kind: 1 when every character is a mapped BMP character (*maxc: the largest
+ * mapped value), 0 when one is not, -1 on a table value that is no code point */
+#define DEF_FOLD_CHECK(NAME, T)                                                                   \
+    static int NAME(const T *d, Py_ssize_t n, const uint32_t *tab, Py_UCS4 *maxc) {              \
+        uint32_t mx = 0;                                                                          \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                      \
+            Py_UCS4 c = d[i];                                                                     \
+            if (c >= BMP) return 0;                                                               \
+            uint32_t m = tab[c];                                                                  \
+            if (m == UNMAPPED) return 0;                                                          \
+            if (m > mx) mx = m;                                                                   \
+        }                                                                                         \
+        if (mx > 0x10FFFF) {                                                                      \
+            PyErr_SetString(PyExc_ValueError, "fold: a table value is not a code point");         \
+            return -1;                                                                            \
+        }                                                                                         \
+        *maxc = (Py_UCS4)mx;                                                                      \
+        return 1;                                                                                 \
+    }
+
+DEF_FOLD_CHECK(fold_check1, Py_UCS1)
+DEF_FOLD_CHECK(fold_check2, Py_UCS2)
+DEF_FOLD_CHECK(fold_check4, Py_UCS4)
+
+/* pass 2: write the mapped characters into a new str of kind OK (OT its code unit) */
+#define FOLD_WRITE(T, OT)                                                                         \
+    do {                                                                                          \
+        const T *d_ = (const T *)data;                                                            \
+        OT *o_ = (OT *)PyUnicode_DATA(out);                                                       \
+        for (Py_ssize_t i = 0; i < n; i++) o_[i] = (OT)tab[d_[i]];                                \
+    } while (0)
+
+static PyObject *text_fold(PyObject *self, PyObject *args) {
+    PyObject *text, *o_table;
+    if (!PyArg_ParseTuple(args, "UO:fold", &text, &o_table)) return NULL;
+    if (ready(text) < 0) return NULL;
+    Py_buffer bt;
+    if (get_buf(o_table, &bt, 4, 'u', BMP, 0, "table") < 0) return NULL;
+    const uint32_t *tab = bt.buf;
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 maxc = 0;
+    int ok;
+    if (kind == PyUnicode_1BYTE_KIND)
+        ok = fold_check1((const Py_UCS1 *)data, n, tab, &maxc);
+    else if (kind == PyUnicode_2BYTE_KIND)
+        ok = fold_check2((const Py_UCS2 *)data, n, tab, &maxc);
+    else
+        ok = fold_check4((const Py_UCS4 *)data, n, tab, &maxc);
+    if (ok <= 0) {
+        PyBuffer_Release(&bt);
+        if (ok < 0) return NULL;
+        Py_RETURN_NONE;
+    }
+    PyObject *out = PyUnicode_New(n, maxc);
+    if (out == NULL) {
+        PyBuffer_Release(&bt);
+        return NULL;
+    }
+    const int ok_kind = PyUnicode_KIND(out);
+    /* every character of text is a BMP code point here (checked), so tab[d[i]] is in range */
+    if (kind == PyUnicode_1BYTE_KIND) {
+        if (ok_kind == PyUnicode_1BYTE_KIND) FOLD_WRITE(Py_UCS1, Py_UCS1);
+        else if (ok_kind == PyUnicode_2BYTE_KIND) FOLD_WRITE(Py_UCS1, Py_UCS2);
+        else FOLD_WRITE(Py_UCS1, Py_UCS4);
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        if (ok_kind == PyUnicode_1BYTE_KIND) FOLD_WRITE(Py_UCS2, Py_UCS1);
+        else if (ok_kind == PyUnicode_2BYTE_KIND) FOLD_WRITE(Py_UCS2, Py_UCS2);
+        else FOLD_WRITE(Py_UCS2, Py_UCS4);
+    } else {
+        if (ok_kind == PyUnicode_1BYTE_KIND) FOLD_WRITE(Py_UCS4, Py_UCS1);
+        else if (ok_kind == PyUnicode_2BYTE_KIND) FOLD_WRITE(Py_UCS4, Py_UCS2);
+        else FOLD_WRITE(Py_UCS4, Py_UCS4);
+    }
+    PyBuffer_Release(&bt);
+    return out;
+}
+
 /* ---- tokenisation ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -624,6 +710,7 @@ static PyObject *text_kgram_hashes(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"normalize", text_normalize, METH_VARARGS,
      "normalize(text, comb, single, exp_len, exp_start, pool, fold, combining) -> (str, orig_start, orig_end)"},
+    {"fold", text_fold, METH_VARARGS, "fold(text, table) -> str, or None when a character is not in the table"},
     {"tokens", text_tokens, METH_VARARGS, "tokens(text, cls, char_class) -> (nstart, nend, hashes, single)"},
     {"range_hashes", text_range_hashes, METH_VARARGS, "range_hashes(values, start, end, base, out) -> None"},
     {"kgram_hashes", text_kgram_hashes, METH_VARARGS, "kgram_hashes(values, k, base, out) -> None"},
