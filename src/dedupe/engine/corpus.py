@@ -83,7 +83,7 @@ from .within import WithinAnalysis, flagged_spans, within_analysis, within_analy
 
 from .site import site_pieces as _site_pieces
 from .site import site_pieces_many as _site_pieces_many
-from .templates import PageFeatures, fingerprints_many, page_features_many
+from .templates import PageFeatures, fingerprints_and_lines, fingerprints_many, page_features_many
 from .templates import doc_fingerprints as _doc_fingerprints
 
 ProgressFn = Callable[[str, int, "int | None"], None]
@@ -545,10 +545,18 @@ def _observe_chunk(blobs: "list[bytes] | _FileChunk") -> Observed:
     pids = [tuple(neardup.page_id(Document(d.id, "", d.url, d.site, meta or {}))) for d, meta in decoded]
     toks_list = tokenize_batch([d.text for d in docs])
     raw_sigs, _ = _signatures_many(toks_list, [None] * len(docs), cfg)
-    fps_list = _fingerprints_many([d.text for d in docs], toks_list, cfg)  # sorted unique: the driver skips np.unique
+    texts = [d.text for d in docs]
+    lines = None  # each token's line, when the template kernel computed them (the block pass reuses them)
+    if cfg.templates.enabled:
+        fps_list, lines = fingerprints_and_lines(texts, toks_list, cfg.templates)  # sorted unique: the driver skips np.unique
+    else:
+        fps_list = _fingerprints_many(texts, toks_list, cfg)
     n_fps = np.fromiter((len(f) for f in fps_list), dtype=np.int64, count=len(fps_list))
     fps = np.concatenate(fps_list).astype(np.uint64, copy=False) if fps_list else np.empty(0, dtype=np.uint64)
-    bfp, bs, be, n_blocks = crosspage.block_fingerprints_many([d.text for d in docs], toks_list, cfg.corpus)
+    if lines is not None:
+        bfp, bs, be, n_blocks = crosspage.block_fingerprints_lines(toks_list, lines[0], lines[1], cfg.corpus)
+    else:
+        bfp, bs, be, n_blocks = crosspage.block_fingerprints_many(texts, toks_list, cfg.corpus)
     return fps, n_fps, bfp, bs, be, n_blocks, raw_sigs, pids  # type: ignore[return-value]
 
 

@@ -114,6 +114,37 @@ def block_fingerprints_many(
     return fps, lstart[lo], lend[hi - 1], n_blocks
 
 
+def block_fingerprints_lines(
+    toks_list: Sequence[Tokens], tok_off: np.ndarray, lid: np.ndarray, cfg: CorpusConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`block_fingerprints_many` (equal results) from each token's line within its page
+    (``lid``: the newlines of its page before it, all pages' tokens concatenated, page ``i`` owning
+    ``tok_off[i]:tok_off[i + 1]``; as :attr:`dedupe.engine.templates.PageFeatures.lid`), without a
+    newline pass of its own: a block ends where the line changes or a page ends."""
+    m = len(toks_list)
+    tok_off = np.asarray(tok_off, dtype=np.int64)
+    n = int(tok_off[-1]) if len(tok_off) else 0
+    if len(tok_off) != m + 1 or len(lid) != n:
+        raise ValueError("tok_off / lid do not match the pages' tokens")
+    if not cfg.crosspage or not m or not n:
+        e = np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.uint64), e, e.copy(), np.zeros(m, dtype=np.int64)
+    lstart = np.concatenate([t.start for t in toks_list]).astype(np.int64, copy=False)
+    lend = np.concatenate([t.end for t in toks_list]).astype(np.int64, copy=False)
+    hashes = np.concatenate([t.hashes for t in toks_list])
+    cut = lid[1:] != lid[:-1]
+    inner = tok_off[1:-1]
+    cut[inner[(inner > 0) & (inner < n)] - 1] = True  # pages never share a line
+    brk = np.flatnonzero(cut) + 1
+    lo = np.concatenate(([0], brk))
+    hi = np.concatenate((brk, [n]))
+    keep = (hi - lo) >= cfg.crosspage_min_tokens
+    lo, hi = lo[keep], hi[keep]
+    fps = range_hashes(hashes, lo, hi, base=TOKEN_BASE) ^ _SALT if len(lo) else np.empty(0, dtype=np.uint64)
+    n_blocks = np.diff(np.searchsorted(lo, tok_off)).astype(np.int64)
+    return fps, lstart[lo], lend[hi - 1], n_blocks
+
+
 class BlockTable:
     """Block fingerprints of all observed documents (the driver's global cross-page evidence).
 

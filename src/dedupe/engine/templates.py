@@ -281,6 +281,24 @@ def fingerprints_many(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: Te
     return [out[a:b] for a, b in zip(o[:-1], o[1:])]
 
 
+def fingerprints_and_lines(
+    texts: Sequence[str], toks_list: Sequence[Tokens], cfg: TemplateConfig
+) -> tuple[list[np.ndarray], "tuple[np.ndarray, np.ndarray] | None"]:
+    """:func:`fingerprints_many` and, from the same compiled-kernel pass, ``(tok_off, lid)``: where
+    each page's tokens start in the concatenation and each token's line within its page (the
+    newlines before it: :attr:`PageFeatures.lid`), for
+    :func:`dedupe.engine.crosspage.block_fingerprints_lines`; ``None`` for the lines without the
+    kernel (or pages)."""
+    if _K is None or not len(texts):
+        return fingerprints_many(texts, toks_list, cfg), None
+    tok_off, _, lid, kfp, _, _, lfp, l_off = _feature_arrays(texts, toks_list, cfg)
+    out = np.empty(len(kfp) + len(lfp), dtype=np.uint64)
+    out_off = np.empty(len(texts) + 1, dtype=np.int64)
+    _K.fingerprints(cfg.span_tokens, tok_off, kfp, l_off, lfp, out, out_off)
+    o = out_off.tolist()
+    return [out[a:b] for a, b in zip(o[:-1], o[1:])], (tok_off, lid)
+
+
 def doc_fingerprints(text: str, toks: Tokens, cfg: TemplateConfig) -> np.ndarray:
     """Unique, sorted uint64 fingerprints of one page (span k-grams + short whole lines).
 
