@@ -95,9 +95,37 @@ def test_batch_buffer_holds_each_text_once_as_utf8_bytes(tmp_path: Path) -> None
         view.note(Document("a", text, url="https://s.example/a"))
         view.note_raw(0, "a", np.zeros(128, dtype=np.uint32), None)
         view.observe("s.example", "a", np.array([1, 2], dtype=np.uint64))
-        (_, _, _, info), = view._pending
+        (item,) = view._pending
+        (_, _, _, info) = view._store_item(item)
         assert "text" not in info and info[PREPARED_TEXT][0] == text.encode("utf-8")
         # the budget counts the bytes, fingerprints, raw signature and ~0.4 KB per page
         assert view._pending_bytes == len(text.encode("utf-8")) + 16 + 512 + 400
         view._flush()
         assert store.get_text("a") == text
+
+
+def test_batch_buffer_and_prepared_writes_are_untracked_by_the_collector(tmp_path: Path) -> None:
+    """Pages waiting in the batch buffer, and the store's prepared records of a write, hold no
+    object the garbage collector tracks: a 100k-page batch otherwise promotes hundreds of
+    thousands of them and triggers dozens of full collections."""
+    import gc
+
+    from dedupe.engine.indexing import _BatchObserver
+    from dedupe.engine.neardup import PageId
+    from dedupe.stores.sqlite import SQLiteIndex
+
+    with SQLiteIndex(tmp_path / "i.db") as store:
+        view = _BatchObserver(store, budget=1 << 30)
+        for i in range(3):
+            view.note(Document(f"d{i}", f"page {i} text\n", url=f"https://s.example/{i}"))
+            view.note_raw(i, f"d{i}", np.zeros(128, dtype=np.uint32), PageId(f"s.example/{i}", f"title {i}"))
+            view.observe("s.example", f"d{i}", np.array([1, 2, 3 + i], dtype=np.uint64))
+        gc.collect()  # (a tuple of untracked values stops being tracked at its first collection)
+        assert not any(gc.is_tracked(it) for it in view._pending)
+        prepared = [store._prep(view._store_item(it), True) for it in view._pending]
+        gc.collect()  # (an outer tuple seen before its inner one is let go at the next collection,
+        gc.collect()  # still young: it is never promoted as a tracked object)
+        assert not any(gc.is_tracked(p) for p in prepared)
+        assert [p[7:9] for p in prepared] == [(f"s.example/{i}", f"title {i}") for i in range(3)]
+        view._flush()
+        assert store.doc_info(["d2"])["d2"]["url_key"] == "s.example/2"

@@ -87,7 +87,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import zstandard
@@ -141,20 +141,13 @@ def unpack_text(blob: bytes) -> str:
     """The text a :func:`pack_text` blob holds."""
     return _codec()[1].decompress(blob).decode("utf-8", "surrogatepass")
 
-class _Observed(NamedTuple):
-    """A page of :meth:`SQLiteIndex.observe_many`, prepared for the write (see ``_prep``)."""
-
-    site: str
-    doc_id: str
-    fps: np.ndarray  # sorted unique uint64
-    url: str | None
-    chars: int | None
-    clean_chars: int | None
-    info: str | None  # the info's other keys, as JSON
-    ukey: str | None
-    tkey: str | None
-    raw: bytes | None  # raw-text signature, uint32 bytes
-    packed: tuple[bytes, bytes] | None  # (compressed text, text_digest), when texts are kept
+#: A page of :meth:`SQLiteIndex.observe_many` prepared for the write (``_prep``), a plain tuple
+#: ``(site, doc_id, fps, url, chars, clean_chars, info, ukey, tkey, raw, packed)``: sorted unique
+#: uint64 fingerprints, ``info`` the item's other keys as JSON, ``raw`` the raw-text signature's
+#: uint32 bytes, ``packed`` ``(compressed text, text_digest)`` when texts are kept. (Of strings,
+#: numbers, bytes and arrays only, so the garbage collector stops tracking it: a batch holds
+#: thousands, and a namedtuple stays tracked, promoted, and triggers full collections.)
+_Observed = tuple
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -936,7 +929,7 @@ class SQLiteIndex:
             fps = sorted_unique(fps)
         src = item[3] if len(item) > 3 and item[3] else None
         if not src:
-            return _Observed(site, doc_id, fps, None, None, None, None, None, None, None, None)
+            return (site, doc_id, fps, None, None, None, None, None, None, None, None)
         info = dict(src)  # never mutate the caller's items
         text = info.pop("text", None)
         prepared = info.pop(PREPARED_TEXT, None)  # (bytes, digest) the engine took already
@@ -947,7 +940,7 @@ class SQLiteIndex:
         raw = info.pop("raw_sig", None)
         ukey, tkey = _ident(info.pop("page", None))
         url, chars, clean_chars = info.pop("url", None), info.pop("chars", None), info.pop("clean_chars", None)
-        return _Observed(
+        return (
             site, doc_id, fps, url, chars, clean_chars, json.dumps(info, sort_keys=True) if info else None, ukey, tkey,
             None if raw is None else np.ascontiguousarray(raw, dtype=np.uint32).tobytes(), packed,
         )
@@ -956,7 +949,7 @@ class SQLiteIndex:
         # Later items for the same doc_id replace earlier ones (as observing them in order would).
         last: dict[str, int] = {}
         for i, ob in enumerate(batch):
-            last[ob.doc_id] = i
+            last[ob[1]] = i
         batch = [batch[i] for i in sorted(last.values())]
         seq = int(conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
         known: dict[str, tuple[int, int | None]] = {}
@@ -983,15 +976,14 @@ class SQLiteIndex:
         dec: dict[int, list[np.ndarray]] = {}
         add: dict[int, list[np.ndarray]] = {}
         site_delta: dict[int, int] = {}
-        doc_fps_rows: list[tuple[int, memoryview]] = []
+        doc_fps_rows: list[tuple[int, np.ndarray]] = []
         raw_rows: list[tuple[int, bytes]] = []
         text_rows: list[tuple[int, bytes]] = []
         new_docs: list[tuple] = []
         next_did = int(conn.execute("SELECT coalesce(max(did), 0) FROM docs").fetchone()[0])
-        for ob in batch:
-            site, doc_id, fps = ob.site, ob.doc_id, ob.fps
+        for site, doc_id, fps, url, chars, clean_chars, info, ukey, tkey, raw, packed in batch:
             sid = site_ids[site]
-            cols = (sid, ob.url, ob.chars, ob.clean_chars, ob.info, ob.ukey, ob.tkey)
+            cols = (sid, url, chars, clean_chars, info, ukey, tkey)
             row = known.get(doc_id)
             if row is None:
                 seq += 1
@@ -1013,18 +1005,20 @@ class SQLiteIndex:
                 conn.execute("DELETE FROM raws WHERE did = ?", (did,))  # its identity went with the UPDATE
                 conn.execute("DELETE FROM texts WHERE did = ?", (did,))
                 conn.execute("DELETE FROM cleans WHERE did = ?", (did,))  # its cleaned text is stale too
-            doc_fps_rows.append((did, memoryview(fps)))  # a BLOB with no copy (a memoryview: never an ndarray adapter)
-            if ob.raw is not None:
-                raw_rows.append((did, ob.raw))
-            if ob.packed is not None:
-                text_rows.append((did, *ob.packed))
+            doc_fps_rows.append((did, fps))
+            if raw is not None:
+                raw_rows.append((did, raw))
+            if packed is not None:
+                text_rows.append((did, *packed))
             site_delta[sid] = site_delta.get(sid, 0) + 1
             add.setdefault(sid, []).append(fps)
         conn.executemany(
             "INSERT INTO docs(did, site_id, url, chars, clean_chars, info, ukey, tkey, doc_id, seq, gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             new_docs,
         )
-        conn.executemany("INSERT INTO doc_fps(did, fps) VALUES (?, ?)", doc_fps_rows)
+        # each blob bound as a memoryview (no copy; never through an ndarray adapter), made as
+        # its row is written (a memoryview is tracked by the garbage collector: see _Observed)
+        conn.executemany("INSERT INTO doc_fps(did, fps) VALUES (?, ?)", ((did, memoryview(fps)) for did, fps in doc_fps_rows))
         conn.executemany("INSERT INTO raws(did, sig) VALUES (?, ?)", raw_rows)
         conn.executemany("INSERT INTO texts(did, text, digest) VALUES (?, ?, ?)", text_rows)
         touched = 0
@@ -1407,20 +1401,20 @@ class SQLiteIndex:
         pairs of the spans cut from it): when that is the stored text of the document, only the
         cuts are stored.
         A signature of a document that was never observed registers the document (no site)."""
+        # each item as a flat tuple (doc_id, signature, band keys, n_shingles, clean_chars,
+        # cleaned text), and, prepared before the write lock is taken, (digest, cuts, clean): the
+        # cuts and the digest of the text they apply to, or else the compressed cleaned text.
+        # (Flat tuples of strings, numbers, bytes and arrays: untracked by the garbage collector,
+        # where thousands of tuples holding dicts trigger full collections.)
         batch = []
+        cleans: list[tuple[bytes | None, bytes | None, bytes | None]] = []
         for it in items:
-            extra = dict(it[3]) if len(it) > 3 and it[3] else {}
-            batch.append((it[0], np.asarray(it[1], dtype=np.uint32).copy(), np.asarray(it[2], dtype=np.uint64).copy(), extra))
-        if not batch:
-            return
-
-        last = {it[0]: k for k, it in enumerate(batch)}  # a later item for the same id wins
-        batch = [batch[k] for k in sorted(last.values())]
-        # prepared before the write lock is taken: the cuts and the digest of the text they
-        # apply to, or else the compressed cleaned text
-        cleans: list[tuple[bytes | None, bytes | None, bytes | None]] = []  # (digest, cuts, clean)
-        for _, _, _, extra in batch:
+            extra = it[3] if len(it) > 3 and it[3] else {}
             clean = extra.get("clean_text")
+            batch.append((
+                it[0], np.asarray(it[1], dtype=np.uint32).copy(), np.asarray(it[2], dtype=np.uint64).copy(),
+                extra.get("n_shingles"), extra.get("clean_chars"), clean,
+            ))
             if not self.store_text or clean is None:
                 cleans.append((None, None, None))
             elif extra.get("cuts") is not None and (extra.get("original") is not None or extra.get("original_digest") is not None):
@@ -1429,6 +1423,12 @@ class SQLiteIndex:
                 cleans.append((digest, cuts.tobytes(), None))
             else:
                 cleans.append((None, None, pack_text(clean.encode("utf-8", "surrogatepass"))))
+        if not batch:
+            return
+
+        last = {it[0]: k for k, it in enumerate(batch)}  # a later item for the same id wins
+        keep = sorted(last.values())
+        batch, cleans = [batch[k] for k in keep], [cleans[k] for k in keep]
 
         written: list[tuple[int, np.ndarray]] = []
 
@@ -1444,7 +1444,7 @@ class SQLiteIndex:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'bgen'", (str(bgen),))
             conn.executemany(
                 "INSERT INTO sigs(did, sig, bands, n_shingles, bgen) VALUES (?, ?, ?, ?, ?)",
-                [(did, sig.tobytes(), keys.tobytes(), extra.get("n_shingles"), bgen) for did, (_, sig, keys, extra) in zip(order, batch)],
+                [(did, sig.tobytes(), keys.tobytes(), n_sh, bgen) for did, (_, sig, keys, n_sh, _, _) in zip(order, batch)],
             )
             bks, bdids = _band_rows(order, [it[2] for it in batch])
             if len(bks):
@@ -1452,7 +1452,7 @@ class SQLiteIndex:
             written.append((bgen, bks))
             conn.executemany(
                 "UPDATE docs SET clean_chars = ? WHERE did = ?",
-                [(int(extra["clean_chars"]), did) for did, (_, _, _, extra) in zip(order, batch) if extra.get("clean_chars") is not None],
+                [(int(cc), did) for did, (_, _, _, _, cc, _) in zip(order, batch) if cc is not None],
             )
             stored: dict[int, bytes] = {}
             with_cuts = sorted({did for did, c in zip(order, cleans) if c[1] is not None})
@@ -1460,9 +1460,9 @@ class SQLiteIndex:
                 part = with_cuts[lo : lo + _CHUNK]
                 stored.update(conn.execute(f"SELECT did, digest FROM texts WHERE did IN ({','.join('?' * len(part))})", part).fetchall())
             rows = []
-            for did, (digest, cuts, blob), (_, _, _, extra) in zip(order, cleans, batch):
+            for did, (digest, cuts, blob), (_, _, _, _, _, clean) in zip(order, cleans, batch):
                 if cuts is not None and stored.get(did) != digest:  # not cleaned from the stored text
-                    cuts, blob = None, pack_text(extra["clean_text"].encode("utf-8", "surrogatepass"))
+                    cuts, blob = None, pack_text(clean.encode("utf-8", "surrogatepass"))
                 if cuts is not None or blob is not None:
                     rows.append((did, blob, cuts))
             conn.executemany("INSERT OR REPLACE INTO cleans(did, clean, cuts) VALUES (?, ?, ?)", rows)
