@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import IO, Any, Iterator
 
+from ..core import native
 from ..engine.neardup import PAGE_META
 from ..errors import InputError
 from ..models import CleanResult, Document
@@ -304,6 +305,8 @@ def _make_encoder() -> Any:
 
 
 _ENCODE = _make_encoder()
+#: the text kernel (its ``report_lines`` formats report lines), or None
+_TEXT = native.load("text")
 
 
 def dumps(row: dict[str, Any]) -> str:
@@ -344,7 +347,7 @@ def encode_row_parts(doc_id: str, meta: "dict[str, Any] | None", result: CleanRe
             return None
         head = _ENCODE(before)[:-1] + ("," if before else "") + '"dedupe":' + info_json[: -len(_INFO_TAIL)] + '"cluster":'
         tail = ',"canonical":true}' + ("," + _ENCODE(after)[1:] if after else "}") + "\n"
-        report = "".join(_ENCODE(r) + "\n" for r in report_rows(result))
+        report = _report_bytes(result)
         removed: dict[str, int] = {}
         flagged: dict[str, int] = {}
         for s in result.spans:
@@ -352,9 +355,20 @@ def encode_row_parts(doc_id: str, meta: "dict[str, Any] | None", result: CleanRe
                 removed[s.kind] = removed.get(s.kind, 0) + s.end - s.start
             else:
                 flagged[s.kind] = flagged.get(s.kind, 0) + 1
-        return head.encode("utf-8"), tail.encode("utf-8"), report.encode("utf-8"), removed, flagged
+        return head.encode("utf-8"), tail.encode("utf-8"), report, removed, flagged
     except (TypeError, ValueError, RecursionError):  # ValueError covers UnicodeEncodeError
         return None
+
+
+def _report_bytes(result: CleanResult) -> bytes:
+    """The UTF-8 of ``"".join(dumps(r) for r in report_rows(result))``: by the text kernel's
+    ``report_lines`` (the same bytes, tested) when every value has the plain type it formats,
+    else through the JSON encoder."""
+    if _TEXT is not None:
+        got = _TEXT.report_lines(result.doc_id, result.spans, round)
+        if got is not None:
+            return got
+    return "".join(_ENCODE(r) + "\n" for r in report_rows(result)).encode("utf-8")
 
 
 def dumps_cluster(cluster: str | None) -> bytes:

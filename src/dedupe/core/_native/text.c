@@ -14,6 +14,10 @@
  *       when a character is above the BMP or unmapped (UNMAPPED): normalize.normalize's fast
  *       path for text that is NFKC already (the table maps only such characters, see
  *       normalize._fold_table).
+ *   report_lines(doc_id, spans, round) -> bytes or None
+ *       the UTF-8 of io.jsonl's report lines of a result's spans (its report_rows through the JSON
+ *       encoder, one line each), or None when a value is not of the plain type formatted here (or
+ *       a str holds a lone surrogate): the caller then takes the generic encoder.
  *   tokens(text, cls, char_class) -> (bytearray nstart int64, nend int64, hashes uint64, single bool)
  *       runs of WORD characters and single SINGLE characters (class table for the BMP,
  *       char_class(cp) above it), hashed like hashing.range_hashes(cp, nstart, nend, CHAR_BASE).
@@ -24,6 +28,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
 #define BMP 0x10000
 #define UNMAPPED 0xFFFFFFFFu
@@ -444,6 +449,244 @@ static PyObject *text_fold(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* ---- report lines: JSON of span rows ------------------------------------------------------- */
+
+/* append `n` bytes */
+static inline int buf_put(Vec *b, const char *s, Py_ssize_t n) {
+    if (vec_reserve(b, n) < 0) return -1;
+    memcpy(b->data + b->len, s, (size_t)n);
+    b->len += n;
+    return 0;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+/* a str as a JSON string in UTF-8, escaped as json's encoder does with ensure_ascii=False
+ * (\\ \" \b \f \n \r \t, other code points below 0x20 as \u00xx, everything else as is): 0 done,
+ * 1 not formatted here (a lone surrogate: not UTF-8), -1 error */
+static int put_json_str(Vec *b, PyObject *s) {
+    if (ready(s) < 0) return -1;
+    const int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (n > (PY_SSIZE_T_MAX - 2) / 6) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (vec_reserve(b, 6 * n + 2) < 0) return -1;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {
+            switch (c) {
+            case '\\': *o++ = '\\'; *o++ = '\\'; break;
+            case '"': *o++ = '\\'; *o++ = '"'; break;
+            case '\b': *o++ = '\\'; *o++ = 'b'; break;
+            case '\f': *o++ = '\\'; *o++ = 'f'; break;
+            case '\n': *o++ = '\\'; *o++ = 'n'; break;
+            case '\r': *o++ = '\\'; *o++ = 'r'; break;
+            case '\t': *o++ = '\\'; *o++ = 't'; break;
+            default:
+                if (c <= 0x1f) {
+                    *o++ = '\\'; *o++ = 'u'; *o++ = '0'; *o++ = '0';
+                    *o++ = HEX[(c >> 4) & 0xf]; *o++ = HEX[c & 0xf];
+                } else {
+                    *o++ = (char)c;
+                }
+            }
+        } else if (c < 0x800) {
+            *o++ = (char)(0xC0 | (c >> 6));
+            *o++ = (char)(0x80 | (c & 0x3F));
+        } else if (c >= 0xD800 && c <= 0xDFFF) {
+            return 1;
+        } else if (c < 0x10000) {
+            *o++ = (char)(0xE0 | (c >> 12));
+            *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (c & 0x3F));
+        } else {
+            *o++ = (char)(0xF0 | (c >> 18));
+            *o++ = (char)(0x80 | ((c >> 12) & 0x3F));
+            *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (c & 0x3F));
+        }
+    }
+    *o++ = '"';
+    b->len = o - b->data;
+    return 0;
+}
+
+/* an exact int as int.__repr__ gives it: 0 done, 1 not formatted here, -1 error */
+static int put_json_int(Vec *b, PyObject *v) {
+    if (!PyLong_CheckExact(v)) return 1;
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow) return 1;
+    if (x == -1 && PyErr_Occurred()) return -1;
+    char tmp[32];
+    int k = snprintf(tmp, sizeof tmp, "%lld", x);
+    if (k <= 0 || k >= (int)sizeof tmp) return 1;
+    return buf_put(b, tmp, k);
+}
+
+/* a str, or None as null: 0 / 1 / -1 as put_json_str */
+static int put_json_opt_str(Vec *b, PyObject *v) {
+    if (v == Py_None) return buf_put(b, "null", 4);
+    if (!PyUnicode_CheckExact(v)) return 1;
+    return put_json_str(b, v);
+}
+
+#define PUT_LIT(B, S) buf_put((B), (S), (Py_ssize_t)(sizeof(S) - 1))
+
+/* one span's line; the attributes are read in the order report_rows reads them */
+static const char *const SPAN_ATTRS[10] = {"kept", "kept_doc", "start", "end", "kind", "removed", "text", "score", "site_pages", "rule"};
+
+static int report_line(Vec *b, PyObject *doc_id, PyObject *sp, PyObject *round_fn, PyObject *four, PyObject *const *names) {
+    PyObject *a[10] = {NULL};
+    int rc = -1;
+    for (int k = 0; k < 10; k++) {
+        a[k] = PyObject_GetAttr(sp, names[k]);
+        if (a[k] == NULL) goto done;
+    }
+    PyObject *kept = a[0], *kept_doc = a[1], *start = a[2], *end = a[3], *kind = a[4], *removed = a[5], *text = a[6];
+    PyObject *score = a[7], *pages = a[8], *rule = a[9];
+    rc = 1;
+    if (!PyLong_CheckExact(start) || !PyLong_CheckExact(end) || !PyUnicode_CheckExact(kind) || !PyBool_Check(removed) ||
+        !PyUnicode_CheckExact(text))
+        goto done;
+    if (kept != Py_None && (!PyTuple_CheckExact(kept) || PyTuple_GET_SIZE(kept) < 2)) goto done;
+    if (kept != Py_None && kept_doc != Py_None && !PyUnicode_CheckExact(kept_doc)) goto done;
+    if (pages != Py_None && !PyLong_CheckExact(pages)) goto done;
+    if (rule != Py_None && !PyUnicode_CheckExact(rule)) goto done;
+    /* score: round(float(score), 4), finite */
+    double sc;
+    {
+        PyObject *f = PyNumber_Float(score);
+        if (f == NULL) {
+            rc = -1;
+            goto done;
+        }
+        double v = PyFloat_AS_DOUBLE(f);
+        if (v == floor(v) && fabs(v) < 1e15) { /* a whole number (1.0 mostly): round(v, 4) is v */
+            Py_DECREF(f);
+            sc = v;
+            goto rounded;
+        }
+        PyObject *r = PyObject_CallFunctionObjArgs(round_fn, f, four, NULL);
+        Py_DECREF(f);
+        if (r == NULL) {
+            rc = -1;
+            goto done;
+        }
+        if (!PyFloat_CheckExact(r)) {
+            Py_DECREF(r);
+            goto done;
+        }
+        sc = PyFloat_AS_DOUBLE(r);
+        Py_DECREF(r);
+    }
+rounded:
+    if (!isfinite(sc)) goto done;
+    int t;
+#define STEP(EXPR)          \
+    do {                    \
+        t = (EXPR);         \
+        if (t != 0) {       \
+            rc = t;         \
+            goto done;      \
+        }                   \
+    } while (0)
+    STEP(PUT_LIT(b, "{\"doc_id\":"));
+    STEP(put_json_str(b, doc_id));
+    STEP(PUT_LIT(b, ",\"start\":"));
+    STEP(put_json_int(b, start));
+    STEP(PUT_LIT(b, ",\"end\":"));
+    STEP(put_json_int(b, end));
+    STEP(PUT_LIT(b, ",\"kind\":"));
+    STEP(put_json_str(b, kind));
+    STEP(PUT_LIT(b, ",\"removed\":"));
+    STEP(removed == Py_True ? PUT_LIT(b, "true") : PUT_LIT(b, "false"));
+    STEP(PUT_LIT(b, ",\"text\":"));
+    STEP(put_json_str(b, text));
+    STEP(PUT_LIT(b, ",\"kept\":"));
+    if (kept == Py_None) {
+        STEP(PUT_LIT(b, "null"));
+    } else {
+        STEP(PUT_LIT(b, "{\"doc_id\":"));
+        STEP(put_json_str(b, kept_doc == Py_None ? doc_id : kept_doc));
+        STEP(PUT_LIT(b, ",\"start\":"));
+        STEP(put_json_int(b, PyTuple_GET_ITEM(kept, 0)));
+        STEP(PUT_LIT(b, ",\"end\":"));
+        STEP(put_json_int(b, PyTuple_GET_ITEM(kept, 1)));
+        STEP(PUT_LIT(b, "}"));
+    }
+    STEP(PUT_LIT(b, ",\"score\":"));
+    {
+        char *r = PyOS_double_to_string(sc, 'r', 0, Py_DTSF_ADD_DOT_0, NULL); /* float.__repr__ */
+        if (r == NULL) {
+            rc = -1;
+            goto done;
+        }
+        t = buf_put(b, r, (Py_ssize_t)strlen(r));
+        PyMem_Free(r);
+        if (t != 0) {
+            rc = t;
+            goto done;
+        }
+    }
+    STEP(PUT_LIT(b, ",\"site_pages\":"));
+    STEP(pages == Py_None ? PUT_LIT(b, "null") : put_json_int(b, pages));
+    STEP(PUT_LIT(b, ",\"rule\":"));
+    STEP(put_json_opt_str(b, rule));
+    STEP(PUT_LIT(b, "}\n"));
+#undef STEP
+    rc = 0;
+done:
+    for (int k = 0; k < 10; k++) Py_XDECREF(a[k]);
+    return rc;
+}
+
+static PyObject *text_report_lines(PyObject *self, PyObject *args) {
+    PyObject *doc_id, *spans, *round_fn;
+    if (!PyArg_ParseTuple(args, "OOO:report_lines", &doc_id, &spans, &round_fn)) return NULL;
+    if (!PyCallable_Check(round_fn)) {
+        PyErr_SetString(PyExc_ValueError, "report_lines: round must be callable");
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(doc_id)) Py_RETURN_NONE;
+    PyObject *seq = PySequence_Fast(spans, "report_lines: spans must be a sequence");
+    if (seq == NULL) return NULL;
+    PyObject *four = PyLong_FromLong(4);
+    if (four == NULL) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    Vec b;
+    PyObject *result = NULL;
+    PyObject *names[10] = {NULL};
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (int k = 0; k < 10; k++) {
+        names[k] = PyUnicode_InternFromString(SPAN_ATTRS[k]);
+        if (names[k] == NULL) goto out;
+    }
+    if (vec_init(&b, 1, 256 * (n + 1), 0) < 0) goto out;
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < n && rc == 0; i++)
+        rc = report_line(&b, doc_id, PySequence_Fast_GET_ITEM(seq, i), round_fn, four, names);
+    if (rc == 0) {
+        result = PyBytes_FromStringAndSize(b.data, b.len);
+    } else if (rc > 0) {
+        result = Py_None;
+        Py_INCREF(result);
+    }
+    vec_free(&b);
+out:
+    for (int k = 0; k < 10; k++) Py_XDECREF(names[k]);
+    Py_DECREF(four);
+    Py_DECREF(seq);
+    return result;
+}
+
 /* ---- tokenisation ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -711,6 +954,7 @@ static PyMethodDef methods[] = {
     {"normalize", text_normalize, METH_VARARGS,
      "normalize(text, comb, single, exp_len, exp_start, pool, fold, combining) -> (str, orig_start, orig_end)"},
     {"fold", text_fold, METH_VARARGS, "fold(text, table) -> str, or None when a character is not in the table"},
+    {"report_lines", text_report_lines, METH_VARARGS, "report_lines(doc_id, spans, round) -> bytes, or None when not formatted here"},
     {"tokens", text_tokens, METH_VARARGS, "tokens(text, cls, char_class) -> (nstart, nend, hashes, single)"},
     {"range_hashes", text_range_hashes, METH_VARARGS, "range_hashes(values, start, end, base, out) -> None"},
     {"kgram_hashes", text_kgram_hashes, METH_VARARGS, "kgram_hashes(values, k, base, out) -> None"},
