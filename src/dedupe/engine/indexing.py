@@ -464,13 +464,17 @@ class Index:
         # the batch's signatures are written sig_budget at a time, not per link chunk (fewer
         # write transactions into the LSH buckets; batch pages are never candidates of each other)
         pending = self._unsaved_sigs
+        pending_chars = sum(len(rec[4]) for rec in pending)  # cleaned text waiting (kept as a count)
         try:
             for chunk in _chunks(results, self.link_chunk):
                 view._flush()  # (written already by on_signature; a no-op then)
                 items = [(r.doc_id, sites[r.doc_id], r) for r in chunk]
-                yield from self._link(items, [sigs.pop(r.doc_id) for r in chunk], exclude=sites.keys(), defer=pending, digests=view.digests)
-                if sum(len(rec[4]) for rec in pending) >= self.sig_budget:
+                out = self._link(items, [sigs.pop(r.doc_id) for r in chunk], exclude=sites.keys(), defer=pending, digests=view.digests)
+                pending_chars += sum(len(r.text) for r in chunk)
+                yield from out
+                if pending_chars >= self.sig_budget:
                     self._save_sigs()
+                    pending_chars = 0
         finally:
             self._save_sigs()
 
@@ -901,14 +905,18 @@ def _cuts(res: CleanResult, digested: tuple[int, bytes] | None = None) -> dict[s
     that original can keep the cleaned text as offsets; ``{}`` when cutting those spans out of it
     does not give ``res.text`` exactly. ``digested``: ``(length, digest)`` of that original taken
     when it was observed (used when the lengths agree; else it is digested here)."""
-    spans = sorted(res.removed_spans, key=lambda s: s.start)
+    spans = res.removed_spans
+    if any(a.start > b.start for a, b in zip(spans, spans[1:])):
+        spans = sorted(spans, key=lambda s: s.start)
     original = res.original if isinstance(res.original, str) else res.rebuild()  # checked below either way
-    parts, pos = [], 0
+    parts, flat, pos = [], [], 0
     for s in spans:
-        if s.start < pos or original[s.start : s.end] != s.text:
+        start, end = s.start, s.end
+        if start < pos or original[start:end] != s.text:
             return {}
-        parts.append(original[pos : s.start])
-        pos = s.end
+        parts.append(original[pos:start])
+        flat += (start, end)
+        pos = end
     parts.append(original[pos:])
     if "".join(parts) != res.text:
         return {}
@@ -916,10 +924,7 @@ def _cuts(res: CleanResult, digested: tuple[int, bytes] | None = None) -> dict[s
         digest = digested[1]
     else:
         digest = text_digest(original.encode("utf-8", "surrogatepass"))
-    return {
-        "original_digest": digest,
-        "cuts": np.array([(s.start, s.end) for s in spans], dtype=np.int64).reshape(-1),
-    }
+    return {"original_digest": digest, "cuts": np.array(flat, dtype=np.int64)}
 
 
 def _sig_item(rec: tuple) -> tuple[str, np.ndarray, np.ndarray, dict[str, Any]]:
