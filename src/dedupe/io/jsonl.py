@@ -331,6 +331,67 @@ def encode_row_parts(doc_id: str, meta: "dict[str, Any] | None", result: CleanRe
     ``dumps(out_row(doc, result'))`` for the ``result'`` with ``meta`` ``cluster`` and
     ``canonical=True``, and ``report`` is the :func:`dumps` of its :func:`report_rows`, joined.
     ``meta``: the document's ``Document.meta`` (as the readers set it). None when a value cannot
+    be encoded (the caller then takes the dict path, which raises the same error).
+
+    The ``dedupe`` object is formatted directly (one pass over the spans) when every span's kind
+    is a ``str`` and the removed ones' offsets are ``int``: the encoder's characters (tested
+    equal to :func:`_encode_row_parts_generic`, which any other value goes through)."""
+    try:
+        rmeta = result.meta
+        if rmeta.get("cluster") is not None or not bool(rmeta.get("canonical", True)):
+            return None
+        removed: dict[str, int] = {}
+        flagged: dict[str, int] = {}
+        for sp in result.spans:
+            kind = sp.kind
+            if type(kind) is not str:
+                return _encode_row_parts_generic(doc_id, meta, result)
+            if sp.removed:
+                a, b = sp.start, sp.end
+                if type(a) is not int or type(b) is not int:
+                    return _encode_row_parts_generic(doc_id, meta, result)
+                removed[kind] = removed.get(kind, 0) + b - a
+            else:
+                flagged[kind] = flagged.get(kind, 0) + 1
+        esc = _ESC
+        info = (
+            '"dedupe":{"original_chars":' + repr(len(result.original)) + ',"cleaned_chars":' + repr(len(result.text))
+            + ',"removed_chars":{' + ",".join([esc(k) + ":" + repr(v) for k, v in sorted(removed.items())])
+            + '},"flagged_spans":{' + ",".join([esc(k) + ":" + repr(v) for k, v in sorted(flagged.items())])
+            + '},"cluster":'
+        )
+        # the output row as out_row builds it: the input row's fields in order, the text replaced,
+        # "dedupe" where the row had one, else last
+        m = meta or {}
+        row = dict(m.get("row") or {"id": doc_id})
+        id_field = m.get("id_field", "id")
+        if row.get(id_field) is None:
+            row[id_field] = doc_id
+        row[m.get("text_field", "text")] = result.text
+        row["dedupe"] = None
+        keys = list(row)
+        k = keys.index("dedupe")
+        before = {key: row[key] for key in keys[:k]}
+        after = {key: row[key] for key in keys[k + 1 :]}
+        head = _ENCODE(before)[:-1] + ("," if before else "") + info
+        tail = ',"canonical":true}' + ("," + _ENCODE(after)[1:] if after else "}") + "\n"
+        return head.encode("utf-8"), tail.encode("utf-8"), _report_bytes(result), removed, flagged
+    except (TypeError, ValueError, RecursionError):  # ValueError covers UnicodeEncodeError
+        return None
+
+
+_ESC = json.encoder.encode_basestring  # how the encoder writes a str (ensure_ascii=False)
+
+
+def _encode_row_parts_generic(doc_id: str, meta: "dict[str, Any] | None", result: CleanResult) -> "RowParts | None":
+    """:func:`encode_row_parts` through :func:`out_row` and :func:`dedupe_info` (the reference of
+    the direct formatting, and its path for kinds or offsets of other types). The output of one
+    document whose near-duplicate cluster is not known yet (in a corpus
+    worker, right after cleaning), for a document that will be its cluster's canonical member or
+    in no cluster: ``head + cluster + tail`` (``cluster`` = :func:`dumps_cluster`) is
+    ``dumps(out_row(doc, result'))`` for the ``result'`` with ``meta`` ``cluster`` and
+    ``canonical=True``, and ``report`` is the :func:`dumps` of its :func:`report_rows`, joined.
+    ``meta``: the document's ``Document.meta`` (as the readers set it). None when a value cannot
     be encoded (the caller then takes the dict path, which raises the same error)."""
     try:
         doc = Document(doc_id, "", meta=meta)
