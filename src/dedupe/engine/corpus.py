@@ -1045,7 +1045,7 @@ def _pool_context() -> Any:
         ctx = multiprocessing.get_context("forkserver")
         # keep what a caller preloads; the list only matters while the server is not running
         theirs = list(getattr(getattr(mp_forkserver, "_forkserver", None), "_preload_modules", None) or [])
-        ctx.set_forkserver_preload(theirs + [m for m in ("__main__", __name__) if m not in theirs])
+        ctx.set_forkserver_preload(theirs + [m for m in ("__main__", __name__, _WARM) if m not in theirs])
         # start the server now, with this thread's normal signal mask: started from the first
         # submit (where the stop signals are blocked, see _Mapper._submit), the server and every
         # process it forks later, the caller's own included, would keep them blocked
@@ -1053,6 +1053,9 @@ def _pool_context() -> Any:
         return ctx
     return multiprocessing.get_context("spawn")
 
+
+#: a module the forkserver imports to build the normalisation tables once for all workers
+_WARM = "dedupe.core._warm"
 
 #: environment of the worker processes while the pool runs (a caller's own values are kept)
 _WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
