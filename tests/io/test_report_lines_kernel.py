@@ -101,3 +101,19 @@ def test_report_lines_bad_arguments_raise():
         K.report_lines("d", (object(),), round)
     with pytest.raises(ZeroDivisionError):
         K.report_lines("d", (Span(0, 1, "x", "k", "r", 0.5),), lambda x, n: 1 / 0)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(any_text, tricky, st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=30)))
+def test_json_str_is_the_encoders_utf8(s):
+    want = jsonl._ENCODE(s)
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in s):
+        assert K.json_str(s) is None
+    else:
+        assert K.json_str(s) == want.encode("utf-8")
+
+
+def test_json_str_bad_argument():
+    with pytest.raises(TypeError):
+        K.json_str(b"abc")
+    assert K.json_str("x" * 100000) == b'"' + b"x" * 100000 + b'"'

@@ -28,7 +28,7 @@ def results(draw):
             "r", draw(st.sampled_from([1.0, 0.5, 0.12345])), None, None, draw(st.booleans()) if plain else draw(odd), None,
         ))
     meta = draw(st.sampled_from([{}, {"cluster": None}, {"canonical": True}, {"cluster": "c"}, {"canonical": False}, {"canonical": 0}]))
-    return CleanResult(draw(strs), orig, draw(st.text(max_size=30)), tuple(spans), meta)
+    return CleanResult(draw(strs), orig, draw(st.one_of(st.text(max_size=30), strs, st.just("a\"\\\n\x1f\u2028 é"))), tuple(spans), meta)
 
 
 @st.composite

@@ -367,20 +367,43 @@ def encode_row_parts(doc_id: str, meta: "dict[str, Any] | None", result: CleanRe
         id_field = m.get("id_field", "id")
         if row.get(id_field) is None:
             row[id_field] = doc_id
-        row[m.get("text_field", "text")] = result.text
+        tf = m.get("text_field", "text")
+        row[tf] = result.text
         row["dedupe"] = None
         keys = list(row)
         k = keys.index("dedupe")
         before = {key: row[key] for key in keys[:k]}
         after = {key: row[key] for key in keys[k + 1 :]}
-        head = _ENCODE(before)[:-1] + ("," if before else "") + info
-        tail = ',"canonical":true}' + ("," + _ENCODE(after)[1:] if after else "}") + "\n"
-        return head.encode("utf-8"), tail.encode("utf-8"), _report_bytes(result), removed, flagged
+        # the cleaned text (most of the row) straight to UTF-8 JSON by the kernel when it can
+        text_j = _TEXT.json_str(result.text) if _TEXT is not None and type(tf) is str and type(result.text) is str else None
+        if text_j is None:
+            head = (_ENCODE(before)[:-1] + ("," if before else "") + info).encode("utf-8")
+            tail = (',"canonical":true}' + ("," + _ENCODE(after)[1:] if after else "}") + "\n").encode("utf-8")
+        else:
+            head = _object_bytes(before, tf, text_j)[:-1] + (b"," if before else b"") + info.encode("utf-8")
+            tail = b',"canonical":true}' + (b"," + _object_bytes(after, tf, text_j)[1:] if after else b"}") + b"\n"
+        return head, tail, _report_bytes(result), removed, flagged
     except (TypeError, ValueError, RecursionError):  # ValueError covers UnicodeEncodeError
         return None
 
 
 _ESC = json.encoder.encode_basestring  # how the encoder writes a str (ensure_ascii=False)
+
+
+def _object_bytes(d: "dict[Any, Any]", tf: str, text_j: bytes) -> bytes:
+    """The UTF-8 of ``_ENCODE(d)`` where ``d[tf]``, when ``d`` has it, is encoded as ``text_j``
+    (the kernel's ``json_str`` of it): the members before and after it through the encoder."""
+    if tf not in d:
+        return _ENCODE(d).encode("utf-8")
+    keys = list(d)
+    j = keys.index(tf)
+    parts = []
+    if j:
+        parts.append(_ENCODE({key: d[key] for key in keys[:j]})[1:-1].encode("utf-8"))
+    parts.append(_ESC(tf).encode("utf-8") + b":" + text_j)
+    if j + 1 < len(keys):
+        parts.append(_ENCODE({key: d[key] for key in keys[j + 1 :]})[1:-1].encode("utf-8"))
+    return b"{" + b",".join(parts) + b"}"
 
 
 def _encode_row_parts_generic(doc_id: str, meta: "dict[str, Any] | None", result: CleanResult) -> "RowParts | None":

@@ -18,6 +18,9 @@
  *       the UTF-8 of io.jsonl's report lines of a result's spans (its report_rows through the JSON
  *       encoder, one line each), or None when a value is not of the plain type formatted here (or
  *       a str holds a lone surrogate): the caller then takes the generic encoder.
+ *   json_str(s) -> bytes or None
+ *       the UTF-8 of the JSON string of s as json's encoder writes it (ensure_ascii=False), or None
+ *       when s holds a lone surrogate (not UTF-8).
  *   tokens(text, cls, char_class) -> (bytearray nstart int64, nend int64, hashes uint64, single bool)
  *       runs of WORD characters and single SINGLE characters (class table for the BMP,
  *       char_class(cp) above it), hashed like hashing.range_hashes(cp, nstart, nend, CHAR_BASE).
@@ -687,6 +690,25 @@ out:
     return result;
 }
 
+static PyObject *text_json_str(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "json_str: expected a str");
+        return NULL;
+    }
+    Vec b;
+    if (vec_init(&b, 1, 16, 0) < 0) return NULL;
+    int rc = put_json_str(&b, arg);
+    PyObject *result = NULL;
+    if (rc == 0) {
+        result = PyBytes_FromStringAndSize(b.data, b.len);
+    } else if (rc > 0) {
+        result = Py_None;
+        Py_INCREF(result);
+    }
+    vec_free(&b);
+    return result;
+}
+
 /* ---- tokenisation ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -955,6 +977,7 @@ static PyMethodDef methods[] = {
      "normalize(text, comb, single, exp_len, exp_start, pool, fold, combining) -> (str, orig_start, orig_end)"},
     {"fold", text_fold, METH_VARARGS, "fold(text, table) -> str, or None when a character is not in the table"},
     {"report_lines", text_report_lines, METH_VARARGS, "report_lines(doc_id, spans, round) -> bytes, or None when not formatted here"},
+    {"json_str", text_json_str, METH_O, "json_str(s) -> the UTF-8 of its JSON string, or None (a lone surrogate)"},
     {"tokens", text_tokens, METH_VARARGS, "tokens(text, cls, char_class) -> (nstart, nend, hashes, single)"},
     {"range_hashes", text_range_hashes, METH_VARARGS, "range_hashes(values, start, end, base, out) -> None"},
     {"kgram_hashes", text_kgram_hashes, METH_VARARGS, "kgram_hashes(values, k, base, out) -> None"},
