@@ -780,7 +780,7 @@ class _BatchObserver(_NoObserve):
     def __init__(self, store: Any, min_pages: int = 1, budget: int = 4 << 20) -> None:
         super().__init__(store, min_pages)
         self.budget = int(budget)
-        self._pending: list[tuple[str, str, np.ndarray, dict[str, Any]]] = []
+        self._pending: list[tuple] = []  # flat records: see observe and _store_item
         self._pending_bytes = 0
         self._info: dict[str, dict[str, Any]] = {}
         #: the site of every page observed through this view (the batch's ids)

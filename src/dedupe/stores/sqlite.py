@@ -1405,7 +1405,8 @@ class SQLiteIndex:
         # cleaned text), and, prepared before the write lock is taken, (digest, cuts, clean): the
         # cuts and the digest of the text they apply to, or else the compressed cleaned text.
         # (Flat tuples of strings, numbers, bytes and arrays: untracked by the garbage collector,
-        # where thousands of tuples holding dicts trigger full collections.)
+        # where thousands of tuples holding dicts trigger full collections. Items are prepared
+        # as they come, so a malformed item raises even when a later one replaces it.)
         batch = []
         cleans: list[tuple[bytes | None, bytes | None, bytes | None]] = []
         for it in items:
