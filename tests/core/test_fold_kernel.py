@@ -17,8 +17,9 @@ K = native.load("text")
 pytestmark = pytest.mark.skipif(K is None, reason="the C text kernel is not built (or DEDUPE_PURE=1)")
 
 TABLE = normalize._fold_table()
-MAPPED = [chr(c) for c in np.flatnonzero(TABLE != normalize._UNMAPPED).tolist()]
-PIECES = ["a", "Z", "É", "e\u0301", "\u0301", "…", "\u00a0", "ﬁ", "İ", "Σ", "ß", "ẞ", "東", "ｶ", "ﾞ", "😀", "ǅ",
+MAPPED = [chr(c) for c in np.flatnonzero(TABLE < 0x110000).tolist()]
+EXPANDING = [chr(c) for c in np.flatnonzero(TABLE == normalize._EXPANDS).tolist()]
+PIECES = ["a", "Z", "É", "e\u0301", "\u0301", "…", "\u00a0", "ﬁ", "İ", "Σ", "ß", "ẞ", "ŉ", "ǰ", "東", "ｶ", "ﾞ", "😀", "ǅ",
           "\u0345", "\u1100\u1161", "\u1100", "\u1161", "\uac00\u11a8", "\u0bc6\u0bbe", "\u0b47\u0b3e", "\ud800", " ",
           "\n", "7", "Ω", "\u2126", "K", "\u212a", "µ", "ÿ", "\u0130\u0307", "\x00", "À", "Ā"]
 mixed = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
@@ -33,8 +34,13 @@ def test_table_maps_only_nfkc_starters_that_fold_to_one_character():
         assert unicodedata.is_normalized("NFKC", ch) and unicodedata.combining(ch) == 0
         assert ch.casefold() == chr(int(TABLE[ord(ch)]))
     # what the fast path must leave to the others
-    for ch in ("ß", "\u00a0", "ﬁ", "\u0301", "\u1161", "\u11a8", "\u0bbe", "\u0b3e", "\u212a", "µ", "İ", "\ud800"):
+    for ch in ("\u00a0", "\u0301", "\u1161", "\u11a8", "\u0bbe", "\u0b3e", "\u212a", "µ", "\ud800"):
         assert TABLE[ord(ch)] == normalize._UNMAPPED, ch
+    # characters whose case folding is longer are marked (a text holding one cannot keep its length)
+    assert {"ß", "ﬁ", "İ", "ŉ"} <= set(EXPANDING)
+    for ch in EXPANDING:
+        assert len(ch.casefold()) > 1
+    assert all(TABLE[c] in (normalize._UNMAPPED, normalize._EXPANDS) or TABLE[c] < 0x110000 for c in range(0x10000))
 
 
 def test_no_canonical_composition_ends_in_a_mapped_character():
@@ -47,7 +53,7 @@ def test_no_canonical_composition_ends_in_a_mapped_character():
             parts = d.split()
             if len(parts) == 2:
                 second = int(parts[1], 16)
-                assert second >= 0x10000 or TABLE[second] == normalize._UNMAPPED, hex(cp)
+                assert second >= 0x10000 or TABLE[second] >= 0x110000, hex(cp)
 
 
 @settings(max_examples=300)
@@ -61,7 +67,11 @@ def test_texts_of_mapped_characters_are_nfkc(text):
 @given(texts)
 def test_fold_is_casefold_of_an_nfkc_text_or_none(text):
     got = K.fold(text, TABLE)
-    if got is not None:
+    if got is False:  # an expanding character before any unmapped one
+        assert len(text.casefold()) > len(text)
+        first = next(i for i, c in enumerate(text) if ord(c) > 0xFFFF or TABLE[ord(c)] >= 0x110000)
+        assert TABLE[ord(text[first])] == normalize._EXPANDS
+    elif got is not None:
         assert unicodedata.is_normalized("NFKC", text)
         assert got == text.casefold() and len(got) == len(text)
 
@@ -96,6 +106,7 @@ def test_fold_all_string_kinds_in_and_out():
     assert K.fold("a😀", ident) is None  # above the BMP
     assert K.fold("ab\ud800", ident) is None  # unmapped
     assert K.fold("ÀB", TABLE) == "àb" and K.fold("ΣΑ", TABLE) == "σα" and K.fold("Σ😀", TABLE) is None
+    assert K.fold("Straße", TABLE) is False and K.fold("😀ß", TABLE) is None and K.fold("ß😀", TABLE) is False
 
 
 def test_fold_bad_arguments_raise():

@@ -52,8 +52,12 @@ def normalize(text: str) -> NormalizedText:
     """
     if _K is not None:
         low = _K.fold(text, _fold_table())  # the same test and result in one pass (or None)
-        if low is not None:
+        if low:
             return NormalizedText(low)
+        if low is False:  # a character folds to two or more: the test below cannot pass
+            return _normalize_native(text)
+        if not text:
+            return NormalizedText(text)
     if unicodedata.is_normalized("NFKC", text):
         low = text.casefold()
         if len(low) == len(text):  # every character folded to exactly one character
@@ -158,6 +162,8 @@ def _one_to_one_table() -> np.ndarray:
 
 
 _FOLD: np.ndarray | None = None
+#: the fold table's mark of a character whose case folding has two or more characters («ß», «ﬁ»)
+_EXPANDS = np.uint32(0xFFFFFFFE)
 
 #: Hangul vowel and trailing jamo: they compose with the syllable or jamo before them (an
 #: algorithmic composition, absent from the decomposition data)
@@ -169,11 +175,13 @@ def _fold_table() -> np.ndarray:
     code point ``c`` that is NFKC by itself (``NFKC(c) == c``), a starter (canonical combining
     class 0), never the second character of a canonical composition (decomposition data, and
     the Hangul vowel and trailing jamo) and whose case folding is one character: that character;
-    else ``_UNMAPPED``. A text of such characters only has NFKC quick-check "yes" throughout, so it
-    is NFKC as it stands and :func:`normalize` returns ``NormalizedText(text.casefold())`` for it
-    (without offset maps): exactly what ``fold`` returns (case folding has no context). Any other
-    text makes ``fold`` return None and takes the paths below. Pure derived constants, built on
-    first use (~0.05 s)."""
+    ``_EXPANDS`` for a character whose case folding is longer (then no text holding it passes the
+    test of the next path: ``fold`` returns False and :func:`normalize` goes straight to the slow
+    path); else ``_UNMAPPED``. A text of mapped characters only has NFKC quick-check "yes"
+    throughout, so it is NFKC as it stands and :func:`normalize` returns
+    ``NormalizedText(text.casefold())`` for it (without offset maps): exactly what ``fold``
+    returns (case folding has no context). Any other text makes ``fold`` return None and takes
+    the paths below. Pure derived constants, built on first use (~0.05 s)."""
     global _FOLD
     if _FOLD is None:
         second: set[int] = {c for r in _JAMO_V_T for c in r}
@@ -185,14 +193,16 @@ def _fold_table() -> np.ndarray:
                     second.add(int(parts[1], 16))
         table = np.full(0x10000, _UNMAPPED, dtype=np.uint32)
         for cp in range(0x10000):
-            if 0xD800 <= cp <= 0xDFFF or cp in second:
+            if 0xD800 <= cp <= 0xDFFF:
                 continue
             c = chr(cp)
-            if unicodedata.combining(c) or unicodedata.normalize("NFKC", c) != c:
-                continue
             f = c.casefold()
-            if len(f) == 1:
-                table[cp] = ord(f)
+            if len(f) > 1:
+                table[cp] = _EXPANDS  # the text's case folding is longer than the text
+                continue
+            if cp in second or unicodedata.combining(c) or unicodedata.normalize("NFKC", c) != c:
+                continue
+            table[cp] = ord(f)
         _FOLD = table
     return _FOLD
 

@@ -9,11 +9,11 @@
  *       the result of normalize._normalize_slow_reference: clusters (a starter and the
  *       combining marks after it) of one BMP character are mapped through the tables, every
  *       other cluster through fold(cluster) (NFKC + casefold, in Python).
- *   fold(text, table) -> str or None
+ *   fold(text, table) -> str, None or False
  *       text with every character c replaced by table[c] (uint32 per BMP code point), or None
- *       when a character is above the BMP or unmapped (UNMAPPED): normalize.normalize's fast
- *       path for text that is NFKC already (the table maps only such characters, see
- *       normalize._fold_table).
+ *       when a character is above the BMP or unmapped (UNMAPPED), or False when a character
+ *       marked EXPANDS comes first: normalize.normalize's fast path for text that is NFKC already
+ *       (the table maps only such characters, see normalize._fold_table).
  *   report_lines(doc_id, spans, round) -> bytes or None
  *       the UTF-8 of io.jsonl's report lines of a result's spans (its report_rows through the JSON
  *       encoder, one line each), or None when a value is not of the plain type formatted here (or
@@ -35,6 +35,7 @@
 
 #define BMP 0x10000
 #define UNMAPPED 0xFFFFFFFFu
+#define EXPANDS 0xFFFFFFFEu /* fold: a character whose case folding is longer than one character */
 #define GOLDEN 0x9E3779B97F4A7C15ull
 #define CHAR_BASE 0x100000001B3ull
 #define SEP 0
@@ -374,7 +375,8 @@ done:
 /* ---- fold: the fast path of normalize -------------------------------------------------------- */
 
 /* pass 1 for one string kind: 1 when every character is a mapped BMP character (*maxc: the largest
- * mapped value), 0 when one is not, -1 on a table value that is no code point */
+ * mapped value), 0 when one is not, 2 when one (before any unmapped one) is marked EXPANDS, -1 on
+ * a table value that is no code point */
 #define DEF_FOLD_CHECK(NAME, T)                                                                   \
     static int NAME(const T *d, Py_ssize_t n, const uint32_t *tab, Py_UCS4 *maxc) {              \
         uint32_t mx = 0;                                                                          \
@@ -383,6 +385,7 @@ done:
             if (c >= BMP) return 0;                                                               \
             uint32_t m = tab[c];                                                                  \
             if (m == UNMAPPED) return 0;                                                          \
+            if (m == EXPANDS) return 2;                                                           \
             if (m > mx) mx = m;                                                                   \
         }                                                                                         \
         if (mx > 0x10FFFF) {                                                                      \
@@ -423,9 +426,10 @@ static PyObject *text_fold(PyObject *self, PyObject *args) {
         ok = fold_check2((const Py_UCS2 *)data, n, tab, &maxc);
     else
         ok = fold_check4((const Py_UCS4 *)data, n, tab, &maxc);
-    if (ok <= 0) {
+    if (ok != 1) {
         PyBuffer_Release(&bt);
         if (ok < 0) return NULL;
+        if (ok == 2) Py_RETURN_FALSE;
         Py_RETURN_NONE;
     }
     PyObject *out = PyUnicode_New(n, maxc);
