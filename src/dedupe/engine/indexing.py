@@ -684,7 +684,7 @@ class Index:
             meta = dict(res.meta)
             meta.setdefault("cluster", None)
             meta.setdefault("canonical", True)
-            if meta["cluster"] is None and k in cands:
+            if meta["cluster"] is None and cands.get(k):  # (no candidate: nothing to verify)
                 found = self.matches(doc_id, sig, n_sh, res.text, exclude=batch_ids, candidates=cands[k])
                 if found:
                     info = self.store.doc_info([doc_id] + [c for c, _ in found])
