@@ -117,3 +117,18 @@ def test_json_str_bad_argument():
     with pytest.raises(TypeError):
         K.json_str(b"abc")
     assert K.json_str("x" * 100000) == b'"' + b"x" * 100000 + b'"'
+
+
+def test_report_lines_survives_a_list_shrunk_while_formatting():
+    """A score's __float__ runs Python code mid-loop: a list of spans it empties must not be read
+    past its end (the kernel formats a tuple copy: the lines of the spans as they were)."""
+    spans: list = []
+
+    class Shrinking:
+        def __float__(self) -> float:
+            spans.clear()
+            return 0.5
+
+    spans.extend([Span(1, 2, "t", "k", "r", Shrinking())] + [Span(1, 2, "t", "k", "r", 0.5) for _ in range(3)])
+    out = K.report_lines("d", spans, round)
+    assert out is not None and out.count(b"\n") == 4

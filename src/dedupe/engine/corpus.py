@@ -323,9 +323,11 @@ def _init_pool_worker(cfg: Config, index_blob: bytes | None, dedupe_only: bool, 
     _init_worker(cfg, index_blob, dedupe_only)
 
 
-#: glibc ``mallopt`` parameter and the value a pool worker sets (see :func:`_keep_heap`)
+#: glibc ``mallopt`` parameters and the values a pool worker sets (see :func:`_keep_heap`)
 _M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 WORKER_TRIM_THRESHOLD = 64 << 20
+WORKER_MMAP_THRESHOLD = 32 << 20
 
 
 def _keep_heap() -> bool:
@@ -336,13 +338,19 @@ def _keep_heap() -> bool:
     and ~0.4 CPU-s of kernel time per worker per 25 MB of corpus; ~10k with this). The peak
     resident size does not change (the kept heap is reused), results never do. Not done when the
     environment sets glibc malloc tunables itself (``MALLOC_*_`` / ``GLIBC_TUNABLES``), nor in the
-    caller's process (``workers=1``). Returns whether it was set."""
+    caller's process (``workers=1``). Returns whether it was set.
+
+    The mmap threshold is set too (arrays up to :data:`WORKER_MMAP_THRESHOLD` come from the heap):
+    setting the trim threshold stops glibc from raising its mmap threshold as big blocks are freed,
+    so without it the result would depend on the heap's history (on a fresh heap ~1 MB arrays would
+    stay mmapped and unmapped, faulted in on every chunk)."""
     if any(k.startswith("MALLOC_") and k.endswith("_") for k in os.environ) or "GLIBC_TUNABLES" in os.environ:
         return False
     try:
         import ctypes
 
-        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD))
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD))
     except (OSError, AttributeError):  # not glibc
         return False
 

@@ -661,7 +661,13 @@ static PyObject *text_report_lines(PyObject *self, PyObject *args) {
         return NULL;
     }
     if (!PyUnicode_CheckExact(doc_id)) Py_RETURN_NONE;
-    PyObject *seq = PySequence_Fast(spans, "report_lines: spans must be a sequence");
+    /* a tuple (a list is copied): formatting a span can run Python code (a score's __float__,
+       round) that could shrink a list under the loop */
+    if (!PySequence_Check(spans)) {
+        PyErr_SetString(PyExc_TypeError, "report_lines: spans must be a sequence");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Tuple(spans);
     if (seq == NULL) return NULL;
     PyObject *four = PyLong_FromLong(4);
     if (four == NULL) {
@@ -671,7 +677,7 @@ static PyObject *text_report_lines(PyObject *self, PyObject *args) {
     Vec b;
     PyObject *result = NULL;
     PyObject *names[10] = {NULL};
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
     for (int k = 0; k < 10; k++) {
         names[k] = PyUnicode_InternFromString(SPAN_ATTRS[k]);
         if (names[k] == NULL) goto out;
@@ -679,7 +685,7 @@ static PyObject *text_report_lines(PyObject *self, PyObject *args) {
     if (vec_init(&b, 1, 256 * (n + 1), 0) < 0) goto out;
     int rc = 0;
     for (Py_ssize_t i = 0; i < n && rc == 0; i++)
-        rc = report_line(&b, doc_id, PySequence_Fast_GET_ITEM(seq, i), round_fn, four, names);
+        rc = report_line(&b, doc_id, PyTuple_GET_ITEM(seq, i), round_fn, four, names);
     if (rc == 0) {
         result = PyBytes_FromStringAndSize(b.data, b.len);
     } else if (rc > 0) {
