@@ -653,6 +653,20 @@ done:
     return rc;
 }
 
+/* What a formatting pass into ``b`` returns, ``b`` freed: its bytes (rc 0), None (rc > 0: a value
+   it does not format, the caller's fallback) or NULL (rc < 0: the exception is set). */
+static PyObject *bytes_or_none(Vec *b, int rc) {
+    PyObject *result = NULL;
+    if (rc == 0) {
+        result = PyBytes_FromStringAndSize(b->data, b->len);
+    } else if (rc > 0) {
+        result = Py_None;
+        Py_INCREF(result);
+    }
+    vec_free(b);
+    return result;
+}
+
 static PyObject *text_report_lines(PyObject *self, PyObject *args) {
     PyObject *doc_id, *spans, *round_fn;
     if (!PyArg_ParseTuple(args, "OOO:report_lines", &doc_id, &spans, &round_fn)) return NULL;
@@ -686,13 +700,7 @@ static PyObject *text_report_lines(PyObject *self, PyObject *args) {
     int rc = 0;
     for (Py_ssize_t i = 0; i < n && rc == 0; i++)
         rc = report_line(&b, doc_id, PyTuple_GET_ITEM(seq, i), round_fn, four, names);
-    if (rc == 0) {
-        result = PyBytes_FromStringAndSize(b.data, b.len);
-    } else if (rc > 0) {
-        result = Py_None;
-        Py_INCREF(result);
-    }
-    vec_free(&b);
+    result = bytes_or_none(&b, rc);
 out:
     for (int k = 0; k < 10; k++) Py_XDECREF(names[k]);
     Py_DECREF(four);
@@ -707,16 +715,7 @@ static PyObject *text_json_str(PyObject *self, PyObject *arg) {
     }
     Vec b;
     if (vec_init(&b, 1, 16, 0) < 0) return NULL;
-    int rc = put_json_str(&b, arg);
-    PyObject *result = NULL;
-    if (rc == 0) {
-        result = PyBytes_FromStringAndSize(b.data, b.len);
-    } else if (rc > 0) {
-        result = Py_None;
-        Py_INCREF(result);
-    }
-    vec_free(&b);
-    return result;
+    return bytes_or_none(&b, put_json_str(&b, arg));
 }
 
 /* ---- tokenisation ------------------------------------------------------------------------- */
