@@ -271,14 +271,7 @@ def fingerprints_many(texts: Sequence[str], toks_list: Sequence[Tokens], cfg: Te
     """:func:`doc_fingerprints` of many pages (equal results): ``page_features_many`` then each
     page's sorted unique fingerprints (the compiled kernel sorts every page of the chunk in one
     call)."""
-    if _K is None or not len(texts):
-        return [f.fingerprints() for f in page_features_many(texts, toks_list, cfg)]
-    tok_off, _, _, kfp, _, _, lfp, l_off = _feature_arrays(texts, toks_list, cfg)
-    out = np.empty(len(kfp) + len(lfp), dtype=np.uint64)
-    out_off = np.empty(len(texts) + 1, dtype=np.int64)
-    _K.fingerprints(cfg.span_tokens, tok_off, kfp, l_off, lfp, out, out_off)
-    o = out_off.tolist()
-    return [out[a:b] for a, b in zip(o[:-1], o[1:])]
+    return fingerprints_and_lines(texts, toks_list, cfg)[0]
 
 
 def fingerprints_and_lines(
@@ -290,7 +283,7 @@ def fingerprints_and_lines(
     :func:`dedupe.engine.crosspage.block_fingerprints_lines`; ``None`` for the lines without the
     kernel (or pages)."""
     if _K is None or not len(texts):
-        return fingerprints_many(texts, toks_list, cfg), None
+        return [f.fingerprints() for f in page_features_many(texts, toks_list, cfg)], None
     tok_off, _, lid, kfp, _, _, lfp, l_off = _feature_arrays(texts, toks_list, cfg)
     out = np.empty(len(kfp) + len(lfp), dtype=np.uint64)
     out_off = np.empty(len(texts) + 1, dtype=np.int64)

@@ -246,15 +246,27 @@ def dedupe_info(result: CleanResult) -> dict[str, Any]:
 
 def out_row(doc: Document, result: CleanResult) -> dict[str, Any]:
     """The input row with the text field replaced by the cleaned text, plus ``dedupe``."""
-    meta = doc.meta or {}
-    row = dict(meta.get("row") or {"id": doc.id})
+    return _output_row(doc.id, doc.meta, result.text, dedupe_info(result))
+
+
+def _output_row(doc_id: str, meta: "dict[str, Any] | None", text: str, dedupe: Any) -> dict[str, Any]:
+    """:func:`out_row` with the ``dedupe`` value given: the input row's fields in order, the text
+    field replaced, ``dedupe`` where the row had one, else last."""
+    meta = meta or {}
+    row = dict(meta.get("row") or {"id": doc_id})
     id_field = meta.get("id_field", "id")
     if row.get(id_field) is None:  # a row without id (or with a null one) gets the one reports use
-        row[id_field] = doc.id
-    text_field = meta.get("text_field", "text")
-    row[text_field] = result.text
-    row["dedupe"] = dedupe_info(result)
+        row[id_field] = doc_id
+    row[meta.get("text_field", "text")] = text
+    row["dedupe"] = dedupe
     return row
+
+
+def _around_dedupe(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields of an output row before and after its ``dedupe`` field."""
+    keys = list(row)
+    k = keys.index("dedupe")
+    return {key: row[key] for key in keys[:k]}, {key: row[key] for key in keys[k + 1 :]}
 
 
 def report_rows(result: CleanResult) -> Iterator[dict[str, Any]]:
@@ -360,20 +372,8 @@ def encode_row_parts(doc_id: str, meta: "dict[str, Any] | None", result: CleanRe
             + '},"flagged_spans":{' + ",".join([esc(k) + ":" + repr(v) for k, v in sorted(flagged.items())])
             + '},"cluster":'
         )
-        # the output row as out_row builds it: the input row's fields in order, the text replaced,
-        # "dedupe" where the row had one, else last
-        m = meta or {}
-        row = dict(m.get("row") or {"id": doc_id})
-        id_field = m.get("id_field", "id")
-        if row.get(id_field) is None:
-            row[id_field] = doc_id
-        tf = m.get("text_field", "text")
-        row[tf] = result.text
-        row["dedupe"] = None
-        keys = list(row)
-        k = keys.index("dedupe")
-        before = {key: row[key] for key in keys[:k]}
-        after = {key: row[key] for key in keys[k + 1 :]}
+        before, after = _around_dedupe(_output_row(doc_id, meta, result.text, None))
+        tf = (meta or {}).get("text_field", "text")
         # the cleaned text (most of the row) straight to UTF-8 JSON by the kernel when it can
         text_j = _TEXT.json_str(result.text) if _TEXT is not None and type(tf) is str and type(result.text) is str else None
         if text_j is None:
@@ -407,25 +407,15 @@ def _object_bytes(d: "dict[Any, Any]", tf: str, text_j: bytes) -> bytes:
 
 
 def _encode_row_parts_generic(doc_id: str, meta: "dict[str, Any] | None", result: CleanResult) -> "RowParts | None":
-    """:func:`encode_row_parts` through :func:`out_row` and :func:`dedupe_info` (the reference of
-    the direct formatting, and its path for kinds or offsets of other types). The output of one
-    document whose near-duplicate cluster is not known yet (in a corpus
-    worker, right after cleaning), for a document that will be its cluster's canonical member or
-    in no cluster: ``head + cluster + tail`` (``cluster`` = :func:`dumps_cluster`) is
-    ``dumps(out_row(doc, result'))`` for the ``result'`` with ``meta`` ``cluster`` and
-    ``canonical=True``, and ``report`` is the :func:`dumps` of its :func:`report_rows`, joined.
-    ``meta``: the document's ``Document.meta`` (as the readers set it). None when a value cannot
-    be encoded (the caller then takes the dict path, which raises the same error)."""
+    """:func:`encode_row_parts` (same parts) through :func:`out_row` and :func:`dedupe_info`: the
+    reference of the direct formatting, and its path for kinds or offsets of other types."""
     try:
         doc = Document(doc_id, "", meta=meta)
         row = out_row(doc, result)  # "dedupe" with cluster None and canonical True (result.meta has neither)
         info = row["dedupe"]
         if info["cluster"] is not None or info["canonical"] is not True:
             return None
-        keys = list(row)
-        k = keys.index("dedupe")
-        before = {key: row[key] for key in keys[:k]}
-        after = {key: row[key] for key in keys[k + 1 :]}
+        before, after = _around_dedupe(row)
         info_json = _ENCODE(info)
         if not info_json.endswith(_INFO_TAIL):  # pragma: no cover - the key order of dedupe_info
             return None
