@@ -184,8 +184,18 @@ class Index:
         dedupe_only: no main-text selection (templates and repeats only).
     """
 
-    #: :meth:`corpus` and :meth:`reclean` link/store results and yield them this many at a time
-    link_chunk = 2048
+    #: :meth:`corpus` links results to the stored pages and yields them this many at a time. Few:
+    #: results held while many more pages are cleaned outlive the garbage collector's young
+    #: generations and are promoted, and every 25 % growth of the old generation triggers a
+    #: full collection over the whole heap (at 2048: 19 of them, 1.5 CPU-s, in a 100k-page
+    #: batch). The batch's LSH look-ups do not depend on it: they are made for the whole batch
+    #: at once, before its first signature is written (:meth:`_batch_candidates`).
+    link_chunk = 64
+    #: :meth:`reclean` stores signatures and yields results this many at a time (one write each)
+    reclean_chunk = 2048
+    #: :meth:`corpus` reads the sites' page counts (``meta["site_pages"]``) again after this many
+    #: pages (one query over every site)
+    sites_every = 2048
     #: :meth:`corpus` writes its observations in one transaction per this many bytes of buffered
     #: texts and fingerprints (a smaller batch is one transaction, as :meth:`observe`). Each
     #: transaction updates the counts of every site it touches: with pages of many sites
@@ -465,11 +475,24 @@ class Index:
         # write transactions into the LSH buckets; batch pages are never candidates of each other)
         pending = self._unsaved_sigs
         pending_chars = sum(len(rec[4]) for rec in pending)  # cleaned text waiting (kept as a count)
+        candidates: dict[str, list[str]] | None = None
+        site_pages: dict[str, int] | None = None
+        since = 0  # pages linked since site_pages was read
         try:
             for chunk in _chunks(results, self.link_chunk):
                 view._flush()  # (written already by on_signature; a no-op then)
+                if candidates is None:  # the batch's look-ups, before any of its signatures is written
+                    self._save_sigs()  # (and after every earlier batch's: e.g. another generator's)
+                    pending_chars = 0
+                    candidates = self._batch_candidates(sigs)
+                if (site_pages is None or since >= self.sites_every) and hasattr(self.store, "sites"):
+                    site_pages, since = self.store.sites(), 0
+                since += len(chunk)
                 items = [(r.doc_id, sites[r.doc_id], r) for r in chunk]
-                out = self._link(items, [sigs.pop(r.doc_id) for r in chunk], exclude=sites.keys(), defer=pending, digests=view.digests)
+                out = self._link(
+                    items, [sigs.pop(r.doc_id) for r in chunk], exclude=sites.keys(), defer=pending, digests=view.digests,
+                    candidates=candidates, site_pages=site_pages,
+                )
                 pending_chars += sum(len(r.text) for r in chunk)
                 yield from out
                 if pending_chars >= self.sig_budget:
@@ -526,7 +549,7 @@ class Index:
             # stored copies of the re-cleaned pages that are not re-cleaned with them
             stored_copies=lambda ids, s, pages, raw: self._stored_copies(ids, s, pages, raw, set(ids)),
         )
-        for chunk in _chunks(results, self.link_chunk):
+        for chunk in _chunks(results, self.reclean_chunk):
             self._store_signatures(chunk, [sigs.pop(r.doc_id) for r in chunk])
             yield from chunk
 
@@ -580,6 +603,21 @@ class Index:
             defer.extend(records)  # flat tuples: see _sig_item
         else:
             self.store.put_signatures(map(_sig_item, records))
+
+    def _batch_candidates(self, sigs: dict[str, tuple[np.ndarray, int]], window: int = 4096) -> dict[str, list[str]]:
+        """``{doc_id: LSH candidates among the stored pages}`` of the pages whose signatures
+        ``sigs`` holds (those a look-up applies to, ``window`` pages per query; only pages with
+        candidates). Called before any of the batch's signatures is written, so a page's
+        candidates are stored pages, as the page-by-page look-up of :meth:`_link` finds them."""
+        ask = [d for d, (sig, n_sh) in sigs.items() if self._lookup_ok(sig, n_sh)]
+        many = getattr(self.store, "band_candidates_many", None)
+        out: dict[str, list[str]] = {}
+        for lo in range(0, len(ask), window):
+            part = ask[lo : lo + window]
+            keys = band_keys(np.stack([sigs[d][0] for d in part]), self.config.neardup.bands)
+            got = many(keys) if many is not None else [self.store.band_candidates(k) for k in keys]
+            out.update((d, c) for d, c in zip(part, got) if c)
+        return out
 
     def _lookup_ok(self, sig: np.ndarray, n_shingles: int) -> bool:
         nd = self.config.neardup
@@ -659,11 +697,15 @@ class Index:
         exclude: Collection[str] | None = None,
         defer: list[tuple] | None = None,
         digests: dict[str, tuple[int, bytes]] | None = None,
+        candidates: dict[str, list[str]] | None = None,
+        site_pages: dict[str, int] | None = None,
     ) -> list[CleanResult]:
         """Store the results' signatures (or append them to ``defer``, for the caller to store);
         mark pages not clustered in their batch that near-duplicate a stored page. ``pairs``:
         ``(doc_id, site, result)``; ``exclude``: the ids of the whole batch (default: those of
-        ``pairs``), never candidates."""
+        ``pairs``), never candidates. ``candidates``: the pages' LSH candidates looked up
+        already (:meth:`_batch_candidates`; a page not in it has none), else looked up here.
+        ``site_pages``: ``{site: pages}`` read already, else read here."""
         batch_ids = exclude if exclude is not None else {doc_id for doc_id, _, _ in pairs}
         sigs, keys = self._signatures([r for _, _, r in pairs], sigs)
         policy = self.config.neardup.canonical
@@ -671,14 +713,17 @@ class Index:
         # before the batch's own signatures are stored: batch pages are never candidates anyway
         ask = [k for k, ((_, _, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)) if res.meta.get("cluster") is None and self._lookup_ok(sig, n_sh)]
         cands: dict[int, list[str]] = {}
-        if ask:
+        if candidates is not None:
+            cands = {k: candidates[pairs[k][0]] for k in ask if pairs[k][0] in candidates}
+        elif ask:
             many = getattr(self.store, "band_candidates_many", None)
             if many is not None:
                 cands = dict(zip(ask, many(keys[ask])))
             else:
                 cands = {k: self.store.band_candidates(keys[k]) for k in ask}
         self._put_signatures([r for _, _, r in pairs], sigs, keys, defer, digests)
-        site_pages = self.store.sites() if hasattr(self.store, "sites") and len(pairs) > 1 else None
+        if site_pages is None and hasattr(self.store, "sites") and len(pairs) > 1:
+            site_pages = self.store.sites()
         out: list[CleanResult] = []
         for k, ((doc_id, site, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)):
             meta = dict(res.meta)
