@@ -34,7 +34,7 @@ from ..config import Config
 from ..core.hashing import SortedLookup
 from ..core.minhash import EMPTY, band_keys
 from ..core.tokenize import tokenize
-from ..errors import InputError
+from ..errors import IndexStoreError, InputError
 from ..models import CleanResult, Document
 from . import neardup
 from .corpus import Exclusion, _finish, _kept_tokens, _signatures_many, _site_level, observe_document, run_corpus, site_of
@@ -188,14 +188,16 @@ class Index:
     #: results held while many more pages are cleaned outlive the garbage collector's young
     #: generations and are promoted, and every 25 % growth of the old generation triggers a
     #: full collection over the whole heap (at 2048: 19 of them, 1.5 CPU-s, in a 100k-page
-    #: batch). The batch's LSH look-ups do not depend on it: they are made for the whole batch
-    #: at once, before its first signature is written (:meth:`_batch_candidates`).
+    #: batch). The LSH look-ups do not depend on it (see :attr:`lookup_every`).
     link_chunk = 64
+    #: :meth:`corpus` looks the next this many pages (in output order) up among the stored
+    #: pages' LSH buckets in one batch look-up, and reads the sites' page counts
+    #: (``meta["site_pages"]``) again, after linking this many: the stored pages a page is
+    #: compared with, and its site's count, are as of at most this many pages earlier
+    #: (other writers' pages included)
+    lookup_every = 2048
     #: :meth:`reclean` stores signatures and yields results this many at a time (one write each)
     reclean_chunk = 2048
-    #: :meth:`corpus` reads the sites' page counts (``meta["site_pages"]``) again after this many
-    #: pages (one query over every site)
-    sites_every = 2048
     #: :meth:`corpus` writes its observations in one transaction per this many bytes of buffered
     #: texts and fingerprints (a smaller batch is one transaction, as :meth:`observe`). Each
     #: transaction updates the counts of every site it touches: with pages of many sites
@@ -231,6 +233,7 @@ class Index:
         # signatures of pages already yielded by corpus(), not yet written (see sig_budget);
         # written at the latest by close(), so a batch left half-read loses none of them
         self._unsaved_sigs: list[tuple] = []
+        self._closed = False
 
     # -- evidence -------------------------------------------------------------------------------
     def _checked(self, d: Document | dict) -> Document:
@@ -354,6 +357,7 @@ class Index:
         ``canonical`` (bool), ``site_pages`` (pages of the site observed so far, this one included).
         """
         doc = self._checked(doc)
+        self._save_sigs()  # pages a batch on this Index yielded are stored pages for this one
         cfg = self.config
         toks = tokenize(doc.text)
         site = site_of(doc)
@@ -435,8 +439,9 @@ class Index:
 
         Memory: ``docs`` is consumed once, as a stream (:func:`run_corpus` spills it to a
         temporary file); observations are written in chunks (see :attr:`observe_budget`);
-        results are linked to the stored pages and yielded :attr:`link_chunk` at a time. Only
-        per-page ids, sites and signatures are held for the whole batch.
+        results are linked to the stored pages and yielded :attr:`link_chunk` at a time, looked up
+        :attr:`lookup_every` at a time. Only per-page ids, sites and signatures are held for the
+        whole batch.
         """
         sigs: dict[str, tuple[np.ndarray, int]] = {}
         view = _BatchObserver(self.store, self._min_pages(), self.observe_budget)
@@ -475,19 +480,32 @@ class Index:
         # write transactions into the LSH buckets; batch pages are never candidates of each other)
         pending = self._unsaved_sigs
         pending_chars = sum(len(rec[4]) for rec in pending)  # cleaned text waiting (kept as a count)
-        candidates: dict[str, list[str]] | None = None
+        # the pages in output order, looked up lookup_every at a time (see _window)
+        ahead: list[str] | None = None
+        window: dict[str, list[str] | None] = {}  # doc_id -> its candidates (None: none) while linked
         site_pages: dict[str, int] | None = None
-        since = 0  # pages linked since site_pages was read
+        since = self.lookup_every  # pages linked since the last window's look-up
         try:
             for chunk in _chunks(results, self.link_chunk):
+                if self._closed:
+                    raise IndexStoreError("the index was closed while a batch was being read")
                 view._flush()  # (written already by on_signature; a no-op then)
-                if candidates is None:  # the batch's look-ups, before any of its signatures is written
-                    self._save_sigs()  # (and after every earlier batch's: e.g. another generator's)
+                if ahead is None:  # every page has its signature by the first result
+                    # the signatures other batches on this Index yielded, written before any look-up
+                    self._save_sigs()
                     pending_chars = 0
-                    candidates = self._batch_candidates(sigs)
-                if (site_pages is None or since >= self.sites_every) and hasattr(self.store, "sites"):
-                    site_pages, since = self.store.sites(), 0
+                    ahead = sorted(sigs) if order == "id" else list(sigs)
+                    ahead.reverse()  # (popped from the end)
+                if since >= self.lookup_every:
+                    window.update(self._window(ahead, sigs, self.lookup_every, sites))
+                    if hasattr(self.store, "sites"):
+                        site_pages = self.store.sites()
+                    since = 0
+                missing = [r.doc_id for r in chunk if r.doc_id not in window]
+                if missing:  # (not in the expected order: looked up now)
+                    window.update(self._window(missing, sigs, len(missing), sites))
                 since += len(chunk)
+                candidates = {r.doc_id: c for r in chunk if (c := window.pop(r.doc_id)) is not None}
                 items = [(r.doc_id, sites[r.doc_id], r) for r in chunk]
                 out = self._link(
                     items, [sigs.pop(r.doc_id) for r in chunk], exclude=sites.keys(), defer=pending, digests=view.digests,
@@ -502,10 +520,11 @@ class Index:
             self._save_sigs()
 
     def _save_sigs(self) -> None:
+        """Write the signatures waiting (kept waiting if the write fails: a later call retries)."""
         if self._unsaved_sigs:
             records = list(self._unsaved_sigs)
-            self._unsaved_sigs.clear()
             self.store.put_signatures(map(_sig_item, records))
+            del self._unsaved_sigs[: len(records)]
 
     def _min_pages(self) -> int:
         """Fewest pages a stored fingerprint needs to matter when cleaning (as run_corpus's
@@ -604,19 +623,25 @@ class Index:
         else:
             self.store.put_signatures(map(_sig_item, records))
 
-    def _batch_candidates(self, sigs: dict[str, tuple[np.ndarray, int]], window: int = 4096) -> dict[str, list[str]]:
-        """``{doc_id: LSH candidates among the stored pages}`` of the pages whose signatures
-        ``sigs`` holds (those a look-up applies to, ``window`` pages per query; only pages with
-        candidates). Called before any of the batch's signatures is written, so a page's
-        candidates are stored pages, as the page-by-page look-up of :meth:`_link` finds them."""
-        ask = [d for d, (sig, n_sh) in sigs.items() if self._lookup_ok(sig, n_sh)]
-        many = getattr(self.store, "band_candidates_many", None)
-        out: dict[str, list[str]] = {}
-        for lo in range(0, len(ask), window):
-            part = ask[lo : lo + window]
-            keys = band_keys(np.stack([sigs[d][0] for d in part]), self.config.neardup.bands)
+    def _window(
+        self, ahead: list[str], sigs: dict[str, tuple[np.ndarray, int]], n: int, exclude: Collection[str]
+    ) -> dict[str, list[str] | None]:
+        """Take the last ``n`` ids off ``ahead`` and look them up among the stored pages' LSH
+        buckets in one batch look-up: ``{doc_id: its candidates, or None}``, without the ids of
+        ``exclude`` (the batch's pages, never candidates). A page with too few shingles (or
+        near-duplicates off) is not looked up."""
+        take = ahead[-n:] if n > 0 else []
+        del ahead[len(ahead) - len(take) :]
+        out: dict[str, list[str] | None] = dict.fromkeys(take)
+        ask = [d for d in take if d in sigs and self._lookup_ok(*sigs[d])]
+        if ask:
+            keys = band_keys(np.stack([sigs[d][0] for d in ask]), self.config.neardup.bands)
+            many = getattr(self.store, "band_candidates_many", None)
             got = many(keys) if many is not None else [self.store.band_candidates(k) for k in keys]
-            out.update((d, c) for d, c in zip(part, got) if c)
+            for d, found in zip(ask, got):
+                found = [c for c in found if c not in exclude]
+                if found:
+                    out[d] = found
         return out
 
     def _lookup_ok(self, sig: np.ndarray, n_shingles: int) -> bool:
@@ -704,13 +729,13 @@ class Index:
         mark pages not clustered in their batch that near-duplicate a stored page. ``pairs``:
         ``(doc_id, site, result)``; ``exclude``: the ids of the whole batch (default: those of
         ``pairs``), never candidates. ``candidates``: the pages' LSH candidates looked up
-        already (:meth:`_batch_candidates`; a page not in it has none), else looked up here.
+        already (:meth:`_window`; a page not in it has none), else looked up here.
         ``site_pages``: ``{site: pages}`` read already, else read here."""
         batch_ids = exclude if exclude is not None else {doc_id for doc_id, _, _ in pairs}
         sigs, keys = self._signatures([r for _, _, r in pairs], sigs)
         policy = self.config.neardup.canonical
-        # LSH look-ups of the whole batch in one query (pages clustered in the batch skip it),
-        # before the batch's own signatures are stored: batch pages are never candidates anyway
+        # pages clustered in their batch are not linked to stored pages; the others' LSH
+        # look-ups in one query (unless given), before the pages' own signatures are stored
         ask = [k for k, ((_, _, res), (sig, n_sh)) in enumerate(zip(pairs, sigs)) if res.meta.get("cluster") is None and self._lookup_ok(sig, n_sh)]
         cands: dict[int, list[str]] = {}
         if candidates is not None:
@@ -801,6 +826,7 @@ class Index:
         return n
 
     def close(self) -> None:
+        self._closed = True  # a batch still being read stops at its next chunk
         try:
             self._save_sigs()
         finally:
