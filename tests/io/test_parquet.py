@@ -187,3 +187,23 @@ def test_parquet_int_ids_with_a_null_one(tmp_path: Path) -> None:
     assert got.exit_code == 0, got.output
     ids = [json.loads(r["id"]) for r in pq.read_table(out).to_pylist()]
     assert ids == [1, f"{src}:2"]
+
+
+@pytest.mark.parametrize("with_parquet_input", [False, True])
+def test_outputs_of_a_run_where_every_row_was_rejected_are_valid_empty_files(tmp_path: Path, with_parquet_input: bool) -> None:
+    """Nothing processed (exit 3): the Parquet OUT and REPORT are still readable, with no rows
+    (OUT was a 0-byte file, which no Parquet reader opens)."""
+    if with_parquet_input:
+        src = tmp_path / "in.parquet"
+        _write(src, [{"id": "a", "text": None, "lang": "en"}])  # a null text: rejected
+    else:
+        src = tmp_path / "in.jsonl"
+        src.write_text('not json\n{"id": 1}\n', encoding="utf-8")
+    out, rep = tmp_path / "o.parquet", tmp_path / "r.parquet"
+    got = CliRunner().invoke(app, ["corpus", str(src), "--out", str(out), "--report", str(rep), "--quiet"])
+    assert got.exit_code == 3, got.output
+    table = pq.read_table(out)
+    assert table.num_rows == 0 and {"text", "dedupe"} <= set(table.column_names)
+    if with_parquet_input:
+        assert table.column_names[:3] == ["id", "text", "lang"]
+    assert pq.read_table(rep).num_rows == 0

@@ -233,7 +233,8 @@ class ParquetRowWriter:
 
     def close(self) -> None:
         """Write the spooled rows and close (an output without rows is a valid, empty Parquet
-        file when its schema is known, e.g. a report)."""
+        file: of its schema when it is fixed, e.g. a report; else of the columns known: the
+        Parquet inputs', the text column, the ``dedupe`` column)."""
         if self._closed:
             return
         self._closed = True
@@ -241,8 +242,9 @@ class ParquetRowWriter:
         import pyarrow.parquet as pq
 
         try:
-            if not self._names:
-                return
+            if not self._names:  # no row: a valid, empty file of the columns known (not 0 bytes)
+                names = [n for sch in self._inputs or () for n in sch.names]
+                self._names = dict.fromkeys([*names, self._text, *(["dedupe"] if self._dedupe else [])])
             types = self._column_types()
             schema = pa.schema([(n, pa.string() if t is None else t) for n, t in types.items()])
             with pq.ParquetWriter(self.path, schema) as writer:
