@@ -235,3 +235,62 @@ def test_a_batch_sees_pages_other_writers_store_while_it_is_read(tmp_path: Path)
         rest = list(gen)
     res = next(r for r in first + rest if r.doc_id == mirror.id)
     assert res.meta["cluster"] == src.id and not res.meta["canonical"]
+
+
+def test_clean_forget_and_reclean_write_what_a_batch_yielded_first(tmp_path: Path) -> None:
+    """A page a half-read batch yielded is a stored page for idx.clean (its copy is linked to
+    it), is not brought back by the batch after idx.forget, and reclean's new signature of it
+    is not written over by the batch's older one."""
+    docs = multi_site(pages=4)
+    mirror = next(d for d in docs if d.id == "mirror-of-s0-p0")
+    src = next(d for d in docs if d.id == "s0-p0")
+    batch = [src] + [d for d in docs if d.id not in (mirror.id, src.id)]
+    with open_index(tmp_path / "a.db") as idx:
+        idx.link_chunk, idx.sig_budget = 2, 1 << 40
+        gen = idx.corpus(batch)
+        assert next(gen).doc_id == src.id
+        res = idx.clean(mirror)
+        list(gen)
+    assert res.meta["cluster"] == src.id
+    with open_index(tmp_path / "b.db") as idx:
+        idx.link_chunk, idx.sig_budget = 2, 1 << 40
+        gen = idx.corpus(batch)
+        first = next(gen)
+        assert idx.forget([first.doc_id]) == 1
+        list(gen)
+        assert first.doc_id not in idx.store.doc_info([first.doc_id])
+        assert first.doc_id not in idx.store.get_signatures([first.doc_id])
+    with open_index(tmp_path / "c.db") as idx:
+        list(idx.corpus(batch[2:]))
+        idx.link_chunk, idx.sig_budget = 2, 1 << 40
+        gen = idx.corpus(batch[:2])
+        first = next(gen)
+        # more pages of its site, holding one of its paragraphs: template evidence from now on
+        para = max(src.text.split("\n"), key=len)
+        idx.observe([Document(f"x{i}", f"Other page {i} of the site.\n{para}\nIts own words {i}.\n", url=f"https://www.site0.example/x/{i}") for i in range(6)])
+        (again,) = idx.reclean(ids=[first.doc_id])
+        assert again.text != first.text  # (the paragraph is a template now)
+        list(gen)
+        assert idx.store.get_text(first.doc_id, clean=True) == again.text
+
+
+def test_a_failed_close_does_not_hide_its_error_and_a_second_close_does_nothing(tmp_path: Path) -> None:
+    import pytest
+
+    from dedupe.errors import IndexStoreError
+
+    docs = list(pages(30, paras=2, sites=3))
+    idx = open_index(tmp_path / "i.db")
+    idx.link_chunk, idx.sig_budget = 2, 1 << 40
+    gen = idx.corpus(docs)
+    next(gen)
+
+    def fail(items):
+        raise IndexStoreError("disk full (simulated)")
+
+    idx.store.put_signatures = fail
+    with pytest.raises(IndexStoreError, match="simulated"):
+        idx.close()
+    idx.close()  # nothing more
+    with pytest.raises(IndexStoreError, match="closed while a batch"):
+        list(gen)

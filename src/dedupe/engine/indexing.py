@@ -516,7 +516,12 @@ class Index:
                 if pending_chars >= self.sig_budget:
                     self._save_sigs()
                     pending_chars = 0
-        finally:
+        except BaseException:  # (GeneratorExit too: the caller stopped reading)
+            if not self._closed:  # what was yielded is written, or stays waiting (the error raised is the first)
+                with contextlib.suppress(Exception):
+                    self._save_sigs()
+            raise
+        if not self._closed:
             self._save_sigs()
 
     def _save_sigs(self) -> None:
@@ -551,6 +556,7 @@ class Index:
         Raises:
             InputError: an id is not in the index, or its text is not stored.
         """
+        self._save_sigs()  # what a batch on this Index yielded is stored first (never written over it later)
         if docs is not None:
             batch: Iterable[Document] = (self._as_doc(d) for d in docs)
         else:
@@ -626,12 +632,16 @@ class Index:
     def _window(
         self, ahead: list[str], sigs: dict[str, tuple[np.ndarray, int]], n: int, exclude: Collection[str]
     ) -> dict[str, list[str] | None]:
-        """Take the last ``n`` ids off ``ahead`` and look them up among the stored pages' LSH
+        """Take the last ``n`` ids still unlinked off ``ahead`` (those in ``sigs``; the others are
+        dropped) and look them up among the stored pages' LSH
         buckets in one batch look-up: ``{doc_id: its candidates, or None}``, without the ids of
         ``exclude`` (the batch's pages, never candidates). A page with too few shingles (or
         near-duplicates off) is not looked up."""
-        take = ahead[-n:] if n > 0 else []
-        del ahead[len(ahead) - len(take) :]
+        take: list[str] = []
+        while ahead and len(take) < n:
+            d = ahead.pop()
+            if d in sigs:  # (else linked already: looked up out of turn)
+                take.append(d)
         out: dict[str, list[str] | None] = dict.fromkeys(take)
         ask = [d for d in take if d in sigs and self._lookup_ok(*sigs[d])]
         if ask:
@@ -816,6 +826,7 @@ class Index:
 
     def forget(self, ids: Iterable[str] = (), *, site: str | None = None) -> int:
         """Remove pages (by id, or all pages of ``site``) and their evidence; returns how many."""
+        self._save_sigs()  # (a signature still waiting would bring a forgotten page back)
         n = 0
         ids = list(ids)
         if ids:
@@ -826,7 +837,12 @@ class Index:
         return n
 
     def close(self) -> None:
-        self._closed = True  # a batch still being read stops at its next chunk
+        """Write the signatures waiting and close the store (a batch still being read stops
+        with an error at its next chunk). If that write fails, they are lost (the store is
+        closed): re-run the batch. A second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._save_sigs()
         finally:
