@@ -633,26 +633,29 @@ class Index:
         self, ahead: list[str], sigs: dict[str, tuple[np.ndarray, int]], n: int, exclude: Collection[str]
     ) -> dict[str, list[str] | None]:
         """Take the last ``n`` ids still unlinked off ``ahead`` (those in ``sigs``; the others are
-        dropped) and look them up among the stored pages' LSH
-        buckets in one batch look-up: ``{doc_id: its candidates, or None}``, without the ids of
-        ``exclude`` (the batch's pages, never candidates). A page with too few shingles (or
-        near-duplicates off) is not looked up."""
+        dropped) and look them up among the stored pages' LSH buckets in one batch look-up:
+        ``{doc_id: its candidates, or None}``, without the ids of ``exclude`` (the batch's pages,
+        never candidates). A page with too few shingles (or near-duplicates off) is not looked up."""
         take: list[str] = []
         while ahead and len(take) < n:
             d = ahead.pop()
             if d in sigs:  # (else linked already: looked up out of turn)
                 take.append(d)
         out: dict[str, list[str] | None] = dict.fromkeys(take)
-        ask = [d for d in take if d in sigs and self._lookup_ok(*sigs[d])]
+        ask = [d for d in take if self._lookup_ok(*sigs[d])]
         if ask:
             keys = band_keys(np.stack([sigs[d][0] for d in ask]), self.config.neardup.bands)
-            many = getattr(self.store, "band_candidates_many", None)
-            got = many(keys) if many is not None else [self.store.band_candidates(k) for k in keys]
-            for d, found in zip(ask, got):
+            for d, found in zip(ask, self._band_lookup(keys)):
                 found = [c for c in found if c not in exclude]
                 if found:
                     out[d] = found
         return out
+
+    def _band_lookup(self, keys: np.ndarray) -> list[list[str]]:
+        """The stored pages sharing an LSH bucket with each row of band keys ``keys`` (one query
+        when the store offers ``band_candidates_many``)."""
+        many = getattr(self.store, "band_candidates_many", None)
+        return many(keys) if many is not None else [self.store.band_candidates(k) for k in keys]
 
     def _lookup_ok(self, sig: np.ndarray, n_shingles: int) -> bool:
         nd = self.config.neardup
@@ -751,11 +754,7 @@ class Index:
         if candidates is not None:
             cands = {k: candidates[pairs[k][0]] for k in ask if pairs[k][0] in candidates}
         elif ask:
-            many = getattr(self.store, "band_candidates_many", None)
-            if many is not None:
-                cands = dict(zip(ask, many(keys[ask])))
-            else:
-                cands = {k: self.store.band_candidates(keys[k]) for k in ask}
+            cands = dict(zip(ask, self._band_lookup(keys[ask])))
         self._put_signatures([r for _, _, r in pairs], sigs, keys, defer, digests)
         if site_pages is None and hasattr(self.store, "sites") and len(pairs) > 1:
             site_pages = self.store.sites()
