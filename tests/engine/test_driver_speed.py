@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import dedupe.engine.corpus as ec
 from dedupe.config import Config
+import dedupe.engine.index as index_mod
 from dedupe.engine.index import CountIndex
 from dedupe.io.jsonl import dumps, json_default
 
@@ -25,12 +26,21 @@ def _brute(records: list[tuple[str, np.ndarray]], min_count: int) -> dict[str, d
     return {s: {k: c for k, c in d.items() if c >= min_count} for s, d in want.items()}
 
 
+_HAS_COUNT_KERNEL = index_mod._SITE_K is not None
+
+
+@pytest.mark.parametrize("kernel", [False, True])
 @pytest.mark.parametrize("n_sites", [1, 37, 256, 257, 600])
-def test_count_index_bucket_sort_equals_counts(monkeypatch: pytest.MonkeyPatch, n_sites: int) -> None:
-    """Spilled buckets counted with one key sort (<= 256 sites) or the two argsorts (more): both
-    give each site's sorted fingerprints held by >= min_count pages with their counts. The
-    fingerprints cover every bucket (top bits 0 and 255 included) and share low bits across
-    sites, so a key that mixed up site and fingerprint bits would merge or split pairs."""
+def test_count_index_bucket_sort_equals_counts(monkeypatch: pytest.MonkeyPatch, n_sites: int, kernel: bool) -> None:
+    """Spilled buckets counted with one key sort (<= 256 sites), the two argsorts (more) or the C
+    kernel's hash table: each gives each site's sorted fingerprints held by >= min_count pages
+    with their counts. The fingerprints cover every bucket (top bits 0 and 255 included) and
+    share low bits across sites, so a key that mixed up site and fingerprint bits would merge or
+    split pairs."""
+    if kernel and not _HAS_COUNT_KERNEL:
+        pytest.skip("the site kernel is not built")
+    if not kernel:
+        monkeypatch.setattr(index_mod, "_SITE_K", None)
     rng = np.random.default_rng(n_sites)
     monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 900)
     ix = CountIndex(min_count=2)
@@ -51,21 +61,43 @@ def test_count_index_bucket_sort_equals_counts(monkeypatch: pytest.MonkeyPatch, 
         assert ix._counts.get(site, np.empty(0, np.uint32)).tolist() == [counts[k] for k in keep]
 
 
-def test_count_index_bucket_paths_agree() -> None:
-    """_count of one bucket: the key-sort path (bucket given) equals the general path."""
+@pytest.mark.parametrize("min_count", [1, 2, 3])
+def test_count_index_bucket_paths_agree(monkeypatch: pytest.MonkeyPatch, min_count: int) -> None:
+    """_count of one bucket: the key-sort path (bucket given), the general path and the C
+    kernel give the same arrays."""
     rng = np.random.default_rng(3)
-    ix = CountIndex(min_count=1)
+    ix = CountIndex(min_count=min_count)
     for i in range(200):
         ix._site_no[f"s{i}"] = i
     for b in (0, 1, 128, 255):
         fp = (np.uint64(b) << np.uint64(56)) | rng.integers(0, 50, 5000).astype(np.uint64)
         site = rng.integers(0, 200, 5000).astype(np.uint32)
-        fast: list = []
-        slow: list = []
-        ix._count(fp, site, fast, bucket=b)
-        ix._count(fp, site, slow)
-        for a, c in zip(fast[0], slow[0]):
-            assert a.dtype == c.dtype and np.array_equal(a, c)
+        got = []
+        for k in ([index_mod._SITE_K] if _HAS_COUNT_KERNEL else []) + [None]:
+            monkeypatch.setattr(index_mod, "_SITE_K", k)
+            for bucket in (b, None):
+                out: list = []
+                ix._count(fp, site, out, bucket=bucket)
+                got.append(out)
+        assert len(got[0]) == 1 and len(got[0][0][0]) > 100
+        for other in got[1:]:
+            for a, c in zip(got[0][0], other[0]):
+                assert a.dtype == c.dtype and np.array_equal(a, c)
+
+
+@pytest.mark.skipif(not _HAS_COUNT_KERNEL, reason="the site kernel is not built")
+def test_count_kernel_refuses_bad_arguments() -> None:
+    k = index_mod._SITE_K
+    fp, site = np.arange(4, dtype=np.uint64), np.zeros(4, dtype=np.uint32)
+    out = (np.empty(4, np.uint32), np.empty(4, np.uint64), np.empty(4, np.uint32))
+    assert k.count_pairs(fp, site, 1, *out) == 4 and out[1].tolist() == [0, 1, 2, 3]
+    assert k.count_pairs(fp[:0], site[:0], 2, *out) == 0
+    with pytest.raises(ValueError):
+        k.count_pairs(fp, site[:3], 1, *out)  # one site per fingerprint
+    with pytest.raises(ValueError):
+        k.count_pairs(fp, site, 1, out[0][:3], out[1], out[2])  # outputs too short
+    with pytest.raises(ValueError):
+        k.count_pairs(fp, site.astype(np.int64), 1, *out)  # wrong type
 
 
 def test_spill_mixed_appends_and_reads() -> None:
@@ -220,3 +252,99 @@ def test_worker_result_records_leave_the_texts_out() -> None:
     cut = CleanResult("x", "abcdef", "adef", (Span(1, 3, "bc", "repeat", "r", 1.0), Span(0, 6, "abcdef", "near-duplicate-doc", "r", 1.0, removed=False)), {})
     back = ec._decode_result(ec._encode_result(cut, original=False), "abcdef")
     assert back == cut and back.text == "adef"
+
+
+def _pages_for_count(seed: int, n: int = 300, n_sites: int = 7) -> list[tuple[str, str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    pages = []
+    for d in range(n):
+        top = rng.integers(0, 256, 12).astype(np.uint64) << np.uint64(56)
+        fps = np.unique(top | rng.integers(0, 40, 12).astype(np.uint64))
+        pages.append((f"s{int(rng.integers(0, n_sites))}", f"d{d}", fps if d % 13 else fps[:0]))  # some pages hold none
+    return pages
+
+
+@pytest.mark.parametrize("group", [1, 8, 256])
+def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.MonkeyPatch, group: int) -> None:
+    """Pages whose records another process appended to the spill file (write_segment through the
+    file's /proc path, as pool workers do), interleaved with the store's own flushes, count
+    exactly as page-by-page observe: whatever the order the segments land in and however many
+    buckets freeze reads at a time."""
+    from dedupe.engine.index import write_segment
+
+    monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 200)
+    monkeypatch.setattr(CountIndex, "GROUP_BUCKETS", group)
+    pages = _pages_for_count(group)
+    one, mixed = CountIndex(min_count=2), CountIndex(min_count=2)
+    for site, doc_id, fps in pages:
+        one.observe(site, doc_id, fps)
+    path = mixed.spill_path()
+    if path is None:
+        pytest.skip("no /proc path for the spill file here")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)  # another writer's own descriptor
+    try:
+        segs = []
+        for k in range(0, len(pages), 9):
+            part = pages[k : k + 9]
+            if k % 27 == 0:  # the store's own buffered pages in between
+                mixed.observe_chunk([p[0] for p in part], [p[1] for p in part],
+                                    np.concatenate([p[2] for p in part]), np.array([len(p[2]) for p in part]))
+                continue
+            nos = np.array([mixed.site_number(p[0]) for p in part], dtype=np.uint32)
+            counts = np.array([len(p[2]) for p in part])
+            seg = write_segment(fd, np.concatenate([p[2] for p in part]), np.repeat(nos, counts), CountIndex.BUCKET_BITS)
+            segs.append(([p[0] for p in part], [p[1] for p in part], seg))
+        for sites, ids, seg in reversed(segs):  # registered in another order than written
+            mixed.add_segment(sites, ids, seg)
+    finally:
+        os.close(fd)
+    one.freeze(), mixed.freeze()
+    assert one._fps.keys() == mixed._fps.keys() and len(one._fps) == 7
+    for site in one._fps:
+        assert np.array_equal(one._fps[site], mixed._fps[site]) and np.array_equal(one._counts[site], mixed._counts[site])
+    assert one.doc_ids() == mixed.doc_ids() and all(one.site_pages(f"s{i}") == mixed.site_pages(f"s{i}") for i in range(7))
+
+
+def test_add_segment_refuses_what_observe_refuses() -> None:
+    from dedupe.errors import IndexStoreError
+
+    ix = CountIndex()
+    ix.add_segment(["s"], ["a"], None)
+    with pytest.raises(IndexStoreError):
+        ix.add_segment(["s"], ["a"], None)  # id seen
+    with pytest.raises(IndexStoreError):
+        ix.add_segment(["s", "s"], ["b"], None)  # one site per page
+    ix.freeze()
+    assert ix.spill_path() is None
+    with pytest.raises(IndexStoreError):
+        ix.add_segment(["s"], ["c"], None)  # frozen
+
+
+def test_worker_count_runs_must_be_sorted_unique() -> None:
+    fps = np.array([1, 5, 2, 3], dtype=np.uint64)
+    assert ec._sorted_unique_runs(fps, np.array([2, 2])) is fps  # each page's run sorted: as it is
+    with pytest.raises(ec.WorkerError):
+        ec._sorted_unique_runs(fps, np.array([3, 1]))
+    with pytest.raises(ec.WorkerError):
+        ec._sorted_unique_runs(np.array([4, 4], dtype=np.uint64), np.array([2]))  # a repeat
+
+
+def test_pool_workers_write_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a pool, the workers append the template fingerprints to the count file (the driver
+    registers segments, never observes fingerprint arrays) and the output equals the
+    one-process run's."""
+    from dedupe.engine.corpus import run_corpus
+    from dedupe.models import Document
+
+    got = {"seg": 0, "chunk": 0}
+    seg, chunk = CountIndex.add_segment, CountIndex.observe_chunk
+    monkeypatch.setattr(CountIndex, "add_segment", lambda self, *a: (got.__setitem__("seg", got["seg"] + 1), seg(self, *a))[1])
+    monkeypatch.setattr(CountIndex, "observe_chunk", lambda self, *a: (got.__setitem__("chunk", got["chunk"] + 1), chunk(self, *a))[1])
+    nav = "Home | News | Sport | Weather | Contact us | About this site"
+    docs = [Document(f"p{i}", f"{nav}\nStory {i} tells of the harbour, the market and the {i}th bridge of the town.\nFooter line © 2024 the site", site="s")
+            for i in range(40)]
+    one = [(r.text, r.spans) for r in run_corpus(docs, workers=1)]
+    assert got == {"seg": 0, "chunk": 1}
+    two = [(r.text, r.spans) for r in run_corpus(docs, workers=2)]
+    assert got["seg"] >= 1 and got["chunk"] == 1
+    assert one == two and all(nav not in t for t, _ in two)

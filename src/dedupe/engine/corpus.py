@@ -31,7 +31,10 @@ Per-document work (tokenising, fingerprints, cleaning, signatures) runs in ``wor
 processes: one pool for both passes (``forkserver`` with this module preloaded where there is
 one, else ``spawn``: :func:`_pool_context`). With a spilled input (and ``/proc``) the workers
 read the pages of their chunks from the spill file (:class:`_FileChunk`): no page's text goes
-through a pipe. After counting, the index is pickled once to a
+through a pipe; with the default :class:`CountIndex` they append each chunk's template
+fingerprints to its count file themselves (:meth:`CountIndex.spill_path
+<dedupe.engine.index.CountIndex.spill_path>`), so the driver neither receives nor sorts
+them (it registers where they lie). After counting, the index is pickled once to a
 temporary file that each worker loads on first use (the default :class:`CountIndex` is a few flat
 arrays holding only fingerprints seen on 2+ pages of a site). Work goes out in chunks of
 consecutive pages (:data:`CHUNK_DOCS`, :data:`CHUNK_BYTES`) whose tokenising, within-page
@@ -78,7 +81,7 @@ from ..models import CleanResult, Document, Span
 from . import crosspage, neardup, phrases
 from .phrases import phrase_pieces
 from .assemble import assemble
-from .index import CountIndex, IndexStore, release_memory
+from .index import CountIndex, IndexStore, release_memory, write_segment
 from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
 
 from .site import site_pieces as _site_pieces
@@ -516,17 +519,24 @@ def _write_all(fd: int, data: bytes) -> None:
 def _append_records(path: str, blobs: list[bytes]) -> tuple[int, list[int]]:
     """In a pool worker: append ``blobs`` to the driver's :class:`_Records` file at ``path`` in
     one write; returns (their offset, their lengths)."""
-    got = _W.get("records")
+    fd = _worker_fd("records", path)
+    data = b"".join(blobs)
+    n = os.write(fd, data)
+    if n != len(data):  # a regular file takes it all (else: disk full); a second write could interleave
+        raise WorkerError(f"could not write the row records ({n} of {len(data)} bytes)")
+    end = os.lseek(fd, 0, os.SEEK_CUR)  # this descriptor's own position: the end of its write
+    return end - len(data), [len(b) for b in blobs]
+
+
+def _worker_fd(key: str, path: str) -> int:
+    """In a pool worker: ``path`` (a file of the driver's) opened to append, once per path and
+    kept open (``key`` names the use)."""
+    got = _W.get(key)
     if got is None or got[0] != path:
         if got is not None:
             os.close(got[1])
-        got = _W["records"] = (path, os.open(path, os.O_WRONLY | os.O_APPEND))
-    data = b"".join(blobs)
-    n = os.write(got[1], data)
-    if n != len(data):  # a regular file takes it all (else: disk full); a second write could interleave
-        raise WorkerError(f"could not write the row records ({n} of {len(data)} bytes)")
-    end = os.lseek(got[1], 0, os.SEEK_CUR)  # this descriptor's own position: the end of its write
-    return end - len(data), [len(b) for b in blobs]
+        got = _W[key] = (path, os.open(path, os.O_WRONLY | os.O_APPEND))
+    return got[1]
 
 
 def _records(blobs: "list[bytes] | _FileChunk") -> list[bytes]:
@@ -541,9 +551,13 @@ def _records(blobs: "list[bytes] | _FileChunk") -> list[bytes]:
 Observed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, "list[tuple[str | None, str | None]]"]
 
 
-def _observe_chunk(blobs: "list[bytes] | _FileChunk") -> Observed:
+def _observe_chunk(task: "tuple[list[bytes] | _FileChunk, CountTo | None]") -> Observed:
     """Observe work of a chunk of pages (:func:`_encode_doc` records, or where they lie in the
-    driver's spill file): one tokenising pass and one signature pass for them all."""
+    driver's spill file): one tokenising pass and one signature pass for them all. With a
+    :data:`CountTo`, the pages' template fingerprints go to the driver's count file as one
+    segment (:func:`~dedupe.engine.index.write_segment`), and the segment is sent back in their
+    place (the fingerprints array is then empty)."""
+    blobs, count_to = task
     cfg: Config = _W["cfg"]
     decoded = [_decode_doc_meta(b) for b in _records(blobs)]
     docs = [d for d, _ in decoded]
@@ -561,11 +575,34 @@ def _observe_chunk(blobs: "list[bytes] | _FileChunk") -> Observed:
         fps_list = _fingerprints_many(texts, toks_list, cfg)
     n_fps = np.fromiter((len(f) for f in fps_list), dtype=np.int64, count=len(fps_list))
     fps = np.concatenate(fps_list).astype(np.uint64, copy=False) if fps_list else np.empty(0, dtype=np.uint64)
+    seg = None
+    if count_to is not None:
+        path, site_nos = count_to
+        seg = write_segment(_worker_fd("counts", path), _sorted_unique_runs(fps, n_fps), np.repeat(site_nos, n_fps), CountIndex.BUCKET_BITS)
+        fps = np.empty(0, dtype=np.uint64)
     if lines is not None:
         bfp, bs, be, n_blocks = crosspage.block_fingerprints_lines(toks_list, lines[0], lines[1], cfg.corpus)
     else:
         bfp, bs, be, n_blocks = crosspage.block_fingerprints_many(texts, toks_list, cfg.corpus)
-    return fps, n_fps, bfp, bs, be, n_blocks, raw_sigs, pids  # type: ignore[return-value]
+    return fps, n_fps, bfp, bs, be, n_blocks, raw_sigs, pids, seg  # type: ignore[return-value]
+
+
+#: where a pool worker sends a chunk's template fingerprints instead of the pipe: (the path of
+#: the driver's :class:`~dedupe.engine.index.CountIndex` spill file, each page's site number)
+CountTo = tuple[str, np.ndarray]
+
+
+def _sorted_unique_runs(fps: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``fps`` (page ``j``'s run: the next ``counts[j]``) with each page's run sorted unique, as
+    the counts need (a page holds a fingerprint or not); the runs the template pass gives are
+    already, and come back as they are. Counts must then stay the same: an unsorted run is an error."""
+    ends = np.cumsum(counts)
+    up = np.ones(len(fps), dtype=bool)
+    np.greater(fps[1:], fps[:-1], out=up[1:])
+    up[ends[:-1][ends[:-1] < len(fps)]] = True  # a page's first fingerprint
+    if not bool(up.all()):
+        raise WorkerError("the template fingerprints of a page are not sorted unique")
+    return fps
 
 
 def _shingles_chunk(items: list[tuple[bytes, bytes]]) -> list[np.ndarray]:
@@ -1226,18 +1263,27 @@ def run_corpus(
             if spill_path is not None and not pmap.can_open(spill_path):
                 spill_path = None  # e.g. a process that is not dumpable: its /proc fds are closed to others
 
-            def observe_tasks() -> Iterator["list[bytes] | _FileChunk"]:
+            # pool workers append the fingerprints to the default store's count file themselves
+            count_path = index.spill_path() if chunked and pmap.pool is not None else None  # type: ignore[attr-defined]
+            if count_path is not None and not pmap.can_open(count_path, append=True):
+                count_path = None
+
+            def observe_tasks() -> Iterator["tuple[list[bytes] | _FileChunk, CountTo | None]"]:
                 k = 0  # records of the spill file before this chunk
                 for chunk in _chunks(first_pass(), len, pmap.scale):
+                    count_to = None
+                    if count_path is not None:
+                        nos = [index.site_number(s) for s in sites[k : k + len(chunk)]]  # type: ignore[attr-defined]
+                        count_to = (count_path, np.array(nos, dtype=np.uint32))
                     if spill_path is None:
-                        yield chunk
+                        yield chunk, count_to
                     else:
                         assert doc_spill is not None
                         doc_spill.flush()
-                        yield _FileChunk(spill_path, doc_spill.start(k), [len(b) for b in chunk])
+                        yield _FileChunk(spill_path, doc_spill.start(k), [len(b) for b in chunk]), count_to
                     k += len(chunk)
 
-            for fps, n_fps, bfp, bs, be, n_blocks, c_sigs, c_pids in pmap(_observe_chunk, observe_tasks()):
+            for fps, n_fps, bfp, bs, be, n_blocks, c_sigs, c_pids, seg in pmap(_observe_chunk, observe_tasks()):
                 m = len(n_fps)
                 for u, t in c_pids:
                     pages.append(neardup.PageId(u, t))
@@ -1245,7 +1291,10 @@ def run_corpus(
                     if on_observe is not None:
                         for j in range(m):
                             on_observe(i + j, ids[i + j], c_sigs[j], pages[i + j])
-                    index.observe_chunk(sites[i : i + m], ids[i : i + m], fps, n_fps)
+                    if count_path is not None:  # the worker wrote the fingerprints
+                        index.add_segment(sites[i : i + m], ids[i : i + m], seg)  # type: ignore[attr-defined]
+                    else:
+                        index.observe_chunk(sites[i : i + m], ids[i : i + m], fps, n_fps)  # type: ignore[attr-defined]
                 else:
                     cut = np.concatenate(([0], np.cumsum(n_fps))).tolist()
                     for j in range(m):

@@ -20,7 +20,10 @@ from typing import Any, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..core import native
 from ..core.hashing import SortedLookup
+
+_SITE_K = native.load("site")  # C kernel of the count (:meth:`CountIndex._count`), or None
 
 
 def close_spill(owner: Any) -> None:
@@ -54,6 +57,51 @@ def release_memory() -> None:
 
 
 _MALLOC_TRIM: Any = None
+
+
+#: where a segment of (site, fingerprint) records lies in a :class:`CountIndex` spill file: (byte
+#: offset of its fingerprints, of its site numbers, cuts of its buckets)
+Segment = tuple[int, int, np.ndarray]
+
+
+def bucket_records(fps: np.ndarray, sites: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(site, fingerprint) records (uint64 fingerprints, uint32 site numbers) ordered by bucket
+    (the top ``bits`` <= 8 bits of the fingerprint; a stable radix sort), with each bucket's cut
+    (``2**bits + 1`` offsets)."""
+    bucket = (fps >> np.uint64(64 - bits)).astype(np.uint8)
+    order = np.argsort(bucket, kind="stable")
+    cuts = np.zeros((1 << bits) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(bucket, minlength=1 << bits), out=cuts[1:])
+    return fps[order], sites[order], cuts
+
+
+def write_segment(fd: int, fps: np.ndarray, sites: np.ndarray, bits: int) -> Segment:
+    """Append the records (:func:`bucket_records`) to the file ``fd`` as one segment, in one
+    ``writev`` (appends of other processes to an ``O_APPEND`` file never interleave with it);
+    returns where it lies."""
+    f, s, cuts = bucket_records(np.asarray(fps, dtype=np.uint64), np.asarray(sites, dtype=np.uint32), bits)
+    if not len(f):
+        return 0, 0, cuts
+    bufs = [memoryview(f).cast("B"), memoryview(s).cast("B")]
+    size = 12 * len(f)
+    os.lseek(fd, 0, os.SEEK_END)
+    n = os.writev(fd, bufs) if hasattr(os, "writev") else os.write(fd, b"".join(bufs))
+    if n != size:  # a regular file takes it all (else: disk full); a second write could interleave
+        raise OSError(f"could not write the count records ({n} of {size} bytes)")
+    base = os.lseek(fd, 0, os.SEEK_CUR) - size  # this descriptor's own position: the end of its write
+    return base, base + 8 * len(f), cuts
+
+
+def _read_into(fd: int, buf: memoryview, offset: int) -> None:
+    """Fill ``buf`` from file ``fd`` at ``offset`` (``preadv`` where there is one)."""
+    if hasattr(os, "preadv"):
+        n = os.preadv(fd, [buf], offset)
+    else:  # pragma: no cover - no preadv (not Linux / BSD)
+        data = os.pread(fd, len(buf), offset)
+        n = len(data)
+        buf[:n] = data
+    if n != len(buf):
+        raise OSError(f"the count spill file ended early ({n} of {len(buf)} bytes)")
 
 
 @runtime_checkable
@@ -215,6 +263,9 @@ class CountIndex:
     BUCKET_BITS = 8
     #: threads counting spilled buckets in :meth:`freeze` (two buckets in memory at a time)
     COUNT_THREADS = 2
+    #: buckets :meth:`freeze` reads at a time (one read per segment and column for them all:
+    #: segments that corpus workers wrote are small, one per chunk of pages)
+    GROUP_BUCKETS = 8
 
     def __init__(self, min_count: int = 1, spill_dir: str | None = None) -> None:
         self.min_count = max(1, int(min_count))
@@ -301,43 +352,108 @@ class CountIndex:
         self._buf, self._buf_site, self._buf_rep, self._buf_len = [], [], [], 0
         return fp, site
 
+    def _open_spill(self) -> int:
+        """The spill file's descriptor (created on first use: one anonymous file, gone when
+        closed, never left behind; a segment per bucket per flush). Every write appends
+        (``O_APPEND`` where there is ``fcntl``), so segments that other processes append
+        (:meth:`spill_path`) and this process's own never overlap."""
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryFile(prefix="dedupe-count-", suffix=".rec", dir=self._spill_dir)
+            self._segs = []
+            try:
+                import fcntl
+            except ImportError:  # pragma: no cover - not POSIX: no other writers (no /proc path)
+                pass
+            else:
+                fd = self._tmp.fileno()
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+        return self._tmp.fileno()
+
     def _flush(self) -> None:
         if not self._buf:
             return
-        if self._tmp is None:
-            # one anonymous file (gone when closed, never left behind); a segment per bucket per flush
-            self._tmp = tempfile.TemporaryFile(prefix="dedupe-count-", suffix=".rec", dir=self._spill_dir)
-            self._segs = []
-        fp, site = self._take_buffer()
-        bucket = (fp >> np.uint64(64 - self.BUCKET_BITS)).astype(np.uint8)
-        order = np.argsort(bucket, kind="stable")  # a radix sort for 8-bit keys
-        cuts = np.zeros((1 << self.BUCKET_BITS) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(bucket, minlength=1 << self.BUCKET_BITS), out=cuts[1:])
-        del bucket
-        self._tmp.seek(0, os.SEEK_END)
-        base_fp = self._tmp.tell()
-        self._tmp.write(memoryview(fp[order]))
-        del fp
-        self._tmp.write(memoryview(site[order]))
-        self._segs.append((base_fp, base_fp + 8 * int(cuts[-1]), cuts))
-        self._spilled += int(cuts[-1])
+        fd = self._open_spill()
+        self._add_seg(write_segment(fd, *self._take_buffer(), self.BUCKET_BITS))
 
-    def _read_bucket(self, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """The records of bucket ``b``: its segments read straight into two arrays."""
-        total = sum(int(cuts[b + 1]) - int(cuts[b]) for _, _, cuts in self._segs)
+    def _add_seg(self, seg: "Segment") -> None:
+        if int(seg[2][-1]):
+            self._segs.append(seg)
+            self._spilled += int(seg[2][-1])
+
+    # -- counting records that other processes wrote ----------------------------------------
+    def spill_path(self) -> str | None:
+        """A path another process (a corpus worker) can open to append segments of records
+        (:func:`write_segment`) to this store's spill file (Linux ``/proc``), else None. Pages
+        whose records went there are registered with :meth:`add_segment`."""
+        if self._frozen:
+            return None
+        fd = self._open_spill()
+        path = f"/proc/{os.getpid()}/fd/{fd}"
+        try:
+            same = os.path.samestat(os.stat(path), os.fstat(fd))
+        except OSError:
+            return None
+        return path if same else None
+
+    def site_number(self, site: str) -> int:
+        """The number of ``site`` in the records (:func:`write_segment`'s ``sites``)."""
+        return self._site_no.setdefault(site, len(self._site_no))
+
+    def add_segment(self, sites: "list[str]", doc_ids: "list[str]", seg: "Segment | None") -> None:
+        """Pages observed elsewhere: their records (each page's fingerprints sorted unique, with
+        the :meth:`site_number` of its site) are the segment ``seg`` that another process
+        appended to :meth:`spill_path` (None: none of the pages has a fingerprint). The same
+        counts as :meth:`observe_chunk` of those pages."""
+        from ..errors import IndexStoreError
+
+        if self._frozen:
+            raise IndexStoreError("CountIndex is frozen: no observe after freeze()")
+        if len(sites) != len(doc_ids):
+            raise IndexStoreError("add_segment: one site per page")
+        for site, doc_id in zip(sites, doc_ids):
+            if doc_id in self._doc_site:
+                raise IndexStoreError(f"CountIndex is append-only: document {doc_id!r} observed twice")
+            self._doc_site[doc_id] = site
+            self._pages[site].append(doc_id)
+        if seg is not None:
+            self._add_seg(seg)
+
+    def _read_buckets(self, b0: int, b1: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The records of buckets ``b0 .. b1 - 1``, one (fingerprints, site numbers) pair per
+        bucket, each bucket's records in segment order: each segment's run of these buckets
+        (contiguous: a segment is ordered by bucket) is read with one read per column, then each
+        bucket's runs are moved together (one scatter per column)."""
+        if not self._segs:
+            return [(np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32)) for _ in range(b0, b1)]
+        cuts = np.stack([c[b0 : b1 + 1] for _, _, c in self._segs])  # segments x (buckets + 1)
+        runs = np.diff(cuts, axis=1)  # each segment's records of each bucket
+        total = int(runs.sum())
         fps = np.empty(total, dtype=np.uint64)
         sites = np.empty(total, dtype=np.uint32)
+        fd = self._tmp.fileno()
         at = 0
-        for off_fp, off_site, cuts in self._segs:
-            lo, hi = int(cuts[b]), int(cuts[b + 1])
+        for (off_fp, off_site, _), lo, hi in zip(self._segs, cuts[:, 0].tolist(), cuts[:, -1].tolist()):
             if hi <= lo:
                 continue
-            self._tmp.seek(off_fp + 8 * lo)
-            self._tmp.readinto(memoryview(fps[at : at + hi - lo]).cast("B"))
-            self._tmp.seek(off_site + 4 * lo)
-            self._tmp.readinto(memoryview(sites[at : at + hi - lo]).cast("B"))
+            _read_into(fd, memoryview(fps[at : at + hi - lo]).cast("B"), off_fp + 8 * lo)
+            _read_into(fd, memoryview(sites[at : at + hi - lo]).cast("B"), off_site + 4 * lo)
             at += hi - lo
-        return fps, sites
+        if b1 - b0 == 1 or len(self._segs) == 1:
+            ends = np.cumsum(runs.sum(axis=0)).tolist()
+        else:
+            # read order is (segment, bucket); wanted (bucket, segment): each run moves by the
+            # difference of its two exclusive prefix sums
+            flat = runs.ravel()
+            src = np.cumsum(flat) - flat
+            by_bucket = runs.T.ravel()
+            dst = (np.cumsum(by_bucket) - by_bucket).reshape(runs.T.shape).T.ravel()
+            dest = np.repeat(dst - src, flat) + np.arange(total)
+            out_f, out_s = np.empty_like(fps), np.empty_like(sites)
+            out_f[dest], out_s[dest] = fps, sites
+            fps, sites = out_f, out_s
+            ends = np.cumsum(by_bucket.reshape(b1 - b0, -1).sum(axis=1)).tolist()
+        starts = [0] + ends[:-1]
+        return [(fps[a:b], sites[a:b]) for a, b in zip(starts, ends)]
 
     def _count(
         self, fp: np.ndarray, site: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], bucket: int | None = None
@@ -348,6 +464,14 @@ class CountIndex:
         if not len(fp):
             return
         low_bits = 64 - self.BUCKET_BITS
+        if _SITE_K is not None and fp.dtype == np.uint64 and site.dtype == np.uint32:
+            # the kernel: one hash-table pass, only the kept pairs sorted (same arrays)
+            fp, site = np.ascontiguousarray(fp), np.ascontiguousarray(site)
+            s, f, cnt = np.empty(len(fp), dtype=np.uint32), np.empty(len(fp), dtype=np.uint64), np.empty(len(fp), dtype=np.uint32)
+            k = _SITE_K.count_pairs(fp, site, self.min_count, s, f, cnt)
+            if k:
+                parts.append((s[:k].copy(), f[:k].copy(), cnt[:k].copy()))
+            return
         if bucket is not None and len(self._site_no) <= 1 << self.BUCKET_BITS:
             # one bucket: every fingerprint has the same top BUCKET_BITS bits, so the site number
             # takes their place in one uint64 key, and one in-place sort of the keys orders the
@@ -382,10 +506,12 @@ class CountIndex:
         if len(s):
             parts.append((s, f, cnt))
 
-    def _count_bucket(self, fp: np.ndarray, site: np.ndarray, b: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """:meth:`_count` of bucket ``b`` into a list of its own (runs on a counting thread)."""
+    def _count_buckets(self, b0: int, b1: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`_count` of buckets ``b0 .. b1 - 1`` as read from the spill file, into a list of
+        their own (runs on a counting thread)."""
         out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._count(fp, site, out, bucket=b)
+        for k, (fp, site) in enumerate(self._read_buckets(b0, b1)):
+            self._count(fp, site, out, bucket=b0 + k)
         return out
 
     def _narrow(self, site: np.ndarray) -> np.ndarray:
@@ -401,16 +527,18 @@ class CountIndex:
             self._count(*self._take_buffer(), parts)
         else:
             self._flush()
-            # buckets are read one after the other here and counted two at a time on threads
-            # (numpy's sorts and element-wise loops release the GIL; the corpus workers are idle
-            # meanwhile), their parts kept in bucket order
+            # groups of GROUP_BUCKETS buckets are read and counted two at a time on threads (a
+            # read per segment per group, whoever wrote the segment; reads, numpy's sorts and the
+            # count kernel release the GIL; the corpus workers are idle meanwhile), their parts
+            # kept in bucket order
             pending: deque[Future[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]] = deque()
+            n_buckets, g = 1 << self.BUCKET_BITS, max(1, min(self.GROUP_BUCKETS, 1 << self.BUCKET_BITS))
             with ThreadPoolExecutor(max_workers=self.COUNT_THREADS, thread_name_prefix="dedupe-count") as pool:
-                for b in range(1 << self.BUCKET_BITS):
-                    pending.append(pool.submit(self._count_bucket, *self._read_bucket(b), b))
+                for b0 in range(0, n_buckets, g):
+                    pending.append(pool.submit(self._count_buckets, b0, min(b0 + g, n_buckets)))
                     if len(pending) >= self.COUNT_THREADS:
                         parts.extend(pending.popleft().result())
-                    if b % 32 == 31:
+                    if (b0 + g) % 32 == 0:
                         release_memory()  # the buckets' work buffers, freed between kept parts
                 while pending:
                     parts.extend(pending.popleft().result())

@@ -11,6 +11,7 @@
  *   units_many -> maintext._units_cat             (units, list markers, lines, comment headers)
  *   main_runs  -> maintext._main_run             (Kadane run, headline, restored units, off-main runs)
  *   lookup     -> core.hashing.SortedLookup      (page counts of fingerprints in a site's sorted table)
+ *   count_pairs -> index.CountIndex._count        (distinct (site, fingerprint) records counted)
  *
  * Arrays come through the buffer protocol (C-contiguous, 1-D, checked item size and kind);
  * outputs are preallocated by the caller. uint64 arithmetic wraps modulo 2**64 like numpy's.
@@ -19,6 +20,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAXBUF 24
@@ -907,6 +909,90 @@ static PyObject *lookup(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* count_pairs(fps, sites, min_count, out_site, out_fp, out_cnt) -> k: the distinct (site,
+ * fingerprint) pairs of the records (uint64 fps[i], uint32 sites[i]) held by at least min_count
+ * records, with their number, sorted by (site, fingerprint): out_*[0:k]. An open-addressing hash
+ * table (linear probing, at most half full) counts them in one pass; only the kept pairs are
+ * sorted. Outputs hold len(fps) entries (the most there can be). */
+typedef struct {
+    uint64_t fp;
+    uint32_t site;
+    uint32_t cnt; /* 0: an empty slot */
+} Pair;
+
+static int pair_cmp(const void *a, const void *b) {
+    const Pair *x = a, *y = b;
+    if (x->site != y->site) return x->site < y->site ? -1 : 1;
+    if (x->fp != y->fp) return x->fp < y->fp ? -1 : 1;
+    return 0;
+}
+
+static PyObject *count_pairs(PyObject *self, PyObject *args) {
+    PyObject *of, *os, *oos, *oof, *ooc;
+    long long min_count;
+    if (!PyArg_ParseTuple(args, "OOLOOO", &of, &os, &min_count, &oos, &oof, &ooc)) return NULL;
+    Bufs bs = {.n = 0};
+    Py_ssize_t n = 0, ns = 0, n1 = 0, n2 = 0, n3 = 0;
+    const uint64_t *fp = get(&bs, of, 8, "LQ", 0, "fps", &n);
+    const uint32_t *site = fp ? get(&bs, os, 4, "IL", 0, "sites", &ns) : NULL;
+    uint32_t *o_site = site ? get(&bs, oos, 4, "IL", 1, "out_site", &n1) : NULL;
+    uint64_t *o_fp = o_site ? get(&bs, oof, 8, "LQ", 1, "out_fp", &n2) : NULL;
+    uint32_t *o_cnt = o_fp ? get(&bs, ooc, 4, "IL", 1, "out_cnt", &n3) : NULL;
+    if (o_cnt == NULL) {
+        release_all(&bs);
+        return NULL;
+    }
+    if (ns != n || n1 < n || n2 < n || n3 < n) {
+        release_all(&bs);
+        PyErr_SetString(PyExc_ValueError, "count_pairs: one site per fingerprint, outputs of len(fps) at least");
+        return NULL;
+    }
+    if (min_count < 1) min_count = 1;
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n) cap <<= 1;
+    Pair *table = n ? calloc(cap, sizeof(Pair)) : NULL;
+    if (n && table == NULL) {
+        release_all(&bs);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t k = 0;
+    Py_BEGIN_ALLOW_THREADS
+    const size_t mask = cap - 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const uint64_t f = fp[i];
+        const uint32_t s = site[i];
+        size_t h = (size_t)fmix64(f ^ ((uint64_t)s * 0x9E3779B97F4A7C15ULL)) & mask;
+        for (;;) {
+            Pair *p = &table[h];
+            if (p->cnt == 0) {
+                p->fp = f;
+                p->site = s;
+                p->cnt = 1;
+                break;
+            }
+            if (p->fp == f && p->site == s) {
+                p->cnt++;
+                break;
+            }
+            h = (h + 1) & mask;
+        }
+    }
+    if (n) {
+        for (size_t h = 0; h < cap; h++)
+            if (table[h].cnt >= (uint64_t)min_count) table[k++] = table[h]; /* k <= h: in place */
+        qsort(table, (size_t)k, sizeof(Pair), pair_cmp);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            o_site[j] = table[j].site;
+            o_fp[j] = table[j].fp;
+            o_cnt[j] = table[j].cnt;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(table);
+    release_all(&bs);
+    return PyLong_FromSsize_t(k);
+}
+
 static PyMethodDef methods[] = {
     {"units_many", units_many, METH_VARARGS, "units, list markers and header lines of a chunk (see the file's comment)."},
     {"fingerprints", fingerprints, METH_VARARGS, "sorted unique fingerprints of a chunk's pages (see the file's comment)."},
@@ -915,6 +1001,7 @@ static PyMethodDef methods[] = {
     {"runs_many", runs_many, METH_VARARGS, "template runs of a chunk (see the file's comment)."},
     {"main_runs", main_runs, METH_VARARGS, "main runs and off-main runs of a chunk (see the file's comment)."},
     {"lookup", lookup, METH_VARARGS, "indexes of values in sorted keys through a top-bits directory (see its comment)."},
+    {"count_pairs", count_pairs, METH_VARARGS, "distinct (site, fingerprint) records held by min_count or more, counted (see its comment)."},
     {NULL, NULL, 0, NULL},
 };
 
