@@ -194,12 +194,17 @@ def write_output(path: str, content: str) -> None:
             raise InputError(f"{path}: cannot write: {exc.strerror}") from None
 
 
+#: write buffer of an output file: rows go to the file in 1 MB writes (the default 8 KB took a
+#: system call every second row; same bytes)
+OUTPUT_BUFFER = 1 << 20
+
+
 def open_output(path: str) -> IO[str]:
     """A text stream for an output path: stdout for ``-``, else the file (UTF-8, ``\n`` line ends)."""
     if path == "-":
         return sys.stdout
     try:
-        return open(path, "w", encoding="utf-8", newline="\n")
+        return open(path, "w", encoding="utf-8", newline="\n", buffering=OUTPUT_BUFFER)
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {exc.strerror}") from None
 
