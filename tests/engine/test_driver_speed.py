@@ -320,13 +320,66 @@ def test_add_segment_refuses_what_observe_refuses() -> None:
         ix.add_segment(["s"], ["c"], None)  # frozen
 
 
-def test_worker_count_runs_must_be_sorted_unique() -> None:
-    fps = np.array([1, 5, 2, 3], dtype=np.uint64)
-    assert ec._sorted_unique_runs(fps, np.array([2, 2])) is fps  # each page's run sorted: as it is
-    with pytest.raises(ec.WorkerError):
-        ec._sorted_unique_runs(fps, np.array([3, 1]))
-    with pytest.raises(ec.WorkerError):
-        ec._sorted_unique_runs(np.array([4, 4], dtype=np.uint64), np.array([2]))  # a repeat
+def test_worker_count_runs_are_made_sorted_unique() -> None:
+    fps, counts = np.array([1, 5, 2, 3], dtype=np.uint64), np.array([2, 2])
+    got = ec._sorted_unique_runs(fps, counts)
+    assert got[0] is fps and got[1] is counts  # each page's run sorted unique: as it is
+    f, n = ec._sorted_unique_runs(np.array([5, 1, 1, 2, 2, 7], dtype=np.uint64), np.array([3, 0, 3]))
+    assert f.tolist() == [1, 5, 2, 7] and n.tolist() == [2, 0, 2]  # a page counts a fingerprint once
+
+
+def test_add_segment_refuses_other_buckets() -> None:
+    from dedupe.engine.index import write_segment
+    from dedupe.errors import IndexStoreError
+
+    ix = CountIndex()
+    ix.BUCKET_BITS = 4
+    with pytest.raises(IndexStoreError, match="buckets"):
+        ix.add_segment(["s"], ["a"], (0, 0, np.zeros(257, dtype=np.int64)))
+    path = ix.spill_path()
+    if path is None:
+        pytest.skip("no /proc path for the spill file here")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        seg = write_segment(fd, np.array([1, 1 << 63], dtype=np.uint64), np.zeros(2, dtype=np.uint32), 4)
+    finally:
+        os.close(fd)
+    ix.add_segment(["s"], ["b"], seg)
+    ix.observe("s", "c", np.array([1 << 63], dtype=np.uint64))
+    assert ix.freeze().doc_freq("s", np.array([1, 1 << 63], dtype=np.uint64)).tolist() == [1, 2]
+
+
+def test_pool_workers_close_the_count_file(tmp_path) -> None:
+    """After counting, no worker holds the count file open (its disk space is freed when the
+    driver closes it, not when the pool ends)."""
+    import glob
+
+    from dedupe.engine.corpus import _Mapper, _observe_chunk, _encode_doc
+    from dedupe.models import Document
+
+    ix = CountIndex(min_count=1, spill_dir=str(tmp_path))
+    path = ix.spill_path()
+    if path is None:
+        pytest.skip("no /proc path for the spill file here")
+    docs = [Document(f"d{i}", f"the same line on every page\nand page {i} of it", site="s") for i in range(6)]
+    nos = np.full(3, ix.site_number("s"), dtype=np.uint32)
+    with _Mapper(2, Config(), False) as pmap:
+        out = list(pmap(_observe_chunk, [([_encode_doc(d) for d in docs[:3]], (path, nos, 8)),
+                                          ([_encode_doc(d) for d in docs[3:]], (path, nos, 8))]))
+        target = os.readlink(path)
+        pids = [p.pid for p in pmap.pool._processes.values()]
+        held = [p for p in pids for fd in glob.glob(f"/proc/{p}/fd/*") if _readlink(fd) == target]
+        assert not held
+    ix.add_segment(["s"] * 3, [d.id for d in docs[:3]], out[0][-1])
+    ix.add_segment(["s"] * 3, [d.id for d in docs[3:]], out[1][-1])
+    assert ix.freeze().site_pages("s") == 6 and ix.n_fingerprints() > 0
+
+
+def _readlink(p: str) -> str:
+    try:
+        return os.readlink(p)
+    except OSError:
+        return ""
 
 
 def test_pool_workers_write_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -340,6 +393,8 @@ def test_pool_workers_write_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
     seg, chunk = CountIndex.add_segment, CountIndex.observe_chunk
     monkeypatch.setattr(CountIndex, "add_segment", lambda self, *a: (got.__setitem__("seg", got["seg"] + 1), seg(self, *a))[1])
     monkeypatch.setattr(CountIndex, "observe_chunk", lambda self, *a: (got.__setitem__("chunk", got["chunk"] + 1), chunk(self, *a))[1])
+    if CountIndex().spill_path() is None:
+        pytest.skip("no /proc path for the spill file here")
     nav = "Home | News | Sport | Weather | Contact us | About this site"
     docs = [Document(f"p{i}", f"{nav}\nStory {i} tells of the harbour, the market and the {i}th bridge of the town.\nFooter line © 2024 the site", site="s")
             for i in range(40)]

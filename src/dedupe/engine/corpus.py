@@ -519,24 +519,17 @@ def _write_all(fd: int, data: bytes) -> None:
 def _append_records(path: str, blobs: list[bytes]) -> tuple[int, list[int]]:
     """In a pool worker: append ``blobs`` to the driver's :class:`_Records` file at ``path`` in
     one write; returns (their offset, their lengths)."""
-    fd = _worker_fd("records", path)
-    data = b"".join(blobs)
-    n = os.write(fd, data)
-    if n != len(data):  # a regular file takes it all (else: disk full); a second write could interleave
-        raise WorkerError(f"could not write the row records ({n} of {len(data)} bytes)")
-    end = os.lseek(fd, 0, os.SEEK_CUR)  # this descriptor's own position: the end of its write
-    return end - len(data), [len(b) for b in blobs]
-
-
-def _worker_fd(key: str, path: str) -> int:
-    """In a pool worker: ``path`` (a file of the driver's) opened to append, once per path and
-    kept open (``key`` names the use)."""
-    got = _W.get(key)
+    got = _W.get("records")
     if got is None or got[0] != path:
         if got is not None:
             os.close(got[1])
-        got = _W[key] = (path, os.open(path, os.O_WRONLY | os.O_APPEND))
-    return got[1]
+        got = _W["records"] = (path, os.open(path, os.O_WRONLY | os.O_APPEND))
+    data = b"".join(blobs)
+    n = os.write(got[1], data)
+    if n != len(data):  # a regular file takes it all (else: disk full); a second write could interleave
+        raise WorkerError(f"could not write the row records ({n} of {len(data)} bytes)")
+    end = os.lseek(got[1], 0, os.SEEK_CUR)  # this descriptor's own position: the end of its write
+    return end - len(data), [len(b) for b in blobs]
 
 
 def _records(blobs: "list[bytes] | _FileChunk") -> list[bytes]:
@@ -577,8 +570,15 @@ def _observe_chunk(task: "tuple[list[bytes] | _FileChunk, CountTo | None]") -> O
     fps = np.concatenate(fps_list).astype(np.uint64, copy=False) if fps_list else np.empty(0, dtype=np.uint64)
     seg = None
     if count_to is not None:
-        path, site_nos = count_to
-        seg = write_segment(_worker_fd("counts", path), _sorted_unique_runs(fps, n_fps), np.repeat(site_nos, n_fps), CountIndex.BUCKET_BITS)
+        path, site_nos, bits = count_to
+        fps, n_fps = _sorted_unique_runs(fps, n_fps)
+        # opened per chunk: a descriptor kept open would keep the deleted file's disk space after
+        # the driver closed it (through the whole clean pass)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            seg = write_segment(fd, fps, np.repeat(site_nos, n_fps), bits)
+        finally:
+            os.close(fd)
         fps = np.empty(0, dtype=np.uint64)
     if lines is not None:
         bfp, bs, be, n_blocks = crosspage.block_fingerprints_lines(toks_list, lines[0], lines[1], cfg.corpus)
@@ -588,21 +588,24 @@ def _observe_chunk(task: "tuple[list[bytes] | _FileChunk, CountTo | None]") -> O
 
 
 #: where a pool worker sends a chunk's template fingerprints instead of the pipe: (the path of
-#: the driver's :class:`~dedupe.engine.index.CountIndex` spill file, each page's site number)
-CountTo = tuple[str, np.ndarray]
+#: the driver's :class:`~dedupe.engine.index.CountIndex` spill file, each page's site number,
+#: the store's ``BUCKET_BITS``)
+CountTo = tuple[str, np.ndarray, int]
 
 
-def _sorted_unique_runs(fps: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """``fps`` (page ``j``'s run: the next ``counts[j]``) with each page's run sorted unique, as
-    the counts need (a page holds a fingerprint or not); the runs the template pass gives are
-    already, and come back as they are. Counts must then stay the same: an unsorted run is an error."""
+def _sorted_unique_runs(fps: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(fps, counts)`` (page ``j``'s run: the next ``counts[j]`` fingerprints) with each
+    page's run sorted unique, as the counts need (a page holds a fingerprint or not). The runs
+    the template pass gives are already, and come back as they are (the same arrays)."""
     ends = np.cumsum(counts)
     up = np.ones(len(fps), dtype=bool)
     np.greater(fps[1:], fps[:-1], out=up[1:])
     up[ends[:-1][ends[:-1] < len(fps)]] = True  # a page's first fingerprint
-    if not bool(up.all()):
-        raise WorkerError("the template fingerprints of a page are not sorted unique")
-    return fps
+    if bool(up.all()):
+        return fps, counts
+    runs = [np.unique(fps[b - c : b]) for b, c in zip(ends.tolist(), np.asarray(counts).tolist())]
+    n = np.fromiter((len(r) for r in runs), dtype=np.int64, count=len(runs))
+    return (np.concatenate(runs) if runs else fps[:0]), n
 
 
 def _shingles_chunk(items: list[tuple[bytes, bytes]]) -> list[np.ndarray]:
@@ -680,6 +683,12 @@ CHUNK_BYTES = 1 << 16
 #: account for (driver -8%, workers -5% CPU at 10 MB), at ~7 MB more peak RSS per worker; with
 #: ``workers=1`` the chunk's work memory is the caller's process, so chunks stay small there
 POOL_CHUNK_SCALE = 2
+#: observe chunks sent to pool workers are this many times larger still (the observe work of a
+#: page is a third of its clean work, and each chunk's template fingerprints become one segment of
+#: the count file: ~100 segments per 100 MB of corpus, so :meth:`CountIndex.freeze
+#: <dedupe.engine.index.CountIndex.freeze>` reads a bucket in ~100 reads, as many per MB whatever
+#: the corpus size)
+OBSERVE_CHUNK_SCALE = 8
 
 
 def _chunks(items: Iterable[Any], size_of: Callable[[Any], int], scale: int = 1) -> Iterator[list[Any]]:
@@ -980,8 +989,10 @@ class _Mapper:
         self.pool: Any = None
         self.index_path: str | None = None
         self._env: dict[str, str | None] = {}
-        #: chunk size factor of this mapper's tasks (see :data:`POOL_CHUNK_SCALE`)
+        #: chunk size factor of this mapper's tasks (see :data:`POOL_CHUNK_SCALE`), and of its
+        #: observe tasks (:data:`OBSERVE_CHUNK_SCALE`)
         self.scale = POOL_CHUNK_SCALE if workers > 1 else 1
+        self.observe_scale = OBSERVE_CHUNK_SCALE if workers > 1 else 1
 
     def __enter__(self) -> "_Mapper":
         _init_worker(self.cfg, None, self.dedupe_only)
@@ -1270,11 +1281,11 @@ def run_corpus(
 
             def observe_tasks() -> Iterator["tuple[list[bytes] | _FileChunk, CountTo | None]"]:
                 k = 0  # records of the spill file before this chunk
-                for chunk in _chunks(first_pass(), len, pmap.scale):
+                for chunk in _chunks(first_pass(), len, pmap.observe_scale):
                     count_to = None
                     if count_path is not None:
                         nos = [index.site_number(s) for s in sites[k : k + len(chunk)]]  # type: ignore[attr-defined]
-                        count_to = (count_path, np.array(nos, dtype=np.uint32))
+                        count_to = (count_path, np.array(nos, dtype=np.uint32), index.BUCKET_BITS)  # type: ignore[attr-defined]
                     if spill_path is None:
                         yield chunk, count_to
                     else:

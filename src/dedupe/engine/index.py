@@ -92,17 +92,22 @@ def write_segment(fd: int, fps: np.ndarray, sites: np.ndarray, bits: int) -> Seg
     return base, base + 8 * len(f), cuts
 
 
-def _read_into(fd: int, buf: memoryview, offset: int) -> None:
-    """Fill ``buf`` from file ``fd`` at ``offset`` (``preadv`` where there is one)."""
+def _read_into(fd: int, bufs: "list[memoryview]", offset: int) -> None:
+    """Fill ``bufs`` one after the other from file ``fd`` at ``offset`` (one ``preadv`` where
+    there is one)."""
+    size = sum(len(b) for b in bufs)
     if hasattr(os, "preadv"):
-        n = os.preadv(fd, [buf], offset)
+        n = os.preadv(fd, bufs, offset)
     else:  # pragma: no cover - no preadv (not Linux / BSD)
-        data = os.pread(fd, len(buf), offset)
-        n = len(data)
-        buf[:n] = data
-    if n != len(buf):
-        raise OSError(f"the count spill file ended early ({n} of {len(buf)} bytes)")
-
+        data = os.pread(fd, size, offset)
+        n = at = len(data)
+        if n == size:
+            at = 0
+            for b in bufs:
+                b[:] = data[at : at + len(b)]
+                at += len(b)
+    if n != size:
+        raise OSError(f"the count spill file ended early ({n} of {size} bytes)")
 
 @runtime_checkable
 class IndexStore(Protocol):
@@ -237,12 +242,14 @@ class CountIndex:
     Counting spills to disk, so memory stays flat whatever the corpus size: each observed page's
     unique fingerprints are buffered as ``(site number, fingerprint)`` records; a full buffer
     (``BUFFER_RECORDS``) is sorted by the top ``BUCKET_BITS`` bits of the fingerprint and appended
-    to one anonymous temporary file (its fingerprints, then their site numbers), with the offsets
-    of each bucket's segment remembered. :meth:`freeze` then reads one bucket at a time (its segments), counts
-    pages per ``(site, fingerprint)`` with one sort, and keeps per site the sorted fingerprints
-    held by at least ``min_count`` pages (buckets are visited in fingerprint order, so each site's
-    array comes out sorted). Peak memory while freezing: one bucket (~1/256 of the records) plus
-    what is kept. ``doc_freq`` is one ``np.searchsorted`` per call and the frozen store pickles as a
+    to one anonymous temporary file (its fingerprints, then their site numbers) as a segment, with
+    the offsets of each bucket's run remembered (corpus workers append segments of their own:
+    :meth:`spill_path`, :meth:`add_segment`). :meth:`freeze` then reads ``GROUP_BUCKETS``
+    buckets at a time (a read per segment), counts pages per ``(site, fingerprint)`` (a hash
+    table in the C kernel, else one sort), and keeps per site the sorted fingerprints held by at
+    least ``min_count`` pages (buckets are visited in fingerprint order, so each site's array
+    comes out sorted). Peak memory while freezing: ``COUNT_THREADS`` groups of buckets (each
+    ~``GROUP_BUCKETS``/256 of the records, 12 bytes a record) plus what is kept. ``doc_freq`` is one ``np.searchsorted`` per call and the frozen store pickles as a
     few flat arrays per site (cheap to hand to ``spawn`` workers).
 
     Semantics: identical to :class:`MemoryIndex` for every fingerprint held by ``>= min_count``
@@ -261,11 +268,11 @@ class CountIndex:
     BUFFER_RECORDS = 1 << 18
     #: buckets (by the top bits of the fingerprint) counted one at a time by :meth:`freeze` (<= 8)
     BUCKET_BITS = 8
-    #: threads counting spilled buckets in :meth:`freeze` (two buckets in memory at a time)
+    #: threads reading and counting groups of spilled buckets in :meth:`freeze` (one group each)
     COUNT_THREADS = 2
-    #: buckets :meth:`freeze` reads at a time (one read per segment and column for them all:
-    #: segments that corpus workers wrote are small, one per chunk of pages)
-    GROUP_BUCKETS = 8
+    #: buckets :meth:`freeze` reads at a time per thread (one read per segment and column for
+    #: them all: corpus workers write a segment per observe chunk, smaller than the buffer's)
+    GROUP_BUCKETS = 2
 
     def __init__(self, min_count: int = 1, spill_dir: str | None = None) -> None:
         self.min_count = max(1, int(min_count))
@@ -402,14 +409,17 @@ class CountIndex:
     def add_segment(self, sites: "list[str]", doc_ids: "list[str]", seg: "Segment | None") -> None:
         """Pages observed elsewhere: their records (each page's fingerprints sorted unique, with
         the :meth:`site_number` of its site) are the segment ``seg`` that another process
-        appended to :meth:`spill_path` (None: none of the pages has a fingerprint). The same
-        counts as :meth:`observe_chunk` of those pages."""
+        appended to :meth:`spill_path` with :func:`write_segment` and this store's
+        ``BUCKET_BITS`` (None, or a segment of no records: none of the pages has a fingerprint).
+        The same counts as :meth:`observe_chunk` of those pages."""
         from ..errors import IndexStoreError
 
         if self._frozen:
             raise IndexStoreError("CountIndex is frozen: no observe after freeze()")
         if len(sites) != len(doc_ids):
             raise IndexStoreError("add_segment: one site per page")
+        if seg is not None and len(seg[2]) != (1 << self.BUCKET_BITS) + 1:
+            raise IndexStoreError(f"add_segment: the segment is cut in {len(seg[2]) - 1} buckets, this store in {1 << self.BUCKET_BITS}")
         for site, doc_id in zip(sites, doc_ids):
             if doc_id in self._doc_site:
                 raise IndexStoreError(f"CountIndex is append-only: document {doc_id!r} observed twice")
@@ -421,39 +431,27 @@ class CountIndex:
     def _read_buckets(self, b0: int, b1: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """The records of buckets ``b0 .. b1 - 1``, one (fingerprints, site numbers) pair per
         bucket, each bucket's records in segment order: each segment's run of these buckets
-        (contiguous: a segment is ordered by bucket) is read with one read per column, then each
-        bucket's runs are moved together (one scatter per column)."""
+        (contiguous: a segment is ordered by bucket) is read with one read per column, scattered
+        by the read itself into each bucket's place (a buffer per bucket): no copy after it."""
+        nb = b1 - b0
         if not self._segs:
-            return [(np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32)) for _ in range(b0, b1)]
+            return [(np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32)) for _ in range(nb)]
         cuts = np.stack([c[b0 : b1 + 1] for _, _, c in self._segs])  # segments x (buckets + 1)
         runs = np.diff(cuts, axis=1)  # each segment's records of each bucket
-        total = int(runs.sum())
-        fps = np.empty(total, dtype=np.uint64)
-        sites = np.empty(total, dtype=np.uint32)
+        bstart = np.zeros(nb + 1, dtype=np.int64)
+        np.cumsum(runs.sum(axis=0), out=bstart[1:])
+        dest = bstart[:-1] + np.cumsum(runs, axis=0) - runs  # where a segment's run of a bucket goes
+        fps = np.empty(int(bstart[-1]), dtype=np.uint64)
+        sites = np.empty(int(bstart[-1]), dtype=np.uint32)
+        mf, ms = memoryview(fps).cast("B"), memoryview(sites).cast("B")
         fd = self._tmp.fileno()
-        at = 0
-        for (off_fp, off_site, _), lo, hi in zip(self._segs, cuts[:, 0].tolist(), cuts[:, -1].tolist()):
-            if hi <= lo:
-                continue
-            _read_into(fd, memoryview(fps[at : at + hi - lo]).cast("B"), off_fp + 8 * lo)
-            _read_into(fd, memoryview(sites[at : at + hi - lo]).cast("B"), off_site + 4 * lo)
-            at += hi - lo
-        if b1 - b0 == 1 or len(self._segs) == 1:
-            ends = np.cumsum(runs.sum(axis=0)).tolist()
-        else:
-            # read order is (segment, bucket); wanted (bucket, segment): each run moves by the
-            # difference of its two exclusive prefix sums
-            flat = runs.ravel()
-            src = np.cumsum(flat) - flat
-            by_bucket = runs.T.ravel()
-            dst = (np.cumsum(by_bucket) - by_bucket).reshape(runs.T.shape).T.ravel()
-            dest = np.repeat(dst - src, flat) + np.arange(total)
-            out_f, out_s = np.empty_like(fps), np.empty_like(sites)
-            out_f[dest], out_s[dest] = fps, sites
-            fps, sites = out_f, out_s
-            ends = np.cumsum(by_bucket.reshape(b1 - b0, -1).sum(axis=1)).tolist()
-        starts = [0] + ends[:-1]
-        return [(fps[a:b], sites[a:b]) for a, b in zip(starts, ends)]
+        for (off_fp, off_site, _), lo, r, d in zip(self._segs, cuts[:, 0].tolist(), runs.tolist(), dest.tolist()):
+            got = [(a, n) for a, n in zip(d, r) if n]
+            if got:
+                _read_into(fd, [mf[8 * a : 8 * (a + n)] for a, n in got], off_fp + 8 * lo)
+                _read_into(fd, [ms[4 * a : 4 * (a + n)] for a, n in got], off_site + 4 * lo)
+        b = bstart.tolist()
+        return [(fps[b[k] : b[k + 1]], sites[b[k] : b[k + 1]]) for k in range(nb)]
 
     def _count(
         self, fp: np.ndarray, site: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], bucket: int | None = None
@@ -468,7 +466,7 @@ class CountIndex:
             # the kernel: one hash-table pass, only the kept pairs sorted (same arrays)
             fp, site = np.ascontiguousarray(fp), np.ascontiguousarray(site)
             s, f, cnt = np.empty(len(fp), dtype=np.uint32), np.empty(len(fp), dtype=np.uint64), np.empty(len(fp), dtype=np.uint32)
-            k = _SITE_K.count_pairs(fp, site, self.min_count, s, f, cnt)
+            k = _SITE_K.count_pairs(fp, site, min(self.min_count, 1 << 32), s, f, cnt)  # counts are uint32
             if k:
                 parts.append((s[:k].copy(), f[:k].copy(), cnt[:k].copy()))
             return
