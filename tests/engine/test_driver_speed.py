@@ -264,16 +264,18 @@ def _pages_for_count(seed: int, n: int = 300, n_sites: int = 7) -> list[tuple[st
     return pages
 
 
-@pytest.mark.parametrize("group", [1, 8, 256])
-def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.MonkeyPatch, group: int) -> None:
+@pytest.mark.parametrize("group,preadv", [(1, True), (2, True), (8, True), (256, True), (3, False)])
+def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.MonkeyPatch, group: int, preadv: bool) -> None:
     """Pages whose records another process appended to the spill file (write_segment through the
     file's /proc path, as pool workers do), interleaved with the store's own flushes, count
-    exactly as page-by-page observe: whatever the order the segments land in and however many
-    buckets freeze reads at a time."""
+    exactly as page-by-page observe and as a plain count of the pages: whatever the order the
+    segments land in, however many buckets freeze reads at a time, with or without preadv."""
     from dedupe.engine.index import write_segment
 
     monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 200)
     monkeypatch.setattr(CountIndex, "GROUP_BUCKETS", group)
+    if not preadv:
+        monkeypatch.delattr(os, "preadv", raising=False)
     pages = _pages_for_count(group)
     one, mixed = CountIndex(min_count=2), CountIndex(min_count=2)
     for site, doc_id, fps in pages:
@@ -299,6 +301,8 @@ def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.Monkey
     finally:
         os.close(fd)
     one.freeze(), mixed.freeze()
+    want = _brute([(site, fps) for site, _, fps in pages], 2)
+    assert {site: dict(zip(mixed._fps[site].tolist(), mixed._counts[site].tolist())) for site in mixed._fps} == want
     assert one._fps.keys() == mixed._fps.keys() and len(one._fps) == 7
     for site in one._fps:
         assert np.array_equal(one._fps[site], mixed._fps[site]) and np.array_equal(one._counts[site], mixed._counts[site])
@@ -326,6 +330,16 @@ def test_worker_count_runs_are_made_sorted_unique() -> None:
     assert got[0] is fps and got[1] is counts  # each page's run sorted unique: as it is
     f, n = ec._sorted_unique_runs(np.array([5, 1, 1, 2, 2, 7], dtype=np.uint64), np.array([3, 0, 3]))
     assert f.tolist() == [1, 5, 2, 7] and n.tolist() == [2, 0, 2]  # a page counts a fingerprint once
+
+
+def test_bucket_bits_must_fit_a_byte() -> None:
+    from dedupe.engine.index import bucket_records
+
+    fps, sites = np.array([1, 1 << 63], dtype=np.uint64), np.zeros(2, dtype=np.uint32)
+    assert bucket_records(fps, sites, 8)[2][-1] == 2
+    for bits in (0, 9):
+        with pytest.raises(ValueError):
+            bucket_records(fps, sites, bits)
 
 
 def test_add_segment_refuses_other_buckets() -> None:
@@ -393,8 +407,12 @@ def test_pool_workers_write_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
     seg, chunk = CountIndex.add_segment, CountIndex.observe_chunk
     monkeypatch.setattr(CountIndex, "add_segment", lambda self, *a: (got.__setitem__("seg", got["seg"] + 1), seg(self, *a))[1])
     monkeypatch.setattr(CountIndex, "observe_chunk", lambda self, *a: (got.__setitem__("chunk", got["chunk"] + 1), chunk(self, *a))[1])
-    if CountIndex().spill_path() is None:
-        pytest.skip("no /proc path for the spill file here")
+    probe = CountIndex()
+    try:
+        if probe.spill_path() is None:
+            pytest.skip("no /proc path for the spill file here")
+    finally:
+        probe.freeze()  # closes its spill file
     nav = "Home | News | Sport | Weather | Contact us | About this site"
     docs = [Document(f"p{i}", f"{nav}\nStory {i} tells of the harbour, the market and the {i}th bridge of the town.\nFooter line © 2024 the site", site="s")
             for i in range(40)]

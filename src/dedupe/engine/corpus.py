@@ -683,11 +683,12 @@ CHUNK_BYTES = 1 << 16
 #: account for (driver -8%, workers -5% CPU at 10 MB), at ~7 MB more peak RSS per worker; with
 #: ``workers=1`` the chunk's work memory is the caller's process, so chunks stay small there
 POOL_CHUNK_SCALE = 2
-#: observe chunks sent to pool workers are this many times larger still (the observe work of a
-#: page is a third of its clean work, and each chunk's template fingerprints become one segment of
-#: the count file: ~100 segments per 100 MB of corpus, so :meth:`CountIndex.freeze
-#: <dedupe.engine.index.CountIndex.freeze>` reads a bucket in ~100 reads, as many per MB whatever
-#: the corpus size)
+#: observe chunks sent to pool workers are cut by this many times :data:`CHUNK_DOCS` and
+#: :data:`CHUNK_BYTES` (4x a clean chunk: a page's observe work is a third of its clean work, and
+#: each chunk's template fingerprints become one segment of the count file, ~200 per 100 MB of
+#: corpus, so :meth:`CountIndex.freeze <dedupe.engine.index.CountIndex.freeze>` makes as many
+#: reads per MB whatever the corpus size); the observe chunk sets a worker's peak memory (~20 MB
+#: of work arrays against ~8 for a clean chunk)
 OBSERVE_CHUNK_SCALE = 8
 
 

@@ -68,6 +68,8 @@ def bucket_records(fps: np.ndarray, sites: np.ndarray, bits: int) -> tuple[np.nd
     """(site, fingerprint) records (uint64 fingerprints, uint32 site numbers) ordered by bucket
     (the top ``bits`` <= 8 bits of the fingerprint; a stable radix sort), with each bucket's cut
     (``2**bits + 1`` offsets)."""
+    if not 1 <= bits <= 8:
+        raise ValueError(f"bucket bits must be 1 to 8, not {bits}")
     bucket = (fps >> np.uint64(64 - bits)).astype(np.uint8)
     order = np.argsort(bucket, kind="stable")
     cuts = np.zeros((1 << bits) + 1, dtype=np.int64)
@@ -100,7 +102,7 @@ def _read_into(fd: int, bufs: "list[memoryview]", offset: int) -> None:
         n = os.preadv(fd, bufs, offset)
     else:  # pragma: no cover - no preadv (not Linux / BSD)
         data = os.pread(fd, size, offset)
-        n = at = len(data)
+        n = len(data)
         if n == size:
             at = 0
             for b in bufs:
@@ -108,6 +110,7 @@ def _read_into(fd: int, bufs: "list[memoryview]", offset: int) -> None:
                 at += len(b)
     if n != size:
         raise OSError(f"the count spill file ended early ({n} of {size} bytes)")
+
 
 @runtime_checkable
 class IndexStore(Protocol):
@@ -266,7 +269,7 @@ class CountIndex:
 
     #: records buffered in memory before they are written to the spill file (12 bytes each)
     BUFFER_RECORDS = 1 << 18
-    #: buckets (by the top bits of the fingerprint) counted one at a time by :meth:`freeze` (<= 8)
+    #: buckets (by the top bits of the fingerprint) of the spilled records (1 to 8)
     BUCKET_BITS = 8
     #: threads reading and counting groups of spilled buckets in :meth:`freeze` (one group each)
     COUNT_THREADS = 2
