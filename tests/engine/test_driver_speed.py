@@ -90,14 +90,42 @@ def test_count_kernel_refuses_bad_arguments() -> None:
     k = index_mod._SITE_K
     fp, site = np.arange(4, dtype=np.uint64), np.zeros(4, dtype=np.uint32)
     out = (np.empty(4, np.uint32), np.empty(4, np.uint64), np.empty(4, np.uint32))
-    assert k.count_pairs(fp, site, 1, *out) == 4 and out[1].tolist() == [0, 1, 2, 3]
-    assert k.count_pairs(fp[:0], site[:0], 2, *out) == 0
+    table = np.full(32, 7, dtype=np.uint64)  # 16 slots of 16 bytes, not zeroed: the kernel zeroes it
+    assert k.count_pairs(fp, site, 1, *out, table) == 4 and out[1].tolist() == [0, 1, 2, 3]
+    assert k.count_pairs(np.array([5, 5, 5, 6], dtype=np.uint64), site, 2, out[0][:2], out[1][:2], out[2][:2], table) == 1
+    assert (out[1][0], out[2][0]) == (5, 3)  # outputs of len // min_count are enough
+    assert k.count_pairs(fp[:0], site[:0], 2, *out, table) == 0
     with pytest.raises(ValueError):
-        k.count_pairs(fp, site[:3], 1, *out)  # one site per fingerprint
+        k.count_pairs(fp, site[:3], 1, *out, table)  # one site per fingerprint
     with pytest.raises(ValueError):
-        k.count_pairs(fp, site, 1, out[0][:3], out[1], out[2])  # outputs too short
+        k.count_pairs(fp, site, 1, out[0][:3], out[1], out[2], table)  # outputs too short
     with pytest.raises(ValueError):
-        k.count_pairs(fp, site.astype(np.int64), 1, *out)  # wrong type
+        k.count_pairs(fp, site.astype(np.int64), 1, *out, table)  # wrong type
+    with pytest.raises(ValueError):
+        k.count_pairs(fp, site, 1, *out, table[:31])  # table too small
+
+
+def test_count_reuses_one_table_per_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """freeze hands the kernel one scratch table per counting thread, reused bucket after bucket
+    (grown when a bucket needs more), never one per bucket."""
+    if not _HAS_COUNT_KERNEL:
+        pytest.skip("the site kernel is not built")
+    made = []
+    real = index_mod._SITE_K
+
+    class Spy:
+        def count_pairs(self, *a):
+            made.append(a[-1])  # kept alive: a table made per call would show as another object
+            return real.count_pairs(*a)
+
+    monkeypatch.setattr(index_mod, "_SITE_K", Spy())
+    monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 500)
+    ix = CountIndex(min_count=2)
+    rng = np.random.default_rng(5)
+    for d in range(300):
+        ix.observe(f"s{d % 3}", f"d{d}", np.unique(rng.integers(0, 1 << 62, 40).astype(np.uint64) << np.uint64(2)))
+    ix.freeze()
+    assert len(made) > 100 and len({id(t) for t in made}) <= 2 * CountIndex.COUNT_THREADS
 
 
 def test_spill_mixed_appends_and_reads() -> None:

@@ -909,11 +909,14 @@ static PyObject *lookup(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* count_pairs(fps, sites, min_count, out_site, out_fp, out_cnt) -> k: the distinct (site,
+/* count_pairs(fps, sites, min_count, out_site, out_fp, out_cnt, table) -> k: the distinct (site,
  * fingerprint) pairs of the records (uint64 fps[i], uint32 sites[i]) held by at least min_count
  * records, with their number, sorted by (site, fingerprint): out_*[0:k]. An open-addressing hash
- * table (linear probing, at most half full) counts them in one pass; only the kept pairs are
- * sorted. Outputs hold len(fps) entries (the most there can be). */
+ * table (linear probing, at most half full: cap = the least power of two >= max(16, 2 * len(fps))
+ * slots of 16 bytes) counts them in one pass; only the kept pairs are sorted. ``table`` is the
+ * caller's scratch (uint64, at least 2 * cap items; zeroed here), so that a caller counting bucket
+ * after bucket reuses one buffer instead of allocating (and faulting in) a table per call. Outputs
+ * hold at least len(fps) // min_count entries (the most there can be). */
 typedef struct {
     uint64_t fp;
     uint32_t site;
@@ -928,35 +931,35 @@ static int pair_cmp(const void *a, const void *b) {
 }
 
 static PyObject *count_pairs(PyObject *self, PyObject *args) {
-    PyObject *of, *os, *oos, *oof, *ooc;
+    PyObject *of, *os, *oos, *oof, *ooc, *ot;
     long long min_count;
-    if (!PyArg_ParseTuple(args, "OOLOOO", &of, &os, &min_count, &oos, &oof, &ooc)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOLOOOO", &of, &os, &min_count, &oos, &oof, &ooc, &ot)) return NULL;
     Bufs bs = {.n = 0};
-    Py_ssize_t n = 0, ns = 0, n1 = 0, n2 = 0, n3 = 0;
+    Py_ssize_t n = 0, ns = 0, n1 = 0, n2 = 0, n3 = 0, nt = 0;
     const uint64_t *fp = get(&bs, of, 8, "LQ", 0, "fps", &n);
     const uint32_t *site = fp ? get(&bs, os, 4, "IL", 0, "sites", &ns) : NULL;
     uint32_t *o_site = site ? get(&bs, oos, 4, "IL", 1, "out_site", &n1) : NULL;
     uint64_t *o_fp = o_site ? get(&bs, oof, 8, "LQ", 1, "out_fp", &n2) : NULL;
     uint32_t *o_cnt = o_fp ? get(&bs, ooc, 4, "IL", 1, "out_cnt", &n3) : NULL;
-    if (o_cnt == NULL) {
+    uint64_t *raw = o_cnt ? get(&bs, ot, 8, "LQ", 1, "table", &nt) : NULL;
+    if (raw == NULL) {
         release_all(&bs);
-        return NULL;
-    }
-    if (ns != n || n1 < n || n2 < n || n3 < n) {
-        release_all(&bs);
-        PyErr_SetString(PyExc_ValueError, "count_pairs: one site per fingerprint, outputs of len(fps) at least");
         return NULL;
     }
     if (min_count < 1) min_count = 1;
     size_t cap = 16;
     while (cap < 2 * (size_t)n) cap <<= 1;
-    Pair *table = n ? calloc(cap, sizeof(Pair)) : NULL;
-    if (n && table == NULL) {
+    const Py_ssize_t most = (Py_ssize_t)((unsigned long long)n / (unsigned long long)min_count);
+    if (ns != n || n1 < most || n2 < most || n3 < most || (size_t)nt < 2 * cap) {
         release_all(&bs);
-        return PyErr_NoMemory();
+        PyErr_SetString(PyExc_ValueError,
+                        "count_pairs: one site per fingerprint, outputs of len(fps) // min_count, a table of 2 * cap uint64");
+        return NULL;
     }
+    Pair *table = (Pair *)raw;
     Py_ssize_t k = 0;
     Py_BEGIN_ALLOW_THREADS
+    memset(table, 0, cap * sizeof(Pair));
     const size_t mask = cap - 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         const uint64_t f = fp[i];
@@ -977,18 +980,15 @@ static PyObject *count_pairs(PyObject *self, PyObject *args) {
             h = (h + 1) & mask;
         }
     }
-    if (n) {
-        for (size_t h = 0; h < cap; h++)
-            if (table[h].cnt >= (uint64_t)min_count) table[k++] = table[h]; /* k <= h: in place */
-        qsort(table, (size_t)k, sizeof(Pair), pair_cmp);
-        for (Py_ssize_t j = 0; j < k; j++) {
-            o_site[j] = table[j].site;
-            o_fp[j] = table[j].fp;
-            o_cnt[j] = table[j].cnt;
-        }
+    for (size_t h = 0; h < cap; h++)
+        if (table[h].cnt >= (uint64_t)min_count) table[k++] = table[h]; /* k <= h: in place */
+    qsort(table, (size_t)k, sizeof(Pair), pair_cmp);
+    for (Py_ssize_t j = 0; j < k; j++) {
+        o_site[j] = table[j].site;
+        o_fp[j] = table[j].fp;
+        o_cnt[j] = table[j].cnt;
     }
     Py_END_ALLOW_THREADS
-    free(table);
     release_all(&bs);
     return PyLong_FromSsize_t(k);
 }
