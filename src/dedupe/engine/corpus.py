@@ -81,7 +81,7 @@ from ..models import CleanResult, Document, Span
 from . import crosspage, neardup, phrases
 from .phrases import phrase_pieces
 from .assemble import assemble
-from .index import CountIndex, IndexStore, release_memory, write_segment
+from .index import CountIndex, IndexStore, Segment, release_memory, write_segment
 from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
 
 from .site import site_pieces as _site_pieces
@@ -540,8 +540,12 @@ def _records(blobs: "list[bytes] | _FileChunk") -> list[bytes]:
 #: pages concatenated, each page's sorted unique, with the number of each page's; block
 #: fingerprints, starts and ends of all its pages concatenated, with the number of blocks of each
 #: page; raw-text signatures ``(m, num_perm)``; each page's :func:`~dedupe.engine.neardup.page_id`
-#: as a plain tuple) — a few flat arrays, cheap to send and keep
-Observed = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, "list[tuple[str | None, str | None]]"]
+#: as a plain tuple; where the worker wrote the template fingerprints (a
+#: :data:`~dedupe.engine.index.Segment`, the fingerprints array then empty) or None) — a few flat
+#: arrays, cheap to send and keep
+Observed = tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, "list[tuple[str | None, str | None]]", "Segment | None"
+]
 
 
 def _observe_chunk(task: "tuple[list[bytes] | _FileChunk, CountTo | None]") -> Observed:

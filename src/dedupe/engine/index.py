@@ -253,8 +253,10 @@ class CountIndex:
     table in the C kernel, else one sort), and keeps per site the sorted fingerprints held by at
     least ``min_count`` pages (buckets are visited in fingerprint order, so each site's array
     comes out sorted). Peak memory while freezing: ``COUNT_THREADS`` groups of buckets (each
-    ~``GROUP_BUCKETS``/256 of the records, 12 bytes a record) plus what is kept. ``doc_freq`` is one ``np.searchsorted`` per call and the frozen store pickles as a
-    few flat arrays per site (cheap to hand to ``spawn`` workers).
+    ~``GROUP_BUCKETS``/256 of the records, 12 bytes a record) and as many hash tables (32-64
+    bytes a record of a bucket) plus what is kept. ``doc_freq`` is one ``np.searchsorted`` per
+    call and the frozen store pickles as a few flat arrays per site (cheap to hand to ``spawn``
+    workers).
 
     Semantics: identical to :class:`MemoryIndex` for every fingerprint held by ``>= min_count``
     pages; fingerprints held by fewer read as 0. With ``min_count=1`` (default) it is exact.
@@ -555,7 +557,7 @@ class CountIndex:
                     pending.append(pool.submit(self._count_buckets, b0, min(b0 + g, n_buckets), scratch))
                     if len(pending) >= self.COUNT_THREADS:
                         parts.extend(pending.popleft().result())
-                    if (b0 + g) % 32 == 0:
+                    if (b0 + g) // 32 != b0 // 32:
                         release_memory()  # the buckets' work buffers, freed between kept parts
                 while pending:
                     parts.extend(pending.popleft().result())
