@@ -81,7 +81,7 @@ from ..models import CleanResult, Document, Span
 from . import crosspage, neardup, phrases
 from .phrases import phrase_pieces
 from .assemble import assemble
-from .index import CountIndex, IndexStore, Segment, release_memory, write_segment
+from .index import CountIndex, IndexStore, Segment, fd_path, release_memory, runs_sorted_unique, write_segment
 from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
 
 from .site import site_pieces as _site_pieces
@@ -477,12 +477,7 @@ class _Records:
 
     def shared_path(self) -> str | None:
         """A path a worker can open to append to this file (Linux ``/proc``), else None."""
-        path = f"/proc/{os.getpid()}/fd/{self._fd}"
-        try:
-            same = os.path.samestat(os.stat(path), os.fstat(self._fd))
-        except OSError:
-            return None
-        return path if same else None
+        return fd_path(self._fd)
 
     def add(self, got: "list[bytes] | tuple[int, list[int]]") -> None:
         """The records of the next chunk's documents: the records themselves, or ``(offset,
@@ -601,12 +596,9 @@ def _sorted_unique_runs(fps: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray
     """``(fps, counts)`` (page ``j``'s run: the next ``counts[j]`` fingerprints) with each
     page's run sorted unique, as the counts need (a page holds a fingerprint or not). The runs
     the template pass gives are already, and come back as they are (the same arrays)."""
-    ends = np.cumsum(counts)
-    up = np.ones(len(fps), dtype=bool)
-    np.greater(fps[1:], fps[:-1], out=up[1:])
-    up[ends[:-1][ends[:-1] < len(fps)]] = True  # a page's first fingerprint
-    if bool(up.all()):
+    if runs_sorted_unique(fps, counts):
         return fps, counts
+    ends = np.cumsum(counts)
     runs = [np.unique(fps[b - c : b]) for b, c in zip(ends.tolist(), np.asarray(counts).tolist())]
     n = np.fromiter((len(r) for r in runs), dtype=np.int64, count=len(runs))
     return (np.concatenate(runs) if runs else fps[:0]), n
@@ -851,12 +843,7 @@ class _Spill:
     def shared_path(self) -> str | None:
         """A path another process can open to read this (anonymous) file: ``/proc/<pid>/fd/<fd>``
         on Linux, else None. Call :meth:`flush` before another process reads what was appended."""
-        path = f"/proc/{os.getpid()}/fd/{self._fh.fileno()}"
-        try:
-            same = os.path.samestat(os.stat(path), os.fstat(self._fh.fileno()))
-        except OSError:
-            return None
-        return path if same else None
+        return fd_path(self._fh.fileno())
 
     def flush(self) -> None:
         self._fh.flush()

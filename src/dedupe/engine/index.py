@@ -95,6 +95,26 @@ def write_segment(fd: int, fps: np.ndarray, sites: np.ndarray, bits: int) -> Seg
     return base, base + 8 * len(f), cuts
 
 
+def fd_path(fd: int) -> str | None:
+    """A path another process can open to reach this process's open file ``fd`` (an anonymous
+    temporary file included): ``/proc/<pid>/fd/<fd>`` on Linux, else None."""
+    path = f"/proc/{os.getpid()}/fd/{fd}"
+    try:
+        same = os.path.samestat(os.stat(path), os.fstat(fd))
+    except OSError:
+        return None
+    return path if same else None
+
+
+def runs_sorted_unique(fps: np.ndarray, counts: np.ndarray) -> bool:
+    """Is each run of ``fps`` (page ``j``'s: the next ``counts[j]``) strictly increasing?"""
+    ends = np.cumsum(counts)
+    up = np.ones(len(fps), dtype=bool)
+    np.greater(fps[1:], fps[:-1], out=up[1:])
+    up[ends[:-1][ends[:-1] < len(fps)]] = True  # a page's first fingerprint
+    return bool(up.all())
+
+
 def _read_into(fd: int, bufs: "list[memoryview]", offset: int) -> None:
     """Fill ``bufs`` one after the other from file ``fd`` at ``offset`` (one ``preadv`` where
     there is one)."""
@@ -336,10 +356,7 @@ class CountIndex:
         ends = np.cumsum(counts)
         if len(counts) != len(sites) or len(sites) != len(doc_ids) or len(fps) != (int(ends[-1]) if len(ends) else 0):
             raise IndexStoreError("observe_chunk: sites, ids and counts must match the fingerprints")
-        up = np.ones(len(fps), dtype=bool)
-        np.greater(fps[1:], fps[:-1], out=up[1:])
-        up[ends[:-1][ends[:-1] < len(fps)]] = True  # a page's first fingerprint
-        if self._frozen or len(set(doc_ids)) < len(doc_ids) or any(d in self._doc_site for d in doc_ids) or not bool(up.all()):
+        if self._frozen or len(set(doc_ids)) < len(doc_ids) or any(d in self._doc_site for d in doc_ids) or not runs_sorted_unique(fps, counts):
             for site, doc_id, a, b in zip(sites, doc_ids, (ends - counts).tolist(), ends.tolist()):
                 self.observe(site, doc_id, fps[a:b])  # raises what observe raises
             return
@@ -400,13 +417,7 @@ class CountIndex:
         whose records went there are registered with :meth:`add_segment`."""
         if self._frozen:
             return None
-        fd = self._open_spill()
-        path = f"/proc/{os.getpid()}/fd/{fd}"
-        try:
-            same = os.path.samestat(os.stat(path), os.fstat(fd))
-        except OSError:
-            return None
-        return path if same else None
+        return fd_path(self._open_spill())
 
     def site_number(self, site: str) -> int:
         """The number of ``site`` in the records (:func:`write_segment`'s ``sites``)."""
