@@ -8,11 +8,39 @@
 True
 """
 
+import importlib as _importlib
+import typing as _typing
+
 from ._version import __version__
-from .api import clean, clean_corpus, clean_many, open_index
-from .config import Config, CorpusConfig, NearDupConfig, SignatureConfig, TemplateConfig, WithinConfig
-from .errors import ConfigError, DedupeError, IndexConfigMismatch, IndexStoreError, InputError, WorkerError
-from .models import CleanResult, Document, Span, rebuild
+
+if _typing.TYPE_CHECKING:
+    from .api import clean, clean_corpus, clean_many, open_index
+    from .config import Config, CorpusConfig, NearDupConfig, SignatureConfig, TemplateConfig, WithinConfig
+    from .errors import ConfigError, DedupeError, IndexConfigMismatch, IndexStoreError, InputError, WorkerError
+    from .models import CleanResult, Document, Span, rebuild
+
+# The public names load on first use (PEP 562): importing a submodule (the command line's entry
+# point first of all) does not import numpy and the engine through this package.
+_HOME = {
+    **dict.fromkeys(("clean", "clean_corpus", "clean_many", "open_index"), "api"),
+    **dict.fromkeys(("Config", "CorpusConfig", "NearDupConfig", "SignatureConfig", "TemplateConfig", "WithinConfig"), "config"),
+    **dict.fromkeys(("ConfigError", "DedupeError", "IndexConfigMismatch", "IndexStoreError", "InputError", "WorkerError"), "errors"),
+    **dict.fromkeys(("CleanResult", "Document", "Span", "rebuild"), "models"),
+}
+
+
+def __getattr__(name: str) -> "_typing.Any":
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "CleanResult",

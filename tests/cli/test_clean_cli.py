@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import dedupe
-from dedupe.cli import app
+from dedupe.cli.app import app
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_9438c1acc4b3994a.txt"
 EXIT_INPUT = 3

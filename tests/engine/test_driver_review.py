@@ -87,11 +87,11 @@ def test_a_list_changed_while_results_are_read_does_not_change_them() -> None:
 
 def test_an_unknown_start_method_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     # any value but "forkserver" used to mean spawn, silently (a typo, or "fork")
-    from dedupe.engine import corpus as ec
+    from dedupe.engine.pool import pool_context
     from dedupe.errors import ConfigError
 
     monkeypatch.setenv("DEDUPE_START_METHOD", "fork")
     with pytest.raises(ConfigError, match="DEDUPE_START_METHOD"):
-        ec._pool_context()
+        pool_context()
     monkeypatch.setenv("DEDUPE_START_METHOD", "spawn")
-    assert ec._pool_context().get_start_method() == "spawn"
+    assert pool_context().get_start_method() == "spawn"

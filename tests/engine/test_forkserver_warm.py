@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from dedupe.engine import corpus
+from dedupe.engine import pool
 
 _PROBE = (
     "import dedupe.core.normalize as n\n"
@@ -29,5 +29,5 @@ def test_the_forkserver_preloads_it() -> None:
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         pytest.skip("no forkserver on this platform")
-    corpus._pool_context()
-    assert corpus._WARM in mf._forkserver._preload_modules
+    pool.pool_context()
+    assert pool.WARM in mf._forkserver._preload_modules

@@ -15,6 +15,41 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
-from .app import app, main
+import sys
 
-__all__ = ["app", "main"]
+__all__ = ["main"]  # the Typer application: dedupe.cli.app.app
+
+
+def main() -> None:
+    """Console-script entry point: :func:`dedupe.cli.app.main`, after starting the worker pool's
+    server when the command will use one (:func:`pooled`), so the server's imports overlap this
+    process's own (see :mod:`dedupe.engine.pool`)."""
+    if pooled(sys.argv[1:]):
+        from ..engine.pool import prestart
+
+        prestart()
+    from .app import main as app_main
+
+    app_main()
+
+
+def pooled(args: list[str]) -> bool:
+    """Will the command line ``args`` run a worker pool: ``corpus`` or ``index reclean`` with
+    ``--workers``/``-j`` above 1? A guess that only decides when the pool's server starts (any
+    error is the command's to report)."""
+    words = [a for a in args if not a.startswith("-")]
+    if words[:1] != ["corpus"] and words[:2] != ["index", "reclean"]:
+        return False
+    workers = None
+    for i, a in enumerate(args):
+        if a in ("--workers", "-j"):
+            workers = args[i + 1] if i + 1 < len(args) else None
+        elif a.startswith("--workers="):
+            workers = a.split("=", 1)[1]
+        elif a.startswith("-j") and not a.startswith("--"):
+            workers = a[2:]
+    try:
+        return workers is not None and int(workers) > 1
+    except ValueError:
+        return False
+

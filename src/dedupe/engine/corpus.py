@@ -29,7 +29,7 @@ out): the driver takes the original from the input again when it yields the resu
 
 Per-document work (tokenising, fingerprints, cleaning, signatures) runs in ``workers``
 processes: one pool for both passes (``forkserver`` with this module preloaded where there is
-one, else ``spawn``: :func:`_pool_context`). With a spilled input (and ``/proc``) the workers
+one, else ``spawn``: :func:`~dedupe.engine.pool.pool_context`). With a spilled input (and ``/proc``) the workers
 read the pages of their chunks from the spill file (:class:`_FileChunk`): no page's text goes
 through a pipe; with the default :class:`CountIndex` they append each chunk's template
 fingerprints to its count file themselves (:meth:`CountIndex.spill_path
@@ -52,7 +52,6 @@ until clustering is done).
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import pickle
 import re
@@ -81,6 +80,7 @@ from ..models import CleanResult, Document, Span
 from . import crosspage, neardup, phrases
 from .phrases import phrase_pieces
 from .assemble import assemble
+from .pool import WORKER_ENV, pool_context
 from .index import CountIndex, IndexStore, Segment, fd_path, release_memory, runs_sorted_unique, write_segment
 from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
 
@@ -966,7 +966,7 @@ class _SigFile:
 
 class _Mapper:
     """Ordered ``map(fn, iterable)`` for both passes: in this process (``workers <= 1``) or one
-    process pool (:func:`_pool_context`). :meth:`share_index` hands the counted index to the workers: pickled
+    process pool (:func:`~dedupe.engine.pool.pool_context`). :meth:`share_index` hands the counted index to the workers: pickled
     once to a temporary file whose path travels with each clean task; a worker loads it on first
     use.
 
@@ -989,13 +989,12 @@ class _Mapper:
     def __enter__(self) -> "_Mapper":
         _init_worker(self.cfg, None, self.dedupe_only)
         if self.workers > 1:
-            # the workers never call BLAS: without this, numpy's OpenBLAS starts a thread per
-            # core in each worker at import (~0.06 CPU-s each on 2 cores); restored on exit
-            self._env = {k: os.environ.get(k) for k in _WORKER_ENV}
-            for k, v in _WORKER_ENV.items():
+            # for spawned workers (the forkserver gets it when it starts); restored on exit
+            self._env = {k: os.environ.get(k) for k in WORKER_ENV}
+            for k, v in WORKER_ENV.items():
                 os.environ.setdefault(k, v)
             self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=_pool_context(),
+                self.workers, mp_context=pool_context(),
                 initializer=_init_pool_worker, initargs=(self.cfg, None, self.dedupe_only, os.getpid()),
             )
         return self
@@ -1076,37 +1075,6 @@ class _Mapper:
                     pass
         return False
 
-
-def _pool_context() -> Any:
-    """The pool's start method: ``forkserver`` where there is one (POSIX), with this module
-    preloaded in the server, so a worker is a fork of a process that imported numpy and dedupe
-    once (~0.01 CPU-s a worker instead of ~0.35 for a spawned interpreter importing them again,
-    and the server is reused by later runs of the process); else ``spawn``. ``__main__`` is
-    preloaded too, as ``spawn`` imports it in each worker (functions of the caller's script
-    pickle by reference). ``DEDUPE_START_METHOD=spawn`` forces spawn."""
-    method = os.environ.get("DEDUPE_START_METHOD", "").strip() or "forkserver"
-    if method not in ("forkserver", "spawn"):
-        raise ConfigError(f"DEDUPE_START_METHOD must be 'forkserver' or 'spawn', not {method!r}")
-    if method == "forkserver" and method in multiprocessing.get_all_start_methods():
-        import multiprocessing.forkserver as mp_forkserver
-
-        ctx = multiprocessing.get_context("forkserver")
-        # keep what a caller preloads; the list only matters while the server is not running
-        theirs = list(getattr(getattr(mp_forkserver, "_forkserver", None), "_preload_modules", None) or [])
-        ctx.set_forkserver_preload(theirs + [m for m in ("__main__", __name__, _WARM) if m not in theirs])
-        # start the server now, with this thread's normal signal mask: started from the first
-        # submit (where the stop signals are blocked, see _Mapper._submit), the server and every
-        # process it forks later, the caller's own included, would keep them blocked
-        mp_forkserver.ensure_running()
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-#: a module the forkserver imports to build the normalisation tables once for all workers
-_WARM = "dedupe.core._warm"
-
-#: environment of the worker processes while the pool runs (a caller's own values are kept)
-_WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
 
 #: tasks in flight per worker process (enough to keep a worker busy while the driver merges)
 WINDOW_PER_WORKER = 3

@@ -1,0 +1,66 @@
+"""The console entry point starts the worker pool's server before its own imports, when the
+command will use a pool; importing the entry point is light."""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dedupe.cli import pooled
+
+
+@pytest.mark.parametrize(
+    "args, want",
+    [
+        (["corpus", "in.jsonl", "--out", "o.jsonl", "--workers", "2"], True),
+        (["corpus", "in.jsonl", "-j", "4"], True),
+        (["corpus", "in.jsonl", "--workers=3"], True),
+        (["corpus", "in.jsonl", "-j2"], True),
+        (["index", "reclean", "idx.sqlite", "-j", "2"], True),
+        (["corpus", "in.jsonl"], False),  # default: one process
+        (["corpus", "in.jsonl", "-j", "1"], False),
+        (["corpus", "in.jsonl", "-j", "x"], False),  # the command reports the bad value
+        (["corpus", "in.jsonl", "-j"], False),
+        (["clean", "page.txt", "-j", "2"], False),  # no pool in that command
+        (["index", "stats", "idx.sqlite", "-j", "2"], False),
+        (["--version"], False),
+        ([], False),
+    ],
+)
+def test_which_command_lines_run_a_pool(args: list[str], want: bool) -> None:
+    assert pooled(args) is want
+
+
+def test_importing_the_entry_point_does_not_import_numpy() -> None:
+    code = "import sys, dedupe.cli; print('numpy' in sys.modules, 'dedupe.api' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
+
+
+_PROBE = """
+import os, sys, multiprocessing.forkserver as mf
+from dedupe.cli import main
+sys.argv = ["dedupe", "corpus", sys.argv[1], "-j", sys.argv[2], "--quiet"]
+try:
+    main()
+except SystemExit:
+    pass
+pid = getattr(getattr(mf, "_forkserver", None), "_forkserver_pid", None)
+env = open(f"/proc/{pid}/environ", "rb").read().split(b"\\0") if pid else []
+print(pid is not None, b"OPENBLAS_NUM_THREADS=1" in env, os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here")
+@pytest.mark.parametrize("workers, want", [("2", ["True", "True", "None"]), ("1", ["False", "False", "None"])])
+def test_the_entry_point_starts_the_server_for_a_pooled_command(tmp_path: Path, workers: str, want: list[str]) -> None:
+    # a missing input: the command fails (exit 3), after the server was started (or not)
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OPENBLAS_NUM_THREADS", "DEDUPE_START_METHOD")}
+    got = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(tmp_path / "missing.jsonl"), workers], capture_output=True, text=True, env=env, check=True
+    )
+    assert got.stdout.split() == want
