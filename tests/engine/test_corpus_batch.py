@@ -46,6 +46,28 @@ def test_signatures_many_equal_signature_of() -> None:
     assert empty_n.tolist() == [0] and np.array_equal(empty_sigs[0], neardup.signature_of("", cfg)[0])
 
 
+def test_kept_tokens_many_equal_page_by_page() -> None:
+    # real results (spans removed and flagged, pages without any, empty pages), and a chunk with
+    # no removed span at all
+    from dedupe.engine.index import MemoryIndex
+
+    cfg = Config()
+    docs = [Document(f"t{i}", t, url=f"https://ex.com/{i}") for i, t in enumerate(TEXTS)] + _gen_docs(0.08)
+    index = MemoryIndex()
+    for d in docs:
+        ec.observe_document(d, index, cfg)
+    toks = tokenize_batch([d.text for d in docs])
+    results = [ec.clean_document(d, index, cfg, toks=t) for d, t in zip(docs, toks)]
+    assert sum(bool(r.removed_spans) for r in results) >= 5 and sum(not r.removed_spans for r in results) >= 3
+    got = ec._kept_tokens_many(toks, results)
+    for t, r, g in zip(toks, results, got):
+        want = ec._kept_tokens(t, r)
+        assert np.array_equal(want, np.ones(len(t), dtype=bool) if g is None else g)
+        assert (g is None) == (not r.removed_spans)
+    plain = [r for r in results if not r.removed_spans]
+    assert ec._kept_tokens_many([t for t, r in zip(toks, results) if not r.removed_spans], plain) == [None] * len(plain)
+
+
 def test_within_analysis_many_with_masks_equals_within_analysis() -> None:
     cfg = Config()
     texts = [d.text for d in _gen_docs(0.05)] + TEXTS

@@ -660,7 +660,7 @@ def _clean_chunk(task: CleanTask) -> tuple[list[bytes], np.ndarray, np.ndarray, 
     site = _site_level_many(items, toks_list, index, cfg, _W["dedupe_only"], feats)
     was = within_analysis_many([d.text for d in docs], toks_list, cfg.within, [m for _, m in site])
     results = [_finish(doc, toks, sp, wa, hits, cfg) for (doc, hits, _), toks, (sp, _), wa in zip(items, toks_list, site, was)]
-    sigs, n_sh = _signatures_many(toks_list, [_kept_tokens(t, r) for t, r in zip(toks_list, results)], cfg)
+    sigs, n_sh = _signatures_many(toks_list, _kept_tokens_many(toks_list, results), cfg)
     lengths = np.fromiter((len(r.text) for r in results), dtype=np.int64, count=len(results))
     encoded: "list[bytes] | tuple[int, list[int]] | None" = None
     if encoder is not None:
@@ -718,6 +718,38 @@ def _kept_tokens(toks: Tokens, res: CleanResult) -> np.ndarray:
         inside = (k >= 0) & (toks.start < ends[np.maximum(k, 0)])
         keep &= ~inside
     return keep
+
+
+def _kept_tokens_many(toks_list: Sequence[Tokens], results: Sequence[CleanResult]) -> list[np.ndarray | None]:
+    """:func:`_kept_tokens` of many pages (None: every token of the page is kept), with one
+    search for them all: the pages' offsets shifted to one line (page ``j`` after the text of the
+    pages before it, plus one position each, so no span reaches the next page's tokens)."""
+    m = len(results)
+    base = 0
+    starts: list[int] = []
+    ends: list[int] = []
+    has = [False] * m
+    bases = np.zeros(m, dtype=np.int64)
+    for j, res in enumerate(results):
+        bases[j] = base
+        for sp in res.spans:
+            if sp.removed:
+                starts.append(sp.start + base)
+                ends.append(sp.end + base)
+                has[j] = True
+        base += len(res.original) + 1
+    if not starts:
+        return [None] * m
+    lens = np.fromiter((len(t) for t in toks_list), dtype=np.int64, count=m)
+    tok_start = np.concatenate([t.start for t in toks_list]).astype(np.int64, copy=False) + np.repeat(bases, lens)
+    st = np.array(starts, dtype=np.int64)
+    en = np.array(ends, dtype=np.int64)
+    # token t is removed when some span has start <= tok.start < end (spans are disjoint, and
+    # sorted: by start within a page, pages one after the other)
+    k = np.searchsorted(st, tok_start, side="right") - 1
+    keep = ~((k >= 0) & (tok_start < en[np.maximum(k, 0)]))
+    cut = np.concatenate(([0], np.cumsum(lens))).tolist()
+    return [keep[cut[j] : cut[j + 1]] if has[j] else None for j in range(m)]
 
 
 def _encode_doc(doc: Document, with_meta: bool = False) -> bytes:
