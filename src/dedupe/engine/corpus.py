@@ -619,7 +619,7 @@ def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
 
 #: one page of a clean chunk: (:func:`_encode_doc` record (``None`` when the task's
 #: :class:`_FileChunk` holds the records), its cross-page hits as plain tuples
-#: (``crosspage.Hits.rows``: ``Hit(*row)``), its copies' evidence)
+#: (``crosspage.Hits.rows``: the fields of a ``Hit``), its copies' evidence)
 CleanItem = tuple["bytes | None", list[tuple], "Exclusion | None"]
 
 
@@ -646,11 +646,11 @@ def _clean_chunk(task: CleanTask) -> tuple[list[bytes], np.ndarray, np.ndarray, 
     blobs, index_path, fc, encoder, enc_path = task
     cfg: Config = _W["cfg"]
     index = _index_for(index_path)
-    Hit = crosspage.Hit
     if fc is not None:
         blobs = [(b, hits, exclude) for b, (_, hits, exclude) in zip(fc.blobs(), blobs)]  # type: ignore[misc]
     decoded = [_decode_doc_meta(b) for b, _, _ in blobs]  # type: ignore[arg-type]
-    items = [(doc, [Hit(*h) for h in hits], exclude) for (doc, _), (_, hits, exclude) in zip(decoded, blobs)]
+    # the hits stay plain rows: crosspage.doc_pieces reads them as it reads Hit tuples
+    items = [(doc, hits, exclude) for (doc, _), (_, hits, exclude) in zip(decoded, blobs)]
     docs = [it[0] for it in items]
     for doc in docs:
         _check_doc(doc, cfg)

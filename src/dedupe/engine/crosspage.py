@@ -21,8 +21,7 @@ import os
 import re
 from bisect import bisect_right
 import tempfile
-from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -37,11 +36,11 @@ _NL = re.compile("\n")
 _SALT = np.uint64(0x5EED_C0DE_B10C_0001)
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One block of a document that other documents hold too.
 
-    ``kept_doc`` is ``None`` when this document holds the canonical copy.
+    ``kept_doc`` is ``None`` when this document holds the canonical copy. A named tuple: the rows
+    the corpus driver sends its workers (:meth:`Hits.rows`, plain tuples) read the same way.
     """
 
     start: int
@@ -350,8 +349,9 @@ class Hits:
 
     def rows(self, d: int) -> list[tuple[int, int, int, str | None, tuple[int, int] | None]]:
         """The hits of document ``d`` as plain tuples ``(start, end, pages, kept_doc, kept)``
-        (``Hit(*row)`` is its :class:`Hit`): what the corpus driver sends to its workers
-        (pickling a tuple of ints costs ~1/20 of a frozen dataclass). ``[]`` when none."""
+        (``Hit(*row)`` is its :class:`Hit`): what the corpus driver sends to its workers (a
+        plain tuple pickles smaller and faster than a named one; :func:`doc_pieces` reads both).
+        ``[]`` when none."""
         lo, hi = self._range(d)
         if hi <= lo:
             return []
@@ -429,7 +429,7 @@ def doc_pieces(
     text: str,
     toks: Tokens,
     pieces: Sequence[Piece],
-    hits: Sequence[Hit],
+    hits: "Sequence[Hit] | Sequence[tuple]",
     cfg: CorpusConfig,
 ) -> tuple[list[Piece], list[Span]]:
     """Cross-page pieces (``crosspage_remove``) or flagged spans for one document's ``hits``.
@@ -460,15 +460,15 @@ def doc_pieces(
 
     out_p: list[Piece] = []
     out_s: list[Span] = []
-    covered_l = [cover(max(h.end, h.start)) - cover(h.start) for h in hits] if gs else [0] * len(hits)
-    for h, covered in zip(hits, covered_l):
-        if h.kept_doc is None:
+    for start, end, pages, kept_doc, kept in hits:  # a Hit, or a plain row of Hits.rows
+        if kept_doc is None:
             continue
-        if covered * 2 >= h.end - h.start:
+        covered = cover(max(end, start)) - cover(start) if gs else 0
+        if covered * 2 >= end - start:
             continue
-        rule = f"block-on-{h.pages}-pages"
+        rule = f"block-on-{pages}-pages"
         if cfg.crosspage_remove:
-            out_p.append(Piece(h.start, h.end, KIND_CROSS_PAGE, rule, 1.0, kept=h.kept, kept_doc=h.kept_doc, site_pages=h.pages))
+            out_p.append(Piece(start, end, KIND_CROSS_PAGE, rule, 1.0, kept=kept, kept_doc=kept_doc, site_pages=pages))
         else:
-            out_s.append(Span(h.start, h.end, text[h.start : h.end], KIND_CROSS_PAGE, rule, 1.0, h.kept, h.kept_doc, False, h.pages))
+            out_s.append(Span(start, end, text[start:end], KIND_CROSS_PAGE, rule, 1.0, kept, kept_doc, False, pages))
     return out_p, out_s
