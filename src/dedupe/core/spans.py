@@ -22,8 +22,13 @@ CLOSING = "\"'»”’›)]}.,;:!?…。！？、，；："
 _TRAILING_ATTACH = ".,;:!?…)]}»”’›"  # a cut followed directly by one of these should take the space before it
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Piece:
+    """A range of the original text to remove, with what to report about it (see the module
+    docstring). Treated as immutable (moved pieces are new pieces, :func:`_moved`); not a frozen
+    dataclass because a frozen one costs ~1.3 us to build against ~0.2, and the passes build a
+    few hundred thousand per 100 MB of pages."""
+
     start: int
     end: int
     kind: str
