@@ -146,12 +146,16 @@ def _lsh_reference(keys: np.ndarray) -> np.ndarray:
     return _lsh_pairs_all_bands_at_once(keys)
 
 
-def test_lsh_pairs_with_merged_keys_equal_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("threads", [1, 2, 3, 40])
+def test_lsh_pairs_with_merged_keys_equal_reference(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
     rng = np.random.default_rng(3)
     keys = rng.integers(0, 40, size=(3000, 16)).astype(np.uint64)  # big buckets in every band
     keys[:500] = 7  # 500 identical documents: paired again in every band
+    keys[600:700, 5] = np.arange(100)  # a band with no pair in some threads' share
     want = _lsh_reference(keys)
     monkeypatch.setattr(neardup, "LSH_MERGE_PAIRS", 1000)  # merge after nearly every band
+    monkeypatch.setattr(neardup, "LSH_THREADS", threads)  # every other band on each thread (40: more threads than bands)
+    monkeypatch.setattr(neardup, "LSH_THREAD_MIN", 0)
     got = neardup.lsh_pairs(keys)
     assert got.dtype == want.dtype and np.array_equal(got, want)
     assert np.array_equal(neardup.lsh_pairs(keys[:1]), np.empty((0, 2), dtype=np.int64))
@@ -174,6 +178,7 @@ def test_candidates_and_cluster_from_disk_equal_in_memory(monkeypatch: pytest.Mo
         f.append(a[lo : lo + 100])
     monkeypatch.setattr(neardup, "SIG_BLOCK", 37)
     monkeypatch.setattr(neardup, "BAND_KEYS_IN_MEMORY", 0)  # band keys go to a temporary file
+    monkeypatch.setattr(neardup, "LSH_THREAD_MIN", 0)  # read by two threads at once
     assert np.array_equal(neardup.candidates(f, n_sh[rows], nd, rows=rows), want)
     assert np.array_equal(neardup.candidates(a, n_sh[rows], nd, rows=rows), want)
     sites = [f"s{i % 3}" for i in range(n)]

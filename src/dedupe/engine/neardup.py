@@ -32,9 +32,11 @@ Documents with fewer than ``neardup.min_shingles`` distinct shingles are never c
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tempfile
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Mapping, NamedTuple, Protocol, Sequence
 from urllib.parse import urlsplit
@@ -141,39 +143,65 @@ def lsh_pairs(keys: np.ndarray) -> np.ndarray:
 
 #: pair keys held from earlier bands before they are merged into one sorted unique array
 LSH_MERGE_PAIRS = 1 << 18
+#: threads of the LSH pass, each over every other band (the bands are independent, and numpy's
+#: sorts release the GIL); used from this many documents up
+LSH_THREADS = 2
+LSH_THREAD_MIN = 4096
+
+
+def _band_pair_keys(col: np.ndarray, n: int) -> np.ndarray | None:
+    """The pairs of one band (``col``: its ``n`` keys) as int64 keys ``i * n + j``, ``i < j``:
+    members of a bucket chained to the bucket's first member and to their neighbour; None when
+    no two keys are equal."""
+    fo = np.argsort(col, kind="stable")  # equal keys keep document order
+    fk = col[fo]
+    same = fk[1:] == fk[:-1]
+    if not same.any():
+        return None
+    start = np.concatenate(([True], ~same))
+    run_first = fo[np.flatnonzero(start)][np.cumsum(start) - 1]
+    nxt = fo[1:][same]
+    out = []
+    for a in (run_first[1:][same], fo[:-1][same]):  # to the first member, to the neighbour
+        lo, hi = np.minimum(a, nxt), np.maximum(a, nxt)
+        out.append((lo * n + hi)[lo != hi])
+    return np.concatenate(out)
 
 
 def _lsh_pairs_cols(n: int, bands: int, column: Callable[[int], np.ndarray]) -> np.ndarray:
-    """:func:`lsh_pairs` of the band keys whose column ``b`` (``n`` keys) is ``column(b)``."""
+    """:func:`lsh_pairs` of the band keys whose column ``b`` (``n`` keys) is ``column(b)``
+    (called from :data:`LSH_THREADS` threads at once: it must be thread-safe)."""
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
+
     # a pair (i, j), i < j, as one int64 key i * n + j (sorted keys = pairs sorted by (i, j));
     # the bands' keys are merged into one sorted unique array whenever they pile up, so
     # near-identical documents paired again in every band cost their pairs once, not per band
-    out: list[np.ndarray] = []
-    held = 0
-    for b in range(bands):
-        col = column(b)
-        fo = np.argsort(col, kind="stable")  # equal keys keep document order
-        fk = col[fo]
-        same = fk[1:] == fk[:-1]
-        if not same.any():
-            continue
-        start = np.concatenate(([True], ~same))
-        run_first = fo[np.flatnonzero(start)][np.cumsum(start) - 1]
-        nxt = fo[1:][same]
-        for a in (run_first[1:][same], fo[:-1][same]):  # to the first member, to the neighbour
-            lo, hi = np.minimum(a, nxt), np.maximum(a, nxt)
-            k = (lo * n + hi)[lo != hi]
+    def pairs_of(band_ids: range) -> np.ndarray | None:
+        out: list[np.ndarray] = []
+        held = 0
+        for b in band_ids:
+            k = _band_pair_keys(column(b), n)
+            if k is None:
+                continue
             out.append(k)
             held += len(k)
-        if held > LSH_MERGE_PAIRS and len(out) > 2:
-            out = [sorted_unique(np.concatenate(out))]
-            held = len(out[0])
-    if not out:
+            if held > LSH_MERGE_PAIRS and len(out) > 2:
+                out = [sorted_unique(np.concatenate(out))]
+                held = len(out[0])
+        return sorted_unique(np.concatenate(out)) if out else None
+
+    threads = max(1, min(LSH_THREADS, bands)) if n >= LSH_THREAD_MIN else 1
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dedupe-lsh") as pool:
+            parts = list(pool.map(pairs_of, [range(t, bands, threads) for t in range(threads)]))
+    else:
+        parts = [pairs_of(range(bands))]
+    got = [p for p in parts if p is not None]
+    if not got:
         return np.empty((0, 2), dtype=np.int64)
-    keys = sorted_unique(np.concatenate(out))
-    del out
+    keys = got[0] if len(got) == 1 else sorted_unique(np.concatenate(got))
+    del got, parts
     return np.stack([keys // n, keys % n], axis=1)
 
 
@@ -216,10 +244,13 @@ def _lsh_pairs_blocks(rows: Callable[[np.ndarray], np.ndarray], m: int, bands: i
                 fh.seek(8 * (b * m + lo))
                 fh.write(memoryview(kt[b]))
         del kt
+        fh.flush()
 
-        def column(b: int) -> np.ndarray:
-            fh.seek(8 * b * m)
-            return np.frombuffer(fh.read(8 * m), dtype=np.uint64)
+        def column(b: int) -> np.ndarray:  # pread: the threads of _lsh_pairs_cols share the file
+            fh.seek(8 * b * m); data = fh.read(8 * m)
+            if len(data) != 8 * m:
+                raise OSError(f"band keys file: {len(data)} of {8 * m} bytes read")
+            return np.frombuffer(data, dtype=np.uint64)
 
         return _lsh_pairs_cols(m, bands, column)
 
