@@ -29,7 +29,14 @@ _HOME = {
 }
 
 
+#: the subpackages and modules reachable as attributes (``dedupe.api.report``), as when this
+#: package imported them itself
+_SUBMODULES = frozenset({"api", "cli", "config", "core", "engine", "errors", "io", "models", "stores"})
+
+
 def __getattr__(name: str) -> "_typing.Any":
+    if name in _SUBMODULES:
+        return _importlib.import_module(f".{name}", __name__)
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,6 +4,8 @@ blocks, band keys spilled band by band, the merged LSH pair keys, the CountIndex
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -160,6 +162,49 @@ def test_lsh_pairs_with_merged_keys_equal_reference(monkeypatch: pytest.MonkeyPa
     assert got.dtype == want.dtype and np.array_equal(got, want)
     assert np.array_equal(neardup.lsh_pairs(keys[:1]), np.empty((0, 2), dtype=np.int64))
     assert np.array_equal(neardup.lsh_pairs(np.arange(20, dtype=np.uint64).reshape(10, 2)), _lsh_reference(np.arange(20, dtype=np.uint64).reshape(10, 2)))
+
+
+def test_spilled_band_keys_read_by_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads read the spilled band keys at once: each gets its own band, whatever the
+    other does meanwhile (a shared file position read with seek + read gave one thread the
+    other's band, or nothing: a thread switch right after a seek, made likely here)."""
+    import tempfile
+    import time
+
+    rng = np.random.default_rng(1)
+    m, bands = 3000, 8
+    keys = rng.integers(0, 500, size=(m, bands)).astype(np.uint64)
+    monkeypatch.setattr(neardup, "LSH_THREADS", 1)
+    want = neardup._lsh_pairs_cols(m, bands, lambda b: keys[:, b])
+    assert len(want) > 1000
+
+    class SlowSeek:
+        def __init__(self, fh: Any) -> None:
+            self.fh = fh
+
+        def __enter__(self) -> "SlowSeek":
+            self.fh.__enter__()
+            return self
+
+        def __exit__(self, *exc: Any) -> Any:
+            return self.fh.__exit__(*exc)
+
+        def seek(self, *a: Any) -> int:
+            got = self.fh.seek(*a)
+            time.sleep(0.002)  # the other thread runs now
+            return got
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.fh, name)
+
+    real = tempfile.TemporaryFile
+    monkeypatch.setattr(neardup, "tempfile", type("T", (), {"TemporaryFile": staticmethod(lambda **kw: SlowSeek(real(**kw)))}))
+    monkeypatch.setattr(neardup, "band_keys", lambda rows, b: rows)  # the rows are the keys
+    monkeypatch.setattr(neardup, "BAND_KEYS_IN_MEMORY", 0)
+    monkeypatch.setattr(neardup, "LSH_THREADS", 2)
+    monkeypatch.setattr(neardup, "LSH_THREAD_MIN", 0)
+    for _ in range(2):
+        assert np.array_equal(neardup._lsh_pairs_blocks(lambda idx: keys[idx], m, bands), want)
 
 
 def test_candidates_and_cluster_from_disk_equal_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -247,7 +247,7 @@ def _lsh_pairs_blocks(rows: Callable[[np.ndarray], np.ndarray], m: int, bands: i
         fh.flush()
 
         def column(b: int) -> np.ndarray:  # pread: the threads of _lsh_pairs_cols share the file
-            fh.seek(8 * b * m); data = fh.read(8 * m)
+            data = os.pread(fh.fileno(), 8 * m, 8 * b * m)
             if len(data) != 8 * m:
                 raise OSError(f"band keys file: {len(data)} of {8 * m} bytes read")
             return np.frombuffer(data, dtype=np.uint64)
