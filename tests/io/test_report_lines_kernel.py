@@ -113,6 +113,14 @@ def test_json_str_is_the_encoders_utf8(s):
         assert K.json_str(s) == want.encode("utf-8")
 
 
+@pytest.mark.parametrize("wide", ["", "\u00e9", "\u20ac", "\U0001f600"])
+def test_json_str_escapes_every_ascii_character_as_the_encoder(wide):
+    # each ASCII character (the kernel's escape table), in a str of each kind
+    for c in map(chr, range(128)):
+        s = f"a{c}{wide}{c}"
+        assert K.json_str(s) == jsonl._ENCODE(s).encode("utf-8"), (c, wide)
+
+
 def test_json_str_bad_argument():
     with pytest.raises(TypeError):
         K.json_str(b"abc")

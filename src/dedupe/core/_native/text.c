@@ -471,6 +471,54 @@ static const char HEX[] = "0123456789abcdef";
 /* a str as a JSON string in UTF-8, escaped as json's encoder does with ensure_ascii=False
  * (\\ \" \b \f \n \r \t, other code points below 0x20 as \u00xx, everything else as is): 0 done,
  * 1 not formatted here (a lone surrogate: not UTF-8), -1 error */
+/* the JSON escape of an ASCII character other than itself (json's encoder, ensure_ascii=False):
+   0 = written as it is */
+static const char JSON_ESC[128] = {
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    0, 0, '"', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\\', 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* one loop per string kind (T: its code unit type), the kind's test hoisted out of the loop */
+#define JSON_STR_LOOP(T)                                                                           \
+    {                                                                                              \
+        const T *d = (const T *)data;                                                              \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                       \
+            Py_UCS4 c = d[i];                                                                      \
+            if (c < 0x80) {                                                                        \
+                char e = JSON_ESC[c];                                                              \
+                if (!e) {                                                                          \
+                    *o++ = (char)c;                                                                \
+                } else if (e != 'u') {                                                             \
+                    *o++ = '\\';                                                                   \
+                    *o++ = e;                                                                      \
+                } else {                                                                           \
+                    *o++ = '\\'; *o++ = 'u'; *o++ = '0'; *o++ = '0';                               \
+                    *o++ = HEX[(c >> 4) & 0xf]; *o++ = HEX[c & 0xf];                               \
+                }                                                                                  \
+            } else if (c < 0x800) {                                                                \
+                *o++ = (char)(0xC0 | (c >> 6));                                                    \
+                *o++ = (char)(0x80 | (c & 0x3F));                                                  \
+            } else if (c >= 0xD800 && c <= 0xDFFF) {                                               \
+                return 1;                                                                          \
+            } else if (c < 0x10000) {                                                              \
+                *o++ = (char)(0xE0 | (c >> 12));                                                   \
+                *o++ = (char)(0x80 | ((c >> 6) & 0x3F));                                           \
+                *o++ = (char)(0x80 | (c & 0x3F));                                                  \
+            } else {                                                                               \
+                *o++ = (char)(0xF0 | (c >> 18));                                                   \
+                *o++ = (char)(0x80 | ((c >> 12) & 0x3F));                                          \
+                *o++ = (char)(0x80 | ((c >> 6) & 0x3F));                                           \
+                *o++ = (char)(0x80 | (c & 0x3F));                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
 static int put_json_str(Vec *b, PyObject *s) {
     if (ready(s) < 0) return -1;
     const int kind = PyUnicode_KIND(s);
@@ -483,41 +531,12 @@ static int put_json_str(Vec *b, PyObject *s) {
     if (vec_reserve(b, 6 * n + 2) < 0) return -1;
     char *o = b->data + b->len;
     *o++ = '"';
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c < 0x80) {
-            switch (c) {
-            case '\\': *o++ = '\\'; *o++ = '\\'; break;
-            case '"': *o++ = '\\'; *o++ = '"'; break;
-            case '\b': *o++ = '\\'; *o++ = 'b'; break;
-            case '\f': *o++ = '\\'; *o++ = 'f'; break;
-            case '\n': *o++ = '\\'; *o++ = 'n'; break;
-            case '\r': *o++ = '\\'; *o++ = 'r'; break;
-            case '\t': *o++ = '\\'; *o++ = 't'; break;
-            default:
-                if (c <= 0x1f) {
-                    *o++ = '\\'; *o++ = 'u'; *o++ = '0'; *o++ = '0';
-                    *o++ = HEX[(c >> 4) & 0xf]; *o++ = HEX[c & 0xf];
-                } else {
-                    *o++ = (char)c;
-                }
-            }
-        } else if (c < 0x800) {
-            *o++ = (char)(0xC0 | (c >> 6));
-            *o++ = (char)(0x80 | (c & 0x3F));
-        } else if (c >= 0xD800 && c <= 0xDFFF) {
-            return 1;
-        } else if (c < 0x10000) {
-            *o++ = (char)(0xE0 | (c >> 12));
-            *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
-            *o++ = (char)(0x80 | (c & 0x3F));
-        } else {
-            *o++ = (char)(0xF0 | (c >> 18));
-            *o++ = (char)(0x80 | ((c >> 12) & 0x3F));
-            *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
-            *o++ = (char)(0x80 | (c & 0x3F));
-        }
-    }
+    if (kind == PyUnicode_1BYTE_KIND)
+        JSON_STR_LOOP(Py_UCS1)
+    else if (kind == PyUnicode_2BYTE_KIND)
+        JSON_STR_LOOP(Py_UCS2)
+    else
+        JSON_STR_LOOP(Py_UCS4)
     *o++ = '"';
     b->len = o - b->data;
     return 0;
