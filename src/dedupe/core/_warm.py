@@ -1,4 +1,4 @@
-"""Imported by the corpus pool's forkserver only (``dedupe.engine.corpus._pool_context`` adds it
+"""Imported by the corpus pool's forkserver only (``dedupe.engine.pool.pool_context`` adds it
 to the server's preload list): builds the normalisation tables there once, so every worker forked
 from the server shares them instead of building its own on its first page (~0.05 CPU-s a
 worker). Importing it anywhere else only builds them early; it changes no result."""

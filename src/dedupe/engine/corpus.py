@@ -75,7 +75,7 @@ from ..core.spans import Piece
 from ..core.minhash import signatures, signatures_distinct
 from ..core.shingle import shingle_hashes
 from ..core.tokenize import Tokens, tokenize, tokenize_batch
-from ..errors import ConfigError, InputError, WorkerError
+from ..errors import InputError, WorkerError
 from ..models import CleanResult, Document, Span
 from . import crosspage, neardup, phrases
 from .phrases import phrase_pieces

@@ -3,7 +3,7 @@
 Kept apart from :mod:`dedupe.engine.corpus` and light (no numpy): the CLI imports it before
 anything else and starts the server (:func:`prestart`) when the command it runs will use a pool,
 so the server's imports (~0.35 s) run on the other core while the CLI imports its own, instead of
-after them, while the driver waits for its first worker.
+after them (when the driver then waited for its first worker).
 """
 
 from __future__ import annotations

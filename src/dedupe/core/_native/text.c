@@ -468,9 +468,6 @@ static inline int buf_put(Vec *b, const char *s, Py_ssize_t n) {
 
 static const char HEX[] = "0123456789abcdef";
 
-/* a str as a JSON string in UTF-8, escaped as json's encoder does with ensure_ascii=False
- * (\\ \" \b \f \n \r \t, other code points below 0x20 as \u00xx, everything else as is): 0 done,
- * 1 not formatted here (a lone surrogate: not UTF-8), -1 error */
 /* the JSON escape of an ASCII character other than itself (json's encoder, ensure_ascii=False):
    0 = written as it is */
 static const char JSON_ESC[128] = {
@@ -519,6 +516,9 @@ static const char JSON_ESC[128] = {
         }                                                                                          \
     }
 
+/* a str as a JSON string in UTF-8, escaped as json's encoder does with ensure_ascii=False
+ * (\\ \" \b \f \n \r \t, other code points below 0x20 as \u00xx, everything else as is): 0 done,
+ * 1 not formatted here (a lone surrogate: not UTF-8), -1 error */
 static int put_json_str(Vec *b, PyObject *s) {
     if (ready(s) < 0) return -1;
     const int kind = PyUnicode_KIND(s);
