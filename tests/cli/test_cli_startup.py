@@ -4,6 +4,7 @@ command will use a pool; importing the entry point is light."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +60,7 @@ print(pid is not None, b"OPENBLAS_NUM_THREADS=1" in env, os.environ.get("OPENBLA
 @pytest.mark.parametrize("workers, want", [("2", ["True", "True", "None"]), ("1", ["False", "False", "None"])])
 def test_the_entry_point_starts_the_server_for_a_pooled_command(tmp_path: Path, workers: str, want: list[str]) -> None:
     # a missing input: the command fails (exit 3), after the server was started (or not)
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OPENBLAS_NUM_THREADS", "DEDUPE_START_METHOD")}
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "DEDUPE_START_METHOD")}
     got = subprocess.run(
         [sys.executable, "-c", _PROBE, str(tmp_path / "missing.jsonl"), workers], capture_output=True, text=True, env=env, check=True
     )
