@@ -43,6 +43,9 @@ TEXT_SUFFIXES = (".txt",)
 HTML_SUFFIXES = (".html", ".htm")
 
 
+#: the read buffer of a JSONL input file (read line by line: one ``read`` per MB instead of per 8 KB)
+READ_BUFFER = 1 << 20
+
 #: what a corrupt or truncated gzip stream raises while it is read
 GZIP_ERRORS = (OSError, EOFError, zlib.error)
 
@@ -204,7 +207,7 @@ def iter_inputs(
                 if inp.lower().endswith(".gz"):
                     fh, gz = gzip.open(inp, "rb"), True
                 else:  # gzip without the .gz name: by its magic bytes
-                    raw = open(inp, "rb")
+                    raw = open(inp, "rb", buffering=READ_BUFFER)
                     fh, gz = _sniff_gzip(raw)
             except OSError as exc:
                 raise InputError(f"{inp}: cannot read: {exc.strerror}") from None
