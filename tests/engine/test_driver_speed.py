@@ -337,6 +337,42 @@ def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.Monkey
     assert one.doc_ids() == mixed.doc_ids() and all(one.site_pages(f"s{i}") == mixed.site_pages(f"s{i}") for i in range(7))
 
 
+@pytest.mark.parametrize("group_bytes,cap,want", [(None, 16, None), (1, 16, 1), (None, 3, 3), (1 << 40, 16, 16)])
+def test_freeze_reads_groups_of_about_group_bytes(monkeypatch: pytest.MonkeyPatch, group_bytes: int | None, cap: int, want: int | None) -> None:
+    """freeze reads as many buckets at a time as hold about GROUP_BYTES of records (12 bytes
+    each), at least one and at most GROUP_BUCKETS; the counts are the same whatever the group."""
+    monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 200)
+    pages = _pages_for_count(5)
+    plain = CountIndex(min_count=2)
+    for site, doc_id, fps in pages:
+        plain.observe(site, doc_id, fps)
+    plain.freeze()
+    ix = CountIndex(min_count=2)
+    for site, doc_id, fps in pages:
+        ix.observe(site, doc_id, fps)
+    ix._flush()
+    n_buckets = 1 << CountIndex.BUCKET_BITS
+    per_bucket = 12 * ix._spilled // n_buckets + 1
+    if group_bytes is None:  # three buckets' worth
+        group_bytes = 3 * per_bucket
+        want = min(3, cap)
+    monkeypatch.setattr(CountIndex, "GROUP_BYTES", group_bytes)
+    monkeypatch.setattr(CountIndex, "GROUP_BUCKETS", cap)
+    calls: list[tuple[int, int]] = []
+    real = CountIndex._count_buckets
+
+    def spy(self: CountIndex, b0: int, b1: int, scratch: dict) -> list:
+        calls.append((b0, b1))
+        return real(self, b0, b1, scratch)
+
+    monkeypatch.setattr(CountIndex, "_count_buckets", spy)
+    ix.freeze()
+    assert want is not None and calls and all(b1 - b0 == want for b0, b1 in calls[:-1]) and calls[-1][1] == n_buckets
+    assert sorted(calls) == calls and all(a[1] == b[0] for a, b in zip(calls, calls[1:]))
+    for site in plain._fps:
+        assert np.array_equal(plain._fps[site], ix._fps[site]) and np.array_equal(plain._counts[site], ix._counts[site])
+
+
 def test_add_segment_refuses_what_observe_refuses() -> None:
     from dedupe.errors import IndexStoreError
 
