@@ -95,6 +95,38 @@ def test_block_table_spilled_equals_in_memory_and_reference(policy: str, monkeyp
     assert spilled._tmp is None  # the spill file is closed once resolved
 
 
+def test_shared_blocks_same_for_blocks_in_doc_order_and_shuffled() -> None:
+    """_shared_blocks sorts blocks handed over in (doc, start) order by fingerprint alone (a
+    stable sort); blocks in any other order go through the full lexsort: the same rows."""
+    rng = np.random.default_rng(5)
+    fps, doc, st, en = _ref_inputs(_random_blocks(rng, 300, 200))
+    assert bool(np.all((doc[1:] > doc[:-1]) | ((doc[1:] == doc[:-1]) & (st[1:] >= st[:-1]))))
+    rank = rng.permutation(300).astype(np.int64)
+    ordered = crosspage._shared_blocks(fps, doc, st, en, rank)
+    p = rng.permutation(len(fps))
+    shuffled = crosspage._shared_blocks(fps[p], doc[p], st[p], en[p], rank)
+    assert ordered is not None and len(ordered[0]) > 100
+    key = lambda rows: sorted(zip(*(np.asarray(c).tolist() for c in rows)))  # noqa: E731
+    assert key(ordered) == key(shuffled)
+    want = _resolve_reference(fps, doc, st, en, rank)
+    assert key(ordered) == key(want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_policy_rank_longest_is_length_then_id(seed: int) -> None:
+    """policy "longest": the longest text first, ties by id, then by input position (equal ids):
+    the Python key it replaced."""
+    rng = np.random.default_rng(seed)
+    n = 500
+    ids = [f"d{int(x)}" for x in rng.integers(0, 300 if seed % 2 else 10**9, n)]  # repeats on odd seeds
+    lengths = rng.integers(0, 40, n).tolist()  # many ties
+    rank = crosspage.policy_rank("longest", ids=ids, urls=[None] * n, lengths=lengths)
+    want = np.empty(n, dtype=np.int64)
+    want[sorted(range(n), key=lambda i: (-lengths[i], ids[i]))] = np.arange(n)
+    assert np.array_equal(rank, want)
+    assert crosspage.policy_rank("longest", ids=[], urls=[], lengths=[]).tolist() == []
+
+
 def _ref_inputs(blocks):
     fps = np.concatenate([b[1] for b in blocks]).astype(np.uint64)
     doc = np.concatenate([np.full(len(b[1]), b[0], dtype=np.int64) for b in blocks])
