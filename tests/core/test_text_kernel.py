@@ -41,13 +41,22 @@ def same_array(a: np.ndarray, b: np.ndarray) -> None:
     assert a.tolist() == b.tolist()
 
 
+def norm_map(nt: normalize.NormalizedText) -> tuple[list[int], list[int]]:
+    """The offset map of ``nt``, the identity (``None``) spelled out."""
+    if nt.orig_start is None:
+        assert nt.orig_end is None
+        return list(range(len(nt.text))), list(range(1, len(nt.text) + 1))
+    return nt.orig_start.tolist(), nt.orig_end.tolist()
+
+
 def same_norm(a: normalize.NormalizedText, b: normalize.NormalizedText) -> None:
+    """The same text and offset map (``None``, the identity, equals identity arrays: the kernel
+    returns None for every one-to-one text, the reference arrays)."""
     assert a.text == b.text
-    if b.orig_start is None:
-        assert a.orig_start is None and a.orig_end is None
-    else:
-        same_array(a.orig_start, b.orig_start)
-        same_array(a.orig_end, b.orig_end)
+    assert norm_map(a) == norm_map(b)
+    for x, y in ((a.orig_start, b.orig_start), (a.orig_end, b.orig_end)):
+        if x is not None and y is not None:
+            assert x.dtype == y.dtype
 
 
 # ---- normalisation ------------------------------------------------------------------------------
@@ -74,9 +83,13 @@ def test_native_normalize_every_bmp_character_and_kinds():
     # expansions past the first allocation (18 characters each): the outputs grow
     for text in ("\ufdfa" * 300, "a" + "\ufdfa" * 5 + "b" * 100, "ß" * 1000 + "e\u0301" * 50):
         same_norm(normalize._normalize_native(text), normalize._normalize_slow_reference(text))
-    arr = normalize._normalize_native("ÄBC").orig_start
+    arr = normalize._normalize_native("ÄBC\ufdfa").orig_start
     arr[0] = 5  # writable, like the numpy path's arrays
     assert arr[0] == 5
+    # one-to-one texts (a no-break space, full-width or capital letters) get the identity map
+    for text in ("a\u00a0b", "ＡＢ：c", "ÄBC", "각"):
+        assert normalize._normalize_native(text).orig_start is None
+    assert normalize._normalize_native("a…").orig_start is not None
 
 
 def test_native_normalize_bad_arguments_raise():

@@ -84,6 +84,8 @@ def _normalize_native(text: str) -> NormalizedText:
         _NATIVE_ARGS = (comb, single, exp_len, exp_start, pool, _fold, unicodedata.combining)
     assert _K is not None
     out, starts, ends = _K.normalize(text, *_NATIVE_ARGS)
+    if starts is None:  # every character mapped to one: the identity map
+        return NormalizedText(out)
     return NormalizedText(out, np.frombuffer(starts, dtype=np.int64), np.frombuffer(ends, dtype=np.int64))
 
 

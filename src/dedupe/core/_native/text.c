@@ -353,6 +353,16 @@ static PyObject *text_normalize(PyObject *self, PyObject *args) {
     if (rc < 0) goto done;
     {
         PyObject *s = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, st.out.data, st.out.len);
+        /* the identity map (every character maps to one character: a no-break space, a
+         * full-width letter): (s, None, None), no arrays to build nor to map through */
+        int ident = st.out.len == n;
+        const int64_t *ps = (const int64_t *)st.os.data, *pe = (const int64_t *)st.oe.data;
+        for (Py_ssize_t i = 0; ident && i < st.out.len; i++) ident = ps[i] == (int64_t)i && pe[i] == (int64_t)i + 1;
+        if (s != NULL && ident) {
+            result = PyTuple_Pack(3, s, Py_None, Py_None);
+            Py_DECREF(s);
+            goto done;
+        }
         PyObject *a = s ? vec_take(&st.os) : NULL;
         PyObject *b = a ? vec_take(&st.oe) : NULL;
         if (b != NULL) result = PyTuple_Pack(3, s, a, b);
