@@ -557,7 +557,7 @@ def _observe_chunk(task: "tuple[list[bytes] | _FileChunk, CountTo | None]") -> O
     for doc in docs:
         _check_doc(doc, cfg)
     # page identities (the URL and title keys: what page_id reads is in the record)
-    pids = [tuple(neardup.page_id(Document(d.id, "", d.url, d.site, meta or {}))) for d, meta in decoded]
+    pids = [tuple(neardup.page_id_of(d.url, meta)) for d, meta in decoded]
     toks_list = tokenize_batch([d.text for d in docs])
     raw_sigs, _ = _signatures_many(toks_list, [None] * len(docs), cfg)
     texts = [d.text for d in docs]

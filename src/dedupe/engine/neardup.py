@@ -407,6 +407,13 @@ def cluster(
     return out
 
 
+#: a plain http(s) URL (nearly every URL): an ASCII host of letters, digits, dots and hyphens, an
+#: optional port, then path, query and fragment with no tab or line break (urlsplit drops those);
+#: its groups are ``urlsplit``'s hostname (before lower-casing), path and query (tested), at a
+#: sixth of the cost (7 -> ~1 us a page; every page's identity is read in the first pass)
+_PLAIN_PAGE_URL = re.compile(r"(?i:https?)://([A-Za-z0-9.-]+)(?::[0-9]*)?(/[^?#\t\r\n]*)?(?:\?([^#\t\r\n]*))?(?:#[^\t\r\n]*)?\Z")
+
+
 def page_key(url: str | None) -> str | None:
     """The URL of a page, normalised for telling re-crawls apart from other pages of a site:
     scheme and fragment dropped, host lower-cased without ``www.``, trailing ``/`` and
@@ -422,19 +429,24 @@ def page_key(url: str | None) -> str | None:
     """
     if not url or not url.strip():
         return None
-    try:
-        parts = urlsplit(url.strip())
-        host = (parts.hostname or "").lower().rstrip(".")
-    except ValueError:
-        return url.strip()
+    url = url.strip()
+    m = _PLAIN_PAGE_URL.match(url)
+    if m is not None:
+        host, path, query = m.group(1).lower().rstrip("."), m.group(2) or "", m.group(3) or ""
+    else:
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower().rstrip(".")
+        except ValueError:
+            return url
+        path, query = parts.path, parts.query
     if host.startswith("www."):
         host = host[4:]
-    path = parts.path
     for tail in ("index.html", "index.htm", "index.php"):
         if path.endswith("/" + tail):
             path = path[: -len(tail)]
     path = path.rstrip("/")
-    query = "&".join(q for q in parts.query.split("&") if q and not q.lower().startswith("utm_"))
+    query = "&".join(q for q in query.split("&") if q and not q.lower().startswith("utm_"))
     return f"{host}{path}" + (f"?{query}" if query else "")
 
 
@@ -488,12 +500,16 @@ def page_id(doc: Document) -> PageId:
     >>> page_id(Document("a", "t"))
     PageId(url=None, title=None)
     """
-    head = (doc.meta or {}).get(PAGE_META) or {}
+    return page_id_of(doc.url, doc.meta)
+
+
+def page_id_of(url: str | None, meta: "Mapping | None") -> PageId:
+    """:func:`page_id` of a document with this ``url`` and ``meta`` (no :class:`Document` built)."""
+    head = (meta or {}).get(PAGE_META) or {}
     if isinstance(head, PageId):  # an identity already normalised (as a persistent index stores it)
         return head
     if not isinstance(head, Mapping):
         head = {}
-    url = doc.url
     for cand in (url, head.get("canonical"), head.get("og_url")):
         if isinstance(cand, str) and cand.strip():
             url = cand
