@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import decimal
 import json
+import pickle
 import random
 from pathlib import Path
 
@@ -385,6 +386,9 @@ def test_hits_rows_range_equals_rows(dtype: str) -> None:
     for lo in range(n_docs + 2):
         for hi in range(lo, n_docs + 3):
             assert h.rows_range(lo, hi) == [h.rows(d) for d in range(lo, hi)], (lo, hi)
+            chunk = h.rows_chunk(lo, hi)  # as arrays, the rows built where they are used
+            assert pickle.loads(pickle.dumps(chunk)).rows() == h.rows_range(lo, hi), (lo, hi)
+            assert len(chunk.kept_ids) == len(set(chunk.kept_ids))
     assert any(h.rows(d) for d in range(n_docs)) and not h.rows(5)
 
 

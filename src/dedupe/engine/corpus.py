@@ -620,15 +620,17 @@ def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
 
 #: one page of a clean chunk: (:func:`_encode_doc` record (``None`` when the task's
 #: :class:`_FileChunk` holds the records), its cross-page hits as plain tuples
-#: (``crosspage.Hits.rows``: the fields of a ``Hit``), its copies' evidence)
-CleanItem = tuple["bytes | None", list[tuple], "Exclusion | None"]
+#: (``crosspage.Hits.rows``: the fields of a ``Hit``; None when the task holds them as arrays),
+#: its copies' evidence)
+CleanItem = tuple["bytes | None", "list[tuple] | None", "Exclusion | None"]
 
 
 #: a clean task: (the chunk's pages, the shared index's path, where the pages' records lie in the
 #: spill file (None: in the items), the ``row_encoder`` of :func:`run_corpus` or None, the path of
 #: the driver's :class:`_Records` file the worker appends the encoded values to (None: they go
-#: back through the pipe))
-CleanTask = tuple[list[CleanItem], "str | None", "_FileChunk | None", "RowEncoder | None", "str | None"]
+#: back through the pipe), the chunk's cross-page hits as arrays (:class:`~dedupe.engine.crosspage.HitRows`;
+#: the items' hits are then None) or None)
+CleanTask = tuple[list[CleanItem], "str | None", "_FileChunk | None", "RowEncoder | None", "str | None", "crosspage.HitRows | None"]
 
 #: ``row_encoder(doc_id, meta, result)`` of :func:`run_corpus`: a module-level (picklable)
 #: function run in the workers; its value (anything picklable, None = none) comes back in
@@ -644,9 +646,11 @@ def _clean_chunk(task: CleanTask) -> tuple[list[bytes], np.ndarray, np.ndarray, 
     Returns (:func:`_encode_result` records, signatures, distinct shingles, cleaned lengths,
     each page's pickled ``row_encoder`` value (or where they were written: :func:`_append_records`),
     None without an encoder)."""
-    blobs, index_path, fc, encoder, enc_path = task
+    blobs, index_path, fc, encoder, enc_path, hit_rows = task
     cfg: Config = _W["cfg"]
     index = _index_for(index_path)
+    if hit_rows is not None:  # the chunk's hits as arrays: each page's rows built here
+        blobs = [(b, hits, exclude) for (b, _, exclude), hits in zip(blobs, hit_rows.rows())]
     if fc is not None:
         blobs = [(b, hits, exclude) for b, (_, hits, exclude) in zip(fc.blobs(), blobs)]  # type: ignore[misc]
     decoded = [_decode_doc_meta(b) for b, _, _ in blobs]  # type: ignore[arg-type]
@@ -1367,17 +1371,19 @@ def run_corpus(
                     k = 0
                     for chunk in _chunks(sizes, lambda it: it[1], pmap.scale):
                         fc = _FileChunk(spill_path, doc_spill.start(k), [ln for _, ln in chunk])
-                        if isinstance(hits, crosspage.Hits):  # the chunk's hits at once
-                            c_rows = hits.rows_range(k, k + len(chunk))
+                        if isinstance(hits, crosspage.Hits):  # the chunk's hits at once, as arrays
+                            yield (
+                                [(None, None, exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder, enc_path,
+                                hits.rows_chunk(k, k + len(chunk)),
+                            )
                         else:
-                            c_rows = [rows(i) for i, _ in chunk]
-                        yield [(None, r, exclusions.get(i)) for (i, _), r in zip(chunk, c_rows)], index_path, fc, row_encoder, enc_path
+                            yield [(None, rows(i), exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder, enc_path, None
                         k += len(chunk)
                     return
                 source = (_encode_doc(d, with_meta) for d in docs) if doc_spill is None else iter(doc_spill)
                 items = ((blob, rows(i), exclusions.get(i)) for i, blob in enumerate(source))
                 for chunk in _chunks(items, lambda it: len(it[0]), pmap.scale):
-                    yield chunk, index_path, None, row_encoder, enc_path
+                    yield chunk, index_path, None, row_encoder, enc_path, None
 
             n_shingles = np.zeros(n, dtype=np.int64)
             cleaned_len = np.zeros(n, dtype=np.int64)

@@ -315,6 +315,40 @@ def _shared_blocks(
             st[canon].astype(off), en[canon].astype(off)]
 
 
+class HitRows(NamedTuple):
+    """The cross-page hits of a chunk of consecutive documents as flat arrays (see
+    :meth:`Hits.rows_chunk`): document ``j`` of the chunk owns the next ``counts[j]`` hits;
+    ``kept[k]`` indexes ``kept_ids`` (-1: the canonical copy itself)."""
+
+    counts: np.ndarray
+    st: np.ndarray
+    en: np.ndarray
+    pages: np.ndarray
+    kept: np.ndarray
+    kst: np.ndarray
+    ken: np.ndarray
+    kept_ids: list
+
+    @staticmethod
+    def empty(m: int) -> "HitRows":
+        z = np.zeros(0, dtype=np.int32)
+        return HitRows(np.zeros(m, dtype=np.int32), z, z, z, z, z, z, [])
+
+    def rows(self) -> list[list[tuple[int, int, int, str | None, tuple[int, int] | None]]]:
+        """Each document's hits as :meth:`Hits.rows` gives them (plain tuples, in order)."""
+        counts = self.counts.tolist()
+        out: list[list[tuple]] = [[] for _ in counts]
+        if not len(self.st):
+            return out
+        ids = self.kept_ids
+        doc = np.repeat(np.arange(len(counts)), self.counts).tolist()
+        for d, s, e, p, c, ka, kb in zip(
+            doc, self.st.tolist(), self.en.tolist(), self.pages.tolist(), self.kept.tolist(), self.kst.tolist(), self.ken.tolist()
+        ):
+            out[d].append((s, e, p, None, None) if c < 0 else (s, e, p, ids[c], (ka, kb)))
+        return out
+
+
 class Hits:
     """Cross-page hits of every document, as flat arrays sorted by (document, start, end).
 
@@ -385,6 +419,30 @@ class Hits:
         ):
             out[d - lo].append((s, e, p, None, None) if c < 0 else (s, e, p, ids[c], (ka, kb)))
         return out
+
+    def rows_chunk(self, lo: int, hi: int) -> "HitRows":
+        """The hits of the documents ``lo .. hi - 1`` as a few flat arrays (:class:`HitRows`;
+        its ``rows()`` equals :meth:`rows_range`): what the driver sends a worker for a clean
+        chunk, instead of a tuple per hit (built and pickled in the driver, unpickled in the
+        worker), so the rows are built in the worker."""
+        m = max(hi - lo, 0)
+        if not m:
+            return HitRows.empty(0)
+        t = self._doc.dtype.type
+        a, b = int(np.searchsorted(self._doc, t(lo), side="left")), int(np.searchsorted(self._doc, t(hi - 1), side="right"))
+        if b <= a:
+            return HitRows.empty(m)
+        kd = self._kdoc[a:b]
+        has = kd >= 0
+        kept, inv = np.unique(kd[has], return_inverse=True)
+        kidx = np.full(b - a, -1, dtype=np.int32)
+        kidx[has] = inv.reshape(-1)
+        ids = self._ids
+        return HitRows(
+            np.bincount((self._doc[a:b] - t(lo)).astype(np.int64), minlength=m).astype(np.int32),
+            self._st[a:b], self._en[a:b], self._pages[a:b], kidx, self._kst[a:b], self._ken[a:b],
+            [ids[c] for c in kept.tolist()],
+        )
 
     def __getitem__(self, d: int) -> list[Hit]:
         got = self.get(d)
