@@ -1441,9 +1441,10 @@ def run_corpus(
         tick("cluster", n, n)
 
         # -- yield ---------------------------------------------------------------------------
-        seq = range(n) if order == "input" else sorted(range(n), key=lambda i: ids[i])
+        seq = range(n) if order == "input" else sorted(range(n), key=ids.__getitem__)
+        canonical = clusters.canonical.tolist()  # plain ints: one conversion, not one per page
         for done, i in enumerate(seq):
-            canon = int(clusters.canonical[i])
+            canon = canonical[i]
             if enc_spill is not None and (canon < 0 or canon == i):
                 value = pickle.loads(enc_spill.get(i))
                 if value is not None:
