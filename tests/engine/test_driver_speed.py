@@ -367,8 +367,9 @@ def test_freeze_reads_groups_of_about_group_bytes(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(CountIndex, "_count_buckets", spy)
     ix.freeze()
+    calls.sort()  # the counting threads record them in any order
     assert want is not None and calls and all(b1 - b0 == want for b0, b1 in calls[:-1]) and calls[-1][1] == n_buckets
-    assert sorted(calls) == calls and all(a[1] == b[0] for a, b in zip(calls, calls[1:]))
+    assert calls[0][0] == 0 and all(a[1] == b[0] for a, b in zip(calls, calls[1:]))
     for site in plain._fps:
         assert np.array_equal(plain._fps[site], ix._fps[site]) and np.array_equal(plain._counts[site], ix._counts[site])
 

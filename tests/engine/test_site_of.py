@@ -19,7 +19,7 @@ def _by_urlsplit(url: str) -> str:  # the definition (the code before the fast p
 
 
 PIECES = ["http", "https", "HTTP", "ftp", "://", ":", "/", "//", "?", "#", "@", "[", "]", "::1", ".", "-", "www.", "WWW.",
-          "example", "Exa", "com", "80", "8080", "x", " ", "\t", "\n", "é", "ß", "%41", "user:pw@", "a.b"]
+          "example", "Exa", "com", "80", "8080", "x", " ", "\t", "\n", "é", "ß", "%41", "user:pw@", "a.b", "ſ", "httpſ"]
 
 
 @settings(max_examples=800, deadline=None)
@@ -30,7 +30,8 @@ def test_fast_host_equals_urlsplit(url: str) -> None:
 
 def test_examples() -> None:
     for url in ["https://WWW.Example.com/x", "http://example.com:8080?q", "http://ex.org.", "https://user@h.com/",
-                "http://[::1]:80/", "http://exa\tmple.com/", " http://a.b/c ", "https://h.com:80x/", "mailto:x@y.z", "HTTP://A.B#f"]:
+                "http://[::1]:80/", "http://exa\tmple.com/", " http://a.b/c ", "https://h.com:80x/", "mailto:x@y.z", "HTTP://A.B#f",
+                "httpſ://Example.com/a", "HTTPſ://h.com"]:
         assert _url_site(url) == _by_urlsplit(url), url
 
 
@@ -71,7 +72,8 @@ def test_page_key_examples() -> None:
     urls = ["https://WWW.Example.com/x/index.html?utm_a=1&id=2#f?g", "http://h.com?x#y", "http://h.com:80/p/?q=1&&utm_b",
             "http://h.com/p#f", "http://h.com/p\t/q", "http://user@h.com/p", "http://[::1]/x", "https://h.com:8x/p",
             " http://a.b/c/ ", "http://h.com./é?é=1", "HTTP://H.COM", "http:/h.com/p", "ftp://h.com/p",
-            "http://h.com/p?a\tb=1", "http://h.com/p?q#a\nb", "http://h.com/p\r?q", "http://h\n.com/p"]
+            "http://h.com/p?a\tb=1", "http://h.com/p?q#a\nb", "http://h.com/p\r?q", "http://h\n.com/p",
+            "httpſ://h.com/p", "HTTPſ://Example.com/a"]
     for url in urls:
         assert page_key(url) == _page_key_by_urlsplit(url), url
     assert _PLAIN_PAGE_URL.match("https://www.Example.com/x/index.html?utm_a=1&id=2#f?g")  # the fast path is taken

@@ -410,8 +410,9 @@ def cluster(
 #: a plain http(s) URL (nearly every URL): an ASCII host of letters, digits, dots and hyphens, an
 #: optional port, then path, query and fragment with no tab or line break (urlsplit drops those);
 #: its groups are ``urlsplit``'s hostname (before lower-casing), path and query (tested), at a
-#: sixth of the cost (7 -> ~1 us a page; every page's identity is read in the first pass)
-_PLAIN_PAGE_URL = re.compile(r"(?i:https?)://([A-Za-z0-9.-]+)(?::[0-9]*)?(/[^?#\t\r\n]*)?(?:\?([^#\t\r\n]*))?(?:#[^\t\r\n]*)?\Z")
+#: sixth of the cost (7 -> ~1 us a page; every page's identity is read in the first pass).
+#: ``re.ASCII``: case-insensitive Unicode matching would take "httpſ" (long s) for "https"
+_PLAIN_PAGE_URL = re.compile(r"(?i:https?)://([A-Za-z0-9.-]+)(?::[0-9]*)?(/[^?#\t\r\n]*)?(?:\?([^#\t\r\n]*))?(?:#[^\t\r\n]*)?\Z", re.ASCII)
 
 
 def page_key(url: str | None) -> str | None:
