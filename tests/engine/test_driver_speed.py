@@ -337,10 +337,11 @@ def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.Monkey
     assert one.doc_ids() == mixed.doc_ids() and all(one.site_pages(f"s{i}") == mixed.site_pages(f"s{i}") for i in range(7))
 
 
-@pytest.mark.parametrize("group_bytes,cap,want", [(None, 16, None), (1, 16, 1), (None, 3, 3), (1 << 40, 16, 16)])
+@pytest.mark.parametrize("group_bytes,cap,want", [(None, 16, None), (1, 16, 2), (None, 3, 3), (1 << 40, 16, 16), (1, 1, 1)])
 def test_freeze_reads_groups_of_about_group_bytes(monkeypatch: pytest.MonkeyPatch, group_bytes: int | None, cap: int, want: int | None) -> None:
     """freeze reads as many buckets at a time as hold about GROUP_BYTES of records (12 bytes
-    each), at least one and at most GROUP_BUCKETS; the counts are the same whatever the group."""
+    each), at least MIN_GROUP_BUCKETS and at most GROUP_BUCKETS; the counts are the same
+    whatever the group."""
     monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 200)
     pages = _pages_for_count(5)
     plain = CountIndex(min_count=2)

@@ -273,7 +273,8 @@ class CountIndex:
     kernel, else one sort), and keeps per site the sorted fingerprints held by at least
     ``min_count`` pages (buckets are visited in fingerprint order, so each site's array comes out
     sorted). Peak memory while freezing: ``COUNT_THREADS`` groups of buckets (each about
-    ``GROUP_BYTES``, at most ``GROUP_BUCKETS``/256 of the records, 12 bytes a record) and as many
+    ``GROUP_BYTES``, at least ``MIN_GROUP_BUCKETS`` and at most ``GROUP_BUCKETS`` 256ths of the
+    records, 12 bytes a record) and as many
     hash tables (32-64 bytes a record of a bucket) plus what is kept. ``doc_freq`` is one
     ``np.searchsorted`` per call and the frozen store pickles as a few flat arrays per site (cheap
     to hand to ``spawn`` workers).
@@ -299,10 +300,11 @@ class CountIndex:
     #: buckets :meth:`freeze` reads at a time per thread, at most (one read per segment and column
     #: for them all: corpus workers write a segment per observe chunk, smaller than the buffer's)
     GROUP_BUCKETS = 16
-    #: ... and about this many bytes of records per group, at most (fewer buckets when they are
-    #: larger): at 100 MB of corpus, 8-9 buckets a group instead of 2 took the count 0.50-0.75 s
-    #: -> 0.36-0.46 (a quarter of the reads, and of the Python loop over segments per group)
-    GROUP_BYTES = 8 << 20
+    #: ... as many as hold about this many bytes of records, but at least ``MIN_GROUP_BUCKETS``: at
+    #: 100 MB of corpus 4 buckets a group instead of 2 took the count 0.50-0.75 s -> 0.41-0.53 (8-9
+    #: buckets: 0.36-0.46, but the main process's peak grew by ~12 MB, above the other stages')
+    GROUP_BYTES = 4 << 20
+    MIN_GROUP_BUCKETS = 2
 
     def __init__(self, min_count: int = 1, spill_dir: str | None = None) -> None:
         self.min_count = max(1, int(min_count))
@@ -568,7 +570,7 @@ class CountIndex:
             scratch: dict[int, np.ndarray] = {}  # the count kernel's table of each thread
             n_buckets = 1 << self.BUCKET_BITS
             per_bucket = 12 * self._spilled // n_buckets + 1  # bytes of records of a bucket, on average
-            g = max(1, min(self.GROUP_BUCKETS, n_buckets, self.GROUP_BYTES // per_bucket))
+            g = max(1, min(self.GROUP_BUCKETS, n_buckets, max(self.MIN_GROUP_BUCKETS, self.GROUP_BYTES // per_bucket)))
             with ThreadPoolExecutor(max_workers=self.COUNT_THREADS, thread_name_prefix="dedupe-count") as pool:
                 for b0 in range(0, n_buckets, g):
                     pending.append(pool.submit(self._count_buckets, b0, min(b0 + g, n_buckets), scratch))
