@@ -55,7 +55,7 @@ def _generic(result):
 
 def _fast(result):
     try:
-        return jsonl._report_bytes(result)
+        return jsonl.report_bytes(result)
     except Exception as exc:  # noqa: BLE001
         return type(exc)
 

@@ -21,7 +21,7 @@ import typer
 from .. import api
 from ..engine.corpus import Encoded, run_corpus
 from ..io.files import iter_inputs
-from ..io.jsonl import FieldMap, Reject, dumps, dumps_cluster, encode_row_parts, out_row, report_rows
+from ..io.jsonl import FieldMap, Reject, dumps, dumps_cluster, encode_row_parts, out_row, report_bytes, report_rows
 from ..io.parquet import is_parquet_path, report_schema
 from ..models import Document
 from ._common import EXIT_INPUT, check_paths, close_all, fail, handle_errors, load_config, open_output, rows_output
@@ -269,7 +269,9 @@ def corpus_command(
             if res.meta.get("cluster") is not None:
                 clusters.add(res.meta["cluster"])
                 in_clusters += 1
-            if rep_fh is not None:
+            if isinstance(rep_fh, _JsonlBytes):  # the same bytes as the rows' dumps, in one piece
+                rep_fh.write_bytes(report_bytes(res))
+            elif rep_fh is not None:
                 for row in report_rows(res):
                     rep_fh.write(row)
             if cfg.neardup.drop and not res.meta.get("canonical", True):

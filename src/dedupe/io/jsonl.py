@@ -382,7 +382,7 @@ def encode_row_parts(doc_id: str, meta: "dict[str, Any] | None", result: CleanRe
         else:
             head = _object_bytes(before, tf, text_j)[:-1] + (b"," if before else b"") + info.encode("utf-8")
             tail = b',"canonical":true}' + (b"," + _object_bytes(after, tf, text_j)[1:] if after else b"}") + b"\n"
-        return head, tail, _report_bytes(result), removed, flagged
+        return head, tail, report_bytes(result), removed, flagged
     except (TypeError, ValueError, RecursionError):  # ValueError covers UnicodeEncodeError
         return None
 
@@ -421,7 +421,7 @@ def _encode_row_parts_generic(doc_id: str, meta: "dict[str, Any] | None", result
             return None
         head = _ENCODE(before)[:-1] + ("," if before else "") + '"dedupe":' + info_json[: -len(_INFO_TAIL)] + '"cluster":'
         tail = ',"canonical":true}' + ("," + _ENCODE(after)[1:] if after else "}") + "\n"
-        report = _report_bytes(result)
+        report = report_bytes(result)
         removed: dict[str, int] = {}
         flagged: dict[str, int] = {}
         for s in result.spans:
@@ -434,7 +434,7 @@ def _encode_row_parts_generic(doc_id: str, meta: "dict[str, Any] | None", result
         return None
 
 
-def _report_bytes(result: CleanResult) -> bytes:
+def report_bytes(result: CleanResult) -> bytes:
     """The UTF-8 of ``"".join(dumps(r) for r in report_rows(result))``: by the text kernel's
     ``report_lines`` (the same bytes, tested) when every value has the plain type it formats,
     else through the JSON encoder."""
