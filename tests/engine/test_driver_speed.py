@@ -266,6 +266,7 @@ def test_worker_result_records_leave_the_texts_out() -> None:
     for d, r in zip(docs, results):
         blob = ec._encode_result(r, original=False)
         assert d.text not in blob.decode("latin-1") or not d.text
+        assert ec._encode_result(r, original=False, is_cut=True) == blob  # the engine's texts are the cut
         back = ec._decode_result(blob, d.text)
         assert (back.doc_id, back.original, back.text, back.spans, dict(back.meta)) == (r.doc_id, r.original, r.text, r.spans, dict(r.meta))
         assert ec._decode_text(blob, d.text) == r.text

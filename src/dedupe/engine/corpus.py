@@ -675,7 +675,8 @@ def _clean_chunk(task: CleanTask) -> tuple[list[bytes], np.ndarray, np.ndarray, 
         ]
         if enc_path is not None:
             encoded = _append_records(enc_path, encoded)
-    return [_encode_result(r, original=False) for r in results], sigs, n_sh, lengths, encoded
+    # _finish's results come from assemble: each cleaned text is its original with the removed spans cut out
+    return [_encode_result(r, original=False, is_cut=True) for r in results], sigs, n_sh, lengths, encoded
 
 
 #: the write buffer of the pages' :class:`_Spill` (written page by page in the first pass)
@@ -799,14 +800,15 @@ def _decode_doc_meta(blob: bytes) -> tuple[Document, Any]:
     return Document(*rec[:4]), (rec[4] if len(rec) > 4 else None)
 
 
-def _encode_result(res: CleanResult, *, original: bool = True) -> bytes:
+def _encode_result(res: CleanResult, *, original: bool = True, is_cut: bool = False) -> bytes:
     """A :class:`CleanResult` as plain tuples (pickling the dataclasses costs ~10x more); a
     span's text is left out when it is the original's ``[start:end]`` (always, by contract).
 
     ``original=False`` (the workers' records): the original text is left out too (the driver has
     it: pass it to :func:`_decode_result`), and so is the cleaned text when it is the original with
     the removed spans cut out (always, by contract; checked), so a record is a few hundred bytes
-    instead of two copies of the page."""
+    instead of two copies of the page. ``is_cut``: the caller knows the cleaned text is that cut
+    (:func:`~dedupe.engine.assemble.assemble` made it), so it is not built again to compare."""
     orig = res.original
     spans = tuple(
         (sp.start, sp.end, None if sp.text == orig[sp.start : sp.end] else sp.text, sp.kind, sp.rule, sp.score,
@@ -815,7 +817,7 @@ def _encode_result(res: CleanResult, *, original: bool = True) -> bytes:
     )
     if original:
         return pickle.dumps((res.doc_id, orig, res.text, spans, dict(res.meta)), protocol=pickle.HIGHEST_PROTOCOL)
-    text = None if res.text == _cut(orig, spans) else res.text
+    text = None if is_cut or res.text == _cut(orig, spans) else res.text
     return pickle.dumps((res.doc_id, None, text, spans, dict(res.meta)), protocol=pickle.HIGHEST_PROTOCOL)
 
 
