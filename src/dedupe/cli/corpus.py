@@ -19,9 +19,11 @@ from typing import Annotated, Any, Iterator, Optional
 import typer
 
 from .. import api
-from ..engine.corpus import Encoded, run_corpus
-from ..io.files import iter_inputs
-from ..io.jsonl import FieldMap, Reject, dumps, dumps_cluster, encode_row_parts, out_row, report_bytes, report_rows
+from ..engine.corpus import OBSERVE_CHUNK_SCALE, CHUNK_BYTES, Encoded, ParsedSource, run_corpus
+from ..io.files import iter_inputs, jsonl_pieces, plain_jsonl_files
+from ..io.jsonl import (
+    FieldMap, Reject, dumps, dumps_cluster, encode_row_parts, out_row, parse_jsonl_piece, report_bytes, report_rows, row_meta_blob,
+)
 from ..io.parquet import is_parquet_path, report_schema
 from ..models import Document
 from ._common import EXIT_INPUT, check_paths, close_all, fail, handle_errors, load_config, open_output, rows_output
@@ -87,12 +89,15 @@ class _RowStore:
         self._pos = 0  # the file position (a seek flushes the buffer: only when it moves)
 
     def put(self, doc: Document) -> None:
-        blob = pickle.dumps((doc.url, doc.site, doc.meta), protocol=pickle.HIGHEST_PROTOCOL)
+        self.put_blob(doc.id, pickle.dumps((doc.url, doc.site, doc.meta), protocol=pickle.HIGHEST_PROTOCOL))
+
+    def put_blob(self, doc_id: str, blob: bytes) -> None:
+        """:meth:`put` of the document whose pickled ``(url, site, meta)`` is ``blob``."""
         start = self._ends[-1] if self._ends else 0
         if self._pos != start:
             self._fh.seek(start)
         self._fh.write(blob)
-        self._row[doc.id] = len(self._ends)
+        self._row[doc_id] = len(self._ends)
         self._ends.append(start + len(blob))
         self._pos = start + len(blob)
 
@@ -198,16 +203,19 @@ def corpus_command(
     chars_in = 0
     schemas: list[Any] = []  # of the Parquet inputs: a Parquet OUT keeps their column types
 
+    def reject(item: Reject) -> None:
+        reject_list.append(item)
+        if len(reject_list) <= _MAX_REJECT_MESSAGES:
+            progress.clear()  # a message never glued to the progress line
+            where = f"{item.source}" + (f":{item.line}" if item.line else "")
+            typer.echo(f"dedupe: rejected {where}" + (f" (id {item.id!r})" if item.id else "") + f": {item.reason}", err=True)
+
     def docs() -> Iterator[Document]:
         nonlocal rows_in, chars_in
         for item in iter_inputs(inputs, fields=fields, max_chars=cfg.max_doc_chars, schemas=schemas):
             rows_in += 1
             if isinstance(item, Reject):
-                reject_list.append(item)
-                if len(reject_list) <= _MAX_REJECT_MESSAGES:
-                    progress.clear()  # a message never glued to the progress line
-                    where = f"{item.source}" + (f":{item.line}" if item.line else "")
-                    typer.echo(f"dedupe: rejected {where}" + (f" (id {item.id!r})" if item.id else "") + f": {item.reason}", err=True)
+                reject(item)
                 continue
             # keep the row's other fields (not its text) to write the output row
             try:
@@ -217,6 +225,34 @@ def corpus_command(
                 continue
             chars_in += len(item.text)
             yield item
+
+    # plain JSONL files with a pool: the workers read and parse them (the same rows, rejects and
+    # messages as docs(), in the same order); this process only sees what each row needs
+    seen: dict[str, tuple] = {}  # id -> (source, line) where it was first seen (iter_inputs' duplicate check)
+
+    def on_row(item: Any) -> bool:
+        nonlocal rows_in, chars_in
+        rows_in += 1
+        if isinstance(item, Reject):
+            reject(item)
+            return False
+        doc_id, n_chars, (source, line, blob) = item
+        first = seen.get(doc_id)
+        if first is not None:
+            where = f"{first[0]}" + (f":{first[1]}" if first[1] else "")
+            reject(Reject(str(source), line, doc_id, f"duplicate id (first seen at {where})"))
+            return False
+        seen[doc_id] = (source, line)
+        if blob is None:  # JSON nesting that json reads but pickle cannot keep
+            reject_list.append(Reject(str(source), line, doc_id, "a field is nested too deeply to keep"))
+            return False
+        rows_meta.put_blob(doc_id, blob)
+        chars_in += n_chars
+        return True
+
+    def pieces() -> Iterator[Any]:
+        for inp in inputs:
+            yield from jsonl_pieces(inp, fields=fields, max_chars=cfg.max_doc_chars, target=CHUNK_BYTES * OBSERVE_CHUNK_SCALE)
 
     n_out = n_dropped = 0
     removed: dict[str, int] = {}
@@ -238,8 +274,11 @@ def corpus_command(
         if idx is not None:
             results = idx.corpus(docs(), workers=workers, order=order.value, progress=progress)
         elif encoded:
+            source: Any = docs()
+            if workers > 1 and plain_jsonl_files(inputs):
+                source = ParsedSource(pieces(), parse_jsonl_piece, row_meta_blob, on_row)
             results = run_corpus(
-                docs(), cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress,
+                source, cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress,
                 row_encoder=encode_row_parts,
             )
         else:

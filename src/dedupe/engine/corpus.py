@@ -416,23 +416,32 @@ def _signatures_many(toks_list: Sequence[Tokens], keeps: Sequence[np.ndarray | N
 
 
 class _FileChunk:
-    """Consecutive :func:`_encode_doc` records of the driver's document spill file, sent to a pool
-    worker instead of the records themselves (the worker reads them with one ``pread``): the
-    pages' text goes through no pipe and the driver never reads it back for the clean pass."""
+    """:func:`_encode_doc` records of a file the driver can share (its document spill), sent to a
+    pool worker instead of the records themselves (the worker reads them with one ``pread`` per
+    run of adjacent records): the pages' text goes through no pipe and the driver never reads it
+    back for the clean pass. ``offset``: where the first record starts (the records follow one
+    another), or each record's offset (records the workers appended, see :class:`_Records`)."""
 
     __slots__ = ("path", "offset", "lengths")
 
-    def __init__(self, path: str, offset: int, lengths: list[int]) -> None:
+    def __init__(self, path: str, offset: "int | list[int]", lengths: list[int]) -> None:
         self.path, self.offset, self.lengths = path, offset, lengths
 
-    def __getstate__(self) -> tuple[str, int, bytes]:
-        return self.path, self.offset, array("q", self.lengths).tobytes()
+    def __getstate__(self) -> tuple[str, "int | bytes", bytes]:
+        off = self.offset if isinstance(self.offset, int) else array("q", self.offset).tobytes()
+        return self.path, off, array("q", self.lengths).tobytes()
 
-    def __setstate__(self, state: tuple[str, int, bytes]) -> None:
-        self.path, self.offset = state[0], state[1]
+    def __setstate__(self, state: tuple[str, "int | bytes", bytes]) -> None:
+        self.path = state[0]
         a = array("q")
         a.frombytes(state[2])
         self.lengths = a.tolist()
+        if isinstance(state[1], bytes):
+            o = array("q")
+            o.frombytes(state[1])
+            self.offset = o.tolist()
+        else:
+            self.offset = state[1]
 
     def blobs(self) -> list[bytes]:
         """The records (in a worker: the file is opened once per path and kept open)."""
@@ -441,16 +450,32 @@ class _FileChunk:
             if got is not None:
                 os.close(got[1])
             got = _W["spill"] = (self.path, os.open(self.path, os.O_RDONLY))
-        total = sum(self.lengths)
-        data = os.pread(got[1], total, self.offset)
-        if len(data) != total:
-            raise WorkerError(f"the document spill file ended early ({len(data)} of {total} bytes)")
+        lengths = self.lengths
+        if isinstance(self.offset, int):
+            runs = [(self.offset, 0, len(lengths))]
+        else:  # runs of records that follow one another in the file: one read each
+            offs, runs, i = self.offset, [], 0
+            while i < len(lengths):
+                j, end = i + 1, offs[i] + lengths[i]
+                while j < len(lengths) and offs[j] == end:
+                    end += lengths[j]
+                    j += 1
+                runs.append((offs[i], i, j))
+                i = j
         out: list[bytes] = []
-        pos = 0
-        mv = memoryview(data)
-        for n in self.lengths:
-            out.append(mv[pos : pos + n].tobytes() if len(self.lengths) > 1 else data)
-            pos += n
+        for at, i, j in runs:
+            total = sum(lengths[i:j])
+            data = os.pread(got[1], total, at)
+            if len(data) != total:
+                raise WorkerError(f"the document spill file ended early ({len(data)} of {total} bytes)")
+            if j - i == 1:
+                out.append(data)
+                continue
+            pos = 0
+            mv = memoryview(data)
+            for n in lengths[i:j]:
+                out.append(mv[pos : pos + n].tobytes())
+                pos += n
         return out
 
 
@@ -481,9 +506,10 @@ class _Records:
         """A path a worker can open to append to this file (Linux ``/proc``), else None."""
         return fd_path(self._fd)
 
-    def add(self, got: "list[bytes] | tuple[int, list[int]]") -> None:
+    def add(self, got: "list[bytes] | tuple[int, list[int]]", keep: "list[bool] | None" = None) -> None:
         """The records of the next chunk's documents: the records themselves, or ``(offset,
-        lengths)`` of the records a worker wrote."""
+        lengths)`` of the records a worker wrote. ``keep``: which of them become documents (the
+        others stay in the file, unnumbered)."""
         if isinstance(got, tuple):
             pos, lengths = got
         else:
@@ -491,9 +517,10 @@ class _Records:
             pos = os.lseek(self._fd, 0, os.SEEK_END)
             _write_all(self._fd, data)
             lengths = [len(b) for b in got]
-        for n in lengths:
-            self._at.append(pos)
-            self._len.append(n)
+        for j, n in enumerate(lengths):
+            if keep is None or keep[j]:
+                self._at.append(pos)
+                self._len.append(n)
             pos += n
 
     def get(self, i: int) -> bytes:
@@ -502,6 +529,23 @@ class _Records:
         if len(data) != n:
             raise WorkerError(f"a row record ended early ({len(data)} of {n} bytes)")
         return data
+
+    def size(self, i: int) -> int:
+        return self._len[i]
+
+    def file_chunk(self, path: str, lo: int, hi: int) -> "_FileChunk":
+        """Records ``lo .. hi - 1`` as a :class:`_FileChunk` of ``path`` (this file's shared path)."""
+        return _FileChunk(path, self._at[lo:hi].tolist(), self._len[lo:hi].tolist())
+
+    def flush(self) -> None:
+        """Nothing to flush (every record is written when added): as :meth:`_Spill.flush`."""
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    def __iter__(self) -> Iterator[bytes]:
+        for i in range(len(self._at)):
+            yield self.get(i)
 
     def close(self) -> None:
         self._fh.close()
@@ -516,16 +560,15 @@ def _write_all(fd: int, data: bytes) -> None:
 def _append_records(path: str, blobs: list[bytes]) -> tuple[int, list[int]]:
     """In a pool worker: append ``blobs`` to the driver's :class:`_Records` file at ``path`` in
     one write; returns (their offset, their lengths)."""
-    got = _W.get("records")
-    if got is None or got[0] != path:
-        if got is not None:
-            os.close(got[1])
-        got = _W["records"] = (path, os.open(path, os.O_WRONLY | os.O_APPEND))
+    open_fds = _W.setdefault("records", {})  # path -> descriptor (the pages' records, the encoded rows)
+    fd = open_fds.get(path)
+    if fd is None:
+        fd = open_fds[path] = os.open(path, os.O_WRONLY | os.O_APPEND)
     data = b"".join(blobs)
-    n = os.write(got[1], data)
+    n = os.write(fd, data)
     if n != len(data):  # a regular file takes it all (else: disk full); a second write could interleave
         raise WorkerError(f"could not write the row records ({n} of {len(data)} bytes)")
-    end = os.lseek(got[1], 0, os.SEEK_CUR)  # this descriptor's own position: the end of its write
+    end = os.lseek(fd, 0, os.SEEK_CUR)  # this descriptor's own position: the end of its write
     return end - len(data), [len(b) for b in blobs]
 
 
@@ -586,6 +629,63 @@ def _observe_chunk(task: "tuple[list[bytes] | _FileChunk, CountTo | None]") -> O
     else:
         bfp, bs, be, n_blocks = crosspage.block_fingerprints_many(texts, toks_list, cfg.corpus)
     return fps, n_fps, bfp, bs, be, n_blocks, raw_sigs, pids, seg  # type: ignore[return-value]
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedSource:
+    """Input that the pool's workers read and parse themselves, passed to :func:`run_corpus` as
+    its ``docs``: the driver then reads no text (for JSONL files: no JSON decoding, no
+    HTML-to-text conversion, no pickling of pages in the driver, which made it the pace of the
+    first pass).
+
+    Attributes:
+        tasks: picklable descriptions of the input's pieces, in input order.
+        parser: a module-level function run in the workers: ``parser(task)`` → the piece's rows
+            in order, each a :class:`Document` or anything else (a row the caller rejects: it
+            comes back to ``on_row`` as it is).
+        keep: a module-level function run in the workers on each document (or None): its
+            picklable value comes back to ``on_row``.
+        on_row: called in the driver with each row in input order: a rejected row as ``parser``
+            gave it, a document as ``(doc_id, len(text), keep(doc))``; returns True to take the
+            document (False: dropped, e.g. a duplicate id the caller rejects).
+    """
+
+    tasks: Iterable[Any]
+    parser: Callable[[Any], list]
+    keep: "Callable[[Document], Any] | None"
+    on_row: Callable[[Any], bool]
+
+
+#: what a worker's parse of a piece returns: (each document's ``(id, site, url, len(text),
+#: keep(doc))`` (``len(text)`` -1: its meta could not be pickled), the other rows as ``(position among the piece's rows, row)``, the documents'
+#: :func:`_encode_doc` records or where the worker appended them: :func:`_append_records`)
+Parsed = tuple["list[tuple]", "list[tuple[int, Any]]", "list[bytes] | tuple[int, list[int]]"]
+
+
+def _parse_chunk(task: tuple) -> Parsed:
+    """Parse work of a piece of a :class:`ParsedSource`: its rows; the documents' records go to
+    the driver's document file at ``rec_path`` (None: back through the pipe)."""
+    payload, parser, keep, rec_path, with_meta = task
+    cfg: Config = _W["cfg"]
+    docs: list[tuple] = []
+    others: list[tuple[int, Any]] = []
+    records: list[bytes] = []
+    for j, row in enumerate(parser(payload)):
+        if isinstance(row, Document):
+            _check_doc(row, cfg)
+            try:
+                records.append(_encode_doc(row, with_meta))
+                n_chars = len(row.text)
+            except RecursionError:  # a meta nested too deeply to pickle: taken, it is an InputError
+                records.append(b"")
+                n_chars = -1
+            docs.append((row.id, site_of(row), row.url, n_chars, keep(row) if keep is not None else None))
+        else:
+            others.append((j, row))
+    loc: "list[bytes] | tuple[int, list[int]]" = records
+    if rec_path is not None and records:
+        loc = _append_records(rec_path, records)
+    return docs, others, loc
 
 
 #: where a pool worker sends a chunk's template fingerprints instead of the pipe: (the path of
@@ -885,6 +985,13 @@ class _Spill:
         """The file offset of record ``i``."""
         return self._ends[i - 1] if i else 0
 
+    def size(self, i: int) -> int:
+        return self._ends[i] - (self._ends[i - 1] if i else 0)
+
+    def file_chunk(self, path: str, lo: int, hi: int) -> "_FileChunk":
+        """Records ``lo .. hi - 1`` as a :class:`_FileChunk` of ``path`` (this file's shared path)."""
+        return _FileChunk(path, self.start(lo), [self.size(i) for i in range(lo, hi)])
+
     def shared_path(self) -> str | None:
         """A path another process can open to read this (anonymous) file: ``/proc/<pid>/fd/<fd>``
         on Linux, else None. Call :meth:`flush` before another process reads what was appended."""
@@ -1140,7 +1247,7 @@ def _exclusions(groups: list[list[int]], pmap: Any, source: Any) -> dict[int, Ex
     members = sorted(i for g in groups for i in g)
     if not members:
         return {}
-    if isinstance(source, _Spill):
+    if isinstance(source, (_Spill, _Records)):
         blobs = [source.get(i) for i in members]
     else:
         blobs = [_encode_doc(source[i]) for i in members]
@@ -1231,10 +1338,12 @@ def run_corpus(
     workers = max(1, int(workers))
     tick = progress or (lambda stage, done, total: None)
 
+    parsed = docs if isinstance(docs, ParsedSource) else None
     reiterable = isinstance(docs, (list, tuple))
     if isinstance(docs, list):
         docs = tuple(docs)  # read again when yielding: a caller changing its list must not matter
-    doc_spill = None if reiterable else _Spill(SPILL_BUFFER)
+    # the pages' records: written by the driver, or (parsed by the workers) appended by them
+    doc_spill: "_Spill | _Records | None" = None if reiterable else (_Records() if parsed is not None else _Spill(SPILL_BUFFER))
     res_spill = _Spill()
     with_meta = row_encoder is not None
     # the encoder's values (pickled and, in a pool, written by the workers), read back when yielding
@@ -1280,7 +1389,7 @@ def run_corpus(
             chunked = type(index) is CountIndex
             # pool workers read the pages from the spill file (where it can be shared), not a pipe
             spill_path = doc_spill.shared_path() if doc_spill is not None and pmap.pool is not None else None
-            if spill_path is not None and not pmap.can_open(spill_path):
+            if spill_path is not None and not pmap.can_open(spill_path, append=parsed is not None):
                 spill_path = None  # e.g. a process that is not dumpable: its /proc fds are closed to others
 
             # pool workers append the fingerprints to the default store's count file themselves
@@ -1288,17 +1397,60 @@ def run_corpus(
             if count_path is not None and not pmap.can_open(count_path, append=True):
                 count_path = None
 
+            def count_to_of(k: int, m: int) -> "CountTo | None":
+                if count_path is None:
+                    return None
+                nos = [index.site_number(s) for s in sites[k : k + m]]  # type: ignore[attr-defined]
+                return (count_path, np.array(nos, dtype=np.uint32), index.BUCKET_BITS)  # type: ignore[attr-defined]
+
+            def parsed_observe_tasks() -> Iterator["tuple[list[bytes] | _FileChunk, CountTo | None]"]:
+                """The observe tasks of a :class:`ParsedSource`: each piece parsed by a worker,
+                its rows handed to ``on_row`` in order, then its documents observed."""
+                assert parsed is not None and isinstance(doc_spill, _Records)
+                tasks = ((t, parsed.parser, parsed.keep, spill_path, with_meta) for t in parsed.tasks)
+                for rows, others, loc in pmap(_parse_chunk, tasks):
+                    # the documents and the other rows handed over in input order
+                    take: list[bool] = []
+                    on_row = parsed.on_row
+                    at = 0  # documents handed over
+                    for k, (j, other) in enumerate(others + [(len(rows) + len(others), None)]):
+                        for doc_id, site, url, n_chars, kept in rows[at : j - k]:  # the documents before row j
+                            ok = bool(on_row((doc_id, n_chars, kept)))
+                            if ok:
+                                if n_chars < 0:
+                                    raise InputError(f"document {doc_id!r}: a field of its meta is nested too deeply to keep")
+                                if doc_id in seen:
+                                    raise InputError(f"duplicate document id {doc_id!r}")
+                                seen.add(doc_id)
+                                ids.append(doc_id)
+                                sites.append(site_names.setdefault(site, site))
+                                urls.append(url)
+                                lengths.append(n_chars)
+                            take.append(ok)
+                        at = j - k
+                        if k < len(others):
+                            on_row(other)
+                    k = len(doc_spill)
+                    doc_spill.add(loc, take)
+                    m = len(doc_spill) - k
+                    if not m:
+                        continue
+                    if spill_path is None:
+                        yield [doc_spill.get(i) for i in range(k, k + m)], count_to_of(k, m)
+                    else:
+                        yield doc_spill.file_chunk(spill_path, k, k + m), count_to_of(k, m)
+
             def observe_tasks() -> Iterator["tuple[list[bytes] | _FileChunk, CountTo | None]"]:
+                if parsed is not None:
+                    yield from parsed_observe_tasks()
+                    return
                 k = 0  # records of the spill file before this chunk
                 for chunk in _chunks(first_pass(), len, pmap.observe_scale):
-                    count_to = None
-                    if count_path is not None:
-                        nos = [index.site_number(s) for s in sites[k : k + len(chunk)]]  # type: ignore[attr-defined]
-                        count_to = (count_path, np.array(nos, dtype=np.uint32), index.BUCKET_BITS)  # type: ignore[attr-defined]
+                    count_to = count_to_of(k, len(chunk))
                     if spill_path is None:
                         yield chunk, count_to
                     else:
-                        assert doc_spill is not None
+                        assert isinstance(doc_spill, _Spill)
                         doc_spill.flush()
                         yield _FileChunk(spill_path, doc_spill.start(k), [len(b) for b in chunk]), count_to
                     k += len(chunk)
@@ -1370,10 +1522,10 @@ def run_corpus(
                     # reading them: the workers read them from the spill file
                     assert doc_spill is not None
                     doc_spill.flush()
-                    sizes = ((i, doc_spill.start(i + 1) - doc_spill.start(i)) for i in range(n))
+                    sizes = ((i, doc_spill.size(i)) for i in range(n))
                     k = 0
                     for chunk in _chunks(sizes, lambda it: it[1], pmap.scale):
-                        fc = _FileChunk(spill_path, doc_spill.start(k), [ln for _, ln in chunk])
+                        fc = doc_spill.file_chunk(spill_path, k, k + len(chunk))
                         if isinstance(hits, crosspage.Hits):  # the chunk's hits at once, as arrays
                             yield (
                                 [(None, None, exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder, enc_path,

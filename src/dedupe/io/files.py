@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import mmap
 import os
 import stat
 import sys
@@ -35,7 +36,7 @@ from ..engine.neardup import PAGE_META
 from ..errors import InputError
 from ..models import Document
 from .html import check_not_binary, decode_html, read_html
-from .jsonl import FieldMap, Reject, iter_jsonl
+from .jsonl import FieldMap, JsonlPiece, Reject, iter_jsonl, line_limit
 from .parquet import is_parquet_path, iter_parquet
 from .text import decode_text
 
@@ -231,3 +232,66 @@ def iter_inputs(
                 fh.close()
             if raw is not None:  # a GzipFile over a file does not close the file
                 raw.close()
+
+
+def plain_jsonl_files(inputs: Iterable[str]) -> bool:
+    """Are all ``inputs`` regular files read as plain JSONL (not ``-``, a directory, Parquet, a
+    ``.gz`` name or gzip's magic bytes)? Such inputs can be cut in pieces that the corpus
+    workers read and parse themselves (:func:`jsonl_pieces`)."""
+    for inp in inputs:
+        if inp == "-" or inp.lower().endswith(".gz") or is_parquet_path(inp):
+            return False
+        try:
+            if not stat.S_ISREG(os.stat(inp).st_mode):
+                return False
+            with open(inp, "rb") as fh:
+                if fh.read(2) == b"\x1f\x8b":
+                    return False
+        except OSError:
+            return False
+    return True
+
+
+def jsonl_pieces(path: str, *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000, target: int = 1 << 19) -> Iterator[JsonlPiece]:
+    """A plain JSONL file cut in pieces of whole lines of about ``target`` bytes (each ends
+    after the first newline at or after ``target`` bytes from its start), in order, for
+    :func:`dedupe.io.jsonl.parse_jsonl_piece`; a line longer than
+    :func:`~dedupe.io.jsonl.line_limit` is a piece of its own, marked (its rows are then one
+    reject, as :func:`iter_inputs` gives: the line is never read whole). The file is mapped,
+    not read: only the newlines are looked for.
+
+    Raises:
+        InputError: the file cannot be opened.
+    """
+    limit = line_limit(max_chars)
+    where = os.path.abspath(path)  # the workers open it by name
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        if not size:
+            return
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            pos, line = 0, 1
+            while pos < size:
+                cut = mm.find(b"\n", min(pos + target, size) - 1)
+                cut = size if cut < 0 else cut + 1
+                # only the piece's last line (across pos + target) can be longer than target (< limit)
+                head = pos
+                if cut - pos > limit:
+                    h = mm.rfind(b"\n", pos, cut - 1)
+                    head = pos if h < 0 else h + 1
+                last_end = cut - 1 if mm[cut - 1 : cut] == b"\n" else cut
+                if last_end - head > limit:  # the last line is too long: a piece of its own
+                    if head > pos:
+                        n = mm[pos:head].count(b"\n")
+                        yield (where, pos, head - pos, line, path, False, fields, max_chars)
+                        line += n
+                    yield (where, head, cut - head, line, path, True, fields, max_chars)
+                    line += 1
+                else:
+                    yield (where, pos, cut - pos, line, path, False, fields, max_chars)
+                    line += mm[pos:cut].count(b"\n")
+                pos = cut

@@ -21,7 +21,10 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import decimal
+import io
 import json
+import os
+import pickle
 import re
 from dataclasses import dataclass
 from typing import IO, Any, Iterator
@@ -193,13 +196,27 @@ def _bounded_lines(fh: IO[bytes], limit: int) -> Iterator["bytes | tuple[bytes, 
         yield line, size
 
 
-def iter_jsonl(fh: IO[bytes], source: str, *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000) -> Iterator[Document | Reject]:
-    """Documents (or rejects) of a binary JSONL stream; blank lines are skipped."""
-    limit = max_chars * 6 + _ROW_OVERHEAD  # a JSON-escaped text can take up to 6 bytes per char
-    for n, raw in enumerate(_bounded_lines(fh, limit), start=1):
+def line_limit(max_chars: int) -> int:
+    """The longest JSONL line (bytes, without its newline) that can hold a text of
+    ``max_chars`` characters: a JSON-escaped text can take up to 6 bytes per character."""
+    return max_chars * 6 + _ROW_OVERHEAD
+
+
+def long_line_reject(head: bytes, size: int, *, source: str, line: int, fields: FieldMap, max_chars: int) -> Reject:
+    """The reject of a line of ``size`` bytes over :func:`line_limit` (``head``: its first bytes)."""
+    return Reject(source, line, _peek_id(head, fields), f"line has {size:,} bytes: the text cannot fit max_doc_chars={max_chars:,}")
+
+
+def iter_jsonl(
+    fh: IO[bytes], source: str, *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000, first_line: int = 1
+) -> Iterator[Document | Reject]:
+    """Documents (or rejects) of a binary JSONL stream; blank lines are skipped. ``first_line``:
+    the line number of the stream's first line (a piece of a file)."""
+    limit = line_limit(max_chars)
+    for n, raw in enumerate(_bounded_lines(fh, limit), start=first_line):
         if isinstance(raw, tuple):  # an over-long line: its head and its length, never held whole
             head, size = raw
-            yield Reject(source, n, _peek_id(head, fields), f"line has {size:,} bytes: the text cannot fit max_doc_chars={max_chars:,}")
+            yield long_line_reject(head, size, source=source, line=n, fields=fields, max_chars=max_chars)
             continue
         if not raw.strip():
             continue
@@ -225,6 +242,41 @@ def iter_jsonl(fh: IO[bytes], source: str, *, fields: FieldMap = FieldMap(), max
             row, source=source, line=n, fields=fields, max_chars=max_chars,
             check_surrogates=_SURROGATE_ESCAPE.search(raw) is not None,
         )
+
+
+#: a piece of a JSONL file for :func:`parse_jsonl_piece`: (path, byte offset, byte length, line
+#: number of its first line, source name for messages, whether it is one line over
+#: :func:`line_limit` (the length then counts its newline), field names, max_doc_chars)
+JsonlPiece = tuple[str, int, int, int, str, bool, FieldMap, int]
+
+
+def parse_jsonl_piece(piece: JsonlPiece) -> "list[Document | Reject]":
+    """The rows of a piece of a JSONL file (:func:`dedupe.io.files.jsonl_pieces`), as
+    :func:`iter_jsonl` reads them from the whole file: run by the corpus workers, which read
+    the piece themselves."""
+    path, offset, length, line, source, too_long, fields, max_chars = piece
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.pread(fd, min(length, 4096) if too_long else length, offset)
+    finally:
+        os.close(fd)
+    if too_long:
+        return [long_line_reject(data, length, source=source, line=line, fields=fields, max_chars=max_chars)]
+    if len(data) != length:
+        raise InputError(f"{source}: the file changed while it was read")
+    return list(iter_jsonl(io.BytesIO(data), source, fields=fields, max_chars=max_chars, first_line=line))
+
+
+def row_meta_blob(doc: Document) -> "tuple[str | None, int | None, bytes | None]":
+    """What the ``corpus`` command keeps of an input row to write its output row later: (its
+    source, its line, the pickled ``(url, site, meta)``; None when a field is nested too deeply
+    to pickle). Run by the corpus workers on the documents they parse."""
+    meta = doc.meta or {}
+    try:
+        blob: bytes | None = pickle.dumps((doc.url, doc.site, doc.meta), protocol=pickle.HIGHEST_PROTOCOL)
+    except RecursionError:
+        blob = None
+    return meta.get("source"), meta.get("line"), blob
 
 
 def dedupe_info(result: CleanResult) -> dict[str, Any]:
