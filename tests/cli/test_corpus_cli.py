@@ -215,3 +215,32 @@ def test_no_within_keeps_the_site_level_only(tmp_path) -> None:
     assert not any({"repeat", "near-repeat"} & k for k in site_only.values())
     out = {json.loads(x)["id"]: json.loads(x)["text"] for x in (tmp_path / "o.jsonl").read_text().splitlines()}
     assert out["s0p1"].count(body) == 2
+
+
+def test_rows_parsed_by_the_workers_equal_the_drivers_reading(tmp_path) -> None:
+    """With --workers 2 plain JSONL files are read and parsed by the pool's workers
+    (engine.corpus.ParsedSource); with --workers 1 the driver reads them (io.files.iter_inputs).
+    Bad rows, duplicate ids within and across files, a row too nested to keep, HTML rows, a BOM,
+    blank lines and a last line without newline give the same OUT, REPORT, rejects and messages."""
+    rows = _rows(2)
+    lines = ["\ufeff" + json.dumps(rows[0])]
+    for i, r in enumerate(rows[1:], start=1):
+        lines.append(json.dumps(r))
+        if i == 2:
+            lines += ["{not json", "", "   ", "[1, 2]", json.dumps({"id": "s0p0", "text": "a duplicate id"})]
+        if i == 4:
+            lines.append(json.dumps({"id": "deep", "text": "nested row", "extra": json.loads("[" * 900 + "]" * 900)}))
+            lines.append(json.dumps({"id": "h", "html": "<html><head><title>T</title></head><body><p>" + _para(random.Random(9)) + "</p></body></html>"}))
+        if i == 5:
+            lines.append(json.dumps({"text": "a row without id " + _para(random.Random(4))}))
+    (tmp_path / "a.jsonl").write_bytes(("\n".join(lines)).encode())  # no final newline
+    (tmp_path / "b.jsonl").write_bytes(b'{"id": "s1p2", "text": "again"}\n{"id": "bad\xff"}\n' + json.dumps(rows[3] | {"id": "b3"}).encode() + b"\n")
+    got = []
+    for workers in ("1", "2"):
+        o, rep, rej = (tmp_path / f"{k}{workers}.jsonl" for k in ("o", "r", "j"))
+        r = _run(str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--out", str(o), "--report", str(rep), "--rejects", str(rej), "--workers", workers, "--quiet")
+        assert r.exit_code == 0, r.output
+        got.append((o.read_bytes(), rep.read_bytes(), rej.read_bytes(), r.stderr))
+    assert got[0] == got[1]
+    reasons = [json.loads(x)["reason"] for x in got[0][2].decode().splitlines()]
+    assert len(reasons) == 6 and sum("duplicate id" in x for x in reasons) == 2 and any("nested too deeply" in x for x in reasons), reasons

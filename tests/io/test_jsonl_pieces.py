@@ -1,0 +1,90 @@
+"""Plain JSONL files cut in pieces for the corpus workers (``io.files.jsonl_pieces``) and parsed
+piece by piece (``io.jsonl.parse_jsonl_piece``) give the rows ``iter_jsonl`` gives for the whole
+file: the same documents and rejects, with the same line numbers, whatever the piece size."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from dedupe.io.files import jsonl_pieces, plain_jsonl_files
+from dedupe.io.jsonl import FieldMap, iter_jsonl, line_limit, parse_jsonl_piece
+
+MAX_CHARS = 10  # line_limit = 60 bytes + 1 MiB: over-long lines stay cheap to write
+
+
+def _rows(path: Path, *, target: int) -> list:
+    out = []
+    for piece in jsonl_pieces(str(path), fields=FieldMap(), max_chars=MAX_CHARS, target=target):
+        out.extend(parse_jsonl_piece(piece))
+    return out
+
+
+def _whole(path: Path) -> list:
+    with open(path, "rb") as fh:
+        return list(iter_jsonl(io.BufferedReader(fh), str(path), fields=FieldMap(), max_chars=MAX_CHARS))
+
+
+def _file(tmp_path: Path, parts: list[bytes]) -> Path:
+    p = tmp_path / "in.jsonl"
+    p.write_bytes(b"".join(parts))
+    return p
+
+
+LIMIT = line_limit(MAX_CHARS)
+
+
+def _long(n: int, row_id: str) -> bytes:
+    """A JSON row of exactly ``n`` bytes (no newline)."""
+    head = json.dumps({"id": row_id, "text": ""})[:-2]
+    pad = n - len(head) - 2
+    return (head + "x" * pad + '"}').encode()
+
+
+CASES = {
+    "plain": [b'{"id": "a", "text": "one"}\n', b'{"id": "b", "text": "two"}\n'],
+    "bom blank crlf no final newline": [
+        "\ufeff".encode(), b'{"id": "a", "text": "one"}\r\n', b"\n", b"   \n", b'{"id": "b", "text": "t"}\r\n', b'{"id": "c", "text": "x"}',
+    ],
+    "bad rows": [b"{not json\n", b"[1, 2]\n", b'{"id": "bad\xff", "text": "x"}\n', b'{"text": "no id"}\n', b'{"id": "a", "text": 3}\n'],
+    "long lines": [
+        b'{"id": "a", "text": "one"}\n', _long(LIMIT, "at-limit") + b"\n", _long(LIMIT + 1, "over") + b"\n",
+        b'{"id": "b", "text": "two"}\n', _long(LIMIT + 5, "last-no-newline"),
+    ],
+    "long first line": [_long(LIMIT + 1, "first") + b"\n", b'{"id": "b", "text": "two"}\n\n\n'],
+    "only blank lines": [b"\n\n  \n"],
+    "empty": [],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("target", [1, 7, 64, 1 << 19])
+def test_pieces_give_the_rows_of_the_whole_file(tmp_path: Path, name: str, target: int) -> None:
+    path = _file(tmp_path, CASES[name])
+    assert _rows(path, target=target) == _whole(path)
+
+
+def test_an_over_long_line_is_its_own_piece_and_never_read_whole(tmp_path: Path) -> None:
+    path = _file(tmp_path, CASES["long lines"])
+    pieces = list(jsonl_pieces(str(path), max_chars=MAX_CHARS, target=1 << 19))
+    longs = [p for p in pieces if p[5]]
+    assert [(p[3], p[2]) for p in longs] == [(3, LIMIT + 2), (5, LIMIT + 5)]  # (line, bytes with its newline)
+    # the pieces cover the file once, in order
+    assert [p[1] for p in pieces] == [0] + [p[1] + p[2] for p in pieces[:-1]]
+    assert sum(p[2] for p in pieces) == path.stat().st_size
+
+
+def test_only_plain_files_are_cut(tmp_path: Path) -> None:
+    import gzip
+
+    plain = _file(tmp_path, CASES["plain"])
+    gz_named = tmp_path / "in.jsonl.gz"
+    gz_named.write_bytes(gzip.compress(plain.read_bytes()))
+    gz_magic = tmp_path / "gz.jsonl"
+    gz_magic.write_bytes(gzip.compress(plain.read_bytes()))
+    assert plain_jsonl_files([str(plain), str(plain)])
+    for other in ("-", str(tmp_path), str(gz_named), str(gz_magic), str(tmp_path / "x.parquet"), str(tmp_path / "missing.jsonl")):
+        assert not plain_jsonl_files([str(plain), other])
