@@ -72,6 +72,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ..config import Config
+from ..core import native
 from ..core.spans import Piece
 from ..core.minhash import signatures, signatures_distinct
 from ..core.shingle import shingle_hashes
@@ -710,7 +711,7 @@ def _shingles_chunk(items: list[tuple[bytes, bytes]]) -> list[np.ndarray]:
     """The :func:`~dedupe.engine.neardup.shingle_set` of the cleaned text of each page of a chunk
     (``(its _encode_doc record, its _encode_result record)``), for the near-duplicate check."""
     sc = _W["cfg"].signature
-    return [neardup.shingle_set(_decode_text(res, pickle.loads(doc)[1]), sc) for doc, res in items]
+    return [neardup.shingle_set(_decode_text(res, _doc_text(doc)), sc) for doc, res in items]
 
 
 def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
@@ -872,7 +873,34 @@ def _encode_doc(doc: Document, with_meta: bool = False) -> bytes:
     else:
         page = _page_meta((doc.meta or {}).get(neardup.PAGE_META))
         meta = None if page is None else {neardup.PAGE_META: page}
-    return pickle.dumps((doc.id, doc.text, doc.url, doc.site, meta), protocol=pickle.HIGHEST_PROTOCOL)
+    text = doc.text
+    if _TEXT_K is not None and type(text) is str:
+        text = _TEXT_K.raw_str(text)  # its code units as stored: no UTF-8 coding either way
+    return pickle.dumps((doc.id, text, doc.url, doc.site, meta), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+#: the text kernel (``raw_str`` / ``from_raw``), or None
+_TEXT_K = native.load("text")
+
+
+def _text_of(stored: Any) -> Any:
+    """The text of an :func:`_encode_doc` record's text field: a str as it is, or ``(kind,
+    code units)`` (the text kernel's ``raw_str``) made a str again (with or without the kernel:
+    a record may come from a process that has it)."""
+    if type(stored) is not tuple:
+        return stored
+    kind, data = stored
+    if _TEXT_K is not None:
+        return _TEXT_K.from_raw(kind, data)
+    if kind == 1:
+        return data.decode("latin-1")
+    units = np.frombuffer(data, dtype=np.uint16 if kind == 2 else np.uint32).astype("<u4")
+    return units.tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _doc_text(blob: bytes) -> str:
+    """The text of an :func:`_encode_doc` record."""
+    return _text_of(pickle.loads(blob)[1])
 
 
 def _page_meta(head: Any) -> Any:
@@ -890,14 +918,15 @@ def _page_meta(head: Any) -> Any:
 
 def _decode_doc(blob: bytes) -> Document:
     """The :class:`Document` of an :func:`_encode_doc` record, without ``meta``."""
-    return Document(*pickle.loads(blob)[:4])
+    rec = pickle.loads(blob)
+    return Document(rec[0], _text_of(rec[1]), rec[2], rec[3])
 
 
 def _decode_doc_meta(blob: bytes) -> tuple[Document, Any]:
     """The :class:`Document` (without ``meta``) and the ``meta`` (None when the record has none)
     of an :func:`_encode_doc` record."""
     rec = pickle.loads(blob)
-    return Document(*rec[:4]), (rec[4] if len(rec) > 4 else None)
+    return Document(rec[0], _text_of(rec[1]), rec[2], rec[3]), (rec[4] if len(rec) > 4 else None)
 
 
 def _encode_result(res: CleanResult, *, original: bool = True, is_cut: bool = False) -> bytes:
@@ -1568,7 +1597,7 @@ def run_corpus(
                     return docs[i].text  # type: ignore[index]
             else:
                 def original(i: int) -> str:
-                    return pickle.loads(doc_spill.get(i))[1]
+                    return _doc_text(doc_spill.get(i))
 
             # -- pass 3: near-duplicate documents -------------------------------------------
             # (a pool computes the candidates' shingle sets, from the pages' records)

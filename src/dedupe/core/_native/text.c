@@ -747,6 +747,37 @@ static PyObject *text_json_str(PyObject *self, PyObject *arg) {
     return bytes_or_none(&b, put_json_str(&b, arg));
 }
 
+/* raw_str(s) -> (kind, bytes): the str's code units as stored (1, 2 or 4 bytes each) */
+static PyObject *text_raw_str(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "raw_str: expected a str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(arg) < 0) return NULL;
+#endif
+    int kind = PyUnicode_KIND(arg);
+    PyObject *b = PyBytes_FromStringAndSize((const char *)PyUnicode_DATA(arg), PyUnicode_GET_LENGTH(arg) * kind);
+    if (!b) return NULL;
+    return Py_BuildValue("(iN)", kind, b);
+}
+
+/* from_raw(kind, data) -> str: the str whose code units (kind bytes each) are data */
+static PyObject *text_from_raw(PyObject *self, PyObject *args) {
+    int kind;
+    Py_buffer buf;
+    if (!PyArg_ParseTuple(args, "iy*", &kind, &buf)) return NULL;
+    PyObject *out = NULL;
+    if (kind != 1 && kind != 2 && kind != 4)
+        PyErr_SetString(PyExc_ValueError, "from_raw: kind must be 1, 2 or 4");
+    else if (buf.len % kind)
+        PyErr_SetString(PyExc_ValueError, "from_raw: data is not a whole number of code units");
+    else
+        out = PyUnicode_FromKindAndData(kind, buf.buf, buf.len / kind);
+    PyBuffer_Release(&buf);
+    return out;
+}
+
 /* ---- tokenisation ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -1016,6 +1047,8 @@ static PyMethodDef methods[] = {
     {"fold", text_fold, METH_VARARGS, "fold(text, table) -> str, or None when a character is not in the table"},
     {"report_lines", text_report_lines, METH_VARARGS, "report_lines(doc_id, spans, round) -> bytes, or None when not formatted here"},
     {"json_str", text_json_str, METH_O, "json_str(s) -> the UTF-8 of its JSON string, or None (a lone surrogate)"},
+    {"raw_str", text_raw_str, METH_O, "raw_str(s) -> (kind, bytes): the str's code units as stored"},
+    {"from_raw", text_from_raw, METH_VARARGS, "from_raw(kind, data) -> str: the str of those code units"},
     {"tokens", text_tokens, METH_VARARGS, "tokens(text, cls, char_class) -> (nstart, nend, hashes, single)"},
     {"range_hashes", text_range_hashes, METH_VARARGS, "range_hashes(values, start, end, base, out) -> None"},
     {"kgram_hashes", text_kgram_hashes, METH_VARARGS, "kgram_hashes(values, k, base, out) -> None"},
