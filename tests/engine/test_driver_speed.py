@@ -293,12 +293,14 @@ def _pages_for_count(seed: int, n: int = 300, n_sites: int = 7) -> list[tuple[st
     return pages
 
 
+@pytest.mark.parametrize("local", [False, True])
 @pytest.mark.parametrize("group,preadv", [(1, True), (2, True), (8, True), (256, True), (3, False)])
-def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.MonkeyPatch, group: int, preadv: bool) -> None:
+def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.MonkeyPatch, group: int, preadv: bool, local: bool) -> None:
     """Pages whose records another process appended to the spill file (write_segment through the
     file's /proc path, as pool workers do), interleaved with the store's own flushes, count
     exactly as page-by-page observe and as a plain count of the pages: whatever the order the
-    segments land in, however many buckets freeze reads at a time, with or without preadv."""
+    segments land in, however many buckets freeze reads at a time, with or without preadv, and
+    (``local``) when each segment numbers its sites itself and is registered with its map."""
     from dedupe.engine.index import write_segment
 
     monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 200)
@@ -321,12 +323,18 @@ def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.Monkey
                 mixed.observe_chunk([p[0] for p in part], [p[1] for p in part],
                                     np.concatenate([p[2] for p in part]), np.array([len(p[2]) for p in part]))
                 continue
-            nos = np.array([mixed.site_number(p[0]) for p in part], dtype=np.uint32)
+            site_map = None
+            if local:  # the segment's own numbers: its sites in reverse order of first appearance
+                own = list(dict.fromkeys(p[0] for p in reversed(part)))
+                nos = np.array([own.index(p[0]) for p in part], dtype=np.uint32)
+                site_map = [mixed.site_number(x) for x in own]
+            else:
+                nos = np.array([mixed.site_number(p[0]) for p in part], dtype=np.uint32)
             counts = np.array([len(p[2]) for p in part])
             seg = write_segment(fd, np.concatenate([p[2] for p in part]), np.repeat(nos, counts), CountIndex.BUCKET_BITS)
-            segs.append(([p[0] for p in part], [p[1] for p in part], seg))
-        for sites, ids, seg in reversed(segs):  # registered in another order than written
-            mixed.add_segment(sites, ids, seg)
+            segs.append(([p[0] for p in part], [p[1] for p in part], seg, site_map))
+        for sites, ids, seg, site_map in reversed(segs):  # registered in another order than written
+            mixed.add_segment(sites, ids, seg, site_map)
     finally:
         os.close(fd)
     one.freeze(), mixed.freeze()

@@ -596,8 +596,13 @@ def _observe_chunk(task: "tuple[list[bytes] | _FileChunk, CountTo | None]") -> O
     segment (:func:`~dedupe.engine.index.write_segment`), and the segment is sent back in their
     place (the fingerprints array is then empty)."""
     blobs, count_to = task
+    return _observe_docs([_decode_doc_meta(b) for b in _records(blobs)], count_to)
+
+
+def _observe_docs(decoded: "list[tuple[Document, Any]]", count_to: "CountTo | None") -> Observed:
+    """:func:`_observe_chunk` of the pages ``(document, meta)`` (``meta``: what
+    :func:`~dedupe.engine.neardup.page_id_of` reads)."""
     cfg: Config = _W["cfg"]
-    decoded = [_decode_doc_meta(b) for b in _records(blobs)]
     docs = [d for d, _ in decoded]
     for doc in docs:
         _check_doc(doc, cfg)
@@ -687,6 +692,41 @@ def _parse_chunk(task: tuple) -> Parsed:
     if rec_path is not None and records:
         loc = _append_records(rec_path, records)
     return docs, others, loc
+
+
+def _parse_observe_chunk(task: tuple) -> "tuple[list[tuple], list[tuple[int, Any]], tuple[int, list[int]], Observed | None, list[str]]":
+    """:func:`_parse_chunk` and :func:`_observe_chunk` of a piece in one task (the pages are
+    observed as parsed, not read back from their records): the template fingerprints go to the
+    count file at ``count_path`` as a segment numbered by the piece's own sites (the last item:
+    the piece's sites in the order of those numbers; the driver registers the segment with its
+    map to the store's numbers, or drops it when it drops a page: see ``run_corpus``)."""
+    payload, parser, keep, rec_path, with_meta, count_path, bits = task
+    cfg: Config = _W["cfg"]
+    rows: list[tuple] = []
+    others: list[tuple[int, Any]] = []
+    records: list[bytes] = []
+    decoded: list[tuple[Document, Any]] = []
+    own: dict[str, int] = {}  # the piece's sites, numbered in order of first appearance
+    nos: list[int] = []
+    for j, row in enumerate(parser(payload)):
+        if isinstance(row, Document):
+            _check_doc(row, cfg)
+            try:
+                records.append(_encode_doc(row, with_meta))
+                n_chars = len(row.text)
+            except RecursionError:  # a meta nested too deeply to pickle: taken, it is an InputError
+                records.append(b"")
+                n_chars = -1
+            site = site_of(row)
+            rows.append((row.id, site, row.url, n_chars, keep(row) if keep is not None else None))
+            page = _page_meta((row.meta or {}).get(neardup.PAGE_META))  # what the record keeps for page_id
+            decoded.append((row, None if page is None else {neardup.PAGE_META: page}))
+            nos.append(own.setdefault(site, len(own)))
+        else:
+            others.append((j, row))
+    loc = _append_records(rec_path, records) if records else (0, [])
+    observed = _observe_docs(decoded, (count_path, np.array(nos, dtype=np.uint32), bits)) if decoded else None
+    return rows, others, loc, observed, list(own)
 
 
 #: where a pool worker sends a chunk's template fingerprints instead of the pipe: (the path of
@@ -1217,6 +1257,15 @@ class _Mapper:
             for f in window:
                 f.cancel()
 
+    def one(self, fn: Callable[[Any], Any], item: Any) -> Any:
+        """``fn(item)`` (in a worker when there is a pool), waited for."""
+        if self.pool is None:
+            return fn(item)
+        try:
+            return self._submit(fn, item).result()
+        except BrokenProcessPool:
+            raise WorkerError("a worker process died (killed, out of memory, or it could not start)") from None
+
     def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """``pool.submit``, with the stop signals blocked in this thread meanwhile: a worker the
         pool spawns now inherits the mask, so a Ctrl-C while it starts (before its initializer
@@ -1432,33 +1481,64 @@ def run_corpus(
                 nos = [index.site_number(s) for s in sites[k : k + m]]  # type: ignore[attr-defined]
                 return (count_path, np.array(nos, dtype=np.uint32), index.BUCKET_BITS)  # type: ignore[attr-defined]
 
+            def hand_over(rows: list[tuple], others: list[tuple[int, Any]]) -> list[bool]:
+                """A parsed piece's documents (``rows``) and other rows (``others``: (position,
+                row)) handed to ``on_row`` in input order; the documents taken are numbered. Returns
+                which documents were taken."""
+                assert parsed is not None
+                take: list[bool] = []
+                on_row = parsed.on_row
+                at = 0  # documents handed over
+                for k, (j, other) in enumerate(others + [(len(rows) + len(others), None)]):
+                    for doc_id, site, url, n_chars, kept in rows[at : j - k]:  # the documents before row j
+                        ok = bool(on_row((doc_id, n_chars, kept)))
+                        if ok:
+                            if n_chars < 0:
+                                raise InputError(f"document {doc_id!r}: a field of its meta is nested too deeply to keep")
+                            if doc_id in seen:
+                                raise InputError(f"duplicate document id {doc_id!r}")
+                            seen.add(doc_id)
+                            ids.append(doc_id)
+                            sites.append(site_names.setdefault(site, site))
+                            urls.append(url)
+                            lengths.append(n_chars)
+                        take.append(ok)
+                    at = j - k
+                    if k < len(others):
+                        on_row(other)
+                return take
+
+            def fused_observed() -> Iterator["tuple[Observed, list[int] | None]"]:
+                """Each piece of a :class:`ParsedSource` parsed and observed by one worker task
+                (:func:`_parse_observe_chunk`): its observed pages and the map of its segment's
+                site numbers. A piece with a page the driver drops (a duplicate id) is observed
+                again from the kept pages' records (its segment, which counts the dropped page
+                too, is left out)."""
+                assert parsed is not None and isinstance(doc_spill, _Records) and spill_path is not None and count_path is not None
+                tasks = (
+                    (t, parsed.parser, parsed.keep, spill_path, with_meta, count_path, index.BUCKET_BITS)  # type: ignore[attr-defined]
+                    for t in parsed.tasks
+                )
+                for rows, others, loc, obs, own in pmap(_parse_observe_chunk, tasks):
+                    take = hand_over(rows, others)
+                    k = len(doc_spill)
+                    doc_spill.add(loc, take)
+                    m = len(doc_spill) - k
+                    if not m:
+                        continue
+                    if all(take):
+                        assert obs is not None
+                        yield obs, [index.site_number(x) for x in own]  # type: ignore[attr-defined]
+                    else:
+                        yield pmap.one(_observe_chunk, (doc_spill.file_chunk(spill_path, k, k + m), count_to_of(k, m))), None
+
             def parsed_observe_tasks() -> Iterator["tuple[list[bytes] | _FileChunk, CountTo | None]"]:
                 """The observe tasks of a :class:`ParsedSource`: each piece parsed by a worker,
                 its rows handed to ``on_row`` in order, then its documents observed."""
                 assert parsed is not None and isinstance(doc_spill, _Records)
                 tasks = ((t, parsed.parser, parsed.keep, spill_path, with_meta) for t in parsed.tasks)
                 for rows, others, loc in pmap(_parse_chunk, tasks):
-                    # the documents and the other rows handed over in input order
-                    take: list[bool] = []
-                    on_row = parsed.on_row
-                    at = 0  # documents handed over
-                    for k, (j, other) in enumerate(others + [(len(rows) + len(others), None)]):
-                        for doc_id, site, url, n_chars, kept in rows[at : j - k]:  # the documents before row j
-                            ok = bool(on_row((doc_id, n_chars, kept)))
-                            if ok:
-                                if n_chars < 0:
-                                    raise InputError(f"document {doc_id!r}: a field of its meta is nested too deeply to keep")
-                                if doc_id in seen:
-                                    raise InputError(f"duplicate document id {doc_id!r}")
-                                seen.add(doc_id)
-                                ids.append(doc_id)
-                                sites.append(site_names.setdefault(site, site))
-                                urls.append(url)
-                                lengths.append(n_chars)
-                            take.append(ok)
-                        at = j - k
-                        if k < len(others):
-                            on_row(other)
+                    take = hand_over(rows, others)
                     k = len(doc_spill)
                     doc_spill.add(loc, take)
                     m = len(doc_spill) - k
@@ -1484,7 +1564,9 @@ def run_corpus(
                         yield _FileChunk(spill_path, doc_spill.start(k), [len(b) for b in chunk]), count_to
                     k += len(chunk)
 
-            for fps, n_fps, bfp, bs, be, n_blocks, c_sigs, c_pids, seg in pmap(_observe_chunk, observe_tasks()):
+            fused = parsed is not None and spill_path is not None and count_path is not None
+            observed = fused_observed() if fused else ((obs, None) for obs in pmap(_observe_chunk, observe_tasks()))
+            for (fps, n_fps, bfp, bs, be, n_blocks, c_sigs, c_pids, seg), site_map in observed:
                 m = len(n_fps)
                 for u, t in c_pids:
                     pages.append(neardup.PageId(u, t))
@@ -1493,7 +1575,7 @@ def run_corpus(
                         for j in range(m):
                             on_observe(i + j, ids[i + j], c_sigs[j], pages[i + j])
                     if count_path is not None:  # the worker wrote the fingerprints
-                        index.add_segment(sites[i : i + m], ids[i : i + m], seg)  # type: ignore[attr-defined]
+                        index.add_segment(sites[i : i + m], ids[i : i + m], seg, site_map)  # type: ignore[attr-defined]
                     else:
                         index.observe_chunk(sites[i : i + m], ids[i : i + m], fps, n_fps)  # type: ignore[attr-defined]
                 else:

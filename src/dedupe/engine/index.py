@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Iterable, Protocol, runtime_checkable
+from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -312,6 +312,10 @@ class CountIndex:
         self._tmp: Any = None  # the spill file, while counting
         # per flush: (byte offset of its fingerprints, of their site numbers, bucket cuts)
         self._segs: list[tuple[int, int, np.ndarray]] = []
+        #: each segment's site numbers as written -> this store's (:meth:`add_segment`'s
+        #: ``site_map``), or None (written with this store's numbers)
+        self._seg_maps: list["np.ndarray | None"] = []
+        self._map_table: "tuple[np.ndarray, np.ndarray] | None" = None  # set by freeze
         self._fps: dict[str, np.ndarray] = {}
         self._counts: dict[str, np.ndarray] = {}
         self._lookups: dict[str, SortedLookup] = {}  # per site, built on its first doc_freq
@@ -396,6 +400,7 @@ class CountIndex:
         if self._tmp is None:
             self._tmp = tempfile.TemporaryFile(prefix="dedupe-count-", suffix=".rec", dir=self._spill_dir)
             self._segs = []
+            self._seg_maps = []
             try:
                 import fcntl
             except ImportError:  # pragma: no cover - not POSIX: no other writers (no /proc path)
@@ -411,9 +416,26 @@ class CountIndex:
         fd = self._open_spill()
         self._add_seg(write_segment(fd, *self._take_buffer(), self.BUCKET_BITS))
 
-    def _add_seg(self, seg: "Segment") -> None:
+    def _site_maps(self) -> "tuple[np.ndarray, np.ndarray] | None":
+        """The segments' site maps laid end to end, and where each segment's starts (an identity
+        map first, for the segments written with this store's numbers); None when no segment
+        has a map."""
+        if all(m is None for m in self._seg_maps):
+            return None
+        maps = [np.arange(len(self._site_no), dtype=np.uint32)]
+        base = np.zeros(len(self._seg_maps), dtype=np.int64)
+        at = len(maps[0])
+        for j, m in enumerate(self._seg_maps):
+            if m is not None:
+                base[j] = at
+                maps.append(m)
+                at += len(m)
+        return np.concatenate(maps), base
+
+    def _add_seg(self, seg: "Segment", site_map: "np.ndarray | None" = None) -> None:
         if int(seg[2][-1]):
             self._segs.append(seg)
+            self._seg_maps.append(site_map)
             self._spilled += int(seg[2][-1])
 
     # -- counting records that other processes wrote ----------------------------------------
@@ -429,11 +451,15 @@ class CountIndex:
         """The number of ``site`` in the records (:func:`write_segment`'s ``sites``)."""
         return self._site_no.setdefault(site, len(self._site_no))
 
-    def add_segment(self, sites: "list[str]", doc_ids: "list[str]", seg: "Segment | None") -> None:
+    def add_segment(
+        self, sites: "list[str]", doc_ids: "list[str]", seg: "Segment | None", site_map: "Sequence[int] | None" = None
+    ) -> None:
         """Pages observed elsewhere: their records (each page's fingerprints sorted unique, with
         the :meth:`site_number` of its site) are the segment ``seg`` that another process
         appended to :meth:`spill_path` with :func:`write_segment` and this store's
         ``BUCKET_BITS`` (None, or a segment of no records: none of the pages has a fingerprint).
+        ``site_map``: the segment was written with numbers of its own (a process that did not
+        know this store's), ``site_map[k]`` being the :meth:`site_number` of its number ``k``.
         The same counts as :meth:`observe_chunk` of those pages."""
         from ..errors import IndexStoreError
 
@@ -449,7 +475,7 @@ class CountIndex:
             self._doc_site[doc_id] = site
             self._pages[site].append(doc_id)
         if seg is not None:
-            self._add_seg(seg)
+            self._add_seg(seg, None if site_map is None else np.asarray(site_map, dtype=np.uint32))
 
     def _read_buckets(self, b0: int, b1: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """The records of buckets ``b0 .. b1 - 1``, one (fingerprints, site numbers) pair per
@@ -473,6 +499,14 @@ class CountIndex:
             if got:
                 _read_into(fd, [mf[8 * a : 8 * (a + n)] for a, n in got], off_fp + 8 * lo)
                 _read_into(fd, [ms[4 * a : 4 * (a + n)] for a, n in got], off_site + 4 * lo)
+        if self._map_table is not None:
+            # segments written with numbers of their own: one gather per bucket through the
+            # segments' maps laid end to end (:meth:`_site_maps`)
+            table, base = self._map_table
+            for k in range(nb):
+                if bstart[k + 1] > bstart[k]:
+                    part = sites[bstart[k] : bstart[k + 1]]
+                    np.take(table, np.repeat(base, runs[:, k]) + part, out=part)
         b = bstart.tolist()
         return [(fps[b[k] : b[k + 1]], sites[b[k] : b[k + 1]]) for k in range(nb)]
 
@@ -562,6 +596,7 @@ class CountIndex:
             self._count(*self._take_buffer(), parts)
         else:
             self._flush()
+            self._map_table = self._site_maps()
             # groups of GROUP_BUCKETS buckets are read and counted two at a time on threads (a
             # read per segment per group, whoever wrote the segment; reads, numpy's sorts and the
             # count kernel release the GIL; the corpus workers are idle meanwhile), their parts
@@ -583,7 +618,7 @@ class CountIndex:
             scratch.clear()  # before the kept pairs are placed (the peak of the count)
             self._tmp.close()
             self._tmp = None
-            self._segs = []
+            self._segs, self._seg_maps, self._map_table = [], [], None
         self._buf, self._buf_site, self._buf_rep, self._buf_len = [], [], [], 0
         if parts:
             # one flat array, a slice per site. Buckets come in fingerprint order and each
@@ -683,6 +718,8 @@ class CountIndex:
     def __setstate__(self, st: dict) -> None:
         st["_pages"] = defaultdict(list, st["_pages"])
         st.setdefault("_buf_rep", [])
+        st.setdefault("_seg_maps", [])
+        st.setdefault("_map_table", None)
         self.__dict__.update(st)
         self._lookups = {}
 
