@@ -233,6 +233,9 @@ def test_rows_parsed_by_the_workers_equal_the_drivers_reading(tmp_path) -> None:
             lines.append(json.dumps({"id": "h", "html": "<html><head><title>T</title></head><body><p>" + _para(random.Random(9)) + "</p></body></html>"}))
         if i == 5:
             lines.append(json.dumps({"text": "a row without id " + _para(random.Random(4))}))
+            # nesting around the fixed limit (200 levels) and past what the JSON reader reads
+            for depth in (198, 199, 200, 1200):
+                lines.append('{"id": "n%d", "text": "nested %d", "x": %s%s}' % (depth, depth, "[" * depth, "]" * depth))
     (tmp_path / "a.jsonl").write_bytes(("\n".join(lines)).encode())  # no final newline
     (tmp_path / "b.jsonl").write_bytes(b'{"id": "s1p2", "text": "again"}\n{"id": "bad\xff"}\n' + json.dumps(rows[3] | {"id": "b3"}).encode() + b"\n")
     got = []
@@ -243,4 +246,4 @@ def test_rows_parsed_by_the_workers_equal_the_drivers_reading(tmp_path) -> None:
         got.append((o.read_bytes(), rep.read_bytes(), rej.read_bytes(), r.stderr))
     assert got[0] == got[1]
     reasons = [json.loads(x)["reason"] for x in got[0][2].decode().splitlines()]
-    assert len(reasons) == 6 and sum("duplicate id" in x for x in reasons) == 2 and any("nested too deeply" in x for x in reasons), reasons
+    assert len(reasons) == 8 and sum("duplicate id" in x for x in reasons) == 2 and sum("nested too deeply" in x for x in reasons) == 3, reasons

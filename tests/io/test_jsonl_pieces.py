@@ -61,8 +61,11 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-@pytest.mark.parametrize("target", [1, 7, 64, 1 << 19])
-def test_pieces_give_the_rows_of_the_whole_file(tmp_path: Path, name: str, target: int) -> None:
+@pytest.mark.parametrize("target,block", [(1, 1 << 20), (7, 5), (64, 1 << 20), (64, 3), (1 << 19, 1 << 20), (1 << 19, 1000)])
+def test_pieces_give_the_rows_of_the_whole_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, target: int, block: int) -> None:
+    from dedupe.io import files
+
+    monkeypatch.setattr(files, "PIECE_READ", block)  # the file read in blocks of this many bytes
     path = _file(tmp_path, CASES[name])
     assert _rows(path, target=target) == _whole(path)
 
@@ -88,3 +91,21 @@ def test_only_plain_files_are_cut(tmp_path: Path) -> None:
     assert plain_jsonl_files([str(plain), str(plain)])
     for other in ("-", str(tmp_path), str(gz_named), str(gz_magic), str(tmp_path / "x.parquet"), str(tmp_path / "missing.jsonl")):
         assert not plain_jsonl_files([str(plain), other])
+
+
+def test_rows_nested_past_the_limit_are_rejected_at_any_stack_depth() -> None:
+    """The nesting limit is fixed (MAX_NESTING levels, the row being the first): a row is kept or
+    rejected whatever the depth of the reader's call stack (json and pickle stop at Python's
+    recursion limit, which that depth uses up)."""
+    from dedupe.io.jsonl import MAX_NESTING, row_to_document
+
+    def at_depth(frames: int, row: dict):
+        if frames:
+            return at_depth(frames - 1, row)
+        return row_to_document(row, source="s", line=1, fields=FieldMap(), max_chars=100)
+
+    for levels, kept in ((MAX_NESTING, True), (MAX_NESTING + 1, False)):
+        row = {"id": "a", "text": "t", "x": json.loads("[" * (levels - 1) + "]" * (levels - 1))}
+        for frames in (0, 300):
+            got = at_depth(frames, row)
+            assert (getattr(got, "reason", None) is None) == kept, (levels, frames, got)

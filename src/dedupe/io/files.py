@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import mmap
 import os
 import stat
 import sys
@@ -252,46 +251,93 @@ def plain_jsonl_files(inputs: Iterable[str]) -> bool:
     return True
 
 
+#: bytes read at a time while cutting a JSONL file in pieces
+PIECE_READ = 1 << 20
+
+
 def jsonl_pieces(path: str, *, fields: FieldMap = FieldMap(), max_chars: int = 10_000_000, target: int = 1 << 19) -> Iterator[JsonlPiece]:
     """A plain JSONL file cut in pieces of whole lines of about ``target`` bytes (each ends
     after the first newline at or after ``target`` bytes from its start), in order, for
     :func:`dedupe.io.jsonl.parse_jsonl_piece`; a line longer than
     :func:`~dedupe.io.jsonl.line_limit` is a piece of its own, marked (its rows are then one
-    reject, as :func:`iter_inputs` gives: the line is never read whole). The file is mapped,
-    not read: only the newlines are looked for.
+    reject, as :func:`iter_inputs` gives), and is never held whole: at most a piece and its
+    last line are in memory. The file is read to its end, in blocks of :data:`PIECE_READ`
+    bytes, only to find the newlines.
 
     Raises:
-        InputError: the file cannot be opened.
+        InputError: the file cannot be opened or read.
     """
     limit = line_limit(max_chars)
     where = os.path.abspath(path)  # the workers open it by name
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb", buffering=0)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     with fh:
-        size = os.fstat(fh.fileno()).st_size
-        if not size:
-            return
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            pos, line = 0, 1
-            while pos < size:
-                cut = mm.find(b"\n", min(pos + target, size) - 1)
-                cut = size if cut < 0 else cut + 1
-                # only the piece's last line (across pos + target) can be longer than target (< limit)
-                head = pos
-                if cut - pos > limit:
-                    h = mm.rfind(b"\n", pos, cut - 1)
-                    head = pos if h < 0 else h + 1
-                last_end = cut - 1 if mm[cut - 1 : cut] == b"\n" else cut
-                if last_end - head > limit:  # the last line is too long: a piece of its own
-                    if head > pos:
-                        n = mm[pos:head].count(b"\n")
-                        yield (where, pos, head - pos, line, path, False, fields, max_chars)
-                        line += n
-                    yield (where, head, cut - head, line, path, True, fields, max_chars)
-                    line += 1
-                else:
-                    yield (where, pos, cut - pos, line, path, False, fields, max_chars)
-                    line += mm[pos:cut].count(b"\n")
-                pos = cut
+        data = bytearray()  # the file's bytes from offset base on
+        base = pos = 0  # pos: where the next piece starts
+        line = 1
+        eof = False
+
+        def more() -> None:
+            nonlocal eof
+            try:
+                got = fh.read(PIECE_READ)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+            if got:
+                data.extend(got)
+            else:
+                eof = True
+
+        while True:
+            want = pos + target - 1  # the piece ends after the first newline from here on
+            while not eof and base + len(data) <= want:
+                more()
+            if pos >= base + len(data):
+                return  # the whole file is cut
+            # the piece's last line starts after the last newline before `want`
+            head = data.rfind(b"\n", pos - base, max(min(want, base + len(data)) - base, pos - base)) + 1 + base
+            head = max(head, pos)
+            cut = -1
+            while True:
+                nl = data.find(b"\n", max(min(want, base + len(data)) - base, head - base))
+                if nl >= 0:
+                    cut = base + nl + 1
+                    break
+                if eof:
+                    break
+                if base + len(data) - head > limit + 1:  # the last line is already too long
+                    break
+                more()
+            if cut >= 0 or eof:
+                end = cut if cut >= 0 else base + len(data)
+                last_end = end - 1 if cut >= 0 else end  # the last line without its newline
+                if last_end - head <= limit:
+                    yield (where, pos, end - pos, line, path, False, fields, max_chars)
+                    line += data.count(b"\n", pos - base, end - base)
+                    del data[: end - base]
+                    base = pos = end
+                    continue
+            # the last line is over the limit: the pieces before it, then the line alone, read
+            # through without being kept
+            if head > pos:
+                yield (where, pos, head - pos, line, path, False, fields, max_chars)
+                line += data.count(b"\n", pos - base, head - base)
+            size = 0
+            del data[: head - base]
+            base = head
+            while True:
+                nl = data.find(b"\n")
+                if nl >= 0:
+                    size += nl + 1
+                    del data[: nl + 1]
+                    break
+                size += len(data)
+                data.clear()
+                if eof:
+                    break
+                more()
+            yield (where, head, size, line, path, True, fields, max_chars)
+            line += 1
+            base = pos = head + size

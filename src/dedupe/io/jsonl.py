@@ -80,6 +80,26 @@ def _peek_id(raw: bytes, fields: FieldMap) -> str | None:
     return str(v)
 
 
+#: the deepest nesting of lists and objects a row may have (the row object is level 1): a fixed
+#: limit, so whether a row is kept never depends on how deep the reader's call stack happens to
+#: be (json and pickle stop at Python's recursion limit, which the caller's depth uses up)
+MAX_NESTING = 200
+_NESTED_REASON = f"a field is nested too deeply (more than {MAX_NESTING} levels of lists and objects)"
+
+
+def _too_deep(row: Any, limit: int = MAX_NESTING) -> bool:
+    """Does ``row`` nest lists and objects more than ``limit`` levels deep? (No recursion.)"""
+    stack = [(v, 2) for v in row.values() if isinstance(v, (dict, list))] if isinstance(row, dict) else [(row, 1)]
+    while stack:
+        obj, depth = stack.pop()
+        if depth > limit:
+            return True
+        for v in obj.values() if isinstance(obj, dict) else obj:
+            if isinstance(v, (dict, list)):
+                stack.append((v, depth + 1))
+    return False
+
+
 def _lone_surrogate(row: dict[str, Any]) -> str | None:
     """Why ``row`` cannot be written as UTF-8 (a lone surrogate, e.g. from a JSON ``\\ud800``), or None."""
     for key, value in row.items():
@@ -106,6 +126,10 @@ def row_to_document(
     """
     if not isinstance(row, dict):
         return Reject(source, line, None, f"row is a JSON {type(row).__name__}, expected an object")
+    if _too_deep(row):
+        raw_id = row.get(fields.id)
+        ok_id = isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and _lone_surrogate({"id": raw_id}) is None
+        return Reject(source, line, str(raw_id) if ok_id else None, _NESTED_REASON)
     if check_surrogates:
         bad = _lone_surrogate(row)
         if bad is not None:
@@ -232,8 +256,8 @@ def iter_jsonl(
         except json.JSONDecodeError as exc:
             yield Reject(source, n, _peek_id(raw, fields), f"malformed JSON: {exc.msg} at column {exc.colno}")
             continue
-        except RecursionError:
-            yield Reject(source, n, _peek_id(raw, fields), "malformed JSON: nested too deeply to read")
+        except RecursionError:  # deeper than the reader goes: past MAX_NESTING in any case
+            yield Reject(source, n, _peek_id(raw, fields), _NESTED_REASON)
             continue
         except ValueError as exc:  # e.g. an integer with more digits than Python converts
             yield Reject(source, n, _peek_id(raw, fields), f"unreadable JSON value: {exc}")
