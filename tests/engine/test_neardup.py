@@ -300,3 +300,22 @@ def test_run_corpus_copy_groups_do_not_depend_on_input_order() -> None:
         res = {r.doc_id: r.text for r in run_corpus([docs[i] for i in perm])}
         seen.add(tuple(sorted(res.items())))
     assert len(seen) == 1
+
+
+def test_band_pair_keys_kernel_equals_the_sort() -> None:
+    """The minhash kernel's band pairs (a hash table) are the stable sort's pairs: each row after
+    a bucket's first paired with the first and with the previous row, whatever the keys."""
+    from dedupe.core.hashing import sorted_unique
+    from dedupe.engine import neardup as nd
+
+    if nd._MH is None:
+        pytest.skip("minhash kernel not built")
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 2, 3, 17, 1000, 20000):
+        for distinct in (1, 2, 7, n // 3 + 1, 1 << 62):
+            col = rng.integers(0, distinct, n, dtype=np.int64).astype(np.uint64)
+            got, want = nd._band_pair_keys(col, n), nd._band_pair_keys_numpy(col, n)
+            assert (got is None) == (want is None), (n, distinct)
+            if got is not None:
+                assert np.array_equal(sorted_unique(got), sorted_unique(want)), (n, distinct)
+                assert len(got) <= 2 * n

@@ -499,6 +499,80 @@ static int cmp_i64(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+typedef struct {
+    uint64_t key;
+    int64_t first; /* -1: free slot */
+    int64_t last;
+} run_t;
+
+PyDoc_STRVAR(band_pair_keys_doc,
+"band_pair_keys(col, out) -> int\n\n"
+"col: the n band keys of one band (8-byte items); out: writable int64 of 2 * n. Rows holding\n"
+"an equal key form a bucket; each row after a bucket's first is paired with the bucket's\n"
+"first row and with the bucket's previous row (the same pair once when they are one row).\n"
+"Writes each pair (i, j), i < j, as the code i * n + j, unsorted; returns how many.");
+
+static PyObject *py_band_pair_keys(PyObject *self, PyObject *args)
+{
+    PyObject *c_obj, *o_obj;
+    if (!PyArg_ParseTuple(args, "OO:band_pair_keys", &c_obj, &o_obj))
+        return NULL;
+    Py_buffer cb, ob;
+    if (get_buf(c_obj, &cb, 8, 'i', 0, "col") < 0)
+        return NULL;
+    if (get_buf(o_obj, &ob, 8, 's', 1, "out") < 0) {
+        PyBuffer_Release(&cb);
+        return NULL;
+    }
+    const Py_ssize_t n = NITEMS(cb);
+    Py_ssize_t count = 0;
+    run_t *ent = NULL;
+    if (NITEMS(ob) < 2 * n) {
+        PyErr_SetString(PyExc_ValueError, "band_pair_keys: out holds fewer than 2 * n items");
+        goto done;
+    }
+    int bits = 4;
+    while (bits < 62 && ((size_t)1 << bits) < 2 * (size_t)(n > 0 ? n : 1))
+        bits++;
+    const size_t size = (size_t)1 << bits, mask = size - 1;
+    ent = (run_t *)malloc(size * sizeof(run_t));
+    if (ent == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    {
+        const uint64_t *kv = (const uint64_t *)cb.buf;
+        int64_t *out = (int64_t *)ob.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (size_t e = 0; e < size; e++)
+            ent[e].first = -1;
+        for (Py_ssize_t x = 0; x < n; x++) {
+            const uint64_t key = kv[x];
+            size_t slot = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+            while (ent[slot].first >= 0 && ent[slot].key != key)
+                slot = (slot + 1) & mask;
+            run_t *r = &ent[slot];
+            if (r->first < 0) {
+                r->key = key;
+                r->first = r->last = x;
+                continue;
+            }
+            out[count++] = r->first * (int64_t)n + x;
+            if (r->last != r->first)
+                out[count++] = r->last * (int64_t)n + x;
+            r->last = x;
+        }
+        Py_END_ALLOW_THREADS
+    }
+done:
+    free(ent);
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&ob);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyLong_FromSsize_t(count);
+}
+
 PyDoc_STRVAR(candidate_pairs_many_doc,
 "candidate_pairs_many(keys, bands, offsets, pairs, counts) -> int\n\n"
 "keys: n * bands band keys (8-byte items), row-major; offsets: int64, table t owns rows\n"
@@ -629,6 +703,7 @@ static PyMethodDef methods[] = {
     {"band_keys", py_band_keys, METH_VARARGS, band_keys_doc},
     {"shingle_hashes", py_shingle_hashes, METH_VARARGS, shingle_hashes_doc},
     {"candidate_pairs_many", py_candidate_pairs_many, METH_VARARGS, candidate_pairs_many_doc},
+    {"band_pair_keys", py_band_pair_keys, METH_VARARGS, band_pair_keys_doc},
     {NULL, NULL, 0, NULL},
 };
 
