@@ -334,6 +334,8 @@ if __name__ == "__main__":
     calls = []
     orig = ec._Records.add
     ec._Records.add = lambda self, got, *a: (calls.append(type(got).__name__), orig(self, got, *a))[1]
+    orig_ext = ec._SigFile.extend
+    ec._SigFile.extend = lambda self, m: (calls.append("sigs in place"), orig_ext(self, m))[1]
     run(sys.argv[2] + ".1", 1)
     print("one", sorted(set(calls)))
     calls.clear()
@@ -341,6 +343,7 @@ if __name__ == "__main__":
     print("two", sorted(set(calls)))
     calls.clear()
     ec._Records.shared_path = lambda self: "/nonexistent/dedupe-records"  # workers cannot write to it
+    ec._SigFile.shared_path = lambda self: "/nonexistent/dedupe-sigs"
     run(sys.argv[2] + ".3", 2)
     print("pipe", sorted(set(calls)))
 '''
@@ -357,7 +360,7 @@ def test_cli_encoded_rows_through_the_pipe_when_workers_cannot_append(tmp_path: 
     (tmp_path / "s.py").write_text(_SCRIPT, encoding="utf-8")
     r = subprocess.run([sys.executable, str(tmp_path / "s.py"), str(inp), str(tmp_path / "o")], capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "one ['list']" in r.stdout and "two ['tuple']" in r.stdout and "pipe ['list']" in r.stdout, r.stdout
+    assert "one ['list']" in r.stdout and "two ['sigs in place', 'tuple']" in r.stdout and "pipe ['list']" in r.stdout, r.stdout
     for suffix in ("", ".rep"):
         one = (tmp_path / f"o.1{suffix}").read_bytes()
         assert one and (tmp_path / f"o.2{suffix}").read_bytes() == one and (tmp_path / f"o.3{suffix}").read_bytes() == one

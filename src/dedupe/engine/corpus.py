@@ -767,12 +767,17 @@ def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
 CleanItem = tuple["bytes | None", "list[tuple] | None", "Exclusion | None"]
 
 
+#: where a clean task's worker writes its outputs itself instead of sending them back: (the path
+#: of the driver's :class:`_Records` file of the encoded values, of its :class:`_Records` file of
+#: the result records (each None: through the pipe), the path of its :class:`_SigFile` of the
+#: cleaned texts' signatures and the chunk's first row in it (None: through the pipe))
+CleanTo = tuple["str | None", "str | None", "tuple[str, int] | None"]
+
 #: a clean task: (the chunk's pages, the shared index's path, where the pages' records lie in the
-#: spill file (None: in the items), the ``row_encoder`` of :func:`run_corpus` or None, the path of
-#: the driver's :class:`_Records` file the worker appends the encoded values to (None: they go
-#: back through the pipe), the chunk's cross-page hits as arrays (:class:`~dedupe.engine.crosspage.HitRows`;
-#: the items' hits are then None) or None)
-CleanTask = tuple[list[CleanItem], "str | None", "_FileChunk | None", "RowEncoder | None", "str | None", "crosspage.HitRows | None"]
+#: spill file (None: in the items), the ``row_encoder`` of :func:`run_corpus` or None, where the
+#: worker writes its outputs (:data:`CleanTo`), the chunk's cross-page hits as arrays
+#: (:class:`~dedupe.engine.crosspage.HitRows`; the items' hits are then None) or None)
+CleanTask = tuple[list[CleanItem], "str | None", "_FileChunk | None", "RowEncoder | None", CleanTo, "crosspage.HitRows | None"]
 
 #: ``row_encoder(doc_id, meta, result)`` of :func:`run_corpus`: a module-level (picklable)
 #: function run in the workers; its value (anything picklable, None = none) comes back in
@@ -780,15 +785,18 @@ CleanTask = tuple[list[CleanItem], "str | None", "_FileChunk | None", "RowEncode
 RowEncoder = Callable[[str, Any, CleanResult], Any]
 
 
-def _clean_chunk(task: CleanTask) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, "list[bytes] | tuple[int, list[int]] | None"]:
+def _clean_chunk(
+    task: CleanTask,
+) -> "tuple[list[bytes] | tuple[int, list[int]], np.ndarray | None, np.ndarray, np.ndarray, list[bytes] | tuple[int, list[int]] | None]":
     """Clean work of a chunk of pages: :func:`clean_document` of each, then the MinHash signature
     of its cleaned text (its tokens outside the removed spans). Tokenising, the within-page near
     pass's blocking and the signatures run once for the whole chunk.
 
-    Returns (:func:`_encode_result` records, signatures, distinct shingles, cleaned lengths,
-    each page's pickled ``row_encoder`` value (or where they were written: :func:`_append_records`),
-    None without an encoder)."""
-    blobs, index_path, fc, encoder, enc_path, hit_rows = task
+    Returns (:func:`_encode_result` records (or where they were written:
+    :func:`_append_records`), signatures (None: written to the signature file), distinct
+    shingles, cleaned lengths, each page's pickled ``row_encoder`` value (or where they were
+    written), None without an encoder)."""
+    blobs, index_path, fc, encoder, (enc_path, res_path, sig_to), hit_rows = task
     cfg: Config = _W["cfg"]
     index = _index_for(index_path)
     if hit_rows is not None:  # the chunk's hits as arrays: each page's rows built here
@@ -817,7 +825,29 @@ def _clean_chunk(task: CleanTask) -> tuple[list[bytes], np.ndarray, np.ndarray, 
         if enc_path is not None:
             encoded = _append_records(enc_path, encoded)
     # _finish's results come from assemble: each cleaned text is its original with the removed spans cut out
-    return [_encode_result(r, original=False, is_cut=True) for r in results], sigs, n_sh, lengths, encoded
+    records: "list[bytes] | tuple[int, list[int]]" = [_encode_result(r, original=False, is_cut=True) for r in results]
+    if res_path is not None:
+        records = _append_records(res_path, records)  # type: ignore[arg-type]
+    if sig_to is not None:
+        _write_sig_rows(sig_to[0], sig_to[1], sigs)
+        return records, None, n_sh, lengths, encoded
+    return records, sigs, n_sh, lengths, encoded
+
+
+def _write_sig_rows(path: str, row: int, block: np.ndarray) -> None:
+    """In a pool worker: write the signature rows ``block`` at row ``row`` of the driver's
+    :class:`_SigFile` at ``path`` (a ``pwrite`` at its place: chunks land in any order)."""
+    open_fds = _W.setdefault("sig_files", {})  # path -> descriptor
+    fd = open_fds.get(path)
+    if fd is None:
+        fd = open_fds[path] = os.open(path, os.O_WRONLY)
+    data = memoryview(np.ascontiguousarray(block, dtype=np.uint32)).cast("B")
+    at = row * len(data) // max(len(block), 1)
+    while data:
+        n = os.pwrite(fd, data, at)
+        if n <= 0:
+            raise WorkerError("could not write the signature rows")
+        data, at = data[n:], at + n
 
 
 #: the write buffer of the pages' :class:`_Spill` (written page by page in the first pass)
@@ -1160,6 +1190,15 @@ class _SigFile:
         self._fh.write(memoryview(np.ascontiguousarray(block, dtype=np.uint32)))
         self._n += len(block)
 
+    def shared_path(self) -> str | None:
+        """A path a pool worker can open to write rows in place (:func:`_write_sig_rows`), else None."""
+        self._fh.flush()
+        return fd_path(self._fh.fileno())
+
+    def extend(self, m: int) -> None:
+        """The next ``m`` rows, written in place by a worker (:func:`_write_sig_rows`)."""
+        self._n += m
+
     def __len__(self) -> int:
         return self._n
 
@@ -1422,7 +1461,7 @@ def run_corpus(
         docs = tuple(docs)  # read again when yielding: a caller changing its list must not matter
     # the pages' records: written by the driver, or (parsed by the workers) appended by them
     doc_spill: "_Spill | _Records | None" = None if reiterable else (_Records() if parsed is not None else _Spill(SPILL_BUFFER))
-    res_spill = _Spill()
+    res_spill = _Records()  # the workers' result records (appended by them, in a pool)
     with_meta = row_encoder is not None
     # the encoder's values (pickled and, in a pool, written by the workers), read back when yielding
     enc_spill = _Records() if with_meta else None
@@ -1619,10 +1658,20 @@ def run_corpus(
             if index_path is not None:
                 index = None  # the workers load their own copy (a caller's store stays the caller's)
 
-            # pool workers append the encoded values to the file themselves (where they can)
+            # pool workers append the encoded values and the result records to the files
+            # themselves, and write the signatures in place (where they can)
             enc_path = enc_spill.shared_path() if enc_spill is not None and pmap.pool is not None else None
             if enc_path is not None and not pmap.can_open(enc_path, append=True):
                 enc_path = None
+            res_path = res_spill.shared_path() if pmap.pool is not None else None
+            if res_path is not None and not pmap.can_open(res_path, append=True):
+                res_path = None
+            sig_path = sigs.shared_path() if pmap.pool is not None and on_signature is None else None
+            if sig_path is not None and not pmap.can_open(sig_path, append=True):
+                sig_path = None
+
+            def clean_to(k: int) -> CleanTo:
+                return enc_path, res_path, None if sig_path is None else (sig_path, k)
 
             def second_pass() -> Iterator[Any]:
                 rows = hits.rows if isinstance(hits, crosspage.Hits) else (
@@ -1639,32 +1688,38 @@ def run_corpus(
                         fc = doc_spill.file_chunk(spill_path, k, k + len(chunk))
                         if isinstance(hits, crosspage.Hits):  # the chunk's hits at once, as arrays
                             yield (
-                                [(None, None, exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder, enc_path,
+                                [(None, None, exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder, clean_to(k),
                                 hits.rows_chunk(k, k + len(chunk)),
                             )
                         else:
-                            yield [(None, rows(i), exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder, enc_path, None
+                            yield [(None, rows(i), exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder, clean_to(k), None
                         k += len(chunk)
                     return
                 source = (_encode_doc(d, with_meta) for d in docs) if doc_spill is None else iter(doc_spill)
                 items = ((blob, rows(i), exclusions.get(i)) for i, blob in enumerate(source))
+                k = 0
                 for chunk in _chunks(items, lambda it: len(it[0]), pmap.scale):
-                    yield chunk, index_path, None, row_encoder, enc_path, None
+                    yield chunk, index_path, None, row_encoder, clean_to(k), None
+                    k += len(chunk)
 
             n_shingles = np.zeros(n, dtype=np.int64)
             cleaned_len = np.zeros(n, dtype=np.int64)
             i = 0
-            for blobs, c_sigs, c_nsh, c_len, c_enc in pmap(_clean_chunk, second_pass()):
-                m = len(blobs)
+            for c_res, c_sigs, c_nsh, c_len, c_enc in pmap(_clean_chunk, second_pass()):
+                m = len(c_nsh)
                 if enc_spill is not None:
                     enc_spill.add(c_enc)
-                sigs.append(c_sigs)
+                if c_sigs is None:  # written in place by the worker
+                    sigs.extend(m)
+                else:
+                    sigs.append(c_sigs)
                 n_shingles[i : i + m] = c_nsh
                 cleaned_len[i : i + m] = c_len
-                for j, blob in enumerate(blobs):
-                    if on_signature is not None:
+                if on_signature is not None:
+                    assert c_sigs is not None
+                    for j in range(m):
                         on_signature(i + j, ids[i + j], c_sigs[j], int(c_nsh[j]))
-                    res_spill.append(blob)
+                res_spill.add(c_res)
                 i += m
                 tick("clean", i, n)
             # what only the clean pass needed: cross-page hits, copy evidence, the counts (kept
