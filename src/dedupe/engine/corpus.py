@@ -654,12 +654,15 @@ class ParsedSource:
         on_row: called in the driver with each row in input order: a rejected row as ``parser``
             gave it, a document as ``(doc_id, len(text), keep(doc))``; returns True to take the
             document (False: dropped, e.g. a duplicate id the caller rejects).
+        done: called once every row was handed to ``on_row`` (e.g. to free what the caller
+            kept to judge them), or None.
     """
 
     tasks: Iterable[Any]
     parser: Callable[[Any], list]
     keep: "Callable[[Document], Any] | None"
     on_row: Callable[[Any], bool]
+    done: "Callable[[], None] | None" = None
 
 
 #: what a worker's parse of a piece returns: (each document's ``(id, site, url, len(text),
@@ -856,16 +859,18 @@ SPILL_BUFFER = 1 << 18
 #: a chunk of pages for one worker task: at most this many pages, or this many bytes of records
 CHUNK_DOCS = 64
 CHUNK_BYTES = 1 << 16
-#: chunks sent to pool workers are this many times larger: half the tasks to send, merge and
-#: account for (driver -8%, workers -5% CPU at 10 MB), at ~7 MB more peak RSS per worker; with
-#: ``workers=1`` the chunk's work memory is the caller's process, so chunks stay small there
-POOL_CHUNK_SCALE = 2
+#: chunks sent to pool workers are this many times larger: fewer tasks to send, merge and
+#: account for (2: driver -8%, workers -5% CPU at 10 MB against 1; 4: at 102.8 MB, 6.39-7.06 s
+#: against 6.73-7.68 for 2 in five alternating runs, driver -0.3 and workers -0.4 CPU-s), at
+#: ~7-8 MB more peak RSS per worker each time; with ``workers=1`` the chunk's work memory is the
+#: caller's process, so chunks stay small there
+POOL_CHUNK_SCALE = 4
 #: observe chunks sent to pool workers are cut by this many times :data:`CHUNK_DOCS` and
-#: :data:`CHUNK_BYTES` (4x a clean chunk: a page's observe work is a third of its clean work, and
+#: :data:`CHUNK_BYTES` (2x a clean chunk: a page's observe work is a third of its clean work, and
 #: each chunk's template fingerprints become one segment of the count file, ~200 per 100 MB of
 #: corpus, so :meth:`CountIndex.freeze <dedupe.engine.index.CountIndex.freeze>` makes as many
-#: reads per MB whatever the corpus size); the observe chunk sets a worker's peak memory (~20 MB
-#: of work arrays against ~8 for a clean chunk)
+#: reads per MB whatever the corpus size); the pieces of input the workers parse are cut as
+#: large (in bytes of JSONL)
 OBSERVE_CHUNK_SCALE = 8
 
 
@@ -1633,6 +1638,8 @@ def run_corpus(
             n = len(ids)
             tick("observe", n, n)
             seen.clear()
+            if parsed is not None and parsed.done is not None:
+                parsed.done()
             if isinstance(index, CountIndex):
                 index.freeze()
                 _release_memory()  # what counting read and sorted, before the block table's turn
