@@ -29,3 +29,16 @@ def test_records_written_without_the_kernel_hold_the_str(monkeypatch: pytest.Mon
     import pickle
 
     assert pickle.loads(blob)[1] == "é€" and ec._doc_text(blob) == "é€"
+
+
+def test_astral_texts_stay_utf8_and_bad_code_units_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    if ec._TEXT_K is None:
+        pytest.skip("text kernel not built")
+    blob = ec._encode_doc(Document("d", "emoji 😀 in a long text"))
+    assert pickle.loads(blob)[1] == "emoji 😀 in a long text"  # 4 bytes a character as code units: kept as str
+    with pytest.raises(ValueError):
+        ec._TEXT_K.from_raw(4, b"\xff\xff\xff\xff")
+    with pytest.raises(ValueError):
+        ec._TEXT_K.from_raw(2, b"abc")

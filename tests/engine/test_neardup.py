@@ -319,3 +319,15 @@ def test_band_pair_keys_kernel_equals_the_sort() -> None:
             if got is not None:
                 assert np.array_equal(sorted_unique(got), sorted_unique(want)), (n, distinct)
                 assert len(got) <= 2 * n
+
+
+def test_band_pairs_of_keys_in_any_byte_order() -> None:
+    """Band keys that are not native 8-byte integers (big-endian, a strided column) give the same
+    pairs as native ones."""
+    from dedupe.engine.neardup import lsh_pairs
+
+    keys = np.array([[1, 2], [1, 3], [5, 3]], dtype=np.uint64)
+    want = lsh_pairs(keys).tolist()
+    assert want == [[0, 1], [1, 2]]
+    assert lsh_pairs(keys.astype(">u8")).tolist() == want
+    assert lsh_pairs(np.asfortranarray(keys)).tolist() == want

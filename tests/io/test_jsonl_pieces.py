@@ -109,3 +109,26 @@ def test_rows_nested_past_the_limit_are_rejected_at_any_stack_depth() -> None:
         for frames in (0, 300):
             got = at_depth(frames, row)
             assert (getattr(got, "reason", None) is None) == kept, (levels, frames, got)
+
+
+def test_deep_lines_are_rejected_before_parsing_whatever_the_stack() -> None:
+    """A line nesting past MAX_NESTING is rejected from its bytes, before the JSON parser runs
+    (which stops at Python's recursion limit, sooner the deeper the caller's stack): the same
+    reject, id included, at any stack depth. Brackets inside strings do not count."""
+    from dedupe.io.jsonl import MAX_NESTING, _nested_over
+
+    deep = 600  # the parser reads it from a shallow stack, not from 400 frames down
+    line = ('{"pad": {"id": "inner"}, "x": ' + "[" * deep + "]" * deep + ', "id": "outer", "text": "hi"}\n').encode()
+
+    def read(frames: int) -> list:
+        if frames:
+            return read(frames - 1)
+        return list(iter_jsonl(io.BytesIO(line), "s", max_chars=100))
+
+    got = [read(frames) for frames in (0, 150, 400)]
+    assert got[0] == got[1] == got[2] and "nested too deeply" in got[0][0].reason
+    quoted = '{"id": "a", "text": "' + "[" * 500 + '\\"{{{"}'
+    assert not _nested_over(quoted.encode()) and json.loads(quoted)["id"] == "a"
+    for levels in (MAX_NESTING, MAX_NESTING + 1):
+        raw = ('{"id": "a", "x": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}").encode()
+        assert _nested_over(raw) == (levels > MAX_NESTING)

@@ -950,7 +950,9 @@ def _encode_doc(doc: Document, with_meta: bool = False) -> bytes:
         meta = None if page is None else {neardup.PAGE_META: page}
     text = doc.text
     if _TEXT_K is not None and type(text) is str:
-        text = _TEXT_K.raw_str(text)  # its code units as stored: no UTF-8 coding either way
+        raw = _TEXT_K.raw_str(text)  # its code units as stored: no UTF-8 coding either way
+        if raw[0] != 4:  # (4 bytes a character: one emoji would make the record ~4x its UTF-8)
+            text = raw
     return pickle.dumps((doc.id, text, doc.url, doc.site, meta), protocol=pickle.HIGHEST_PROTOCOL)
 
 

@@ -161,7 +161,8 @@ def _band_pair_keys(col: np.ndarray, n: int) -> np.ndarray | None:
     keys.)"""
     if _MH is not None and col.dtype.itemsize == 8 and col.dtype.kind in "iu" and len(col) == n:
         out = np.empty(2 * n, dtype=np.int64)
-        got = _MH.band_pair_keys(np.ascontiguousarray(col), out)
+        # native byte order, aligned and contiguous (the same values)
+        got = _MH.band_pair_keys(np.ascontiguousarray(col, dtype=np.uint64 if col.dtype.kind == "u" else np.int64), out)
         return out[:got] if got else None
     return _band_pair_keys_numpy(col, n)
 

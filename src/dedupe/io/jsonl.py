@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass
 from typing import IO, Any, Iterator
 
+import numpy as np
+
 from ..core import native
 from ..engine.neardup import PAGE_META
 from ..errors import InputError
@@ -85,6 +87,24 @@ def _peek_id(raw: bytes, fields: FieldMap) -> str | None:
 #: be (json and pickle stop at Python's recursion limit, which the caller's depth uses up)
 MAX_NESTING = 200
 _NESTED_REASON = f"a field is nested too deeply (more than {MAX_NESTING} levels of lists and objects)"
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _nested_over(raw: bytes, limit: int = MAX_NESTING) -> bool:
+    """Does the JSON text ``raw`` nest lists and objects more than ``limit`` levels deep? Read
+    from its bytes (its strings left out), before it is parsed: the parser itself stops at
+    Python's recursion limit, which the caller's stack depth uses up. Lines with at most
+    ``limit`` brackets in all (nearly every line) are not scanned."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    brackets = np.frombuffer(_JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET), dtype=np.uint8)
+    if len(brackets) <= limit:
+        return False
+    steps = np.where((brackets == 0x5B) | (brackets == 0x7B), 1, -1)
+    return int(np.cumsum(steps).max()) > limit
 
 
 def _too_deep(row: Any, limit: int = MAX_NESTING) -> bool:
@@ -251,6 +271,9 @@ def iter_jsonl(
             continue
         if n == 1 and s.startswith("\ufeff"):
             s = s[1:]
+        if _nested_over(raw):  # never handed to the parser (see _nested_over)
+            yield Reject(source, n, _peek_id(raw, fields), _NESTED_REASON)
+            continue
         try:
             row = json.loads(s)
         except json.JSONDecodeError as exc:

@@ -772,8 +772,17 @@ static PyObject *text_from_raw(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "from_raw: kind must be 1, 2 or 4");
     else if (buf.len % kind)
         PyErr_SetString(PyExc_ValueError, "from_raw: data is not a whole number of code units");
-    else
-        out = PyUnicode_FromKindAndData(kind, buf.buf, buf.len / kind);
+    else {
+        int ok = 1;
+        if (kind == 4) { /* PyUnicode_FromKindAndData takes code points up to 0x10FFFF only */
+            const Py_UCS4 *u = (const Py_UCS4 *)buf.buf;
+            for (Py_ssize_t i = 0, n = buf.len / 4; i < n && ok; i++) ok = u[i] <= 0x10FFFF;
+        }
+        if (ok)
+            out = PyUnicode_FromKindAndData(kind, buf.buf, buf.len / kind);
+        else
+            PyErr_SetString(PyExc_ValueError, "from_raw: a code unit above U+10FFFF");
+    }
     PyBuffer_Release(&buf);
     return out;
 }
