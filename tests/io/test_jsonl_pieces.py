@@ -132,3 +132,20 @@ def test_deep_lines_are_rejected_before_parsing_whatever_the_stack() -> None:
     for levels in (MAX_NESTING, MAX_NESTING + 1):
         raw = ('{"id": "a", "x": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}").encode()
         assert _nested_over(raw) == (levels > MAX_NESTING)
+
+
+def test_nesting_scan_kernel_equals_the_numpy_code() -> None:
+    """The text kernel's json_deeper and the numpy scan agree on any bytes: brackets, quotes,
+    backslashes (one at the very end included), unterminated strings, raw newlines."""
+    import random
+
+    from dedupe.io import jsonl as J
+
+    if J._TEXT is None:
+        pytest.skip("text kernel not built")
+    rng = random.Random(7)
+    alpha = b'[]{}"\\\\ab\n'
+    for _ in range(5000):
+        raw = bytes(rng.choice(alpha) for _ in range(rng.randint(0, 50)))
+        for limit in (0, 1, 3):
+            assert bool(J._TEXT.json_deeper(raw, limit)) == J._nested_over_numpy(raw, limit), (raw, limit)

@@ -747,6 +747,41 @@ static PyObject *text_json_str(PyObject *self, PyObject *arg) {
     return bytes_or_none(&b, put_json_str(&b, arg));
 }
 
+/* json_deeper(data, limit) -> bool: do the lists and objects of the JSON text ``data`` nest more
+ * than ``limit`` deep? Brackets inside strings do not count: a '"' outside a string opens one, a
+ * backslash in it takes the next byte, a '"' (or the end) closes it. */
+static PyObject *text_json_deeper(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    long limit;
+    if (!PyArg_ParseTuple(args, "y*l:json_deeper", &buf, &limit)) return NULL;
+    const unsigned char *p = (const unsigned char *)buf.buf;
+    const Py_ssize_t n = buf.len;
+    long depth = 0;
+    int over = 0, in_str = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) {
+                over = 1;
+                break;
+            }
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&buf);
+    return PyBool_FromLong(over);
+}
+
 /* raw_str(s) -> (kind, bytes): the str's code units as stored (1, 2 or 4 bytes each) */
 static PyObject *text_raw_str(PyObject *self, PyObject *arg) {
     if (!PyUnicode_Check(arg)) {
@@ -1057,6 +1092,7 @@ static PyMethodDef methods[] = {
     {"report_lines", text_report_lines, METH_VARARGS, "report_lines(doc_id, spans, round) -> bytes, or None when not formatted here"},
     {"json_str", text_json_str, METH_O, "json_str(s) -> the UTF-8 of its JSON string, or None (a lone surrogate)"},
     {"raw_str", text_raw_str, METH_O, "raw_str(s) -> (kind, bytes): the str's code units as stored"},
+    {"json_deeper", text_json_deeper, METH_VARARGS, "json_deeper(data, limit) -> bool: lists and objects nested over limit deep"},
     {"from_raw", text_from_raw, METH_VARARGS, "from_raw(kind, data) -> str: the str of those code units"},
     {"tokens", text_tokens, METH_VARARGS, "tokens(text, cls, char_class) -> (nstart, nend, hashes, single)"},
     {"range_hashes", text_range_hashes, METH_VARARGS, "range_hashes(values, start, end, base, out) -> None"},
