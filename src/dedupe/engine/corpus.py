@@ -671,30 +671,40 @@ class ParsedSource:
 Parsed = tuple["list[tuple]", "list[tuple[int, Any]]", "list[bytes] | tuple[int, list[int]]"]
 
 
+def _parse_rows(payload: Any, parser: Callable[[Any], list], keep: Any, with_meta: bool) -> "tuple[list[tuple], list[tuple[int, Any]], list[bytes], list[Document]]":
+    """The rows of a piece of a :class:`ParsedSource`: (each document's ``(id, site, url,
+    len(text), keep(doc))``, the other rows with their positions, the documents' records, the
+    documents)."""
+    cfg: Config = _W["cfg"]
+    rows: list[tuple] = []
+    others: list[tuple[int, Any]] = []
+    records: list[bytes] = []
+    docs: list[Document] = []
+    for j, row in enumerate(parser(payload)):
+        if not isinstance(row, Document):
+            others.append((j, row))
+            continue
+        _check_doc(row, cfg)
+        try:
+            records.append(_encode_doc(row, with_meta))
+            n_chars = len(row.text)
+        except RecursionError:  # a meta nested too deeply to pickle: taken, it is an InputError
+            records.append(b"")
+            n_chars = -1
+        rows.append((row.id, site_of(row), row.url, n_chars, keep(row) if keep is not None else None))
+        docs.append(row)
+    return rows, others, records, docs
+
+
 def _parse_chunk(task: tuple) -> Parsed:
     """Parse work of a piece of a :class:`ParsedSource`: its rows; the documents' records go to
     the driver's document file at ``rec_path`` (None: back through the pipe)."""
     payload, parser, keep, rec_path, with_meta = task
-    cfg: Config = _W["cfg"]
-    docs: list[tuple] = []
-    others: list[tuple[int, Any]] = []
-    records: list[bytes] = []
-    for j, row in enumerate(parser(payload)):
-        if isinstance(row, Document):
-            _check_doc(row, cfg)
-            try:
-                records.append(_encode_doc(row, with_meta))
-                n_chars = len(row.text)
-            except RecursionError:  # a meta nested too deeply to pickle: taken, it is an InputError
-                records.append(b"")
-                n_chars = -1
-            docs.append((row.id, site_of(row), row.url, n_chars, keep(row) if keep is not None else None))
-        else:
-            others.append((j, row))
+    rows, others, records, _ = _parse_rows(payload, parser, keep, with_meta)
     loc: "list[bytes] | tuple[int, list[int]]" = records
     if rec_path is not None and records:
         loc = _append_records(rec_path, records)
-    return docs, others, loc
+    return rows, others, loc
 
 
 def _parse_observe_chunk(task: tuple) -> "tuple[list[tuple], list[tuple[int, Any]], tuple[int, list[int]], Observed | None, list[str]]":
@@ -704,29 +714,13 @@ def _parse_observe_chunk(task: tuple) -> "tuple[list[tuple], list[tuple[int, Any
     the piece's sites in the order of those numbers; the driver registers the segment with its
     map to the store's numbers, or drops it when it drops a page: see ``run_corpus``)."""
     payload, parser, keep, rec_path, with_meta, count_path, bits = task
-    cfg: Config = _W["cfg"]
-    rows: list[tuple] = []
-    others: list[tuple[int, Any]] = []
-    records: list[bytes] = []
-    decoded: list[tuple[Document, Any]] = []
+    rows, others, records, docs = _parse_rows(payload, parser, keep, with_meta)
     own: dict[str, int] = {}  # the piece's sites, numbered in order of first appearance
-    nos: list[int] = []
-    for j, row in enumerate(parser(payload)):
-        if isinstance(row, Document):
-            _check_doc(row, cfg)
-            try:
-                records.append(_encode_doc(row, with_meta))
-                n_chars = len(row.text)
-            except RecursionError:  # a meta nested too deeply to pickle: taken, it is an InputError
-                records.append(b"")
-                n_chars = -1
-            site = site_of(row)
-            rows.append((row.id, site, row.url, n_chars, keep(row) if keep is not None else None))
-            page = _page_meta((row.meta or {}).get(neardup.PAGE_META))  # what the record keeps for page_id
-            decoded.append((row, None if page is None else {neardup.PAGE_META: page}))
-            nos.append(own.setdefault(site, len(own)))
-        else:
-            others.append((j, row))
+    nos = [own.setdefault(r[1], len(own)) for r in rows]
+    decoded: list[tuple[Document, Any]] = []
+    for doc in docs:
+        page = _page_meta((doc.meta or {}).get(neardup.PAGE_META))  # what the record keeps for page_id
+        decoded.append((doc, None if page is None else {neardup.PAGE_META: page}))
     loc = _append_records(rec_path, records) if records else (0, [])
     observed = _observe_docs(decoded, (count_path, np.array(nos, dtype=np.uint32), bits)) if decoded else None
     return rows, others, loc, observed, list(own)
@@ -1527,11 +1521,12 @@ def run_corpus(
                 nos = [index.site_number(s) for s in sites[k : k + m]]  # type: ignore[attr-defined]
                 return (count_path, np.array(nos, dtype=np.uint32), index.BUCKET_BITS)  # type: ignore[attr-defined]
 
-            def hand_over(rows: list[tuple], others: list[tuple[int, Any]]) -> list[bool]:
+            def hand_over(rows: list[tuple], others: list[tuple[int, Any]], loc: Any) -> tuple[list[bool], int, int]:
                 """A parsed piece's documents (``rows``) and other rows (``others``: (position,
-                row)) handed to ``on_row`` in input order; the documents taken are numbered. Returns
-                which documents were taken."""
-                assert parsed is not None
+                row)) handed to ``on_row`` in input order; the documents taken are numbered and
+                their records (``loc``) added to the pages' file. Returns which documents were
+                taken, the number of the first and how many."""
+                assert parsed is not None and isinstance(doc_spill, _Records)
                 take: list[bool] = []
                 on_row = parsed.on_row
                 at = 0  # documents handed over
@@ -1552,7 +1547,9 @@ def run_corpus(
                     at = j - k
                     if k < len(others):
                         on_row(other)
-                return take
+                first = len(doc_spill)
+                doc_spill.add(loc, take)
+                return take, first, len(doc_spill) - first
 
             def fused_observed() -> Iterator["tuple[Observed, list[int] | None]"]:
                 """Each piece of a :class:`ParsedSource` parsed and observed by one worker task
@@ -1566,10 +1563,7 @@ def run_corpus(
                     for t in parsed.tasks
                 )
                 for rows, others, loc, obs, own in pmap(_parse_observe_chunk, tasks):
-                    take = hand_over(rows, others)
-                    k = len(doc_spill)
-                    doc_spill.add(loc, take)
-                    m = len(doc_spill) - k
+                    take, k, m = hand_over(rows, others, loc)
                     if not m:
                         continue
                     if all(take):
@@ -1584,10 +1578,7 @@ def run_corpus(
                 assert parsed is not None and isinstance(doc_spill, _Records)
                 tasks = ((t, parsed.parser, parsed.keep, spill_path, with_meta) for t in parsed.tasks)
                 for rows, others, loc in pmap(_parse_chunk, tasks):
-                    take = hand_over(rows, others)
-                    k = len(doc_spill)
-                    doc_spill.add(loc, take)
-                    m = len(doc_spill) - k
+                    _, k, m = hand_over(rows, others, loc)
                     if not m:
                         continue
                     if spill_path is None:
