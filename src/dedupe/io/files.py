@@ -300,11 +300,13 @@ def jsonl_pieces(path: str, *, fields: FieldMap = FieldMap(), max_chars: int = 1
             head = data.rfind(b"\n", pos - base, max(min(want, base + len(data)) - base, pos - base)) + 1 + base
             head = max(head, pos)
             cut = -1
+            start = max(min(want, base + len(data)), head)  # where to look for the newline (file offset)
             while True:
-                nl = data.find(b"\n", max(min(want, base + len(data)) - base, head - base))
+                nl = data.find(b"\n", start - base)
                 if nl >= 0:
                     cut = base + nl + 1
                     break
+                start = base + len(data)  # searched up to here: only what more() adds is new
                 if eof:
                     break
                 if base + len(data) - head > limit + 1:  # the last line is already too long
