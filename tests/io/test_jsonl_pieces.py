@@ -149,3 +149,6 @@ def test_nesting_scan_kernel_equals_the_numpy_code() -> None:
         raw = bytes(rng.choice(alpha) for _ in range(rng.randint(0, 50)))
         for limit in (0, 1, 3):
             assert bool(J._TEXT.json_deeper(raw, limit)) == J._nested_over_numpy(raw, limit), (raw, limit)
+    for scan in (J._TEXT.json_deeper, J._nested_over_numpy):  # a negative limit is refused by both
+        with pytest.raises(ValueError):
+            scan(b"}[", -1)

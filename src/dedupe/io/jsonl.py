@@ -111,7 +111,9 @@ def _nested_over(raw: bytes, limit: int = MAX_NESTING) -> bool:
 
 def _nested_over_numpy(raw: bytes, limit: int) -> bool:
     """:func:`_nested_over` without the kernel: the strings cut out by a pattern, the running
-    depth of the brackets left."""
+    depth of the brackets left (``limit`` >= 0, as the kernel requires)."""
+    if limit < 0:
+        raise ValueError("limit must be >= 0")
     brackets = np.frombuffer(_JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET), dtype=np.uint8)
     if len(brackets) <= limit:
         return False

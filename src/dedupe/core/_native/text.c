@@ -754,6 +754,11 @@ static PyObject *text_json_deeper(PyObject *self, PyObject *args) {
     Py_buffer buf;
     long limit;
     if (!PyArg_ParseTuple(args, "y*l:json_deeper", &buf, &limit)) return NULL;
+    if (limit < 0) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "json_deeper: limit must be >= 0");
+        return NULL;
+    }
     const unsigned char *p = (const unsigned char *)buf.buf;
     const Py_ssize_t n = buf.len;
     long depth = 0;
