@@ -107,11 +107,11 @@ def _stages_child(path: str, workers: int, out: str, report: str) -> None:
         wrap(owner, name)
     freeze = index.CountIndex.freeze
 
-    def logged_freeze(self: index.CountIndex) -> index.CountIndex:
+    def logged_freeze(self: index.CountIndex, **kw: object) -> index.CountIndex:
         if self._frozen:
             return self
         log("before freeze")
-        freeze(self)
+        freeze(self, **kw)  # type: ignore[arg-type]
         log("after freeze")
         return self
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dedupe import Config, WorkerError
 from dedupe.engine import corpus as ec
+from dedupe.engine.index import CountIndex
 
 
 def test_a_killed_worker_ends_the_run_with_worker_error(tmp_path: Path) -> None:
@@ -78,7 +79,8 @@ def _full(results: list) -> list:
 
 def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
     """A generator input is spilled; pool workers read its pages from the spill file
-    (_FileChunk), under forkserver and spawn alike, with the same results as in-process."""
+    (_FileChunk) and count the template evidence (CountIndex.freeze hands them the buckets),
+    under forkserver and spawn alike, with the same results as in-process."""
     tests_dir = str(Path(__file__).resolve().parent)
     if tests_dir not in sys.path:
         monkeypatch.syspath_prepend(tests_dir)
@@ -95,6 +97,15 @@ def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
         init(self, path, offset, lengths)
 
     monkeypatch.setattr(ec._FileChunk, "__init__", spy)  # the driver's side: tasks hold no text
+    counted = []  # freeze: was the count handed to the workers (a count_map)?
+    freeze = CountIndex.freeze
+
+    def freeze_spy(self, **kw):
+        if not self._frozen:
+            counted.append(kw.get("count_map") is not None)
+        return freeze(self, **kw)
+
+    monkeypatch.setattr(CountIndex, "freeze", freeze_spy)
     for method in ("forkserver", "spawn"):
         monkeypatch.setenv("DEDUPE_START_METHOD", method)
         got = _full(list(ec.run_corpus((d for d in docs), workers=2)))
@@ -103,6 +114,7 @@ def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
     try:
         if probe.shared_path() is not None:
             assert sum(made) == 2 * 2 * len(docs)  # both passes, both start methods
+            assert counted == [True, True]  # the workers counted the buckets (count_task)
     finally:
         probe.close()
 

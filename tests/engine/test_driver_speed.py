@@ -293,14 +293,17 @@ def _pages_for_count(seed: int, n: int = 300, n_sites: int = 7) -> list[tuple[st
     return pages
 
 
+@pytest.mark.parametrize("tasks", [False, True])
 @pytest.mark.parametrize("local", [False, True])
 @pytest.mark.parametrize("group,preadv", [(1, True), (2, True), (8, True), (256, True), (3, False)])
-def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.MonkeyPatch, group: int, preadv: bool, local: bool) -> None:
+def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.MonkeyPatch, group: int, preadv: bool, local: bool, tasks: bool) -> None:
     """Pages whose records another process appended to the spill file (write_segment through the
     file's /proc path, as pool workers do), interleaved with the store's own flushes, count
     exactly as page-by-page observe and as a plain count of the pages: whatever the order the
-    segments land in, however many buckets freeze reads at a time, with or without preadv, and
-    (``local``) when each segment numbers its sites itself and is registered with its map."""
+    segments land in, however many buckets freeze reads at a time, with or without preadv,
+    (``local``) when each segment numbers its sites itself and is registered with its map, and
+    (``tasks``) when freeze hands the groups of buckets out as :class:`CountTask` (read through
+    the /proc path, the site maps from the file)."""
     from dedupe.engine.index import write_segment
 
     monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 200)
@@ -337,7 +340,19 @@ def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.Monkey
             mixed.add_segment(sites, ids, seg, site_map)
     finally:
         os.close(fd)
-    one.freeze(), mixed.freeze()
+    handed: list = []
+
+    def count_map(fn, items):  # as a pool's ordered map, in this process
+        items = list(items)
+        handed.extend(items)
+        return map(fn, items)
+
+    one.freeze(), mixed.freeze(count_map=count_map if tasks else None)
+    assert bool(handed) == tasks
+    if tasks:  # a group of buckets per task, in order, each with only the segments holding records there
+        assert [t.b0 for t in handed] == sorted({t.b0 for t in handed}) and handed[0].b0 == 0
+        assert all(len(t.offs) == len(t.cuts) and (t.cuts[:, -1] > t.cuts[:, 0]).all() for t in handed)
+        assert (handed[0].table_at is not None) == local
     want = _brute([(site, fps) for site, _, fps in pages], 2)
     assert {site: dict(zip(mixed._fps[site].tolist(), mixed._counts[site].tolist())) for site in mixed._fps} == want
     assert one._fps.keys() == mixed._fps.keys() and len(one._fps) == 7

@@ -1634,7 +1634,9 @@ def run_corpus(
             if parsed is not None and parsed.done is not None:
                 parsed.done()
             if isinstance(index, CountIndex):
-                index.freeze()
+                # counted by the pool's workers (idle now) where they can open the count file:
+                # this process then holds only what is kept
+                index.freeze(count_map=pmap if count_path is not None else None)
                 _release_memory()  # what counting read and sorted, before the block table's turn
             # cross-page blocks first (independent of the copy groups below)
             hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
