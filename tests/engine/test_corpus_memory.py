@@ -294,3 +294,24 @@ def test_count_index_freeze_per_site_arrays(monkeypatch: pytest.MonkeyPatch, thr
         keep = sorted(k for k, c in counts.items() if c >= 2)
         assert ix._fps.get(site, np.empty(0, np.uint64)).tolist() == keep
         assert ix._counts.get(site, np.empty(0, np.uint32)).tolist() == [counts[k] for k in keep]
+
+
+def test_frozen_counts_read_as_the_count_index() -> None:
+    """What the corpus job hands its workers (CountIndex.frozen_counts, pickled) answers
+    site_pages and doc_freq exactly as the store, for known and unknown sites and fingerprints,
+    and holds no page ids."""
+    import pickle
+
+    rng = np.random.default_rng(3)
+    ix = CountIndex(min_count=2)
+    for d in range(400):
+        fps = np.unique(rng.integers(0, 300, int(rng.integers(0, 25))).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        ix.observe(f"site{int(rng.integers(0, 9))}", f"d{d}", fps)
+    view = pickle.loads(pickle.dumps(ix.frozen_counts()))
+    q = np.unique(rng.integers(0, 400, 200).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    for site in [f"site{i}" for i in range(9)] + ["elsewhere"]:
+        assert view.site_pages(site) == ix.site_pages(site)
+        assert np.array_equal(view.doc_freq(site, q), ix.doc_freq(site, q))
+        assert view.doc_freq(site, q[:0]).tolist() == []
+    assert sum(ix.site_pages(f"site{i}") for i in range(9)) == 400 and ix.doc_freq("site0", q).max() >= 2
+    assert all(type(n) is int for n in view._pages.values())  # counts, not the pages' ids

@@ -106,6 +106,9 @@ def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
         return freeze(self, **kw)
 
     monkeypatch.setattr(CountIndex, "freeze", freeze_spy)
+    shared = []  # what the workers load: the counts, without the page ids
+    share = ec._Mapper.share_index
+    monkeypatch.setattr(ec._Mapper, "share_index", lambda self, ix: (shared.append(type(ix).__name__), share(self, ix))[1])
     for method in ("forkserver", "spawn"):
         monkeypatch.setenv("DEDUPE_START_METHOD", method)
         got = _full(list(ec.run_corpus((d for d in docs), workers=2)))
@@ -117,6 +120,7 @@ def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
             assert counted == [True, True]  # the workers counted the buckets (count_task)
     finally:
         probe.close()
+    assert shared == ["FrozenCounts", "FrozenCounts"]
 
 
 def test_file_chunk_reads_the_records(tmp_path) -> None:

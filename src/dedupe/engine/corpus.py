@@ -1656,7 +1656,8 @@ def run_corpus(
             _release_memory()
 
             # -- pass 2: clean ---------------------------------------------------------------
-            index_path = pmap.share_index(index)
+            # the workers get what cleaning reads (CountIndex: not its page ids)
+            index_path = pmap.share_index(index.frozen_counts() if isinstance(index, CountIndex) and pmap.pool is not None else index)
             if index_path is not None:
                 index = None  # the workers load their own copy (a caller's store stays the caller's)
 

@@ -241,6 +241,47 @@ def count_bucket(
         parts.append((s, f, cnt))
 
 
+def _doc_freq(
+    fps: dict[str, np.ndarray], counts: dict[str, np.ndarray], lookups: dict[str, SortedLookup], site: str, fingerprints: np.ndarray
+) -> np.ndarray:
+    """Page counts of ``fingerprints`` on ``site`` from per-site sorted fingerprints and their
+    counts (0 where absent); ``lookups`` caches each site's :class:`SortedLookup`."""
+    q = np.asarray(fingerprints, dtype=np.uint64)
+    out = np.zeros(len(q), dtype=np.int64)
+    f = fps.get(site)
+    if f is None or not len(f) or not len(q):
+        return out
+    table = lookups.get(site)
+    if table is None:
+        table = lookups[site] = SortedLookup(f)
+    pos = table.index_of(q)
+    hit = pos >= 0
+    out[hit] = counts[site][pos[hit]]
+    return out
+
+
+class FrozenCounts:
+    """The read side of a frozen :class:`CountIndex` (:meth:`CountIndex.frozen_counts`): each
+    site's page count and its kept fingerprints with their page counts; same ``site_pages`` and
+    ``doc_freq``. Read-only: no observing, no signatures."""
+
+    def __init__(self, fps: dict[str, np.ndarray], counts: dict[str, np.ndarray], pages: dict[str, int]) -> None:
+        self._fps, self._counts, self._pages = fps, counts, pages
+        self._lookups: dict[str, SortedLookup] = {}
+
+    def site_pages(self, site: str) -> int:
+        return self._pages.get(site, 0)
+
+    def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
+        return _doc_freq(self._fps, self._counts, self._lookups, site, fingerprints)
+
+    def __getstate__(self) -> dict:
+        return {"fps": self._fps, "counts": self._counts, "pages": self._pages}  # lookups: rebuilt where read
+
+    def __setstate__(self, st: dict) -> None:
+        self.__init__(st["fps"], st["counts"], st["pages"])  # type: ignore[misc]
+
+
 #: what counting a group of buckets keeps: (site numbers, fingerprints, page counts) per bucket
 Parts = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -782,18 +823,14 @@ class CountIndex:
 
     def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
         self.freeze()
-        q = np.asarray(fingerprints, dtype=np.uint64)
-        out = np.zeros(len(q), dtype=np.int64)
-        f = self._fps.get(site)
-        if f is None or not len(f) or not len(q):
-            return out
-        table = self._lookups.get(site)
-        if table is None:
-            table = self._lookups[site] = SortedLookup(f)
-        pos = table.index_of(q)
-        hit = pos >= 0
-        out[hit] = self._counts[site][pos[hit]]
-        return out
+        return _doc_freq(self._fps, self._counts, self._lookups, site, fingerprints)
+
+    def frozen_counts(self) -> "FrozenCounts":
+        """What cleaning reads from this store (:meth:`site_pages`, :meth:`doc_freq`), without
+        its page ids (what the corpus job hands its pool workers: ~150 bytes a page less in
+        each, and less to pickle and load). Freezes the store first."""
+        self.freeze()
+        return FrozenCounts(self._fps, self._counts, {site: len(p) for site, p in self._pages.items()})
 
     def n_fingerprints(self) -> int:
         """Distinct (site, fingerprint) pairs kept (after :meth:`freeze`)."""
