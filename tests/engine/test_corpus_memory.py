@@ -4,6 +4,7 @@ blocks, band keys spilled band by band, the merged LSH pair keys, the CountIndex
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -315,3 +316,42 @@ def test_frozen_counts_read_as_the_count_index() -> None:
         assert view.doc_freq(site, q[:0]).tolist() == []
     assert sum(ix.site_pages(f"site{i}") for i in range(9)) == 400 and ix.doc_freq("site0", q).max() >= 2
     assert all(type(n) is int for n in view._pages.values())  # counts, not the pages' ids
+    # a view of its own: the store forgetting a site afterwards leaves the view as it was
+    view = ix.frozen_counts()
+    before = view.doc_freq("site0", q)
+    ix.forget_site("site0")
+    assert ix.doc_freq("site0", q).max() == 0 and np.array_equal(view.doc_freq("site0", q), before) and before.max() >= 2
+
+
+def test_count_task_table_is_dropped_when_a_worker_loads_the_index(tmp_path) -> None:
+    """count_task keeps the site map table between the tasks of one freeze; a worker loading the
+    counted index for the clean pass (corpus._index_for) frees it."""
+    import pickle
+
+    from dedupe.engine import corpus as ec
+    from dedupe.engine import index as ixm
+    from dedupe.engine.index import write_segment
+
+    ix = CountIndex(min_count=2)
+    path = ix.spill_path()
+    if path is None:
+        pytest.skip("no /proc path for the spill file here")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        fps = np.array([1 << 60, 2 << 60], dtype=np.uint64)
+        for k in range(3):
+            seg = write_segment(fd, fps, np.zeros(2, dtype=np.uint32), CountIndex.BUCKET_BITS)
+            ix.add_segment(["s"], [f"d{k}"], seg, [ix.site_number("s")])
+    finally:
+        os.close(fd)
+    ix.freeze(count_map=lambda fn, items: map(fn, items))
+    assert ixm._TABLE[1] is not None and ix.doc_freq("s", fps).tolist() == [3, 3]
+    blob = tmp_path / "index.pkl"
+    blob.write_bytes(pickle.dumps(ix.frozen_counts()))
+    saved = dict(ec._W)
+    try:
+        assert ec._index_for(str(blob)).doc_freq("s", fps).tolist() == [3, 3]
+        assert ixm._TABLE == [None, None]
+    finally:
+        ec._W.clear()
+        ec._W.update(saved)

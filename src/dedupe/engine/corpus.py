@@ -83,7 +83,7 @@ from . import crosspage, neardup, phrases
 from .phrases import phrase_pieces
 from .assemble import assemble
 from .pool import WORKER_ENV, pool_context
-from .index import CountIndex, IndexStore, Segment, fd_path, release_memory, runs_sorted_unique, write_segment
+from .index import CountIndex, IndexStore, Segment, drop_count_table, fd_path, release_memory, runs_sorted_unique, write_segment
 from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
 
 from .site import site_pieces as _site_pieces
@@ -392,6 +392,7 @@ def _index_for(path: str | None) -> Any:
     """The index of the current pass: in this process, or loaded once from ``path`` (a pickle
     written by the driver after counting) in a worker."""
     if path is not None and _W.get("index_path") != path:
+        drop_count_table()  # the count is over: its site map table is not needed any more
         with open(path, "rb") as fh:
             _W["index"] = pickle.load(fh)
         _W["index_path"] = path
@@ -1657,7 +1658,7 @@ def run_corpus(
 
             # -- pass 2: clean ---------------------------------------------------------------
             # the workers get what cleaning reads (CountIndex: not its page ids)
-            index_path = pmap.share_index(index.frozen_counts() if isinstance(index, CountIndex) and pmap.pool is not None else index)
+            index_path = pmap.share_index(index.frozen_counts() if type(index) is CountIndex and pmap.pool is not None else index)
             if index_path is not None:
                 index = None  # the workers load their own copy (a caller's store stays the caller's)
 

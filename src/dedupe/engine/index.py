@@ -307,6 +307,12 @@ class CountTask:
 _TABLE: "list[Any]" = [None, None]
 
 
+def drop_count_table() -> None:
+    """Free the site map table :func:`count_task` keeps between the tasks of one freeze (a pool
+    worker calls it when the clean pass starts)."""
+    _TABLE[:] = [None, None]
+
+
 def count_task(task: CountTask) -> Parts:
     """Count a :class:`CountTask`'s buckets (:func:`count_bucket`), read from its spill file."""
     fd = os.open(task.path, os.O_RDONLY)
@@ -719,11 +725,12 @@ class CountIndex:
         base = None
         if maps is not None:
             table, base = maps
-            at = os.lseek(fd, 0, os.SEEK_END)
             data = memoryview(np.ascontiguousarray(table, dtype=np.uint32)).cast("B")
-            while data:  # O_APPEND: after every segment
-                data = data[os.write(fd, data):]
-            table_at = (at, len(table))
+            os.lseek(fd, 0, os.SEEK_END)
+            n = os.write(fd, data)  # O_APPEND: after every segment
+            if n != len(data):
+                raise OSError(f"could not write the site map table ({n} of {len(data)} bytes)")
+            table_at = (os.lseek(fd, 0, os.SEEK_CUR) - n, len(table))  # this descriptor's own write
         offs = np.array([(a, b) for a, b, _ in self._segs], dtype=np.int64).reshape(-1, 2)
         cuts = np.stack([c for _, _, c in self._segs]) if self._segs else np.zeros((0, (1 << self.BUCKET_BITS) + 1), dtype=np.int64)
         n_buckets, g = 1 << self.BUCKET_BITS, self._group_buckets()
@@ -830,7 +837,8 @@ class CountIndex:
         its page ids (what the corpus job hands its pool workers: ~150 bytes a page less in
         each, and less to pickle and load). Freezes the store first."""
         self.freeze()
-        return FrozenCounts(self._fps, self._counts, {site: len(p) for site, p in self._pages.items()})
+        # its own dicts (the arrays are shared): forgetting a site here leaves it alone
+        return FrozenCounts(dict(self._fps), dict(self._counts), {site: len(p) for site, p in self._pages.items()})
 
     def n_fingerprints(self) -> int:
         """Distinct (site, fingerprint) pairs kept (after :meth:`freeze`)."""
