@@ -355,3 +355,22 @@ def test_count_task_table_is_dropped_when_a_worker_loads_the_index(tmp_path) -> 
     finally:
         ec._W.clear()
         ec._W.update(saved)
+
+
+def test_the_job_keeps_only_the_counts_of_its_own_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once counted, run_corpus trades the store it made for its counts (FrozenCounts: no page
+    ids held through the clean pass); a store the caller passed stays the caller's, whole. Same
+    results either way."""
+    from dedupe.engine import corpus as ec
+    from dedupe.models import Document
+
+    docs = [Document(f"p{i}", f"Menu Home News Sport\nArticle {i} about item {i * 7} and more words here {i}.\nFooter (c) 2024", url=f"https://a.example/{i}")
+            for i in range(6)]
+    shared = []
+    share = ec._Mapper.share_index
+    monkeypatch.setattr(ec._Mapper, "share_index", lambda self, ix: (shared.append(ix), share(self, ix))[1])
+    own = [(r.text, r.spans) for r in ec.run_corpus(docs)]
+    mine = CountIndex(min_count=2)
+    theirs = [(r.text, r.spans) for r in ec.run_corpus(docs, index=mine)]
+    assert own == theirs and any(s.kind == "template" for _, spans in own for s in spans)
+    assert type(shared[0]).__name__ == "FrozenCounts" and shared[1] is mine

@@ -1450,6 +1450,7 @@ def run_corpus(
     cfg = cfg or Config()
     if order not in ("input", "id"):
         raise ValueError("order must be 'input' or 'id'")
+    own_index = index is None  # ours to trade for its counts once frozen (a caller's stays whole)
     if index is None:
         # compact counts; a fingerprint on one page can never be template evidence when the
         # threshold is >= 2 pages, so those (most of them) are not kept
@@ -1638,6 +1639,9 @@ def run_corpus(
                 # counted by the pool's workers (idle now) where they can open the count file:
                 # this process then holds only what is kept
                 index.freeze(count_map=pmap if count_path is not None else None)
+                if own_index:
+                    # what cleaning reads, without the store's page ids (~150 bytes a page)
+                    index = index.frozen_counts()
                 _release_memory()  # what counting read and sorted, before the block table's turn
             # cross-page blocks first (independent of the copy groups below)
             hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
