@@ -106,9 +106,11 @@ def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
         return freeze(self, **kw)
 
     monkeypatch.setattr(CountIndex, "freeze", freeze_spy)
-    shared = []  # what the workers load: the counts, without the page ids
+    shared = []  # what the workers load: the counts, without the page ids (and when)
     share = ec._Mapper.share_index
     monkeypatch.setattr(ec._Mapper, "share_index", lambda self, ix: (shared.append(type(ix).__name__), share(self, ix))[1])
+    resolve = ec.crosspage.BlockTable.resolve
+    monkeypatch.setattr(ec.crosspage.BlockTable, "resolve", lambda self, *a, **k: (shared.append("resolve"), resolve(self, *a, **k))[1])
     for method in ("forkserver", "spawn"):
         monkeypatch.setenv("DEDUPE_START_METHOD", method)
         got = _full(list(ec.run_corpus((d for d in docs), workers=2)))
@@ -120,7 +122,8 @@ def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
             assert counted == [True, True]  # the workers counted the buckets (count_task)
     finally:
         probe.close()
-    assert shared == ["FrozenCounts", "FrozenCounts"]
+    # handed over as soon as counted: not held through the cross-page resolve
+    assert shared == ["FrozenCounts", "resolve", "FrozenCounts", "resolve"]
 
 
 def test_file_chunk_reads_the_records(tmp_path) -> None:

@@ -1635,6 +1635,7 @@ def run_corpus(
             seen.clear()
             if parsed is not None and parsed.done is not None:
                 parsed.done()
+            index_path: str | None = None  # where the workers load the counted evidence from
             if isinstance(index, CountIndex):
                 # counted by the pool's workers (idle now) where they can open the count file:
                 # this process then holds only what is kept
@@ -1642,6 +1643,11 @@ def run_corpus(
                 if own_index:
                     # what cleaning reads, without the store's page ids (~150 bytes a page)
                     index = index.frozen_counts()
+                    if pmap.pool is not None:
+                        # handed to the workers now (nothing here reads it again): not held
+                        # through the cross-page resolve and the copy groups (~200 bytes a page)
+                        index_path = pmap.share_index(index)
+                        index = None
                 _release_memory()  # what counting read and sorted, before the block table's turn
             # cross-page blocks first (independent of the copy groups below)
             hits = blocks.resolve(cfg.corpus, ids=ids, urls=urls, lengths=lengths)
@@ -1662,9 +1668,10 @@ def run_corpus(
 
             # -- pass 2: clean ---------------------------------------------------------------
             # the workers get what cleaning reads (CountIndex: not its page ids)
-            index_path = pmap.share_index(index.frozen_counts() if type(index) is CountIndex and pmap.pool is not None else index)
-            if index_path is not None:
-                index = None  # the workers load their own copy (a caller's store stays the caller's)
+            if index is not None:
+                index_path = pmap.share_index(index.frozen_counts() if type(index) is CountIndex and pmap.pool is not None else index)
+                if index_path is not None:
+                    index = None  # the workers load their own copy (a caller's store stays the caller's)
 
             # pool workers append the encoded values and the result records to the files
             # themselves, and write the signatures in place (where they can)
