@@ -478,11 +478,11 @@ class CountIndex:
     ``min_count`` pages (buckets are visited in fingerprint order, so each site's array comes out
     sorted). Peak memory while freezing: ``COUNT_THREADS`` groups of buckets (each about
     ``GROUP_BYTES``, at least ``MIN_GROUP_BUCKETS`` and at most ``GROUP_BUCKETS`` 256ths of the
-    records, 12 bytes a record) and as many
-    hash tables (32-64 bytes a record of a bucket) plus what is kept; or only what is kept when
-    other processes count the groups (``freeze(count_map=...)``: the corpus job's pool workers). ``doc_freq`` is one
+    records, 12 bytes a record) and as many hash tables (32-64 bytes a record of a bucket) plus
+    what is kept; or only what is kept when other processes count the groups
+    (``freeze(count_map=...)``: the corpus job's pool workers). ``doc_freq`` is one
     ``np.searchsorted`` per call and the frozen store pickles as a few flat arrays per site (cheap
-    to hand to ``spawn`` workers).
+    to hand to ``spawn`` workers; :meth:`frozen_counts` leaves the page ids out).
 
     Semantics: identical to :class:`MemoryIndex` for every fingerprint held by ``>= min_count``
     pages; fingerprints held by fewer read as 0. With ``min_count=1`` (default) it is exact.
