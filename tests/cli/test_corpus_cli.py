@@ -237,7 +237,10 @@ def test_rows_parsed_by_the_workers_equal_the_drivers_reading(tmp_path) -> None:
             for depth in (198, 199, 200, 1200):
                 lines.append('{"id": "n%d", "text": "nested %d", "x": %s%s}' % (depth, depth, "[" * depth, "]" * depth))
     (tmp_path / "a.jsonl").write_bytes(("\n".join(lines)).encode())  # no final newline
-    (tmp_path / "b.jsonl").write_bytes(b'{"id": "s1p2", "text": "again"}\n{"id": "bad\xff"}\n' + json.dumps(rows[3] | {"id": "b3"}).encode() + b"\n")
+    (tmp_path / "b.jsonl").write_bytes(
+        b'{"id": "s1p2", "text": "again"}\n{"id": "bad\xff"}\n' + json.dumps(rows[3] | {"id": "b3"}).encode() + b"\n"
+        + b'{"id": "deep", "text": "the id of a row rejected as too nested"}\n{"id": "b3", "text": "a duplicate across files"}\n'
+    )
     got = []
     for workers in ("1", "2"):
         o, rep, rej = (tmp_path / f"{k}{workers}.jsonl" for k in ("o", "r", "j"))
@@ -246,4 +249,5 @@ def test_rows_parsed_by_the_workers_equal_the_drivers_reading(tmp_path) -> None:
         got.append((o.read_bytes(), rep.read_bytes(), rej.read_bytes(), r.stderr))
     assert got[0] == got[1]
     reasons = [json.loads(x)["reason"] for x in got[0][2].decode().splitlines()]
-    assert len(reasons) == 8 and sum("duplicate id" in x for x in reasons) == 2 and sum("nested too deeply" in x for x in reasons) == 3, reasons
+    assert len(reasons) == 9 and sum("duplicate id" in x for x in reasons) == 3 and sum("nested too deeply" in x for x in reasons) == 3, reasons
+    assert any("duplicate id (first seen at" in x and "b.jsonl:3" in x for x in reasons), reasons  # where the first b3 was

@@ -101,6 +101,18 @@ class _RowStore:
         self._ends.append(start + len(blob))
         self._pos = start + len(blob)
 
+    def has(self, doc_id: str) -> bool:
+        return doc_id in self._row
+
+    def peek(self, doc_id: str) -> Document:
+        """The row of ``doc_id`` (as :meth:`pop`), kept."""
+        k = self._row[doc_id]
+        start = self._ends[k - 1] if k else 0
+        self._fh.seek(start)
+        self._pos = self._ends[k]
+        url, site, meta = pickle.loads(self._fh.read(self._ends[k] - start))
+        return Document(doc_id, "", url, site, meta)
+
     def discard(self, doc_id: str) -> None:
         """Forget the row of ``doc_id`` (its output was written from elsewhere)."""
         del self._row[doc_id]
@@ -228,9 +240,18 @@ def corpus_command(
 
     # plain JSONL files with a pool: the workers read and parse them (the same rows, rejects and
     # messages as docs(), in the same order); this process only sees what each row needs
-    # id -> (source, line) where it was first seen (iter_inputs' duplicate check); cleared once
-    # every row was seen (it held ~7 MB per 25,000 rows through the clean pass)
-    seen: dict[str, tuple] = {}
+    # iter_inputs' duplicate check: an id seen before is in the row store (whose row holds its
+    # source and line), or among the few rows rejected as nested too deeply (id -> (source,
+    # line)); no object per row (a dict of (source, line) tuples held ~150 bytes a row through
+    # the first pass)
+    nested: dict[str, tuple] = {}
+
+    def first_seen(doc_id: str) -> "tuple | None":
+        got = nested.get(doc_id)
+        if got is None and rows_meta.has(doc_id):
+            meta = rows_meta.peek(doc_id).meta or {}
+            got = (meta.get("source"), meta.get("line"))
+        return got
 
     def on_row(item: Any) -> bool:
         nonlocal rows_in, chars_in
@@ -239,13 +260,13 @@ def corpus_command(
             reject(item)
             return False
         doc_id, n_chars, (source, line, blob) = item
-        first = seen.get(doc_id)
+        first = first_seen(doc_id)
         if first is not None:
             where = f"{first[0]}" + (f":{first[1]}" if first[1] else "")
             reject(Reject(str(source), line, doc_id, f"duplicate id (first seen at {where})"))
             return False
-        seen[doc_id] = (source, line)
         if blob is None:  # JSON nesting that json reads but pickle cannot keep
+            nested[doc_id] = (source, line)
             reject_list.append(Reject(str(source), line, doc_id, "a field is nested too deeply to keep"))
             return False
         rows_meta.put_blob(doc_id, blob)
@@ -278,7 +299,7 @@ def corpus_command(
         elif encoded:
             source: Any = docs()
             if workers > 1 and plain_jsonl_files(inputs):
-                source = ParsedSource(pieces(), parse_jsonl_piece, row_meta_blob, on_row, done=seen.clear)
+                source = ParsedSource(pieces(), parse_jsonl_piece, row_meta_blob, on_row, done=nested.clear)
             results = run_corpus(
                 source, cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress,
                 row_encoder=encode_row_parts,
