@@ -1,5 +1,6 @@
 """Pool workers end when their driver is killed without unwinding (SIGKILL): they used to wait
-forever on the pool's pipes, holding the driver's deleted spill files (a review finding)."""
+forever on the pool's pipes, holding the driver's deleted spill files (a review finding). The
+driver leaves no temporary file behind either."""
 
 from __future__ import annotations
 
@@ -56,7 +57,9 @@ def test_workers_end_when_the_driver_is_killed(tmp_path: Path) -> None:
     mark = f"orphan-test-{os.getpid()}-{time.time_ns()}"
     script = tmp_path / "driver.py"
     script.write_text(CHILD, encoding="utf-8")
-    env = dict(os.environ, DEDUPE_ORPHAN_MARK=mark)
+    tmp = tmp_path / "tmp"  # the driver's temporary files: none left behind, although it is killed
+    tmp.mkdir()
+    env = dict(os.environ, DEDUPE_ORPHAN_MARK=mark, TMPDIR=str(tmp))
     out, err = tmp_path / "out", tmp_path / "err"
     with out.open("w") as o, err.open("w") as e:  # files, not pipes: an orphan holding one would block
         proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=o, stderr=e)
@@ -74,3 +77,6 @@ def test_workers_end_when_the_driver_is_killed(tmp_path: Path) -> None:
         except OSError:
             pass
     assert not left, f"processes left running after their driver was killed: {left}"
+    # the counted evidence the workers load is shared as an open file without a name (/proc);
+    # multiprocessing's own directory (pymp-*, the forkserver's socket) is its to remove
+    assert not list(tmp.glob("dedupe-*")), list(tmp.iterdir())

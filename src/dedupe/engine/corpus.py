@@ -1245,7 +1245,8 @@ class _Mapper:
     def __init__(self, workers: int, cfg: Config, dedupe_only: bool) -> None:
         self.workers, self.cfg, self.dedupe_only = workers, cfg, dedupe_only
         self.pool: Any = None
-        self.index_path: str | None = None
+        self.index_path: str | None = None  # the named file of the shared index, to remove
+        self._index_fd = -1  # or the shared index's open file, without a name
         self._env: dict[str, str | None] = {}
         #: chunk size factor of this mapper's tasks (see :data:`POOL_CHUNK_SCALE`), and of its
         #: observe tasks (:data:`OBSERVE_CHUNK_SCALE`)
@@ -1324,10 +1325,28 @@ class _Mapper:
         if self.pool is None:
             _W["index"] = index
             return None
-        fd, self.index_path = tempfile.mkstemp(prefix="dedupe-", suffix=".index")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(index, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        return self.index_path
+        fd, path = tempfile.mkstemp(prefix="dedupe-", suffix=".index")
+        try:
+            with os.fdopen(os.dup(fd), "wb") as fh:
+                pickle.dump(index, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            # where the workers can reach the open file (Linux /proc), it loses its name now: a
+            # driver killed without unwinding (SIGKILL, out of memory) then leaves no file behind
+            shared = fd_path(fd)
+            if shared is not None and self.can_open(shared):
+                os.unlink(path)
+                self._index_fd, fd = fd, -1
+                return shared
+            self.index_path = path
+            return path
+        except BaseException:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            raise
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def __exit__(self, *exc: Any) -> bool:
         try:
@@ -1343,6 +1362,9 @@ class _Mapper:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+            if self._index_fd >= 0:
+                os.close(self._index_fd)
+                self._index_fd = -1
             if self.index_path is not None:
                 try:
                     os.unlink(self.index_path)
