@@ -66,3 +66,23 @@ def test_the_entry_point_starts_the_server_for_a_pooled_command(tmp_path: Path, 
         [sys.executable, "-c", _PROBE, str(tmp_path / "missing.jsonl"), workers], capture_output=True, text=True, env=env, check=True
     )
     assert got.stdout.split() == want
+
+
+def test_the_driver_does_not_load_rapidfuzz_until_it_compares_blocks() -> None:
+    """The command's imports leave rapidfuzz out (a corpus driver with a pool never compares
+    blocks: ~4 MB of its resident size); the pool's server preloads it for its workers, and the
+    within-page pass loads it on first use."""
+    code = (
+        "import sys, dedupe.cli.app; a = 'rapidfuzz' in sys.modules\n"
+        "import dedupe.core._warm; b = 'rapidfuzz' in sys.modules\n"
+        "print(a, b)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
+    code = (
+        "import sys\nfrom dedupe.api import clean\n"
+        "r = clean('The same line of text here.\\nOther words.\\nThe same line of text, here.\\nEnd of page now.')\n"
+        "print('rapidfuzz' in sys.modules, type(sys.modules['dedupe.engine.within'].fuzz).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "module"]

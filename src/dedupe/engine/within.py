@@ -44,10 +44,9 @@ made of repeats). The highest score is kept; ties go to the earliest copy.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
-from rapidfuzz import fuzz
 
 from ..config import WithinConfig
 from ..core import native
@@ -57,6 +56,21 @@ from ..core.segment import TERMINAL, sentence_bounds
 from ..core.spans import Piece
 from ..core.tokenize import Tokens
 from ..models import KIND_NEAR_REPEAT, KIND_REPEAT, Span
+
+
+class _Fuzz:
+    """``rapidfuzz.fuzz``, imported on first use: a corpus driver with a pool never compares
+    blocks, and the import holds ~4 MB of its resident size (the pool's server imports it for its
+    workers: :mod:`dedupe.core._warm`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from rapidfuzz import fuzz as real
+
+        globals()["fuzz"] = real  # later lookups go straight to the module
+        return getattr(real, name)
+
+
+fuzz: Any = _Fuzz()
 
 #: compiled twins of the exact pass of many pages, of near_repeats after its candidate pairs and of
 #: _mark (None: the numpy code, which stays the reference; tests compare the two)
