@@ -1,5 +1,6 @@
 """The console entry point starts the worker pool's server before its own imports, when the
-command will use a pool; importing the entry point is light."""
+command will use a pool; importing the entry point is light; the command's process runs without
+BLAS threads (dedupe never calls BLAS) and leaves rapidfuzz out until it compares blocks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
+import dedupe.cli as cli
 from dedupe.cli import pooled
+from dedupe.engine.pool import WORKER_ENV
+
+
+def _printed(code: str) -> list[str]:
+    """What ``code`` prints in a fresh interpreter, split in words."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
 
 
 @pytest.mark.parametrize(
@@ -37,9 +45,7 @@ def test_which_command_lines_run_a_pool(args: list[str], want: bool) -> None:
 
 
 def test_importing_the_entry_point_does_not_import_numpy() -> None:
-    code = "import sys, dedupe.cli; print('numpy' in sys.modules, 'dedupe.api' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "False"]
+    assert _printed("import sys, dedupe.cli; print('numpy' in sys.modules, 'dedupe.api' in sys.modules)") == ["False", "False"]
 
 
 _PROBE = """
@@ -77,12 +83,34 @@ def test_the_driver_does_not_load_rapidfuzz_until_it_compares_blocks() -> None:
         "import dedupe.core._warm; b = 'rapidfuzz' in sys.modules\n"
         "print(a, b)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "True"]
+    assert _printed(code) == ["False", "True"]
     code = (
         "import sys\nfrom dedupe.api import clean\n"
         "r = clean('The same line of text here.\\nOther words.\\nThe same line of text, here.\\nEnd of page now.')\n"
         "print('rapidfuzz' in sys.modules, type(sys.modules['dedupe.engine.within'].fuzz).__name__)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["True", "module"]
+    assert _printed(code) == ["True", "module"]
+
+
+def test_main_sets_the_worker_env_before_numpy_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in WORKER_ENV:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setattr(sys, "argv", ["dedupe", "--version"])
+    seen = {}
+    import dedupe.cli.app as app
+
+    monkeypatch.setattr(app, "main", lambda: seen.update({k: os.environ.get(k) for k in WORKER_ENV}))
+    cli.main()
+    assert seen == WORKER_ENV
+
+
+def test_a_value_the_caller_set_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    cli.no_blas_threads()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "3"
+
+
+def test_numpy_is_not_loaded_before_the_env_is_set() -> None:
+    """In a fresh interpreter: importing the entry point and setting the env load no numpy (so
+    the setting reaches OpenBLAS when the command imports it)."""
+    assert _printed("import sys, dedupe.cli as c; c.no_blas_threads(); print('numpy' in sys.modules)") == ["False"]
