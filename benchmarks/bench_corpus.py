@@ -116,6 +116,7 @@ def _stages_child(path: str, workers: int, out: str, report: str) -> None:
         return self
 
     index.CountIndex.freeze = logged_freeze  # type: ignore[method-assign]
+    wrap(index.CountIndex, "freeze_shared")
     stage = [""]
 
     def progress(self: object, st: str, done: int, total: int | None) -> None:

@@ -374,3 +374,60 @@ def test_the_job_keeps_only_the_counts_of_its_own_store(monkeypatch: pytest.Monk
     theirs = [(r.text, r.spans) for r in ec.run_corpus(docs, index=mine)]
     assert own == theirs and any(s.kind == "template" for _, spans in own for s in spans)
     assert type(shared[0]).__name__ == "FrozenCounts" and shared[1] is mine
+
+
+# ---------------------------------------------------------------------------------------------
+# near-duplicate verification: the candidate pairs compared a group at a time
+# ---------------------------------------------------------------------------------------------
+def _near_dup_docs(monkeypatch: pytest.MonkeyPatch) -> list:
+    import sys
+    from pathlib import Path
+
+    tests_dir = str(Path(__file__).resolve().parent)
+    if tests_dir not in sys.path:
+        monkeypatch.syspath_prepend(tests_dir)
+    from test_corpus import _gen_docs
+
+    return _gen_docs(0.3, 3, pages_per_site=6)
+
+
+def _clusters(results) -> list:
+    return sorted((r.doc_id, r.meta["cluster"], r.meta["canonical"], r.text) for r in results)
+
+
+def test_the_job_compares_candidate_pairs_a_group_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a pool, the clustering shingles a group of candidate pages at a time (a task of
+    about CHUNK_BYTES of pages), not every candidate at once; same clusters and scores."""
+    from dedupe.engine import corpus as ec
+
+    docs = _near_dup_docs(monkeypatch)
+    want = _clusters(ec.run_corpus(docs))
+    assert sum(1 for _, c, canon, _ in want if c is not None and not canon) >= 2
+    held: list[int] = []
+    compare = ec._compare_chunk
+    monkeypatch.setattr(ec, "_compare_chunk", lambda task: (held.append(len(task[0])), compare(task))[1])
+    monkeypatch.setattr(ec, "CHUNK_BYTES", 1)  # a pair per task
+    assert _clusters(ec.run_corpus(docs)) == want
+    assert len(held) >= 2 and max(held) <= 2
+
+
+def test_the_job_with_a_pool_shingles_no_candidate_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a pool, the candidates' pages are shingled by the workers: the driver never calls
+    shingle_set; same clusters as in one process."""
+    from dedupe.engine import corpus as ec
+
+    docs = _near_dup_docs(monkeypatch)
+    want = _clusters(ec.run_corpus(docs))
+    monkeypatch.setattr(neardup, "shingle_set", lambda *a, **k: pytest.fail("the driver shingled a page"))
+    monkeypatch.setenv("DEDUPE_START_METHOD", "forkserver")
+    assert _clusters(ec.run_corpus(docs, workers=2)) == want
+
+
+def test_band_pair_keys_hold_only_what_they_found() -> None:
+    """A band's pair keys own their memory: a view of the kernel's 2n-entry buffer kept it alive
+    while the bands' keys piled up (~13-26 MB at 25,000 documents)."""
+    col = np.arange(5000, dtype=np.uint64)
+    col[10] = col[11] = 7
+    got = neardup._band_pair_keys(col, len(col))
+    assert got is not None and len(got) >= 1
+    assert got.base is None or got.base.nbytes <= got.nbytes

@@ -97,7 +97,7 @@ def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
         init(self, path, offset, lengths)
 
     monkeypatch.setattr(ec._FileChunk, "__init__", spy)  # the driver's side: tasks hold no text
-    counted = []  # freeze: was the count handed to the workers (a count_map)?
+    counted = []  # freeze: was the count handed to the workers (a count_map), and what they kept?
     freeze = CountIndex.freeze
 
     def freeze_spy(self, **kw):
@@ -106,6 +106,14 @@ def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
         return freeze(self, **kw)
 
     monkeypatch.setattr(CountIndex, "freeze", freeze_spy)
+    freeze_shared = CountIndex.freeze_shared
+
+    def freeze_shared_spy(self, *a, **kw):
+        got = freeze_shared(self, *a, **kw)
+        counted.append("kept in a file" if got is not None else None)
+        return got
+
+    monkeypatch.setattr(CountIndex, "freeze_shared", freeze_shared_spy)
     shared = []  # what the workers load: the counts, without the page ids (and when)
     share = ec._Mapper.share_index
     monkeypatch.setattr(ec._Mapper, "share_index", lambda self, ix: (shared.append(type(ix).__name__), share(self, ix))[1])
@@ -119,11 +127,11 @@ def test_generator_input_with_workers_reads_the_spill_file(monkeypatch) -> None:
     try:
         if probe.shared_path() is not None:
             assert sum(made) == 2 * 2 * len(docs)  # both passes, both start methods
-            assert counted == [True, True]  # the workers counted the buckets (count_task)
+            assert counted == ["kept in a file", "kept in a file"]  # the workers counted the buckets and wrote what they kept
     finally:
         probe.close()
     # handed over as soon as counted: not held through the cross-page resolve
-    assert shared == ["FrozenCounts", "resolve", "FrozenCounts", "resolve"]
+    assert shared == ["SharedCounts", "resolve", "SharedCounts", "resolve"]
 
 
 def test_file_chunk_reads_the_records(tmp_path) -> None:

@@ -395,9 +395,13 @@ def test_hits_rows_range_equals_rows(dtype: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# clustering with the candidates' shingle sets computed at once (by the pool)
+# clustering with the pairs compared elsewhere (by the pool, a group of pairs at a time)
 # ---------------------------------------------------------------------------------------------
-def test_cluster_with_shingles_many_equals_get_text() -> None:
+def test_cluster_with_compare_many_equals_get_text() -> None:
+    """neardup.cluster with compare_many (the counts of each pair's shingle sets, computed
+    elsewhere) gives the clusters and scores of the in-process path, asks for the candidate
+    pairs once and then only for the (member, canonical) pairs it has not seen; a wrong answer
+    is refused."""
     import numpy as np
 
     from dedupe.config import Config
@@ -406,20 +410,80 @@ def test_cluster_with_shingles_many_equals_get_text() -> None:
     cfg = Config()
     rng = random.Random(11)
     base = [_text(rng) for _ in range(6)]
+    # a chain: 10 ~ 0 ~ 11 (11 = 0 plus more text), so the canonical may not be paired with all
     texts = base + [t.replace("Menu", "Header", 1) for t in base[:4]] + [base[0] + _text(rng, 1)]
     got = [neardup.signature_of(t, cfg) for t in texts]
     sigs = np.stack([g[0] for g in got])
     n_sh = np.array([g[1] for g in got])
     kw = dict(ids=[f"d{i}" for i in range(len(texts))], urls=[None] * len(texts), lengths=[len(t) for t in texts])
-    asked: list[list[int]] = []
+    asked: list[list[tuple[int, int]]] = []
+    sets = [neardup.shingle_set(t, cfg.signature) for t in texts]
 
-    def many(need: list[int]) -> list:
-        asked.append(need)
-        return [neardup.shingle_set(texts[i], cfg.signature) for i in need]
+    def many(pairs: np.ndarray) -> np.ndarray:
+        asked.append([tuple(p) for p in pairs.tolist()])
+        return neardup.pair_counts(sets, pairs)
 
     one = neardup.cluster(sigs, n_sh, lambda i: texts[i], cfg, **kw)
-    two = neardup.cluster(sigs, n_sh, lambda i: pytest.fail("get_text called"), cfg, shingles_many=many, **kw)
+    two = neardup.cluster(sigs, n_sh, lambda i: pytest.fail("get_text called"), cfg, compare_many=many, **kw)
     assert np.array_equal(one.canonical, two.canonical) and np.array_equal(one.score, two.score)
-    assert (one.canonical >= 0).sum() >= 8 and len(asked) == 1 and asked[0] == sorted(asked[0])
+    assert (one.canonical >= 0).sum() >= 8 and 1 <= len(asked) <= 2
+    assert not set(asked[0]) & set(sum(asked[1:], []))  # nothing asked twice
+    for i in np.flatnonzero(two.canonical >= 0).tolist():
+        c = int(two.canonical[i])
+        assert two.score[i] == (1.0 if c == i else neardup.jaccard(sets[i], sets[c]))
     with pytest.raises(ValueError):
-        neardup.cluster(sigs, n_sh, lambda i: texts[i], cfg, shingles_many=lambda need: [], **kw)
+        neardup.cluster(sigs, n_sh, lambda i: texts[i], cfg, compare_many=lambda p: np.zeros((0, 3)), **kw)
+
+
+def test_pair_tasks_cover_every_pair_once_within_the_budget() -> None:
+    """The corpus job's groups of candidate pairs (_pair_tasks): every pair exactly once, its
+    pages found through the task's own indexes; a task's pages within the budget unless one
+    pair alone exceeds it; one task when everything fits."""
+    import numpy as np
+
+    from dedupe.engine import corpus as ec
+
+    rng = random.Random(5)
+    for trial in range(200):
+        n = rng.randint(2, 40)
+        pairs = sorted({tuple(sorted(rng.sample(range(n), 2))) for _ in range(rng.randint(1, 60))})
+        size = [rng.randint(1, 50) for _ in range(n)]
+        budget = rng.choice([1, 30, 100, 10_000])
+        tasks = list(ec._pair_tasks(np.array(pairs, dtype=np.int64), size.__getitem__, budget))
+        rows = sorted(r for _, _, where in tasks for r in where.tolist())
+        assert rows == list(range(len(pairs))), trial
+        for docs, local, where in tasks:
+            assert len(set(docs)) == len(docs)
+            assert [(docs[a], docs[b]) for a, b in local.tolist()] == [pairs[r] for r in where.tolist()]
+            if len(where) > 1:
+                assert sum(size[d] for d in docs) <= budget
+        if budget == 10_000:  # everything fits: one task
+            assert len(tasks) == 1
+
+
+
+def test_cluster_asks_again_for_a_member_never_paired_with_its_canonical() -> None:
+    """A chain 0 ~ 1 ~ 2 whose ends LSH never pairs: compare_many is asked for the candidate
+    pairs, then for (0, 2) alone, whose counts give member 2's score."""
+    import numpy as np
+
+    from dedupe.config import Config
+    from dedupe.engine import neardup
+
+    cfg = Config()
+    base = np.arange(1000, 1128, dtype=np.uint32)
+    s0, s2 = base.copy(), base.copy()
+    s0[64:] = np.arange(5000, 5064)  # shares only the first half with s1 (bands 0-15)
+    s2[:64] = np.arange(7000, 7064)  # shares only the second half with s1 (bands 16-31)
+    sigs = np.stack([s0, base, s2])
+    counts = {(0, 1): (8, 10, 10), (1, 2): (8, 10, 10), (0, 2): (6, 10, 10)}
+    asked: list[list[tuple[int, int]]] = []
+
+    def many(pairs: np.ndarray) -> np.ndarray:
+        asked.append([tuple(p) for p in pairs.tolist()])
+        return np.array([counts[p] for p in asked[-1]], dtype=np.int64).reshape(-1, 3)
+
+    got = neardup.cluster(sigs, np.array([10, 10, 10]), lambda i: pytest.fail("get_text called"), cfg,
+                          ids=["d0", "d1", "d2"], urls=[None] * 3, lengths=[30, 20, 10], compare_many=many)
+    assert asked == [[(0, 1), (1, 2)], [(0, 2)]]
+    assert got.canonical.tolist() == [0, 0, 0] and got.score.tolist() == [1.0, 8 / 12, 6 / 14]

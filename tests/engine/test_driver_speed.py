@@ -293,7 +293,7 @@ def _pages_for_count(seed: int, n: int = 300, n_sites: int = 7) -> list[tuple[st
     return pages
 
 
-@pytest.mark.parametrize("tasks", [False, True])
+@pytest.mark.parametrize("tasks", [False, True, "shared"])
 @pytest.mark.parametrize("local", [False, True])
 @pytest.mark.parametrize("group,preadv", [(1, True), (2, True), (8, True), (256, True), (3, False)])
 def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.MonkeyPatch, group: int, preadv: bool, local: bool, tasks: bool) -> None:
@@ -303,7 +303,11 @@ def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.Monkey
     segments land in, however many buckets freeze reads at a time, with or without preadv,
     (``local``) when each segment numbers its sites itself and is registered with its map, and
     (``tasks``) when freeze hands the groups of buckets out as :class:`CountTask` (read through
-    the /proc path, the site maps from the file)."""
+    the /proc path, the site maps from the file), and (``"shared"``) when those tasks also
+    write what they keep to a file that another process loads (freeze_shared)."""
+    import pickle
+
+    from dedupe.errors import IndexStoreError
     from dedupe.engine.index import write_segment
 
     monkeypatch.setattr(CountIndex, "BUFFER_RECORDS", 200)
@@ -347,8 +351,18 @@ def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.Monkey
         handed.extend(items)
         return map(fn, items)
 
-    one.freeze(), mixed.freeze(count_map=count_map if tasks else None)
-    assert bool(handed) == tasks
+    one.freeze()
+    if tasks == "shared":
+        got = mixed.freeze_shared(count_map)
+        assert got is not None and all(t.keep_path == got.path for t in handed)
+        with pytest.raises(IndexStoreError):
+            mixed.doc_freq("s0", np.array([1], dtype=np.uint64))  # nothing held here
+        loaded = pickle.loads(pickle.dumps(got)).load()  # as a worker loads it
+        got.close()
+        mixed = loaded  # type: ignore[assignment]
+    else:
+        mixed.freeze(count_map=count_map if tasks else None)
+    assert bool(handed) == bool(tasks)
     if tasks:  # a group of buckets per task, in order, each with only the segments holding records there
         assert [t.b0 for t in handed] == sorted({t.b0 for t in handed}) and handed[0].b0 == 0
         assert all(len(t.offs) == len(t.cuts) and (t.cuts[:, -1] > t.cuts[:, 0]).all() for t in handed)
@@ -358,7 +372,9 @@ def test_segments_from_other_writers_count_as_observe(monkeypatch: pytest.Monkey
     assert one._fps.keys() == mixed._fps.keys() and len(one._fps) == 7
     for site in one._fps:
         assert np.array_equal(one._fps[site], mixed._fps[site]) and np.array_equal(one._counts[site], mixed._counts[site])
-    assert one.doc_ids() == mixed.doc_ids() and all(one.site_pages(f"s{i}") == mixed.site_pages(f"s{i}") for i in range(7))
+    assert all(one.site_pages(f"s{i}") == mixed.site_pages(f"s{i}") for i in range(7))
+    if tasks != "shared":
+        assert one.doc_ids() == mixed.doc_ids()
 
 
 @pytest.mark.parametrize("group_bytes,cap,want", [(None, 16, None), (1, 16, 2), (None, 3, 3), (1 << 40, 16, 16), (1, 1, 1)])

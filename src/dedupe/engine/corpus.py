@@ -36,7 +36,10 @@ fingerprints to its count file themselves (:meth:`CountIndex.spill_path
 <dedupe.engine.index.CountIndex.spill_path>`), so the driver neither receives nor sorts
 them (it registers where they lie). After counting, the index is pickled once to a
 temporary file that each worker loads on first use (the default :class:`CountIndex` is a few flat
-arrays holding only fingerprints seen on 2+ pages of a site). Work goes out in chunks of
+arrays holding only fingerprints seen on 2+ pages of a site). With a pool the workers also count
+the default store's records, and write what they keep to a file of their own from which each
+worker builds its counts (:meth:`CountIndex.freeze_shared
+<dedupe.engine.index.CountIndex.freeze_shared>`): the driver never holds the counted evidence. Work goes out in chunks of
 consecutive pages (:data:`CHUNK_DOCS`, :data:`CHUNK_BYTES`) whose tokenising, within-page
 blocking and MinHash signatures run as one batch (equal to the page-by-page results), and is
 merged in input order, so the output depends neither on the number of workers nor on the cut.
@@ -45,8 +48,9 @@ What else runs in the workers rather than the driver: each page's identity
 (:func:`~dedupe.engine.neardup.page_id`, observe pass); with a ``row_encoder`` (the CLI's JSONL
 output), the encoding of each page's output right after it is cleaned — pool workers append it
 to the driver's row file themselves (:class:`_Records`) and the driver only splices in the
-cluster (:class:`Encoded`); and the shingle sets of the near-duplicate candidates (the pool lives
-until clustering is done).
+cluster (:class:`Encoded`); and the exact check of the near-duplicate candidates, a group of
+pairs at a time (:func:`_compare_chunk`: the pages are shingled there, the driver gets three
+counts per pair; the pool lives until clustering is done).
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ from . import crosspage, neardup, phrases
 from .phrases import phrase_pieces
 from .assemble import assemble
 from .pool import WORKER_ENV, pool_context
-from .index import CountIndex, IndexStore, Segment, drop_count_table, fd_path, release_memory, runs_sorted_unique, write_segment
+from .index import CountIndex, IndexStore, Segment, SharedCounts, drop_count_table, fd_path, release_memory, runs_sorted_unique, write_segment
 from .within import WithinAnalysis, flagged_spans, within_analysis, within_analysis_many
 
 from .site import site_pieces as _site_pieces
@@ -394,7 +398,8 @@ def _index_for(path: str | None) -> Any:
     if path is not None and _W.get("index_path") != path:
         drop_count_table()  # the count is over: its site map table is not needed any more
         with open(path, "rb") as fh:
-            _W["index"] = pickle.load(fh)
+            got = pickle.load(fh)
+        _W["index"] = got.load() if isinstance(got, SharedCounts) else got
         _W["index_path"] = path
     return _W["index"]
 
@@ -745,11 +750,54 @@ def _sorted_unique_runs(fps: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray
     return (np.concatenate(runs) if runs else fps[:0]), n
 
 
-def _shingles_chunk(items: list[tuple[bytes, bytes]]) -> list[np.ndarray]:
-    """The :func:`~dedupe.engine.neardup.shingle_set` of the cleaned text of each page of a chunk
-    (``(its _encode_doc record, its _encode_result record)``), for the near-duplicate check."""
+def _compare_chunk(task: "tuple[list[tuple[bytes, bytes]], np.ndarray]") -> np.ndarray:
+    """:func:`~dedupe.engine.neardup.pair_counts` of a group of candidate pairs: the task holds
+    the pages it needs (``(its _encode_doc record, its _encode_result record)``) and the pairs
+    as indexes into them; each page's cleaned text is shingled here."""
+    items, pairs = task
     sc = _W["cfg"].signature
-    return [neardup.shingle_set(_decode_text(res, _doc_text(doc)), sc) for doc, res in items]
+    return neardup.pair_counts([neardup.shingle_set(_decode_text(res, _doc_text(doc)), sc) for doc, res in items], pairs)
+
+
+def _pair_tasks(pairs: np.ndarray, size: Callable[[int], int], budget: int) -> "Iterator[tuple[list[int], np.ndarray, np.ndarray]]":
+    """Groups of ``pairs`` (rows of document pairs) for :func:`_compare_chunk`: ``(documents,
+    the group's pairs as indexes into them, the group's rows in pairs)``. A group holds pages
+    of about ``budget`` in all (``size``: a page's), at least one pair: pairs are taken
+    connected group by connected group (a component of the candidate graph: its pages shingled
+    once), a component too big for one task split between several."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while x != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
+
+    rows = pairs.tolist()
+    for i, j in rows:
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    order = sorted(range(len(rows)), key=lambda k: (find(rows[k][0]), k))
+    docs: dict[int, int] = {}
+    taken: list[int] = []
+    used = 0
+    for k in order:
+        i, j = rows[k]
+        new = [d for d in dict.fromkeys((i, j)) if d not in docs]
+        add = sum(size(d) for d in new)
+        if taken and used + add > budget:
+            yield list(docs), np.array([(docs[a], docs[b]) for a, b in (rows[t] for t in taken)], dtype=np.int64).reshape(-1, 2), np.array(taken, dtype=np.int64)
+            docs, taken, used = {}, [], 0
+            new, add = list(dict.fromkeys((i, j))), size(i) + (size(j) if j != i else 0)
+        for d in new:
+            docs[d] = len(docs)
+        taken.append(k)
+        used += add
+    if taken:
+        yield list(docs), np.array([(docs[a], docs[b]) for a, b in (rows[t] for t in taken)], dtype=np.int64).reshape(-1, 2), np.array(taken, dtype=np.int64)
 
 
 def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
@@ -1247,6 +1295,7 @@ class _Mapper:
         self.pool: Any = None
         self.index_path: str | None = None  # the named file of the shared index, to remove
         self._index_fd = -1  # or the shared index's open file, without a name
+        self._owned: list[Any] = []  # closed when the pool is done (what the workers load from)
         self._env: dict[str, str | None] = {}
         #: chunk size factor of this mapper's tasks (see :data:`POOL_CHUNK_SCALE`), and of its
         #: observe tasks (:data:`OBSERVE_CHUNK_SCALE`)
@@ -1321,7 +1370,11 @@ class _Mapper:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
-    def share_index(self, index: IndexStore) -> str | None:
+    def own(self, thing: Any) -> None:
+        """Close ``thing`` when the pool is done (a file the workers may still read)."""
+        self._owned.append(thing)
+
+    def share_index(self, index: "IndexStore | SharedCounts") -> str | None:
         if self.pool is None:
             _W["index"] = index
             return None
@@ -1357,6 +1410,9 @@ class _Mapper:
                 self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
         finally:
             _W.clear()
+            for thing in self._owned:
+                thing.close()
+            self._owned = []
             for k, v in self._env.items():
                 if v is None:
                     os.environ.pop(k, None)
@@ -1658,7 +1714,16 @@ def run_corpus(
             if parsed is not None and parsed.done is not None:
                 parsed.done()
             index_path: str | None = None  # where the workers load the counted evidence from
-            if isinstance(index, CountIndex):
+            shared = None
+            if own_index and count_path is not None:
+                # counted by the pool's workers (idle now), which also write what they keep to a
+                # file that each loads for the clean pass: this process holds none of it
+                shared = index.freeze_shared(pmap, pmap.can_open)  # type: ignore[union-attr]
+            if shared is not None:
+                pmap.own(shared)
+                index_path = pmap.share_index(shared)
+                index = None
+            elif isinstance(index, CountIndex):
                 # counted by the pool's workers (idle now) where they can open the count file:
                 # this process then holds only what is kept
                 index.freeze(count_map=pmap if count_path is not None else None)
@@ -1774,13 +1839,18 @@ def run_corpus(
                     return _doc_text(doc_spill.get(i))
 
             # -- pass 3: near-duplicate documents -------------------------------------------
-            # (a pool computes the candidates' shingle sets, from the pages' records)
-            def shingles_many(need: list[int]) -> list[np.ndarray]:
-                def doc_record(i: int) -> bytes:
-                    return _encode_doc(docs[i]) if doc_spill is None else doc_spill.get(i)  # type: ignore[index]
+            # (the pairs are compared a group at a time, by the pool where there is one: the
+            # pages are shingled there, and this process never holds the candidates' shingle sets)
+            def doc_record(i: int) -> bytes:
+                return _encode_doc(docs[i]) if doc_spill is None else doc_spill.get(i)  # type: ignore[index]
 
-                items = ((doc_record(i), res_spill.get(i)) for i in need)
-                return [s for chunk in pmap(_shingles_chunk, _chunks(items, lambda it: len(it[0]), pmap.scale)) for s in chunk]
+            def compare_many(pairs: np.ndarray) -> np.ndarray:
+                out = np.zeros((len(pairs), 3), dtype=np.int64)
+                groups = list(_pair_tasks(pairs, lengths.__getitem__, CHUNK_BYTES * pmap.scale))
+                tasks = ((([(doc_record(i), res_spill.get(i)) for i in members]), local) for members, local, _ in groups)
+                for (_, _, rows), got in zip(groups, pmap(_compare_chunk, tasks)):
+                    out[rows] = got
+                return out
 
             clusters = neardup.Clusters.empty(n)
             if cfg.neardup.enabled and n > 1:
@@ -1792,7 +1862,7 @@ def run_corpus(
                     ids=ids,
                     urls=urls,
                     lengths=cleaned_len.tolist(),
-                    shingles_many=shingles_many if pmap.pool is not None else None,
+                    compare_many=compare_many,
                 )
             sigs.close()
         _release_memory()

@@ -301,6 +301,126 @@ class CountTask:
     min_count: int
     bucket_bits: int
     n_sites: int
+    #: where the task writes what it keeps (:func:`count_task` then returns a :class:`KeptPart`),
+    #: or None (it returns the kept pairs)
+    keep_path: "str | None" = None
+
+
+@dataclass(frozen=True)
+class KeptPart:
+    """Where a :class:`CountTask` with a ``keep_path`` wrote its kept pairs in that file:
+    ``n`` fingerprints (uint64) from byte ``offset``, then their site numbers (uint32) and page
+    counts (uint32), sorted by (site, fingerprint); and
+    how many pairs each site has there (``sites``: the site numbers, ``sizes``: their counts)."""
+
+    offset: int
+    n: int
+    sites: np.ndarray
+    sizes: np.ndarray
+
+
+def _write_kept(path: str, parts: Parts) -> KeptPart:
+    """Append ``parts`` (one bucket's each, in bucket order) to the file ``path`` as one
+    :class:`KeptPart` (one ``writev``: appends of other processes never interleave with it)."""
+    if not parts:
+        z = np.zeros(0, dtype=np.int64)
+        return KeptPart(0, 0, z, z)
+    s = np.concatenate([p[0] for p in parts]).astype(np.uint32, copy=False)
+    f = np.concatenate([p[1] for p in parts]).astype(np.uint64, copy=False)
+    c = np.concatenate([p[2] for p in parts]).astype(np.uint32, copy=False)
+    if len(parts) > 1:  # one run per site: by site, each site's buckets (fingerprints) in order
+        order = np.argsort(s, kind="stable")
+        s, f, c = s[order], f[order], c[order]
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        bufs = [memoryview(f).cast("B"), memoryview(s).cast("B"), memoryview(c).cast("B")]
+        size = 16 * len(f)
+        n = os.writev(fd, bufs) if hasattr(os, "writev") else os.write(fd, b"".join(bufs))
+        if n != size:
+            raise OSError(f"could not write the kept counts ({n} of {size} bytes)")
+        offset = os.lseek(fd, 0, os.SEEK_CUR) - size  # this descriptor's own write
+    finally:
+        os.close(fd)
+    sites, sizes = np.unique(s, return_counts=True)
+    return KeptPart(offset, len(f), sites, sizes.astype(np.int64))
+
+
+def _place_parts(parts: "Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]", sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kept pairs (parts of (site numbers, fingerprints, page counts) in bucket order, each
+    sorted by (site, fingerprint)) placed into one flat fingerprint array and
+    one count array with a slice per site (``sizes``: each site number's pairs in all the parts):
+    each part's run of a site goes after the earlier parts' runs, so each site's fingerprints
+    come out sorted. Returns (fingerprints, counts, each site's start, and the end last)."""
+    n_sites = len(sizes)
+    starts = np.zeros(n_sites + 1, dtype=np.int64)
+    np.cumsum(sizes, out=starts[1:])
+    f = np.empty(int(starts[-1]), dtype=np.uint64)
+    cnt = np.empty(int(starts[-1]), dtype=np.uint32)
+    fill = starts[:-1].copy()
+    for ps, pf, pc in parts:
+        if not len(ps):
+            continue
+        first = np.flatnonzero(np.concatenate(([True], ps[1:] != ps[:-1])))
+        run_site = ps[first].astype(np.int64)
+        run_len = np.diff(np.append(first, len(ps)))
+        dest = np.repeat(fill[run_site] - first, run_len) + np.arange(len(ps))
+        f[dest] = pf
+        cnt[dest] = pc
+        fill[run_site] += run_len  # one run per site in a part
+        del ps, pf, pc, dest
+    return f, cnt, starts
+
+
+def _by_site(f: np.ndarray, cnt: np.ndarray, starts: np.ndarray, names: "Sequence[str]") -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """:func:`_place_parts`' flat arrays as per-site views (sites with no pair left out)."""
+    fps: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    sizes = np.diff(starts)
+    for no in np.flatnonzero(sizes).tolist():
+        lo, hi = int(starts[no]), int(starts[no + 1])
+        fps[names[no]] = f[lo:hi]
+        counts[names[no]] = cnt[lo:hi]
+    return fps, counts
+
+
+class SharedCounts:
+    """The counts of a :class:`CountIndex` that other processes read (:meth:`CountIndex.freeze_shared`):
+    the kept pairs lie in a file, written there by the processes that counted them; a process
+    that needs them builds its :class:`FrozenCounts` with :meth:`load`. Pickles as the file's
+    path and where each part lies (small); the process that made it keeps the file open (an
+    anonymous file: ``/proc`` path) until :meth:`close`."""
+
+    def __init__(self, path: str, parts: "list[tuple[int, int]]", sizes: np.ndarray, names: "list[str]", pages: dict[str, int], fh: Any = None) -> None:
+        self.path, self.parts, self.sizes, self.names, self.pages = path, parts, sizes, names, pages
+        self._fh = fh
+
+    def _read(self, fd: int) -> "Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]":
+        for offset, n in self.parts:
+            f = np.empty(n, dtype=np.uint64)
+            s = np.empty(n, dtype=np.uint32)
+            c = np.empty(n, dtype=np.uint32)
+            _read_into(fd, [memoryview(f).cast("B"), memoryview(s).cast("B"), memoryview(c).cast("B")], offset)
+            yield s, f, c
+
+    def load(self) -> FrozenCounts:
+        """The counts, read from the file (peak: the flat arrays plus one part)."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            f, cnt, starts = _place_parts(self._read(fd), self.sizes)
+        finally:
+            os.close(fd)
+        fps, counts = _by_site(f, cnt, starts, self.names)
+        return FrozenCounts(fps, counts, dict(self.pages))
+
+    def __getstate__(self) -> dict:
+        st = dict(self.__dict__)
+        st["_fh"] = None  # the file stays with the process that made it
+        return st
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 
 #: a process's last site map table read by :func:`count_task`: (its freeze's token, table)
@@ -313,8 +433,9 @@ def drop_count_table() -> None:
     _TABLE[:] = [None, None]
 
 
-def count_task(task: CountTask) -> Parts:
-    """Count a :class:`CountTask`'s buckets (:func:`count_bucket`), read from its spill file."""
+def count_task(task: CountTask) -> "Parts | KeptPart":
+    """Count a :class:`CountTask`'s buckets (:func:`count_bucket`), read from its spill file: the
+    kept pairs, or where they were written (a task with a ``keep_path``)."""
     fd = os.open(task.path, os.O_RDONLY)
     try:
         table = None
@@ -332,9 +453,9 @@ def count_task(task: CountTask) -> Parts:
             for k, (fp, site) in enumerate(read_bucket_runs(fd, task.offs.tolist(), task.cuts, table)):
                 count_bucket(fp, site, out, min_count=task.min_count, bucket_bits=task.bucket_bits,
                              n_sites=task.n_sites, bucket=task.b0 + k, scratch=scratch)
-        return out
     finally:
         os.close(fd)
+    return out if task.keep_path is None else _write_kept(task.keep_path, out)
 
 
 @runtime_checkable
@@ -533,6 +654,7 @@ class CountIndex:
         self._pages: dict[str, list[str]] = defaultdict(list)
         self._doc_site: dict[str, str] = {}
         self._frozen = False
+        self._shared = False  # frozen by freeze_shared: the counts are in other processes
         self._sig = MemoryIndex()
 
     # -- counting -------------------------------------------------------------------------
@@ -714,7 +836,7 @@ class CountIndex:
         per_bucket = 12 * self._spilled // n_buckets + 1  # bytes of records of a bucket, on average
         return max(1, min(self.GROUP_BUCKETS, n_buckets, max(self.MIN_GROUP_BUCKETS, self.GROUP_BYTES // per_bucket)))
 
-    def _count_tasks(self, path: str) -> "Iterator[CountTask]":
+    def _count_tasks(self, path: str, keep_path: "str | None" = None) -> "Iterator[CountTask]":
         """:meth:`freeze`'s tasks for other processes, a group of buckets each. The segments'
         site maps (:meth:`_site_maps`) are appended to the spill file once, where each task's
         process reads them (not pickled into every task); a task carries its buckets' cuts of
@@ -741,7 +863,7 @@ class CountIndex:
             has = np.flatnonzero(c[:, -1] > c[:, 0])
             yield CountTask(
                 path, b0, offs[has], np.ascontiguousarray(c[has]), table_at, token, None if base is None else base[has],
-                self.min_count, self.BUCKET_BITS, len(self._site_no),
+                self.min_count, self.BUCKET_BITS, len(self._site_no), keep_path,
             )
 
     def _count_threads(self, parts: Parts) -> None:
@@ -793,37 +915,79 @@ class CountIndex:
             self._segs, self._seg_maps, self._map_table = [], [], None
         self._buf, self._buf_site, self._buf_rep, self._buf_len = [], [], [], 0
         if parts:
-            # one flat array, a slice per site. Buckets come in fingerprint order and each
-            # bucket's pairs are sorted by (site, fingerprint): placing each bucket's run of a
-            # site after the earlier buckets' leaves each site's fingerprints sorted. Each part
-            # is freed once placed (peak: the parts + the flat arrays, not several copies)
-            n_sites = len(self._site_no)
-            sizes = np.zeros(n_sites, dtype=np.int64)
+            # one flat array, a slice per site (:func:`_place_parts`). Each part is freed once
+            # placed (peak: the parts + the flat arrays, not several copies)
+            sizes = np.zeros(len(self._site_no), dtype=np.int64)
             for p in parts:
-                sizes += np.bincount(p[0], minlength=n_sites)
-            starts = np.zeros(n_sites + 1, dtype=np.int64)
-            np.cumsum(sizes, out=starts[1:])
-            f = np.empty(int(starts[-1]), dtype=np.uint64)
-            cnt = np.empty(int(starts[-1]), dtype=np.uint32)
-            fill = starts[:-1].copy()
+                sizes += np.bincount(p[0], minlength=len(sizes))
             parts.reverse()
-            while parts:
-                ps, pf, pc = parts.pop()
-                first = np.flatnonzero(np.concatenate(([True], ps[1:] != ps[:-1])))
-                run_site = ps[first].astype(np.int64)
-                run_len = np.diff(np.append(first, len(ps)))
-                dest = np.repeat(fill[run_site] - first, run_len) + np.arange(len(ps))
-                f[dest] = pf
-                cnt[dest] = pc
-                fill[run_site] += run_len
-                del ps, pf, pc, dest
-            names = {v: k for k, v in self._site_no.items()}
-            for no in np.flatnonzero(sizes).tolist():
-                lo, hi = int(starts[no]), int(starts[no + 1])
-                self._fps[names[no]] = f[lo:hi]
-                self._counts[names[no]] = cnt[lo:hi]
+
+            def popped() -> "Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]":
+                while parts:
+                    yield parts.pop()
+
+            self._fps, self._counts = _by_site(*_place_parts(popped(), sizes), self._site_names())
         self._frozen = True
         return self
+
+    def _site_names(self) -> list[str]:
+        names = [""] * len(self._site_no)
+        for k, v in self._site_no.items():
+            names[v] = k
+        return names
+
+    def freeze_shared(
+        self, count_map: "Callable[[Callable[[CountTask], Any], Iterable[CountTask]], Iterable[Any]]",
+        can_open: "Callable[[str], bool] | None" = None,
+    ) -> "SharedCounts | None":
+        """:meth:`freeze` for a store whose counts only other processes read (the corpus job's
+        pool workers, which also count): each ``count_map`` task writes what it keeps to a file
+        of kept pairs, and this process holds none of them (the corpus driver's peak at 1 GB of
+        corpus: the kept pairs were ~130 MB, twice over while they were placed). Returns what
+        those processes load (:meth:`SharedCounts.load`: the same counts as :meth:`frozen_counts`),
+        open until its ``close``; the store is frozen and its ``doc_freq`` refuses (its counts
+        are elsewhere). None, with nothing done, when nothing was spilled or the files have no
+        path another process can open (``can_open``: a check of the kept file's path): then
+        :meth:`freeze` as usual."""
+        if self._frozen or self._tmp is None:
+            return None
+        self._flush()
+        path = fd_path(self._tmp.fileno())
+        if path is None:
+            return None
+        keep = tempfile.TemporaryFile(prefix="dedupe-kept-", suffix=".rec", dir=self._spill_dir)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX (no /proc path either)
+            keep.close()
+            return None
+        fcntl.fcntl(keep.fileno(), fcntl.F_SETFL, fcntl.fcntl(keep.fileno(), fcntl.F_GETFL) | os.O_APPEND)
+        keep_path = fd_path(keep.fileno())
+        if keep_path is None or (can_open is not None and not can_open(keep_path)):
+            keep.close()
+            return None
+        try:
+            where: list[tuple[int, int]] = []
+            sizes = np.zeros(len(self._site_no), dtype=np.int64)
+            for got in count_map(count_task, self._count_tasks(path, keep_path)):
+                if got.n:
+                    where.append((got.offset, got.n))
+                    sizes[got.sites] += got.sizes
+        except BaseException:
+            keep.close()
+            raise
+        self._tmp.close()
+        self._tmp = None
+        self._segs, self._seg_maps, self._map_table = [], [], None
+        self._buf, self._buf_site, self._buf_rep, self._buf_len = [], [], [], 0
+        self._frozen = self._shared = True
+        return SharedCounts(keep_path, where, sizes, self._site_names(), {site: len(p) for site, p in self._pages.items()}, keep)
+
+    def _check_here(self) -> None:
+        if self._shared:
+            from ..errors import IndexStoreError
+
+            raise IndexStoreError("CountIndex: its counts were handed to other processes (freeze_shared)")
 
     # -- reading --------------------------------------------------------------------------
     def site_pages(self, site: str) -> int:
@@ -831,6 +995,7 @@ class CountIndex:
 
     def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
         self.freeze()
+        self._check_here()
         return _doc_freq(self._fps, self._counts, self._lookups, site, fingerprints)
 
     def frozen_counts(self) -> "FrozenCounts":
@@ -838,6 +1003,7 @@ class CountIndex:
         its page ids (what the corpus job hands its pool workers: ~150 bytes a page less in
         each, and less to pickle and load). Freezes the store first."""
         self.freeze()
+        self._check_here()
         # its own dicts (the arrays are shared): forgetting a site here leaves it alone
         return FrozenCounts(dict(self._fps), dict(self._counts), {site: len(p) for site, p in self._pages.items()})
 
@@ -879,6 +1045,7 @@ class CountIndex:
 
     def __getstate__(self) -> dict:
         self.freeze()
+        self._check_here()
         st = dict(self.__dict__)
         st["_pages"] = dict(st["_pages"])
         st.pop("_lookups", None)  # rebuilt where it is read
@@ -889,6 +1056,7 @@ class CountIndex:
         st.setdefault("_buf_rep", [])
         st.setdefault("_seg_maps", [])
         st.setdefault("_map_table", None)
+        st.setdefault("_shared", False)
         self.__dict__.update(st)
         self._lookups = {}
 

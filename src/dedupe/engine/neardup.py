@@ -125,12 +125,35 @@ def containment_ok(n_a: np.ndarray | int, n_b: np.ndarray | int, nd: "NearDupCon
 
 def _verified(a: np.ndarray, b: np.ndarray, nd: "NearDupConfig") -> bool:
     """The exact check of one candidate pair (see the module doc, step 3)."""
-    if not len(a) or not len(b):
+    return _verified_counts(len(np.intersect1d(a, b, assume_unique=True)), len(a), len(b), nd)
+
+
+def _verified_counts(inter: int, n_a: int, n_b: int, nd: "NearDupConfig") -> bool:
+    """:func:`_verified` of a pair whose shingle sets have ``n_a`` and ``n_b`` members, ``inter``
+    of them shared."""
+    if not n_a or not n_b:
         return False
-    inter = len(np.intersect1d(a, b, assume_unique=True))
-    if inter / (len(a) + len(b) - inter) >= nd.threshold:
+    if inter / (n_a + n_b - inter) >= nd.threshold:
         return True
-    return bool(containment_ok(len(a), len(b), nd)) and inter / min(len(a), len(b)) >= nd.containment
+    return bool(containment_ok(n_a, n_b, nd)) and inter / min(n_a, n_b) >= nd.containment
+
+
+def _jaccard_counts(inter: int, n_a: int, n_b: int) -> float:
+    """:func:`jaccard` from the sizes of the two sets and of their intersection."""
+    if not n_a and not n_b:
+        return 1.0
+    return inter / (n_a + n_b - inter)
+
+
+def pair_counts(sets: "Sequence[np.ndarray]", pairs: np.ndarray) -> np.ndarray:
+    """For each pair ``(a, b)`` of indexes into ``sets`` (sorted unique shingle sets): the size
+    of their intersection and their sizes, an ``(len(pairs), 3)`` int64 array (what
+    :func:`cluster`'s ``compare_many`` returns)."""
+    out = np.zeros((len(pairs), 3), dtype=np.int64)
+    for k, (a, b) in enumerate(np.asarray(pairs, dtype=np.int64).reshape(-1, 2).tolist()):
+        sa, sb = sets[a], sets[b]
+        out[k] = (len(np.intersect1d(sa, sb, assume_unique=True)), len(sa), len(sb))
+    return out
 
 
 def lsh_pairs(keys: np.ndarray) -> np.ndarray:
@@ -163,7 +186,9 @@ def _band_pair_keys(col: np.ndarray, n: int) -> np.ndarray | None:
         out = np.empty(2 * n, dtype=np.int64)
         # native byte order, aligned and contiguous (the same values)
         got = _MH.band_pair_keys(np.ascontiguousarray(col, dtype=np.uint64 if col.dtype.kind == "u" else np.int64), out)
-        return out[:got] if got else None
+        # a copy of what was found: a view would keep the whole 2n buffer alive while the
+        # bands' keys pile up (32-64 bands: ~13-26 MB at 25,000 documents)
+        return out[:got].copy() if got else None
     return _band_pair_keys_numpy(col, n)
 
 
@@ -365,7 +390,7 @@ def cluster(
     ids: Sequence[str],
     urls: Sequence[str | None],
     lengths: Sequence[int],
-    shingles_many: "Callable[[list[int]], Sequence[np.ndarray]] | None" = None,
+    compare_many: "Callable[[np.ndarray], np.ndarray] | None" = None,
 ) -> Clusters:
     """Verified near-duplicate clusters of documents ``0..n-1``.
 
@@ -376,9 +401,12 @@ def cluster(
             are left out).
         get_text: the cleaned text of document ``i`` (called only for candidates).
         ids, urls, lengths: for the canonical policy (``lengths`` = cleaned text lengths).
-        shingles_many: when given, called once with every candidate document (sorted) and
-            returning their :func:`shingle_set` s (e.g. computed by worker processes), instead
-            of ``get_text`` one document at a time.
+        compare_many: when given, called with an ``(m, 2)`` array of document pairs and
+            returning :func:`pair_counts` of their shingle sets (e.g. computed by worker
+            processes, a group of pairs at a time), instead of ``get_text`` one document at a
+            time with every candidate's shingle set held here. Called once with the candidate
+            pairs, then, when a cluster's canonical member was not paired with some member,
+            once more with those pairs (for their scores).
     """
     n = len(sigs)
     out = Clusters.empty(n)
@@ -391,35 +419,52 @@ def cluster(
     if not len(pairs):
         return out
     pairs = eligible[pairs]
-    cache: dict[int, np.ndarray] = {}
-    if shingles_many is not None:
-        need = np.unique(pairs).tolist()
-        got = shingles_many(need)
-        if len(got) != len(need):
-            raise ValueError("shingles_many must give one shingle set per document")
-        cache.update(zip(need, got))
+    if compare_many is None:
+        cache: dict[int, np.ndarray] = {}
 
-    def sh(i: int) -> np.ndarray:
-        got = cache.get(i)
-        if got is None:
-            got = cache[i] = shingle_set(get_text(i), cfg.signature)
-        return got
+        def sh(i: int) -> np.ndarray:
+            got = cache.get(i)
+            if got is None:
+                got = cache[i] = shingle_set(get_text(i), cfg.signature)
+            return got
 
+        def compare_many(p: np.ndarray) -> np.ndarray:
+            docs = sorted(set(p.ravel().tolist()))
+            at = {d: k for k, d in enumerate(docs)}
+            return pair_counts([sh(d) for d in docs], np.array([(at[i], at[j]) for i, j in p.tolist()], dtype=np.int64).reshape(-1, 2))
+
+    def compared(p: np.ndarray) -> dict[tuple[int, int], tuple[int, int, int]]:
+        got = np.asarray(compare_many(p), dtype=np.int64)
+        if got.shape != (len(p), 3):
+            raise ValueError("compare_many must give (intersection, size, size) per pair")
+        return {(i, j): (x, a, b) for (i, j), (x, a, b) in zip(p.tolist(), got.tolist())}
+
+    known = compared(pairs)
     uf = _UF()
-    for i, j in pairs.tolist():
-        if _verified(sh(i), sh(j), nd):
+    for (i, j), c in known.items():
+        if _verified_counts(*c, nd):
             uf.union(i, j)
     groups: dict[int, list[int]] = {}
     for x in sorted(uf.parent):
         groups.setdefault(uf.find(x), []).append(x)
     rank = policy_rank(nd.canonical, ids=ids, urls=urls, lengths=lengths)
+    chosen: list[tuple[list[int], int]] = []
     for members in groups.values():
         if len(members) < 2:
             continue
-        canon = min(members, key=lambda i: rank[i])
+        chosen.append((members, min(members, key=lambda i: rank[i])))
+
+    def key(m: int, canon: int) -> tuple[int, int]:
+        return (m, canon) if (m, canon) in known else (canon, m)
+
+    # the members never paired with their canonical document: their scores need one more look
+    more = sorted({(min(m, c), max(m, c)) for members, c in chosen for m in members if m != c and key(m, c) not in known})
+    if more:
+        known.update(compared(np.array(more, dtype=np.int64)))
+    for members, canon in chosen:
         for m in members:
             out.canonical[m] = canon
-            out.score[m] = 1.0 if m == canon else jaccard(sh(m), sh(canon))
+            out.score[m] = 1.0 if m == canon else _jaccard_counts(*known[key(m, canon)])
     return out
 
 
