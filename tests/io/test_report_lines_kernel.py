@@ -67,6 +67,17 @@ def test_report_bytes_equal_the_encoder(doc_id, sps):
     assert _fast(result) == _generic(result)
 
 
+def _nan_as_str(x):
+    """``x`` with every float NaN replaced by "nan" (two NaN objects never compare equal)."""
+    if isinstance(x, float) and math.isnan(x):
+        return "nan"
+    if isinstance(x, dict):
+        return {k: _nan_as_str(v) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return type(x)(_nan_as_str(v) for v in x)
+    return x
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=10), st.lists(spans(), max_size=4))
 def test_encode_row_parts_same_with_and_without_kernel(doc_id, sps):
@@ -75,7 +86,8 @@ def test_encode_row_parts_same_with_and_without_kernel(doc_id, sps):
     got = jsonl.encode_row_parts(doc_id, meta, result)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(jsonl, "_TEXT", None)
-        assert jsonl.encode_row_parts(doc_id, meta, result) == got
+        # the removed characters by kind can be NaN (offsets inf - inf): compared as "nan"
+        assert _nan_as_str(jsonl.encode_row_parts(doc_id, meta, result)) == _nan_as_str(got)
 
 
 def test_plain_spans_go_through_the_kernel():
