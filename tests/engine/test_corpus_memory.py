@@ -85,15 +85,28 @@ def test_block_table_spilled_equals_in_memory_and_reference(policy: str, monkeyp
     rank = crosspage.policy_rank(policy, ids=ids, urls=urls, lengths=lengths)
     want = _resolve_reference(*_ref_inputs(blocks), rank)
     assert want is not None and len(want[0]) > 100
-    for got in (got_s, got_m):
-        arrays = [got._doc, got._st, got._en, got._pages, got._kdoc, got._kst, got._ken]
-        for a, w in zip(arrays, want):
-            assert np.array_equal(a, w)
+    assert isinstance(got_s, crosspage.SpilledHits) and isinstance(got_m, crosspage.Hits)
+    parts = [got_s._part(p) for p in range(got_s._n_parts)]  # a document range at a time
+    assert sum(h is not None for h in parts) > 3
+    for got in [got_m] + [h for h in parts if h is not None]:
         assert got._st.dtype == np.int32 and got._doc.dtype == np.int32
-        assert sorted(got.keys()) == sorted(set(want[0].tolist()))
-    for d in got_m.keys()[:50]:
-        assert got_s[d] == got_m[d]
+    for k, w in enumerate(want):  # the ranges laid end to end: the rows of the in-memory table
+        name = ("_doc", "_st", "_en", "_pages", "_kdoc", "_kst", "_ken")[k]
+        assert np.array_equal(getattr(got_m, name), w)
+        assert np.array_equal(np.concatenate([getattr(h, name) for h in parts if h is not None]), w)
+    assert sorted(got_m.keys()) == sorted(got_s.keys()) == sorted(set(want[0].tolist()))
+    assert len(got_s) == len(got_m)
+    for d in range(-1, n + 2):  # every document, in order, as the clean pass asks
+        assert got_s.get(d) == got_m.get(d) and got_s.rows(d) == got_m.rows(d) and (d in got_s) == (d in got_m)
+    rng2 = np.random.default_rng(5)
+    for _ in range(60):  # chunks, some across the ranges' bounds
+        lo = int(rng2.integers(0, n))
+        hi = min(n, lo + int(rng2.integers(1, 40)))
+        assert got_s.rows_range(lo, hi) == got_m.rows_range(lo, hi)
+        a, b = got_s.rows_chunk(lo, hi), got_m.rows_chunk(lo, hi)
+        assert a.rows() == b.rows() and a.counts.tolist() == b.counts.tolist()
     assert spilled._tmp is None  # the spill file is closed once resolved
+    got_s.close()
 
 
 def test_shared_blocks_same_for_blocks_in_doc_order_and_shuffled() -> None:

@@ -1776,7 +1776,7 @@ def run_corpus(
                 return enc_path, res_path, None if sig_path is None else (sig_path, k)
 
             def second_pass() -> Iterator[Any]:
-                rows = hits.rows if isinstance(hits, crosspage.Hits) else (
+                rows = hits.rows if isinstance(hits, (crosspage.Hits, crosspage.SpilledHits)) else (
                     lambda i: [(h.start, h.end, h.pages, h.kept_doc, h.kept) for h in hits.get(i, [])]
                 )
                 if spill_path is not None:
@@ -1788,7 +1788,7 @@ def run_corpus(
                     k = 0
                     for chunk in _chunks(sizes, lambda it: it[1], pmap.scale):
                         fc = doc_spill.file_chunk(spill_path, k, k + len(chunk))
-                        if isinstance(hits, crosspage.Hits):  # the chunk's hits at once, as arrays
+                        if isinstance(hits, (crosspage.Hits, crosspage.SpilledHits)):  # the chunk's hits at once, as arrays
                             yield (
                                 [(None, None, exclusions.get(i)) for i, _ in chunk], index_path, fc, row_encoder, clean_to(k),
                                 hits.rows_chunk(k, k + len(chunk)),

@@ -233,9 +233,10 @@ class BlockTable:
         ids: Sequence[str],
         urls: Sequence[str | None],
         lengths: Sequence[int],
-    ) -> "Hits | dict[int, list[Hit]]":
+    ) -> "Hits | SpilledHits | dict[int, list[Hit]]":
         """Per document index, its blocks shared with at least one other document (a
-        :class:`Hits` mapping, or ``{}`` when there are none). Empties the table."""
+        :class:`Hits` mapping, a :class:`SpilledHits` one when the table was spilled, or ``{}``
+        when there are none). Empties the table."""
         if self._tmp is None and not self._fps:
             return {}
         rank = policy_rank(cfg.crosspage_policy, ids=ids, urls=urls, lengths=lengths)
@@ -245,15 +246,28 @@ class BlockTable:
             if got is not None:
                 shared.append(got)
         else:
+            # each bucket's shared blocks go to a file of hits by document range, read back a
+            # range at a time by the clean pass: held here, the hits were ~12% of the corpus
+            # size, twice over while sorted
             self._flush()
-            for b in range(1 << self.BUCKET_BITS):
-                cols = self._read_bucket(b)
-                got = _shared_blocks(*cols, rank) if cols else None
-                if got is not None:
-                    shared.append(got)
+            out = SpilledHits(len(ids), ids, self._spill_dir)
+            try:
+                for b in range(1 << self.BUCKET_BITS):
+                    cols = self._read_bucket(b)
+                    got = _shared_blocks(*cols, rank) if cols else None
+                    if got is not None:
+                        out.add(got)
+                    del cols, got
+            except BaseException:
+                out.close()
+                raise
             self._tmp.close()
             self._tmp, self._segs = None, []
-            release_memory()  # the buckets' work buffers, freed between the kept parts
+            release_memory()  # the buckets' work buffers
+            if not out:
+                out.close()
+                return {}
+            return out
         del rank
         if not shared:
             return {}
@@ -469,6 +483,156 @@ class Hits:
     def values(self) -> Iterator[list[Hit]]:
         for _, v in self.items():
             yield v
+
+
+class SpilledHits:
+    """:class:`Hits` kept in an anonymous temporary file, partitioned by document range
+    (:data:`PARTS` ranges of consecutive documents); read one range at a time, as a
+    :class:`Hits` of its own, when a document of it is asked for: the clean pass asks in document
+    order, so each range is read once and memory holds one range's hits. Same answers as the
+    :class:`Hits` of all the rows (the same read-only mapping, ``rows``, ``rows_range``,
+    ``rows_chunk``). Rows are added a part at a time (:meth:`add`: :func:`_shared_blocks`' seven
+    columns), each part written ordered by range, as rows of seven int64, one read per part and
+    range."""
+
+    #: ranges of documents (a range's hits are read at once)
+    PARTS = 64
+
+    def __init__(self, n_docs: int, ids: Sequence[str], spill_dir: str | None = None) -> None:
+        self._span = max(1, -(-n_docs // self.PARTS))  # documents per range
+        self._n_parts = max(1, -(-n_docs // self._span))
+        self._ids = ids
+        self._tmp: Any = tempfile.TemporaryFile(prefix="dedupe-hits-", suffix=".rec", dir=spill_dir)
+        self._segs: list[tuple[int, np.ndarray]] = []  # per part: its byte offset, its ranges' cuts
+        self._size = 0
+        self._rows = 0
+        self._cur: "tuple[int, Hits | None]" = (-1, None)
+
+    def add(self, cols: "Sequence[np.ndarray]") -> None:
+        """Rows ``(doc, start, end, pages, kept doc, kept start, kept end)`` (any order)."""
+        m = len(cols[0])
+        if not m:
+            return
+        part = np.asarray(cols[0], dtype=np.int64) // self._span
+        order = np.argsort(part, kind="stable")
+        cuts = np.zeros(self._n_parts + 1, dtype=np.int64)
+        np.cumsum(np.bincount(part, minlength=self._n_parts), out=cuts[1:])
+        rows = np.empty((m, 7), dtype=np.int64)
+        for k, c in enumerate(cols):
+            rows[:, k] = np.asarray(c)[order]
+        data = memoryview(rows).cast("B")
+        self._tmp.seek(self._size)
+        if self._tmp.write(data) != len(data):
+            raise OSError("could not write the cross-page hits")
+        self._tmp.flush()  # read back with pread
+        self._segs.append((self._size, cuts))
+        self._size += len(data)
+        self._rows += m
+
+    def __bool__(self) -> bool:
+        return self._rows > 0
+
+    def _part(self, p: int) -> "Hits | None":
+        """Range ``p``'s hits (None: no rows there), read when asked for another range."""
+        if self._cur[0] == p:
+            return self._cur[1]
+        self._cur = (-1, None)  # the last range freed before this one is read
+        got: list[np.ndarray] = []
+        for offset, cuts in self._segs:
+            lo, hi = int(cuts[p]), int(cuts[p + 1])
+            if hi > lo:
+                data = os.pread(self._tmp.fileno(), 56 * (hi - lo), offset + 56 * lo)
+                if len(data) != 56 * (hi - lo):
+                    raise OSError("the cross-page hits file ended early")
+                got.append(np.frombuffer(data, dtype=np.int64).reshape(-1, 7))
+        hits = None
+        if got:
+            rows = np.concatenate(got) if len(got) > 1 else got[0]
+            del got
+            o = np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))
+            off = np.int32 if int(max(rows[:, 2].max(), rows[:, 6].max())) < 2**31 else np.int64
+            cols = [rows[o, k].astype(t) for k, t in enumerate((np.int32, off, off, np.int32, np.int32, off, off))]
+            del rows, o
+            hits = Hits(*cols, self._ids)
+        self._cur = (p, hits)
+        return hits
+
+    def _of(self, d: int) -> "Hits | None":
+        if not 0 <= d < self._span * self._n_parts:
+            return None
+        return self._part(d // self._span)
+
+    def get(self, d: int, default: Any = None) -> Any:
+        h = self._of(int(d)) if isinstance(d, (int, np.integer)) else None
+        return default if h is None else h.get(d, default)
+
+    def rows(self, d: int) -> list[tuple[int, int, int, str | None, tuple[int, int] | None]]:
+        h = self._of(d)
+        return [] if h is None else h.rows(d)
+
+    def _pieces(self, lo: int, hi: int) -> "Iterator[tuple[int, int, Hits | None]]":
+        """``[lo, hi)`` cut at the ranges' bounds, with each piece's range."""
+        while lo < hi:
+            end = min(hi, (lo // self._span + 1) * self._span)
+            yield lo, end, self._of(lo)
+            lo = end
+
+    def rows_range(self, lo: int, hi: int) -> list[list[tuple[int, int, int, str | None, tuple[int, int] | None]]]:
+        out: list[list[tuple]] = []
+        for a, b, h in self._pieces(lo, hi):
+            out.extend(h.rows_range(a, b) if h is not None else [[] for _ in range(b - a)])
+        return out
+
+    def rows_chunk(self, lo: int, hi: int) -> "HitRows":
+        got = [h.rows_chunk(a, b) if h is not None else HitRows.empty(b - a) for a, b, h in self._pieces(lo, hi)]
+        if len(got) == 1:
+            return got[0]
+        if not got:
+            return HitRows.empty(0)
+        # kept indexes of each piece after the earlier pieces' kept ids
+        base = np.cumsum([0] + [len(g.kept_ids) for g in got[:-1]])
+        kept = [np.where(g.kept >= 0, g.kept + b, -1).astype(np.int32) for g, b in zip(got, base.tolist())]
+        cat = lambda k: np.concatenate([getattr(g, k) for g in got])  # noqa: E731
+        return HitRows(cat("counts"), cat("st"), cat("en"), cat("pages"), np.concatenate(kept), cat("kst"), cat("ken"),
+                       [x for g in got for x in g.kept_ids])
+
+    def keys(self) -> list[int]:
+        out: list[int] = []
+        for p in range(self._n_parts):
+            h = self._part(p)
+            if h is not None:
+                out.extend(h.keys())
+        return out
+
+    def __getitem__(self, d: int) -> list[Hit]:
+        got = self.get(d)
+        if got is None:
+            raise KeyError(d)
+        return got
+
+    def __contains__(self, d: object) -> bool:
+        return isinstance(d, (int, np.integer)) and self.get(int(d)) is not None
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.keys())
+
+    def items(self) -> Iterator[tuple[int, list[Hit]]]:
+        for d in self.keys():
+            yield d, self[d]
+
+    def values(self) -> Iterator[list[Hit]]:
+        for _, v in self.items():
+            yield v
+
+    def close(self) -> None:
+        close_spill(self)
+        self._tmp = None
+        self._cur = (-1, None)
+
+    __del__ = close_spill
 
 
 def policy_rank(policy: str, *, ids: Sequence[str], urls: Sequence[str | None], lengths: Sequence[int]) -> np.ndarray:
