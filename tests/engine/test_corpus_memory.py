@@ -444,3 +444,26 @@ def test_band_pair_keys_hold_only_what_they_found() -> None:
     got = neardup._band_pair_keys(col, len(col))
     assert got is not None and len(got) >= 1
     assert got.base is None or got.base.nbytes <= got.nbytes
+
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.int64])
+def test_band_pair_keys_split_equal_the_whole_column(dtype) -> None:
+    """A long band column goes to the kernel a part of its keys at a time (by their top bits):
+    the same pairs as the kernel over the whole column and as the numpy reference, whatever the
+    runs of equal keys."""
+    if neardup._MH is None:
+        pytest.skip("the minhash kernel is not built")
+    from dedupe.core.hashing import sorted_unique
+
+    rng = np.random.default_rng(9)
+    for n in (2, 3, 50, 1000, 20000):
+        col = rng.integers(0, 2**63, n, dtype=np.uint64).astype(dtype)
+        col[rng.integers(0, n, n // 3)] = col[rng.integers(0, n, n // 3)]  # pairs and runs of equal keys
+        col[rng.integers(0, n, max(1, n // 50))] = col[0]  # one long run
+        whole = np.empty(2 * n, dtype=np.int64)
+        k = neardup._MH.band_pair_keys(np.ascontiguousarray(col), whole)
+        split = neardup._band_pair_keys_split(col, n)
+        ref = neardup._band_pair_keys_numpy(col, n)
+        want = sorted_unique(ref) if ref is not None else np.empty(0, np.int64)
+        assert np.array_equal(sorted_unique(whole[:k]), want)
+        assert np.array_equal(sorted_unique(split) if split is not None else np.empty(0, np.int64), want), n

@@ -183,6 +183,8 @@ def _band_pair_keys(col: np.ndarray, n: int) -> np.ndarray | None:
     once each where the numpy code gives the same pair twice; callers keep the sorted unique
     keys.)"""
     if _MH is not None and col.dtype.itemsize == 8 and col.dtype.kind in "iu" and len(col) == n:
+        if n >= LSH_SPLIT_MIN:
+            return _band_pair_keys_split(col, n)
         out = np.empty(2 * n, dtype=np.int64)
         # native byte order, aligned and contiguous (the same values)
         got = _MH.band_pair_keys(np.ascontiguousarray(col, dtype=np.uint64 if col.dtype.kind == "u" else np.int64), out)
@@ -190,6 +192,38 @@ def _band_pair_keys(col: np.ndarray, n: int) -> np.ndarray | None:
         # bands' keys pile up (32-64 bands: ~13-26 MB at 25,000 documents)
         return out[:got].copy() if got else None
     return _band_pair_keys_numpy(col, n)
+
+
+#: columns of this many keys or more go to the kernel in :data:`LSH_SPLIT` parts by the keys'
+#: top bits (:func:`_band_pair_keys_split`)
+LSH_SPLIT_MIN = 1 << 13
+LSH_SPLIT = 16
+
+
+def _band_pair_keys_split(col: np.ndarray, n: int) -> np.ndarray | None:
+    """:func:`_band_pair_keys` of a long column, a part of its keys at a time: the keys are parted
+    by their top bits (equal keys share a part), each part's positions in ascending order, so the
+    kernel chains each bucket's members as over the whole column (the same pairs). The kernel's
+    table and output grow with what it is given: whole, a column of 253,000 documents (1 GB of
+    corpus) took ~18 MB per band and thread, ~3 MB this way."""
+    u = col.view(np.uint64) if col.dtype.kind == "i" else col
+    top = (u >> np.uint64(64 - 4)).astype(np.uint8)  # LSH_SPLIT = 16 parts
+    order = np.argsort(top, kind="stable")  # positions by part, ascending within each
+    cuts = np.zeros(LSH_SPLIT + 1, dtype=np.int64)
+    np.cumsum(np.bincount(top, minlength=LSH_SPLIT), out=cuts[1:])
+    del top
+    got: list[np.ndarray] = []
+    for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        m = hi - lo
+        if m < 2:
+            continue
+        idx = order[lo:hi]
+        out = np.empty(2 * m, dtype=np.int64)
+        k = _MH.band_pair_keys(np.ascontiguousarray(u[idx]), out)
+        if k:
+            a, b = np.divmod(out[:k], m)
+            got.append(idx[a] * n + idx[b])
+    return np.concatenate(got) if got else None
 
 
 def _band_pair_keys_numpy(col: np.ndarray, n: int) -> np.ndarray | None:
