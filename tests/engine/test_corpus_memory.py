@@ -467,3 +467,32 @@ def test_band_pair_keys_split_equal_the_whole_column(dtype) -> None:
         want = sorted_unique(ref) if ref is not None else np.empty(0, np.int64)
         assert np.array_equal(sorted_unique(whole[:k]), want)
         assert np.array_equal(sorted_unique(split) if split is not None else np.empty(0, np.int64), want), n
+
+
+def test_count_index_without_ids_counts_as_with_them() -> None:
+    """CountIndex(track_ids=False) (the corpus job's own store: no page ids kept) gives the
+    same page counts and document frequencies as the store that keeps the ids, through observe,
+    observe_chunk and a pickle; it refuses what needs the ids."""
+    import pickle
+
+    from dedupe.errors import IndexStoreError
+
+    rng = np.random.default_rng(4)
+    pages = [(f"s{int(rng.integers(0, 5))}", f"d{d}", np.unique(rng.integers(0, 60, int(rng.integers(0, 12))).astype(np.uint64) << np.uint64(56)))
+             for d in range(300)]
+    a, b = CountIndex(min_count=2), CountIndex(min_count=2, track_ids=False)
+    for ix in (a, b):
+        for site, doc_id, fps in pages[:100]:
+            ix.observe(site, doc_id, fps)
+        part = pages[100:]
+        ix.observe_chunk([p[0] for p in part], [p[1] for p in part], np.concatenate([p[2] for p in part]), np.array([len(p[2]) for p in part]))
+    assert not b._doc_site and not b._pages  # no id kept
+    q = np.arange(60, dtype=np.uint64) << np.uint64(56)
+    for view in (b, pickle.loads(pickle.dumps(b)), b.frozen_counts()):
+        for site in ("s0", "s1", "s2", "s3", "s4", "elsewhere"):
+            assert view.site_pages(site) == a.site_pages(site)
+            assert np.array_equal(view.doc_freq(site, q), a.doc_freq(site, q))
+    assert sum(a.site_pages(f"s{i}") for i in range(5)) == 300 and a.doc_freq("s0", q).max() >= 2
+    for call in (b.doc_ids, lambda: b.forget_site("s0"), lambda: b.forget_doc("d1")):
+        with pytest.raises(IndexStoreError):
+            call()

@@ -299,7 +299,7 @@ def corpus_command(
         elif encoded:
             source: Any = docs()
             if workers > 1 and plain_jsonl_files(inputs):
-                source = ParsedSource(pieces(), parse_jsonl_piece, row_meta_blob, on_row, done=nested.clear)
+                source = ParsedSource(pieces(), parse_jsonl_piece, row_meta_blob, on_row, done=nested.clear, unique_ids=True)
             results = run_corpus(
                 source, cfg, workers=workers, dedupe_only=dedupe_only or no_templates, order=order.value, progress=progress,
                 row_encoder=encode_row_parts,

@@ -662,6 +662,9 @@ class ParsedSource:
             document (False: dropped, e.g. a duplicate id the caller rejects).
         done: called once every row was handed to ``on_row`` (e.g. to free what the caller
             kept to judge them), or None.
+        unique_ids: ``on_row`` takes no id twice (it refuses duplicates itself): the job keeps
+            no set of the ids seen (~80 bytes a page through the first pass). Default False:
+            a duplicate ``on_row`` takes ends the job with :class:`InputError`, as any input's.
     """
 
     tasks: Iterable[Any]
@@ -669,6 +672,7 @@ class ParsedSource:
     keep: "Callable[[Document], Any] | None"
     on_row: Callable[[Any], bool]
     done: "Callable[[], None] | None" = None
+    unique_ids: bool = False
 
 
 #: what a worker's parse of a piece returns: (each document's ``(id, site, url, len(text),
@@ -1532,7 +1536,7 @@ def run_corpus(
     if index is None:
         # compact counts; a fingerprint on one page can never be template evidence when the
         # threshold is >= 2 pages, so those (most of them) are not kept
-        index = CountIndex(min_count=2 if cfg.templates.min_pages >= 2 else 1)
+        index = CountIndex(min_count=2 if cfg.templates.min_pages >= 2 else 1, track_ids=False)  # ids: checked here
     workers = max(1, int(workers))
     tick = progress or (lambda stage, done, total: None)
 
@@ -1609,6 +1613,7 @@ def run_corpus(
                 assert parsed is not None and isinstance(doc_spill, _Records)
                 take: list[bool] = []
                 on_row = parsed.on_row
+                unique = parsed.unique_ids
                 at = 0  # documents handed over
                 for k, (j, other) in enumerate(others + [(len(rows) + len(others), None)]):
                     for doc_id, site, url, n_chars, kept in rows[at : j - k]:  # the documents before row j
@@ -1616,9 +1621,10 @@ def run_corpus(
                         if ok:
                             if n_chars < 0:
                                 raise InputError(f"document {doc_id!r}: a field of its meta is nested too deeply to keep")
-                            if doc_id in seen:
-                                raise InputError(f"duplicate document id {doc_id!r}")
-                            seen.add(doc_id)
+                            if not unique:
+                                if doc_id in seen:
+                                    raise InputError(f"duplicate document id {doc_id!r}")
+                                seen.add(doc_id)
                             ids.append(doc_id)
                             sites.append(site_names.setdefault(site, site))
                             urls.append(url)

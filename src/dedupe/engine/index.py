@@ -632,8 +632,12 @@ class CountIndex:
     GROUP_BYTES = 4 << 20
     MIN_GROUP_BUCKETS = 2
 
-    def __init__(self, min_count: int = 1, spill_dir: str | None = None) -> None:
+    def __init__(self, min_count: int = 1, spill_dir: str | None = None, *, track_ids: bool = True) -> None:
         self.min_count = max(1, int(min_count))
+        #: False: only each site's number of pages is kept, not the pages' ids (the corpus job's
+        #: own store: ~60 bytes a page less). The caller then guarantees unique ids (observing one
+        #: twice counts it twice), and ``doc_ids`` / ``forget_*`` refuse
+        self._npages: "dict[str, int] | None" = None if track_ids else {}
         self._spill_dir = spill_dir
         self._tmp: Any = None  # the spill file, while counting
         # per flush: (byte offset of its fingerprints, of their site numbers, bucket cuts)
@@ -668,8 +672,7 @@ class CountIndex:
         fps = np.asarray(fingerprints, dtype=np.uint64)
         if len(fps) > 1 and not bool((fps[1:] > fps[:-1]).all()):  # sorted unique input: no sort
             fps = np.unique(fps)
-        self._doc_site[doc_id] = site
-        self._pages[site].append(doc_id)
+        self._register((site,), (doc_id,))
         if len(fps):
             self._buf.append(fps)
             self._buf_site.append(self._site_no.setdefault(site, len(self._site_no)))
@@ -693,14 +696,14 @@ class CountIndex:
         ends = np.cumsum(counts)
         if len(counts) != len(sites) or len(sites) != len(doc_ids) or len(fps) != (int(ends[-1]) if len(ends) else 0):
             raise IndexStoreError("observe_chunk: sites, ids and counts must match the fingerprints")
-        if self._frozen or len(set(doc_ids)) < len(doc_ids) or any(d in self._doc_site for d in doc_ids) or not runs_sorted_unique(fps, counts):
+        tracked = self._npages is None
+        if self._frozen or (tracked and (len(set(doc_ids)) < len(doc_ids) or any(d in self._doc_site for d in doc_ids))) or not runs_sorted_unique(fps, counts):
             for site, doc_id, a, b in zip(sites, doc_ids, (ends - counts).tolist(), ends.tolist()):
                 self.observe(site, doc_id, fps[a:b])  # raises what observe raises
             return
+        self._register(sites, doc_ids)
         site_no = self._site_no
-        for site, doc_id, c in zip(sites, doc_ids, counts.tolist()):
-            self._doc_site[doc_id] = site
-            self._pages[site].append(doc_id)
+        for site, c in zip(sites, counts.tolist()):
             if c:
                 self._buf_site.append(site_no.setdefault(site, len(site_no)))
                 self._buf_rep.append(c)
@@ -709,6 +712,29 @@ class CountIndex:
             self._buf_len += len(fps)
             if self._buf_len >= self.BUFFER_RECORDS:
                 self._flush()
+
+    def _register(self, sites: "Sequence[str]", doc_ids: "Sequence[str]") -> None:
+        """Pages observed (their ids checked already): their ids, or only their sites' counts."""
+        if self._npages is not None:
+            n = self._npages
+            for site in sites:
+                n[site] = n.get(site, 0) + 1
+            return
+        for site, doc_id in zip(sites, doc_ids):
+            self._doc_site[doc_id] = site
+            self._pages[site].append(doc_id)
+
+    def _page_counts(self) -> dict[str, int]:
+        """Each site's number of pages."""
+        if self._npages is not None:
+            return dict(self._npages)
+        return {site: len(p) for site, p in self._pages.items()}
+
+    def _ids_kept(self) -> None:
+        if self._npages is not None:
+            from ..errors import IndexStoreError
+
+            raise IndexStoreError("CountIndex(track_ids=False) keeps no page ids")
 
     def _take_buffer(self) -> tuple[np.ndarray, np.ndarray]:
         """The buffered records as (fingerprints uint64, site numbers uint32); empties the buffer."""
@@ -796,11 +822,10 @@ class CountIndex:
             raise IndexStoreError("add_segment: one site per page")
         if seg is not None and len(seg[2]) != (1 << self.BUCKET_BITS) + 1:
             raise IndexStoreError(f"add_segment: the segment is cut in {len(seg[2]) - 1} buckets, this store in {1 << self.BUCKET_BITS}")
-        for site, doc_id in zip(sites, doc_ids):
+        for doc_id in doc_ids:
             if doc_id in self._doc_site:
                 raise IndexStoreError(f"CountIndex is append-only: document {doc_id!r} observed twice")
-            self._doc_site[doc_id] = site
-            self._pages[site].append(doc_id)
+        self._register(sites, doc_ids)
         if seg is not None:
             self._add_seg(seg, None if site_map is None else np.asarray(site_map, dtype=np.uint32))
 
@@ -981,7 +1006,7 @@ class CountIndex:
         self._segs, self._seg_maps, self._map_table = [], [], None
         self._buf, self._buf_site, self._buf_rep, self._buf_len = [], [], [], 0
         self._frozen = self._shared = True
-        return SharedCounts(keep_path, where, sizes, self._site_names(), {site: len(p) for site, p in self._pages.items()}, keep)
+        return SharedCounts(keep_path, where, sizes, self._site_names(), self._page_counts(), keep)
 
     def _check_here(self) -> None:
         if self._shared:
@@ -991,6 +1016,8 @@ class CountIndex:
 
     # -- reading --------------------------------------------------------------------------
     def site_pages(self, site: str) -> int:
+        if self._npages is not None:
+            return self._npages.get(site, 0)
         return len(self._pages.get(site, ()))
 
     def doc_freq(self, site: str, fingerprints: np.ndarray) -> np.ndarray:
@@ -1005,7 +1032,7 @@ class CountIndex:
         self.freeze()
         self._check_here()
         # its own dicts (the arrays are shared): forgetting a site here leaves it alone
-        return FrozenCounts(dict(self._fps), dict(self._counts), {site: len(p) for site, p in self._pages.items()})
+        return FrozenCounts(dict(self._fps), dict(self._counts), self._page_counts())
 
     def n_fingerprints(self) -> int:
         """Distinct (site, fingerprint) pairs kept (after :meth:`freeze`)."""
@@ -1025,11 +1052,13 @@ class CountIndex:
     def forget_doc(self, doc_id: str) -> None:
         from ..errors import IndexStoreError
 
+        self._ids_kept()
         if doc_id in self._doc_site:
             raise IndexStoreError("CountIndex is append-only: forget_doc is not supported")
         self._sig.forget_doc(doc_id)
 
     def forget_site(self, site: str) -> None:
+        self._ids_kept()
         self.freeze()
         for doc_id in self._pages.pop(site, []):
             self._doc_site.pop(doc_id, None)
@@ -1039,6 +1068,7 @@ class CountIndex:
         self._lookups.pop(site, None)
 
     def doc_ids(self, site: str | None = None) -> list[str]:
+        self._ids_kept()
         if site is None:
             return sorted(self._doc_site)
         return sorted(self._pages.get(site, ()))
@@ -1057,6 +1087,7 @@ class CountIndex:
         st.setdefault("_seg_maps", [])
         st.setdefault("_map_table", None)
         st.setdefault("_shared", False)
+        st.setdefault("_npages", None)
         self.__dict__.update(st)
         self._lookups = {}
 
