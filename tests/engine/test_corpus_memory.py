@@ -496,3 +496,26 @@ def test_count_index_without_ids_counts_as_with_them() -> None:
     for call in (b.doc_ids, lambda: b.forget_site("s0"), lambda: b.forget_doc("d1")):
         with pytest.raises(IndexStoreError):
             call()
+
+
+@pytest.mark.parametrize("policy", ["longest", "url", "first"])
+def test_the_job_sorts_the_ids_once(monkeypatch: pytest.MonkeyPatch, policy: str) -> None:
+    """The pages' id order is sorted once per job (crosspage.id_order) and handed to the canonical
+    policies, the copy groups and the output order, which each sorted the ids again; policy_rank
+    and page_groups give the same answers with the order handed to them."""
+    from dedupe.engine import corpus as ec
+
+    docs = _near_dup_docs(monkeypatch)
+    cfg = Config(neardup=NearDupConfig(canonical=policy), corpus=CorpusConfig(crosspage_policy=policy))
+    calls: list[int] = []
+    real = crosspage.id_order
+    monkeypatch.setattr(crosspage, "id_order", lambda ids: (calls.append(len(ids)), real(ids))[1])
+    got = [(r.doc_id, r.text, r.spans, sorted(r.meta.items(), key=str)) for r in ec.run_corpus(docs, cfg, order="id")]
+    assert calls == [len(docs)] and [g[0] for g in got] == sorted(d.id for d in docs)
+    ids = [d.id for d in docs]
+    urls = [d.url for d in docs]
+    lengths = [len(d.text) for d in docs]
+    order = real(ids)
+    assert order.tolist() == sorted(range(len(ids)), key=ids.__getitem__)
+    assert np.array_equal(crosspage.policy_rank(policy, ids=ids, urls=urls, lengths=lengths, order=order),
+                          crosspage.policy_rank(policy, ids=ids, urls=urls, lengths=lengths))

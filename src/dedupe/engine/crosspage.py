@@ -233,13 +233,14 @@ class BlockTable:
         ids: Sequence[str],
         urls: Sequence[str | None],
         lengths: Sequence[int],
+        order: "np.ndarray | None" = None,
     ) -> "Hits | SpilledHits | dict[int, list[Hit]]":
         """Per document index, its blocks shared with at least one other document (a
         :class:`Hits` mapping, a :class:`SpilledHits` one when the table was spilled, or ``{}``
-        when there are none). Empties the table."""
+        when there are none). Empties the table. ``order``: as :func:`policy_rank`'s."""
         if self._tmp is None and not self._fps:
             return {}
-        rank = policy_rank(cfg.crosspage_policy, ids=ids, urls=urls, lengths=lengths)
+        rank = policy_rank(cfg.crosspage_policy, ids=ids, urls=urls, lengths=lengths, order=order)
         shared: list[list[Any]] = []
         if self._tmp is None:  # everything still in memory: one bucket
             got = _shared_blocks(*self._take_buffer(), rank)
@@ -635,8 +636,17 @@ class SpilledHits:
     __del__ = close_spill
 
 
-def policy_rank(policy: str, *, ids: Sequence[str], urls: Sequence[str | None], lengths: Sequence[int]) -> np.ndarray:
-    """Rank of each document under a canonical policy (0 = preferred); ties by id."""
+def id_order(ids: Sequence[str]) -> np.ndarray:
+    """The positions of ``ids`` in id order (an int64 array): what :func:`policy_rank` and
+    :func:`~dedupe.engine.neardup.page_groups` take as ``by_id`` order, sorted once for them all."""
+    return np.asarray(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64).reshape(-1)
+
+
+def policy_rank(
+    policy: str, *, ids: Sequence[str], urls: Sequence[str | None], lengths: Sequence[int], order: "np.ndarray | None" = None
+) -> np.ndarray:
+    """Rank of each document under a canonical policy (0 = preferred); ties by id. ``order``:
+    :func:`id_order` of ``ids``, when the caller has it (else sorted here)."""
     n = len(ids)
     if policy == "first":
         return np.arange(n, dtype=np.int64)
@@ -644,7 +654,7 @@ def policy_rank(policy: str, *, ids: Sequence[str], urls: Sequence[str | None], 
         # the order of (-length, id, index) by one sort of the ids and a lexsort (~4x faster than a
         # Python key per document: this runs twice per corpus, on the driver, between passes)
         by_id = np.empty(n, dtype=np.int64)
-        by_id[sorted(range(n), key=ids.__getitem__)] = np.arange(n)
+        by_id[id_order(ids) if order is None else order] = np.arange(n)
         rank = np.empty(n, dtype=np.int64)
         rank[np.lexsort((by_id, -np.asarray(lengths, dtype=np.int64)))] = np.arange(n)
         return rank

@@ -49,6 +49,7 @@ from ..core.hashing import TOKEN_BASE, kgram_hashes, range_hashes, sorted_unique
 from ..core.minhash import EMPTY, band_keys, signatures, to_hash32
 from ..core.tokenize import tokenize
 from ..models import KIND_NEAR_DUP_DOC, CleanResult, Document, Span
+from . import crosspage
 from .crosspage import policy_rank
 
 try:  # the batch shingling of engine/signatures.py (same hashes as the fallback below)
@@ -425,6 +426,7 @@ def cluster(
     urls: Sequence[str | None],
     lengths: Sequence[int],
     compare_many: "Callable[[np.ndarray], np.ndarray] | None" = None,
+    order: "np.ndarray | None" = None,
 ) -> Clusters:
     """Verified near-duplicate clusters of documents ``0..n-1``.
 
@@ -441,6 +443,7 @@ def cluster(
             time with every candidate's shingle set held here. Called once with the candidate
             pairs, then, when a cluster's canonical member was not paired with some member,
             once more with those pairs (for their scores).
+        order: :func:`~dedupe.engine.crosspage.id_order` of ``ids``, when the caller has it.
     """
     n = len(sigs)
     out = Clusters.empty(n)
@@ -481,7 +484,7 @@ def cluster(
     groups: dict[int, list[int]] = {}
     for x in sorted(uf.parent):
         groups.setdefault(uf.find(x), []).append(x)
-    rank = policy_rank(nd.canonical, ids=ids, urls=urls, lengths=lengths)
+    rank = policy_rank(nd.canonical, ids=ids, urls=urls, lengths=lengths, order=order)
     chosen: list[tuple[list[int], int]] = []
     for members in groups.values():
         if len(members) < 2:
@@ -622,6 +625,7 @@ def page_groups(
     urls: Sequence[PageId | str | None] | None = None,
     *,
     ids: Sequence[str] | None = None,
+    order: "np.ndarray | None" = None,
 ) -> list[list[int]]:
     """Groups (size >= 2, sorted) of pages of the SAME site whose signatures estimate a Jaccard
     of at least ``threshold`` and whose identities do not tell them apart: copies of one page
@@ -630,7 +634,8 @@ def page_groups(
     Pairs are joined closest first: a page without identity that could join either of two pages
     told apart joins the one it is closer to. ``ids``: the pages' document ids; with them, pages
     are taken in id order (LSH buckets, then ties between pairs), so the groups do not depend on
-    the input order. Without them, input positions break the ties.
+    the input order. Without them, input positions break the ties. ``order``: their
+    :func:`~dedupe.engine.crosspage.id_order`, when the caller has it.
 
     ``urls``: one :class:`PageId` per page (:func:`page_id`), or a bare URL (or ``None``),
     which stands for ``PageId(page_key(url), None)``.
@@ -657,7 +662,10 @@ def page_groups(
     if n < 2:
         return []
     # the order pages are taken in: by id when given, else by position
-    perm = np.arange(n, dtype=np.int64) if ids is None else np.asarray(sorted(range(n), key=ids.__getitem__), dtype=np.int64)
+    if ids is None:
+        perm = np.arange(n, dtype=np.int64)
+    else:
+        perm = crosspage.id_order(ids) if order is None else np.asarray(order, dtype=np.int64)
     ok = perm[_first_column(sigs)[perm] != EMPTY]
     if len(ok) < 2:
         return []
