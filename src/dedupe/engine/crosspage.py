@@ -364,7 +364,35 @@ class HitRows(NamedTuple):
         return out
 
 
-class Hits:
+class _HitMapping:
+    """The read-only ``dict[int, list[Hit]]`` methods of :class:`Hits` and :class:`SpilledHits`
+    from their ``get`` and ``keys``."""
+
+    def get(self, d: int, default: Any = None) -> Any:  # pragma: no cover - defined by each
+        raise NotImplementedError
+
+    def keys(self) -> list[int]:  # pragma: no cover - defined by each
+        raise NotImplementedError
+
+    def __getitem__(self, d: int) -> list[Hit]:
+        got = self.get(d)
+        if got is None:
+            raise KeyError(d)
+        return got
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.keys())
+
+    def items(self) -> Iterator[tuple[int, list[Hit]]]:
+        for d in self.keys():
+            yield d, self[d]
+
+    def values(self) -> Iterator[list[Hit]]:
+        for _, v in self.items():
+            yield v
+
+
+class Hits(_HitMapping):
     """Cross-page hits of every document, as flat arrays sorted by (document, start, end).
 
     Behaves like a read-only ``dict[int, list[Hit]]`` for the driver (``get``, ``in``, ``[]``,
@@ -459,34 +487,17 @@ class Hits:
             [ids[c] for c in kept.tolist()],
         )
 
-    def __getitem__(self, d: int) -> list[Hit]:
-        got = self.get(d)
-        if got is None:
-            raise KeyError(d)
-        return got
-
     def __contains__(self, d: object) -> bool:
         return isinstance(d, (int, np.integer)) and self._range(int(d))[1] > self._range(int(d))[0]
 
     def __len__(self) -> int:
         return len(self._docs)
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._docs.tolist())
-
     def keys(self) -> list[int]:
         return self._docs.tolist()
 
-    def items(self) -> Iterator[tuple[int, list[Hit]]]:
-        for d in self._docs.tolist():
-            yield d, self[d]
 
-    def values(self) -> Iterator[list[Hit]]:
-        for _, v in self.items():
-            yield v
-
-
-class SpilledHits:
+class SpilledHits(_HitMapping):
     """:class:`Hits` kept in an anonymous temporary file, partitioned by document range
     (:data:`PARTS` ranges of consecutive documents); read one range at a time, as a
     :class:`Hits` of its own, when a document of it is asked for: the clean pass asks in document
@@ -605,28 +616,11 @@ class SpilledHits:
                 out.extend(h.keys())
         return out
 
-    def __getitem__(self, d: int) -> list[Hit]:
-        got = self.get(d)
-        if got is None:
-            raise KeyError(d)
-        return got
-
     def __contains__(self, d: object) -> bool:
         return isinstance(d, (int, np.integer)) and self.get(int(d)) is not None
 
     def __len__(self) -> int:
         return len(self.keys())
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.keys())
-
-    def items(self) -> Iterator[tuple[int, list[Hit]]]:
-        for d in self.keys():
-            yield d, self[d]
-
-    def values(self) -> Iterator[list[Hit]]:
-        for _, v in self.items():
-            yield v
 
     def close(self) -> None:
         close_spill(self)
