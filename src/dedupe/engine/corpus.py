@@ -779,29 +779,36 @@ def _pair_tasks(pairs: np.ndarray, size: Callable[[int], int], budget: int) -> "
             parent[x], x = root, parent[x]
         return root
 
-    rows = pairs.tolist()
-    for i, j in rows:
+    first, second = pairs[:, 0].tolist(), pairs[:, 1].tolist()
+    for i, j in zip(first, second):
         a, b = find(i), find(j)
         if a != b:
             parent[max(a, b)] = min(a, b)
-    order = sorted(range(len(rows)), key=lambda k: (find(rows[k][0]), k))
+    root = np.fromiter((find(i) for i in first), dtype=np.int64, count=len(first))
     docs: dict[int, int] = {}
     taken: list[int] = []
     used = 0
-    for k in order:
-        i, j = rows[k]
+
+    def group() -> tuple[list[int], np.ndarray, np.ndarray]:
+        rows = np.array(taken, dtype=np.int64)
+        local = np.array([(docs[first[t]], docs[second[t]]) for t in taken], dtype=np.int64).reshape(-1, 2)
+        return list(docs), local, rows
+
+    for k in np.argsort(root, kind="stable").tolist():  # component by component, in pair order
+        i, j = first[k], second[k]
         new = [d for d in dict.fromkeys((i, j)) if d not in docs]
         add = sum(size(d) for d in new)
         if taken and used + add > budget:
-            yield list(docs), np.array([(docs[a], docs[b]) for a, b in (rows[t] for t in taken)], dtype=np.int64).reshape(-1, 2), np.array(taken, dtype=np.int64)
+            yield group()
             docs, taken, used = {}, [], 0
-            new, add = list(dict.fromkeys((i, j))), size(i) + (size(j) if j != i else 0)
+            new = list(dict.fromkeys((i, j)))
+            add = sum(size(d) for d in new)
         for d in new:
             docs[d] = len(docs)
         taken.append(k)
         used += add
     if taken:
-        yield list(docs), np.array([(docs[a], docs[b]) for a, b in (rows[t] for t in taken)], dtype=np.int64).reshape(-1, 2), np.array(taken, dtype=np.int64)
+        yield group()
 
 
 def _fps_chunk(blobs: list[bytes]) -> list[np.ndarray]:
@@ -1717,9 +1724,10 @@ def run_corpus(
             n = len(ids)
             tick("observe", n, n)
             seen.clear()
-            # the pages in id order, sorted once: for the canonical policies, the copy groups and
-            # the output order (each had sorted the ids again, a list of n ints each time)
-            by_id = crosspage.id_order(ids)
+            # the pages in id order, sorted once when first needed: for the canonical policies,
+            # the copy groups and the output order (each had sorted the ids again, a list of n
+            # ints each time)
+            by_id = crosspage.IdOrder(ids)
             if parsed is not None and parsed.done is not None:
                 parsed.done()
             index_path: str | None = None  # where the workers load the counted evidence from
@@ -1727,7 +1735,7 @@ def run_corpus(
             if own_index and count_path is not None:
                 # counted by the pool's workers (idle now), which also write what they keep to a
                 # file that each loads for the clean pass: this process holds none of it
-                shared = index.freeze_shared(pmap, pmap.can_open)  # type: ignore[union-attr]
+                shared = index.freeze_shared(pmap, lambda path: pmap.can_open(path, append=True))  # type: ignore[union-attr]
             if shared is not None:
                 pmap.own(shared)
                 index_path = pmap.share_index(shared)
@@ -1855,10 +1863,15 @@ def run_corpus(
 
             def compare_many(pairs: np.ndarray) -> np.ndarray:
                 out = np.zeros((len(pairs), 3), dtype=np.int64)
-                groups = list(_pair_tasks(pairs, lengths.__getitem__, CHUNK_BYTES * pmap.scale))
-                tasks = ((([(doc_record(i), res_spill.get(i)) for i in members]), local) for members, local, _ in groups)
-                for (_, _, rows), got in zip(groups, pmap(_compare_chunk, tasks)):
-                    out[rows] = got
+                rows_of: deque[np.ndarray] = deque()  # the rows of the tasks given out, in order
+
+                def tasks() -> Iterator[tuple[list[tuple[bytes, bytes]], np.ndarray]]:
+                    for members, local, rows in _pair_tasks(pairs, lengths.__getitem__, CHUNK_BYTES * pmap.scale):
+                        rows_of.append(rows)
+                        yield [(doc_record(i), res_spill.get(i)) for i in members], local
+
+                for got in pmap(_compare_chunk, tasks()):  # results in task order
+                    out[rows_of.popleft()] = got
                 return out
 
             clusters = neardup.Clusters.empty(n)
@@ -1879,7 +1892,7 @@ def run_corpus(
         tick("cluster", n, n)
 
         # -- yield ---------------------------------------------------------------------------
-        seq: Iterable[int] = range(n) if order == "input" else map(int, by_id)
+        seq: Iterable[int] = range(n) if order == "input" else map(int, by_id())
         # plain ints as read (an array of them, not a list: ~28 bytes a page less)
         canonical = array("q", clusters.canonical.astype(np.int64).tobytes())
         for done, i in enumerate(seq):

@@ -21,7 +21,7 @@ import os
 import re
 from bisect import bisect_right
 import tempfile
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -233,7 +233,7 @@ class BlockTable:
         ids: Sequence[str],
         urls: Sequence[str | None],
         lengths: Sequence[int],
-        order: "np.ndarray | None" = None,
+        order: "Callable[[], np.ndarray] | None" = None,
     ) -> "Hits | SpilledHits | dict[int, list[Hit]]":
         """Per document index, its blocks shared with at least one other document (a
         :class:`Hits` mapping, a :class:`SpilledHits` one when the table was spilled, or ``{}``
@@ -636,11 +636,28 @@ def id_order(ids: Sequence[str]) -> np.ndarray:
     return np.asarray(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64).reshape(-1)
 
 
+class IdOrder:
+    """:func:`id_order` of ``ids``, sorted on the first call only: a job hands one to everything
+    that may need the order (:func:`policy_rank`, page_groups, the output order), and the ids are
+    sorted once, or never when nothing needs them sorted."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self._ids = ids
+        self._got: "np.ndarray | None" = None
+
+    def __call__(self) -> np.ndarray:
+        if self._got is None:
+            self._got = id_order(self._ids)
+        return self._got
+
+
 def policy_rank(
-    policy: str, *, ids: Sequence[str], urls: Sequence[str | None], lengths: Sequence[int], order: "np.ndarray | None" = None
+    policy: str, *, ids: Sequence[str], urls: Sequence[str | None], lengths: Sequence[int],
+    order: "Callable[[], np.ndarray] | None" = None,
 ) -> np.ndarray:
     """Rank of each document under a canonical policy (0 = preferred); ties by id. ``order``:
-    :func:`id_order` of ``ids``, when the caller has it (else sorted here)."""
+    gives :func:`id_order` of ``ids`` (an :class:`IdOrder`), when the caller has one (else sorted
+    here)."""
     n = len(ids)
     if policy == "first":
         return np.arange(n, dtype=np.int64)
@@ -648,7 +665,7 @@ def policy_rank(
         # the order of (-length, id, index) by one sort of the ids and a lexsort (~4x faster than a
         # Python key per document: this runs twice per corpus, on the driver, between passes)
         by_id = np.empty(n, dtype=np.int64)
-        by_id[id_order(ids) if order is None else order] = np.arange(n)
+        by_id[id_order(ids) if order is None else order()] = np.arange(n)
         rank = np.empty(n, dtype=np.int64)
         rank[np.lexsort((by_id, -np.asarray(lengths, dtype=np.int64)))] = np.arange(n)
         return rank

@@ -822,9 +822,12 @@ class CountIndex:
             raise IndexStoreError("add_segment: one site per page")
         if seg is not None and len(seg[2]) != (1 << self.BUCKET_BITS) + 1:
             raise IndexStoreError(f"add_segment: the segment is cut in {len(seg[2]) - 1} buckets, this store in {1 << self.BUCKET_BITS}")
-        for doc_id in doc_ids:
-            if doc_id in self._doc_site:
-                raise IndexStoreError(f"CountIndex is append-only: document {doc_id!r} observed twice")
+        if self._npages is None:
+            seen: set[str] = set()
+            for doc_id in doc_ids:
+                if doc_id in self._doc_site or doc_id in seen:
+                    raise IndexStoreError(f"CountIndex is append-only: document {doc_id!r} observed twice")
+                seen.add(doc_id)
         self._register(sites, doc_ids)
         if seg is not None:
             self._add_seg(seg, None if site_map is None else np.asarray(site_map, dtype=np.uint32))
@@ -971,9 +974,9 @@ class CountIndex:
         corpus: the kept pairs were ~130 MB, twice over while they were placed). Returns what
         those processes load (:meth:`SharedCounts.load`: the same counts as :meth:`frozen_counts`),
         open until its ``close``; the store is frozen and its ``doc_freq`` refuses (its counts
-        are elsewhere). None, with nothing done, when nothing was spilled or the files have no
-        path another process can open (``can_open``: a check of the kept file's path): then
-        :meth:`freeze` as usual."""
+        are elsewhere). None when nothing was spilled or the files have no path another process
+        can open (``can_open``: a check that one can append to the kept file), the store not
+        frozen (its buffer flushed to the spill file): then :meth:`freeze` as usual."""
         if self._frozen or self._tmp is None:
             return None
         self._flush()
@@ -1036,6 +1039,7 @@ class CountIndex:
 
     def n_fingerprints(self) -> int:
         """Distinct (site, fingerprint) pairs kept (after :meth:`freeze`)."""
+        self._check_here()
         return sum(len(f) for f in self._fps.values())
 
     # -- near-duplicate documents ---------------------------------------------------------

@@ -207,7 +207,8 @@ def _band_pair_keys_split(col: np.ndarray, n: int) -> np.ndarray | None:
     kernel chains each bucket's members as over the whole column (the same pairs). The kernel's
     table and output grow with what it is given: whole, a column of 253,000 documents (1 GB of
     corpus) took ~18 MB per band and thread, ~3 MB this way."""
-    u = col.view(np.uint64) if col.dtype.kind == "i" else col
+    # native byte order (the kernel takes nothing else); int64 keys as their uint64 bits
+    u = np.ascontiguousarray(col, dtype=np.uint64 if col.dtype.kind == "u" else np.int64).view(np.uint64)
     top = (u >> np.uint64(64 - 4)).astype(np.uint8)  # LSH_SPLIT = 16 parts
     order = np.argsort(top, kind="stable")  # positions by part, ascending within each
     cuts = np.zeros(LSH_SPLIT + 1, dtype=np.int64)
@@ -416,6 +417,10 @@ class _UF:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+#: candidate pairs verified at a time (the Python objects of a block only)
+_PAIR_BLOCK = 1 << 16
+
+
 def cluster(
     sigs: "np.ndarray | SignatureRows",
     n_shingles: np.ndarray,
@@ -426,7 +431,7 @@ def cluster(
     urls: Sequence[str | None],
     lengths: Sequence[int],
     compare_many: "Callable[[np.ndarray], np.ndarray] | None" = None,
-    order: "np.ndarray | None" = None,
+    order: "Callable[[], np.ndarray] | None" = None,
 ) -> Clusters:
     """Verified near-duplicate clusters of documents ``0..n-1``.
 
@@ -443,7 +448,8 @@ def cluster(
             time with every candidate's shingle set held here. Called once with the candidate
             pairs, then, when a cluster's canonical member was not paired with some member,
             once more with those pairs (for their scores).
-        order: :func:`~dedupe.engine.crosspage.id_order` of ``ids``, when the caller has it.
+        order: gives :func:`~dedupe.engine.crosspage.id_order` of ``ids`` (an
+            :class:`~dedupe.engine.crosspage.IdOrder`), when the caller has one.
     """
     n = len(sigs)
     out = Clusters.empty(n)
@@ -470,17 +476,24 @@ def cluster(
             at = {d: k for k, d in enumerate(docs)}
             return pair_counts([sh(d) for d in docs], np.array([(at[i], at[j]) for i, j in p.tolist()], dtype=np.int64).reshape(-1, 2))
 
-    def compared(p: np.ndarray) -> dict[tuple[int, int], tuple[int, int, int]]:
+    def compared(p: np.ndarray) -> np.ndarray:
         got = np.asarray(compare_many(p), dtype=np.int64)
         if got.shape != (len(p), 3):
             raise ValueError("compare_many must give (intersection, size, size) per pair")
-        return {(i, j): (x, a, b) for (i, j), (x, a, b) in zip(p.tolist(), got.tolist())}
+        return got
 
-    known = compared(pairs)
+    # the counts of each compared pair (i, j), i < j, found by its key i * n + j: flat arrays,
+    # not a dict of tuples (~450 bytes a pair at its peak)
+    counts = compared(pairs)
+    keys = pairs[:, 0] * n + pairs[:, 1]
+    if len(keys) > 1 and bool((keys[1:] < keys[:-1]).any()):  # candidates come sorted: a guard
+        o = np.argsort(keys, kind="stable")
+        keys, counts = keys[o], counts[o]
     uf = _UF()
-    for (i, j), c in known.items():
-        if _verified_counts(*c, nd):
-            uf.union(i, j)
+    for lo in range(0, len(pairs), _PAIR_BLOCK):
+        for (i, j), c in zip(pairs[lo : lo + _PAIR_BLOCK].tolist(), counts[lo : lo + _PAIR_BLOCK].tolist()):
+            if _verified_counts(*c, nd):
+                uf.union(i, j)
     groups: dict[int, list[int]] = {}
     for x in sorted(uf.parent):
         groups.setdefault(uf.find(x), []).append(x)
@@ -491,17 +504,29 @@ def cluster(
             continue
         chosen.append((members, min(members, key=lambda i: rank[i])))
 
-    def key(m: int, canon: int) -> tuple[int, int]:
-        return (m, canon) if (m, canon) in known else (canon, m)
+    def found(q: np.ndarray) -> np.ndarray:
+        """Where each key of ``q`` is in ``keys`` (-1: not compared)."""
+        pos = np.searchsorted(keys, q)
+        hit = pos < len(keys)
+        hit[hit] = keys[pos[hit]] == q[hit]
+        return np.where(hit, pos, -1)
 
-    # the members never paired with their canonical document: their scores need one more look
-    more = sorted({(min(m, c), max(m, c)) for members, c in chosen for m in members if m != c and key(m, c) not in known})
-    if more:
-        known.update(compared(np.array(more, dtype=np.int64)))
+    # each member's pair with its canonical document; those never compared need one more look
+    scored = [(m, c) for members, c in chosen for m in members if m != c]
+    want = np.array([(min(m, c), max(m, c)) for m, c in scored], dtype=np.int64).reshape(-1, 2)
+    at = found(want[:, 0] * n + want[:, 1])
+    if (at < 0).any():
+        more = np.unique(want[at < 0], axis=0)
+        keys = np.concatenate([keys, more[:, 0] * n + more[:, 1]])
+        counts = np.concatenate([counts, compared(more)])
+        o = np.argsort(keys, kind="stable")
+        keys, counts = keys[o], counts[o]
+        at = found(want[:, 0] * n + want[:, 1])
+    score = dict(zip(scored, (_jaccard_counts(*c) for c in counts[at].tolist())))
     for members, canon in chosen:
         for m in members:
             out.canonical[m] = canon
-            out.score[m] = 1.0 if m == canon else _jaccard_counts(*known[key(m, canon)])
+            out.score[m] = 1.0 if m == canon else score[(m, canon)]
     return out
 
 
@@ -625,7 +650,7 @@ def page_groups(
     urls: Sequence[PageId | str | None] | None = None,
     *,
     ids: Sequence[str] | None = None,
-    order: "np.ndarray | None" = None,
+    order: "Callable[[], np.ndarray] | None" = None,
 ) -> list[list[int]]:
     """Groups (size >= 2, sorted) of pages of the SAME site whose signatures estimate a Jaccard
     of at least ``threshold`` and whose identities do not tell them apart: copies of one page
@@ -634,8 +659,9 @@ def page_groups(
     Pairs are joined closest first: a page without identity that could join either of two pages
     told apart joins the one it is closer to. ``ids``: the pages' document ids; with them, pages
     are taken in id order (LSH buckets, then ties between pairs), so the groups do not depend on
-    the input order. Without them, input positions break the ties. ``order``: their
-    :func:`~dedupe.engine.crosspage.id_order`, when the caller has it.
+    the input order. Without them, input positions break the ties. ``order``: gives their
+    :func:`~dedupe.engine.crosspage.id_order` (an :class:`~dedupe.engine.crosspage.IdOrder`),
+    when the caller has one.
 
     ``urls``: one :class:`PageId` per page (:func:`page_id`), or a bare URL (or ``None``),
     which stands for ``PageId(page_key(url), None)``.
@@ -665,7 +691,7 @@ def page_groups(
     if ids is None:
         perm = np.arange(n, dtype=np.int64)
     else:
-        perm = crosspage.id_order(ids) if order is None else np.asarray(order, dtype=np.int64)
+        perm = crosspage.id_order(ids) if order is None else np.asarray(order(), dtype=np.int64)
     ok = perm[_first_column(sigs)[perm] != EMPTY]
     if len(ok) < 2:
         return []
