@@ -39,10 +39,11 @@ temporary file that each worker loads on first use (the default :class:`CountInd
 arrays holding only fingerprints seen on 2+ pages of a site). With a pool the workers also count
 the default store's records, and write what they keep to a file of their own from which each
 worker builds its counts (:meth:`CountIndex.freeze_shared
-<dedupe.engine.index.CountIndex.freeze_shared>`): the driver never holds the counted evidence. Work goes out in chunks of
-consecutive pages (:data:`CHUNK_DOCS`, :data:`CHUNK_BYTES`) whose tokenising, within-page
-blocking and MinHash signatures run as one batch (equal to the page-by-page results), and is
-merged in input order, so the output depends neither on the number of workers nor on the cut.
+<dedupe.engine.index.CountIndex.freeze_shared>`): the driver never holds the counted evidence.
+Work goes out in chunks of consecutive pages (:data:`CHUNK_DOCS`, :data:`CHUNK_BYTES`) whose
+tokenising, within-page blocking and MinHash signatures run as one batch (equal to the
+page-by-page results), and is merged in input order, so the output depends neither on the number
+of workers nor on the cut.
 
 What else runs in the workers rather than the driver: each page's identity
 (:func:`~dedupe.engine.neardup.page_id`, observe pass); with a ``row_encoder`` (the CLI's JSONL
