@@ -11,6 +11,10 @@ the first worker count's run (sha256).
 
 Run: ``python benchmarks/bench_corpus.py [--sizes 25 50 100] [--workers 1 2]``
 
+First it prints the resident floor (:func:`resident_floor`): the resident size of fresh
+interpreters that only import what the driver and the workers' server import before any page is
+read, under every peak in the table.
+
 The package's modules are compiled to bytecode first (``compileall``), as an installed package
 has them.
 
@@ -137,6 +141,27 @@ def _stages_child(path: str, workers: int, out: str, report: str) -> None:
     log("end")
 
 
+#: what each floor probe imports before its resident size is read (see :func:`resident_floor`)
+FLOOR_PROBES = (
+    ("an interpreter", ""),
+    ("with numpy", "import numpy"),
+    ("the command's driver after its imports", "import dedupe.cli.app, dedupe.engine.corpus"),
+    ("the workers' server after its preload", "import dedupe.engine.corpus, dedupe.core._warm"),
+)
+
+
+def resident_floor() -> list[tuple[str, float]]:
+    """The resident size (VmRSS, MB) of fresh interpreters that only import what a process of a
+    corpus run imports before it reads any page: the floor under every peak in the table (Linux)."""
+    out = []
+    for name, imports in FLOOR_PROBES:
+        code = f"{imports}\nfor line in open('/proc/self/status'):\n    if line.startswith('VmRSS'): print(int(line.split()[1]) / 1024)"
+        got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if got.returncode == 0 and got.stdout.strip():
+            out.append((name, float(got.stdout.split()[-1])))
+    return out
+
+
 def compile_bytecode(package: Path) -> None:
     """Compile the package's modules to bytecode before timing, as an installed package has them:
     with ``PYTHONDONTWRITEBYTECODE`` set (as on the machines these figures come from) Python
@@ -167,6 +192,9 @@ def main() -> None:
     compile_bytecode(Path(dedupe.__file__).parent)
     tmp = Path(tempfile.mkdtemp(prefix="dedupe-bench-"))
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; load average at start {os.getloadavg()[0]:.1f}")
+    floor = resident_floor()
+    if floor:
+        print("resident size before any page (MB): " + "; ".join(f"{name} {mb:.1f}" for name, mb in floor))
     if not args.stages:
         print("| corpus MB | pages | workers | seconds | MB/s | CPU s main + workers | peak RSS main (MB) | peak RSS worker (MB) | removed % | clusters | same output |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
