@@ -770,22 +770,12 @@ def _pair_tasks(pairs: np.ndarray, size: Callable[[int], int], budget: int) -> "
     of about ``budget`` in all (``size``: a page's), at least one pair: pairs are taken
     connected group by connected group (a component of the candidate graph: its pages shingled
     once), a component too big for one task split between several."""
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while x != root:  # path compression
-            parent[x], x = root, parent[x]
-        return root
-
+    uf = neardup._UF()
     first, second = pairs[:, 0].tolist(), pairs[:, 1].tolist()
     for i, j in zip(first, second):
-        a, b = find(i), find(j)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    root = np.fromiter((find(i) for i in first), dtype=np.int64, count=len(first))
+        uf.union(i, j)
+    root = np.fromiter((uf.find(i) for i in first), dtype=np.int64, count=len(first))
+    del uf
     docs: dict[int, int] = {}
     taken: list[int] = []
     used = 0

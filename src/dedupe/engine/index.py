@@ -938,10 +938,7 @@ class CountIndex:
                     parts.extend(got)
             else:
                 self._count_threads(parts)
-            self._tmp.close()
-            self._tmp = None
-            self._segs, self._seg_maps, self._map_table = [], [], None
-        self._buf, self._buf_site, self._buf_rep, self._buf_len = [], [], [], 0
+        self._counted()
         if parts:
             # one flat array, a slice per site (:func:`_place_parts`). Each part is freed once
             # placed (peak: the parts + the flat arrays, not several copies)
@@ -957,6 +954,15 @@ class CountIndex:
             self._fps, self._counts = _by_site(*_place_parts(popped(), sizes), self._site_names())
         self._frozen = True
         return self
+
+    def _counted(self) -> None:
+        """Drop what counting read: the spill file (closed: it was anonymous), its segments, the
+        buffer."""
+        if self._tmp is not None:
+            self._tmp.close()
+            self._tmp = None
+        self._segs, self._seg_maps, self._map_table = [], [], None
+        self._buf, self._buf_site, self._buf_rep, self._buf_len = [], [], [], 0
 
     def _site_names(self) -> list[str]:
         names = [""] * len(self._site_no)
@@ -1004,10 +1010,7 @@ class CountIndex:
         except BaseException:
             keep.close()
             raise
-        self._tmp.close()
-        self._tmp = None
-        self._segs, self._seg_maps, self._map_table = [], [], None
-        self._buf, self._buf_site, self._buf_rep, self._buf_len = [], [], [], 0
+        self._counted()
         self._frozen = self._shared = True
         return SharedCounts(keep_path, where, sizes, self._site_names(), self._page_counts(), keep)
 

@@ -97,10 +97,7 @@ def signature_of(text: str, cfg: Config, *, hashes: np.ndarray | None = None, si
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Exact Jaccard similarity of two sorted unique arrays."""
-    if not len(a) and not len(b):
-        return 1.0
-    inter = len(np.intersect1d(a, b, assume_unique=True))
-    return inter / (len(a) + len(b) - inter)
+    return _jaccard_counts(len(np.intersect1d(a, b, assume_unique=True)), len(a), len(b))
 
 
 def containment(a: np.ndarray, b: np.ndarray) -> float:
