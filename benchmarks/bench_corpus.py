@@ -30,7 +30,6 @@ import time
 _T0 = time.perf_counter()  # a child's time runs from here: the command's imports count
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -228,6 +227,8 @@ def main() -> None:
                     cleaned += d["cleaned_chars"]
                     if d["cluster"] is not None:
                         clusters.add(d["cluster"])
+            import hashlib  # here, not at the top: a child would carry OpenSSL (~3.5 MB) in its peak
+
             h = hashlib.sha256()
             for f in (out, rep):
                 with open(f, "rb") as fh:

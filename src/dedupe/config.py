@@ -8,7 +8,6 @@ digest of every setting that changes what is hashed, stored in persistent indexe
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -342,4 +341,6 @@ class Config:
             "tokenizer": 2,  # 2: case folding (was lower-casing): other token hashes
             "templates": {"span_tokens": self.templates.span_tokens, "mask_digits": self.templates.mask_digits, "scheme": 1},
         }
+        import hashlib  # here: the OpenSSL library behind it is ~3.5 MB resident in every process
+
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -114,3 +114,29 @@ def test_numpy_is_not_loaded_before_the_env_is_set() -> None:
     """In a fresh interpreter: importing the entry point and setting the env load no numpy (so
     the setting reaches OpenBLAS when the command imports it)."""
     assert _printed("import sys, dedupe.cli as c; c.no_blas_threads(); print('numpy' in sys.modules)") == ["False"]
+
+
+_LEAN = """
+import sys
+before = {m for m in ("_hashlib", "numpy.random") if m in sys.modules}
+import dedupe.cli.app, dedupe.engine.corpus
+from dedupe.core import tokenize
+driver = [m in sys.modules for m in ("_hashlib", "numpy.random")] + [bool(tokenize._BMP_TABLE)]
+import dedupe.core._warm
+server = [m in sys.modules for m in ("_hashlib", "numpy.random")] + [bool(tokenize._BMP_TABLE)]
+from dedupe.api import clean_corpus
+pages = [{"id": str(i), "site": "s", "text": f"Menu Home News\\nPage {i} body text with words {i}.\\nFooter line"} for i in range(4)]
+results = list(clean_corpus(pages))
+work = [m in sys.modules for m in ("_hashlib", "numpy.random")] + [len(results)]
+print(sorted(before), driver, server, work)
+"""
+
+
+def test_a_corpus_run_loads_no_openssl_nor_numpy_random() -> None:
+    """The driver's imports leave out OpenSSL (``hashlib``: ~3.5 MB resident) and the tokeniser's
+    class table (~2 MB, built in the workers' server instead), and the per-page work, MinHash
+    signatures included, loads neither OpenSSL nor ``numpy.random`` (~6 MB in every worker)."""
+    before, *rest = subprocess.run([sys.executable, "-c", _LEAN], capture_output=True, text=True, check=True).stdout.strip().split(None, 1)
+    if before != "[]":
+        pytest.skip(f"this interpreter's start-up imports {before}")
+    assert rest == ["[False, False, False] [False, False, True] [False, False, 4]"]

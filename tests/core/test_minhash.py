@@ -38,6 +38,26 @@ def test_permutations_are_datasketchs():
     assert (np.asarray(m.permutations[0]) == a).all() and (np.asarray(m.permutations[1]) == b).all()
 
 
+@pytest.mark.parametrize("seed", [0, 1, 3, 42, 2**31, 2**32 - 1])
+@pytest.mark.parametrize("num_perm", [1, 2, 64, 128, 256, 1000])
+def test_permutations_equal_numpys_random_state(seed, num_perm):
+    # drawn from the stdlib's Mersenne Twister seeded as RandomState seeds its own
+    gen = np.random.RandomState(seed)
+    want_a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    want_b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint64).astype(np.uint32)
+    a, b = permutations.__wrapped__(num_perm, np.int64(seed))
+    assert a.dtype == b.dtype == np.uint32
+    assert np.array_equal(a, want_a) and np.array_equal(b, want_b)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_permutations_refuse_the_seeds_numpy_refuses(seed):
+    with pytest.raises(ValueError):
+        np.random.RandomState(seed)
+    with pytest.raises(ValueError):
+        permutations.__wrapped__(4, seed)
+
+
 def test_signatures_equal_datasketch_on_raw_hashes():
     rng = np.random.default_rng(0)
     h = rng.integers(0, 2**32, 500, dtype=np.uint64).astype(np.uint32)

@@ -160,13 +160,13 @@ def test_native_bounds_and_hashes_large_texts():
 
 def test_tokens_bad_arguments_raise():
     with pytest.raises(ValueError):
-        K.tokens("abc", tokenize._BMP_CLASS[:100], tokenize._char_class)
+        K.tokens("abc", tokenize._bmp_class()[:100], tokenize._char_class)
     with pytest.raises(TypeError):
-        K.tokens("a😀", tokenize._BMP_CLASS, lambda cp: "x")
+        K.tokens("a😀", tokenize._bmp_class(), lambda cp: "x")
     with pytest.raises(ValueError):
-        K.tokens("a😀", tokenize._BMP_CLASS, lambda cp: -1)
+        K.tokens("a😀", tokenize._bmp_class(), lambda cp: -1)
     with pytest.raises(ValueError):
-        K.tokens("abc", tokenize._BMP_CLASS, None)
+        K.tokens("abc", tokenize._bmp_class(), None)
 
 
 # ---- range / k-gram hashes ----------------------------------------------------------------------

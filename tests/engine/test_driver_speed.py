@@ -250,7 +250,7 @@ def test_bmp_class_table_equals_the_per_code_point_rule() -> None:
     table = tk._build_bmp_table()
     assert table.dtype == np.uint8 and table.flags.c_contiguous and table.shape == (0x10000,)
     assert np.array_equal(table, tk._build_bmp_table_reference())
-    assert np.array_equal(tk._BMP_CLASS, table)
+    assert np.array_equal(tk._bmp_class(), table)
 
 
 def test_worker_result_records_leave_the_texts_out() -> None:

@@ -14,6 +14,8 @@ and the reference: tests check the two give equal arrays.
 
 from __future__ import annotations
 
+import operator
+import random
 from functools import lru_cache
 
 import numpy as np
@@ -40,12 +42,35 @@ def fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
+def _mt19937(seed: int) -> random.Random:
+    """A Mersenne Twister seeded as ``numpy.random.RandomState(seed)`` seeds its own (the
+    reference ``init_genrand``): the stdlib's generator is the same MT19937 with the same
+    tempering, only its ``seed()`` fills the state otherwise, so the state is set here. Drawing
+    ``getrandbits(32)`` then gives the numbers ``RandomState`` draws (tests compare the two).
+    This spares each worker importing ``numpy.random``, which imports ``secrets`` and with it
+    OpenSSL: ~6 MB resident in every process that makes a signature."""
+    seed = operator.index(seed)
+    if not 0 <= seed <= 0xFFFFFFFF:
+        raise ValueError("seed must be between 0 and 2**32 - 1")
+    key = [seed]
+    for i in range(1, 624):
+        prev = key[-1]
+        key.append((1812433253 * (prev ^ (prev >> 30)) + i) & 0xFFFFFFFF)
+    gen = random.Random()
+    gen.setstate((3, (*key, 624), None))
+    return gen
+
+
 @lru_cache(maxsize=16)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``(a, b)`` uint32 parameters datasketch draws for ``scheme="affine32"``."""
-    gen = np.random.RandomState(seed)
-    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint64).astype(np.uint32)
+    """The ``(a, b)`` uint32 parameters datasketch draws for ``scheme="affine32"``:
+    ``RandomState(seed).randint(0, 2**31, num_perm, dtype=uint32) * 2 + 1``, then
+    ``randint(0, 2**32, num_perm, dtype=uint64)``. For these two ranges numpy's bounded draw is
+    one raw 32-bit number each, masked to 31 bits for ``a`` (its mask equals the range: nothing
+    is rejected), which is what is drawn here."""
+    gen = _mt19937(seed)
+    a = np.array([gen.getrandbits(32) & 0x7FFFFFFF for _ in range(num_perm)], dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = np.array([gen.getrandbits(32) for _ in range(num_perm)], dtype=np.uint32)
     a.setflags(write=False)
     b.setflags(write=False)
     return a, b

@@ -77,14 +77,24 @@ def _build_bmp_table_reference() -> np.ndarray:
     return table
 
 
-_BMP_CLASS = _build_bmp_table()  # constant lookup table, built once at import
+_BMP_TABLE: list[np.ndarray] = []
+
+
+def _bmp_class() -> np.ndarray:
+    """The constant lookup table of :func:`_build_bmp_table`, built on first use: building it reads
+    the Unicode database of every BMP code point (~2 MB resident, ~5 ms), which a process that never
+    tokenises (a corpus run's driver) should not pay. The workers' server builds it once
+    (:mod:`dedupe.core._warm`) for every worker forked from it."""
+    if not _BMP_TABLE:
+        _BMP_TABLE.append(_build_bmp_table())
+    return _BMP_TABLE[0]
 
 
 def char_classes(codepoints: np.ndarray) -> np.ndarray:
     """SEP / WORD / SINGLE class of every code point (uint32 array)."""
     # take(mode="clip") maps every code point above the BMP to entry 0xFFFF (fixed below); it is
     # about 2x faster than fancy indexing with np.minimum
-    cls = _BMP_CLASS.take(codepoints, mode="clip")
+    cls = _bmp_class().take(codepoints, mode="clip")
     if len(codepoints) and int(codepoints.max()) > 0xFFFF:
         idx = np.flatnonzero(codepoints > 0xFFFF)
         uniq, inv = np.unique(codepoints[idx], return_inverse=True)
@@ -153,7 +163,7 @@ def _bounds_and_hashes(s: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     one pass over the str, else :func:`_token_bounds` and :func:`~dedupe.core.hashing.range_hashes`
     over its code points (the reference; the tests compare the two)."""
     if _K is not None:
-        a, b, h, one = _K.tokens(s, _BMP_CLASS, _char_class)
+        a, b, h, one = _K.tokens(s, _bmp_class(), _char_class)
         return (
             np.frombuffer(a, dtype=np.int64),
             np.frombuffer(b, dtype=np.int64),

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 from itertools import islice
 from typing import Any, Callable, Collection, Iterable, Iterator, Sequence
 
@@ -982,6 +981,8 @@ PREPARED_TEXT = "\x00prepared_text"
 def text_digest(data: bytes) -> bytes:
     """8-byte BLAKE2b digest of a text's UTF-8 bytes (tells a store whether a cleaned text's cuts
     apply to the original it holds)."""
+    import hashlib  # here: importing it loads OpenSSL (~3.5 MB resident), only a store needs this
+
     return hashlib.blake2b(data, digest_size=8).digest()
 
 
