@@ -593,3 +593,32 @@ def test_cluster_holds_flat_arrays_per_candidate_pair() -> None:
         tracemalloc.stop()
     assert (got.canonical < 0).all()
     assert peak / n_pairs < 250, peak / n_pairs
+
+
+def _results(results) -> list:
+    return sorted((r.doc_id, r.text, r.removed_spans, sorted(r.meta.items())) for r in results)
+
+
+def test_a_pool_sized_task_is_worked_a_part_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task as large as a pool's (POOL_CHUNK_SCALE / OBSERVE_CHUNK_SCALE times a one-process
+    chunk) tokenises and cleans its pages in parts of a one-process chunk each, so a worker's work
+    memory is one part's; the results equal those of small tasks."""
+    from dedupe.engine import corpus as ec
+
+    docs = _near_dup_docs(monkeypatch)
+    want = _results(ec.run_corpus(docs))
+    monkeypatch.setattr(ec, "CHUNK_DOCS", 3)
+    init = ec._Mapper.__init__
+
+    def pool_sized(self, *a, **k):  # the task sizes of a pool, in this process
+        init(self, *a, **k)
+        self.scale, self.observe_scale = ec.POOL_CHUNK_SCALE, ec.OBSERVE_CHUNK_SCALE
+
+    tasks: list[int] = []
+    texts: list[int] = []
+    clean, tokenize_batch = ec._clean_chunk, ec.tokenize_batch
+    monkeypatch.setattr(ec._Mapper, "__init__", pool_sized)
+    monkeypatch.setattr(ec, "_clean_chunk", lambda task: (tasks.append(len(task[0])), clean(task))[1])
+    monkeypatch.setattr(ec, "tokenize_batch", lambda t: (texts.append(len(t)), tokenize_batch(t))[1])
+    assert _results(ec.run_corpus(docs)) == want
+    assert max(tasks) > 3 and max(texts) <= 3

@@ -596,6 +596,36 @@ Observed = tuple[
 ]
 
 
+def _work_parts(items: "list[Any]", size_of: Callable[[Any], int]) -> "list[list[Any]]":
+    """A pool task's pages cut again for its work, as :func:`_chunks` cuts a one-process job's
+    (``size_of``: a page's characters). A task carries :data:`POOL_CHUNK_SCALE` (or
+    :data:`OBSERVE_CHUNK_SCALE`) times more pages, to send and merge fewer tasks, but its arrays
+    (tokens with their offsets and hashes, fingerprints: ~35 bytes of work memory per character
+    at the peak) are made for one part at a time. Each worker's peak resident size went 57 → 50
+    MB at 25 MB of corpus and 63 → 56 at 100 MB, at the same speed (4-6 alternating runs); the
+    results are the same (every chunk function equals its page-by-page version)."""
+    return [items] if len(items) <= 1 else list(_chunks(items, size_of))
+
+
+def _observe_part(docs: "list[Document]", cfg: Config) -> "tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]":
+    """The observe work of some pages (:func:`_observe_docs`): (their template fingerprints,
+    each page's sorted unique; raw-text signatures; block fingerprints, starts, ends and each
+    page's number of blocks), from one tokenising pass and one signature pass."""
+    texts = [d.text for d in docs]
+    toks_list = tokenize_batch(texts)
+    raw_sigs, _ = _signatures_many(toks_list, [None] * len(docs), cfg)
+    lines = None  # each token's line, when the template kernel computed them (the block pass reuses them)
+    if cfg.templates.enabled:
+        fps_list, lines = fingerprints_and_lines(texts, toks_list, cfg.templates)  # sorted unique: the driver skips np.unique
+    else:
+        fps_list = _fingerprints_many(texts, toks_list, cfg)
+    if lines is not None:
+        bfp, bs, be, n_blocks = crosspage.block_fingerprints_lines(toks_list, lines[0], lines[1], cfg.corpus)
+    else:
+        bfp, bs, be, n_blocks = crosspage.block_fingerprints_many(texts, toks_list, cfg.corpus)
+    return fps_list, raw_sigs, bfp, bs, be, n_blocks
+
+
 def _observe_chunk(task: "tuple[list[bytes] | _FileChunk, CountTo | None]") -> Observed:
     """Observe work of a chunk of pages (:func:`_encode_doc` records, or where they lie in the
     driver's spill file): one tokenising pass and one signature pass for them all. With a
@@ -610,21 +640,15 @@ def _observe_docs(decoded: "list[tuple[Document, Any]]", count_to: "CountTo | No
     """:func:`_observe_chunk` of the pages ``(document, meta)`` (``meta``: what
     :func:`~dedupe.engine.neardup.page_id_of` reads)."""
     cfg: Config = _W["cfg"]
-    docs = [d for d, _ in decoded]
-    for doc in docs:
+    for doc, _ in decoded:
         _check_doc(doc, cfg)
     # page identities (the URL and title keys: what page_id reads is in the record)
     pids = [tuple(neardup.page_id_of(d.url, meta)) for d, meta in decoded]
-    toks_list = tokenize_batch([d.text for d in docs])
-    raw_sigs, _ = _signatures_many(toks_list, [None] * len(docs), cfg)
-    texts = [d.text for d in docs]
-    lines = None  # each token's line, when the template kernel computed them (the block pass reuses them)
-    if cfg.templates.enabled:
-        fps_list, lines = fingerprints_and_lines(texts, toks_list, cfg.templates)  # sorted unique: the driver skips np.unique
-    else:
-        fps_list = _fingerprints_many(texts, toks_list, cfg)
+    parts = [_observe_part([d for d, _ in part], cfg) for part in _work_parts(decoded, lambda it: len(it[0].text))]
+    fps_list = [f for p in parts for f in p[0]]
     n_fps = np.fromiter((len(f) for f in fps_list), dtype=np.int64, count=len(fps_list))
     fps = np.concatenate(fps_list).astype(np.uint64, copy=False) if fps_list else np.empty(0, dtype=np.uint64)
+    del fps_list
     seg = None
     if count_to is not None:
         path, site_nos, bits = count_to
@@ -637,10 +661,10 @@ def _observe_docs(decoded: "list[tuple[Document, Any]]", count_to: "CountTo | No
         finally:
             os.close(fd)
         fps = np.empty(0, dtype=np.uint64)
-    if lines is not None:
-        bfp, bs, be, n_blocks = crosspage.block_fingerprints_lines(toks_list, lines[0], lines[1], cfg.corpus)
+    if len(parts) == 1:
+        _, raw_sigs, bfp, bs, be, n_blocks = parts[0]
     else:
-        bfp, bs, be, n_blocks = crosspage.block_fingerprints_many(texts, toks_list, cfg.corpus)
+        raw_sigs, bfp, bs, be, n_blocks = (np.concatenate([p[i] for p in parts]) for i in range(1, 6))
     return fps, n_fps, bfp, bs, be, n_blocks, raw_sigs, pids, seg  # type: ignore[return-value]
 
 
@@ -854,16 +878,24 @@ def _clean_chunk(
     decoded = [_decode_doc_meta(b) for b, _, _ in blobs]  # type: ignore[arg-type]
     # the hits stay plain rows: crosspage.doc_pieces reads them as it reads Hit tuples
     items = [(doc, hits, exclude) for (doc, _), (_, hits, exclude) in zip(decoded, blobs)]
-    docs = [it[0] for it in items]
-    for doc in docs:
+    for doc, _, _ in items:
         _check_doc(doc, cfg)
-    texts = [d.text for d in docs]
-    toks_list = tokenize_batch(texts)
-    feats = page_features_many(texts, toks_list, cfg.templates) if cfg.templates.enabled else [None] * len(docs)
-    site = _site_level_many(items, toks_list, index, cfg, _W["dedupe_only"], feats)
-    was = within_analysis_many([d.text for d in docs], toks_list, cfg.within, [m for _, m in site])
-    results = [_finish(doc, toks, sp, wa, hits, cfg) for (doc, hits, _), toks, (sp, _), wa in zip(items, toks_list, site, was)]
-    sigs, n_sh = _signatures_many(toks_list, _kept_tokens_many(toks_list, results), cfg)
+    results: list[CleanResult] = []
+    sig_parts: list[np.ndarray] = []
+    n_sh_parts: list[np.ndarray] = []
+    for part in _work_parts(items, lambda it: len(it[0].text)):
+        texts = [doc.text for doc, _, _ in part]
+        toks_list = tokenize_batch(texts)
+        feats = page_features_many(texts, toks_list, cfg.templates) if cfg.templates.enabled else [None] * len(part)
+        site = _site_level_many(part, toks_list, index, cfg, _W["dedupe_only"], feats)
+        was = within_analysis_many(texts, toks_list, cfg.within, [m for _, m in site])
+        done = [_finish(doc, toks, sp, wa, hits, cfg) for (doc, hits, _), toks, (sp, _), wa in zip(part, toks_list, site, was)]
+        sigs, n_sh = _signatures_many(toks_list, _kept_tokens_many(toks_list, done), cfg)
+        results += done
+        sig_parts.append(sigs)
+        n_sh_parts.append(n_sh)
+        del toks_list, feats, site, was  # the part's work memory goes before the next part's
+    sigs, n_sh = (sig_parts[0], n_sh_parts[0]) if len(sig_parts) == 1 else (np.concatenate(sig_parts), np.concatenate(n_sh_parts))
     lengths = np.fromiter((len(r.text) for r in results), dtype=np.int64, count=len(results))
     encoded: "list[bytes] | tuple[int, list[int]] | None" = None
     if encoder is not None:
@@ -906,9 +938,10 @@ CHUNK_DOCS = 64
 CHUNK_BYTES = 1 << 16
 #: chunks sent to pool workers are this many times larger: fewer tasks to send, merge and
 #: account for (2: driver -8%, workers -5% CPU at 10 MB against 1; 4: at 102.8 MB, 6.39-7.06 s
-#: against 6.73-7.68 for 2 in five alternating runs, driver -0.3 and workers -0.4 CPU-s), at
-#: ~7-8 MB more peak RSS per worker each time; with ``workers=1`` the chunk's work memory is the
-#: caller's process, so chunks stay small there
+#: against 6.73-7.68 for 2 in five alternating runs, driver -0.3 and workers -0.4 CPU-s). A
+#: worker still works a task's pages one chunk's worth at a time (:func:`_work_parts`): that had
+#: cost ~7-8 MB more peak RSS per worker each time the scale doubled. With ``workers=1`` the
+#: tasks run in the caller's process, and chunks stay small there
 POOL_CHUNK_SCALE = 4
 #: observe chunks sent to pool workers are cut by this many times :data:`CHUNK_DOCS` and
 #: :data:`CHUNK_BYTES` (2x a clean chunk: a page's observe work is a third of its clean work, and
