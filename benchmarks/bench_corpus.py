@@ -140,12 +140,15 @@ def _stages_child(path: str, workers: int, out: str, report: str) -> None:
     log("end")
 
 
-#: what each floor probe imports before its resident size is read (see :func:`resident_floor`)
+#: what each floor probe imports before its resident size is read, and the interpreter's flags
+#: (see :func:`resident_floor`); ``-S``: without the site-packages' start-up (``.pth`` files a
+#: machine may add, e.g. one importing certifi: part of every process's floor there)
 FLOOR_PROBES = (
-    ("an interpreter", ""),
-    ("with numpy", "import numpy"),
-    ("the command's driver after its imports", "import dedupe.cli.app, dedupe.engine.corpus"),
-    ("the workers' server after its preload", "import dedupe.engine.corpus, dedupe.core._warm"),
+    ("an interpreter without site (-S)", "", ["-S"]),
+    ("an interpreter", "", []),
+    ("with numpy", "import numpy", []),
+    ("the command's driver after its imports", "import dedupe.cli.app, dedupe.engine.corpus", []),
+    ("the workers' server after its preload", "import dedupe.engine.corpus, dedupe.core._warm", []),
 )
 
 
@@ -153,9 +156,9 @@ def resident_floor() -> list[tuple[str, float]]:
     """The resident size (VmRSS, MB) of fresh interpreters that only import what a process of a
     corpus run imports before it reads any page: the floor under every peak in the table (Linux)."""
     out = []
-    for name, imports in FLOOR_PROBES:
+    for name, imports, flags in FLOOR_PROBES:
         code = f"{imports}\nfor line in open('/proc/self/status'):\n    if line.startswith('VmRSS'): print(int(line.split()[1]) / 1024)"
-        got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        got = subprocess.run([sys.executable, *flags, "-c", code], capture_output=True, text=True)
         if got.returncode == 0 and got.stdout.strip():
             out.append((name, float(got.stdout.split()[-1])))
     return out
