@@ -622,3 +622,19 @@ def test_a_pool_sized_task_is_worked_a_part_at_a_time(monkeypatch: pytest.Monkey
     monkeypatch.setattr(ec, "tokenize_batch", lambda t: (texts.append(len(t)), tokenize_batch(t))[1])
     assert _results(ec.run_corpus(docs)) == want
     assert max(tasks) > 3 and max(texts) <= 3
+
+
+@pytest.mark.parametrize("in_memory", [1 << 40, 0])
+def test_lsh_pairs_blocks_equal_the_whole_keys_array(monkeypatch: pytest.MonkeyPatch, in_memory: int) -> None:
+    """The band keys written block by block, in memory (band-major, in place) or to the file,
+    give the pairs of the whole keys array at once."""
+    from dedupe.core.minhash import band_keys
+
+    sigs = _sigs(700, seed=5)
+    sigs[100:140] = sigs[0]  # a bucket in every band
+    want = neardup.lsh_pairs(band_keys(sigs, 32))
+    assert len(want) > 300
+    monkeypatch.setattr(neardup, "SIG_BLOCK", 64)  # 11 blocks, the last one short
+    monkeypatch.setattr(neardup, "BAND_KEYS_IN_MEMORY", in_memory)
+    got = neardup._lsh_pairs_blocks(lambda idx: sigs[idx], len(sigs), 32)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
