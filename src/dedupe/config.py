@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,10 @@ class SignatureConfig:
     def __post_init__(self) -> None:
         _check(self.shingle_size >= 1, "signature.shingle_size must be >= 1")
         _check(self.char_shingle_size >= 1, "signature.char_shingle_size must be >= 1")
+        for name in ("num_perm", "seed"):  # whole numbers (1.0 or True would reach numpy's and the kernel's checks)
+            v = getattr(self, name)
+            _check(not isinstance(v, bool) and hasattr(type(v), "__index__"), f"signature.{name} must be an integer, got {type(v).__name__}")
+            object.__setattr__(self, name, operator.index(v))  # a plain int (a numpy one would not go to JSON)
         _check(1 <= self.num_perm <= 4096, "signature.num_perm must be in [1, 4096]")
         _check(0 <= self.seed < 2**32, "signature.seed must be in [0, 2**32)")
 

@@ -51,7 +51,7 @@ def _mt19937(seed: int) -> random.Random:
     OpenSSL: ~6 MB resident in every process that makes a signature."""
     seed = operator.index(seed)
     if not 0 <= seed <= 0xFFFFFFFF:
-        raise ValueError("seed must be between 0 and 2**32 - 1")
+        raise ValueError("Seed must be between 0 and 2**32 - 1")  # numpy's words
     key = [seed]
     for i in range(1, 624):
         prev = key[-1]

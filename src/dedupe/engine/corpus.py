@@ -648,6 +648,8 @@ def _observe_docs(decoded: "list[tuple[Document, Any]]", count_to: "CountTo | No
     fps_list = [f for p in parts for f in p[0]]
     n_fps = np.fromiter((len(f) for f in fps_list), dtype=np.int64, count=len(fps_list))
     fps = np.concatenate(fps_list).astype(np.uint64, copy=False) if fps_list else np.empty(0, dtype=np.uint64)
+    for p in parts:  # the pages' own arrays go now: only the joined ones are written or sent
+        p[0].clear()
     del fps_list
     seg = None
     if count_to is not None:
